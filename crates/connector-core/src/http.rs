@@ -1,0 +1,699 @@
+//! The HTTP client every vendor shares: auth, timeouts, retries with jittered
+//! exponential backoff honouring `Retry-After`, a client-side rate limit per
+//! account, a bound on requests in flight, a response size cap, and decoding
+//! through `serde_path_to_error` so errors name the JSON path.
+//!
+//! Choices: backoff delays come from `backon`'s `ExponentialBuilder` (jitter
+//! included); the retry loop itself is ours because it must honour
+//! `Retry-After`, count attempts for the final error, and pause the whole
+//! account on a 429. The rate limit is `governor`'s GCRA limiter, shared by
+//! every client of the same vendor, account and base URL in the process.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::sync::Semaphore;
+use url::Url;
+
+use crate::error::{Error, Result};
+use crate::lenient::clip;
+
+/// How the client authenticates. Secrets stay in [`SecretString`]s and are
+/// exposed only where the header is built.
+#[derive(Clone)]
+pub enum Auth {
+    /// No authentication.
+    None,
+    /// HTTP basic auth.
+    Basic {
+        /// The user name (account, e-mail, `email/token`).
+        user: String,
+        /// The password or token.
+        password: SecretString,
+    },
+    /// `Authorization: Bearer <token>`.
+    Bearer(SecretString),
+    /// A named header carrying the secret.
+    Header {
+        /// The header name.
+        name: String,
+        /// The header value.
+        value: SecretString,
+    },
+}
+
+impl fmt::Debug for Auth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Auth::None => f.write_str("None"),
+            Auth::Basic { user, .. } => write!(f, "Basic({user:?}, [REDACTED])"),
+            Auth::Bearer(_) => f.write_str("Bearer([REDACTED])"),
+            Auth::Header { name, .. } => write!(f, "Header({name:?}: [REDACTED])"),
+        }
+    }
+}
+
+impl Auth {
+    fn header(&self, vendor: &'static str) -> Result<Option<(HeaderName, HeaderValue)>> {
+        use base64_lite::encode;
+        let (name, value) = match self {
+            Auth::None => return Ok(None),
+            Auth::Basic { user, password } => {
+                (AUTHORIZATION, format!("Basic {}", encode(format!("{user}:{}", password.expose_secret()).as_bytes())))
+            }
+            Auth::Bearer(token) => (AUTHORIZATION, format!("Bearer {}", token.expose_secret())),
+            Auth::Header { name, value } => {
+                let name = HeaderName::from_bytes(name.as_bytes())
+                    .map_err(|_| Error::config(vendor, "auth header", format!("`{name}` is not a valid header name")))?;
+                (name, value.expose_secret().to_owned())
+            }
+        };
+        let mut value = HeaderValue::from_str(&value)
+            .map_err(|_| Error::config(vendor, "credentials", "contain characters that cannot be sent in an HTTP header"))?;
+        value.set_sensitive(true);
+        Ok(Some((name, value)))
+    }
+}
+
+/// Base64 (standard alphabet, padded) for the basic-auth header; small enough
+/// not to need a crate.
+mod base64_lite {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+    pub fn encode(input: &[u8]) -> String {
+        let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+        for chunk in input.chunks(3) {
+            let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+            for i in 0..4 {
+                if i <= chunk.len() {
+                    out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+                } else {
+                    out.push('=');
+                }
+            }
+        }
+        out
+    }
+
+    #[cfg(test)]
+    #[test]
+    fn rfc4648_vectors() {
+        for (i, o) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE="), ("foobar", "Zm9vYmFy")] {
+            assert_eq!(encode(i.as_bytes()), o);
+        }
+    }
+}
+
+/// Timeouts, retries, limits.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// Timeout of one request, body included.
+    pub timeout: Duration,
+    /// Timeout to establish a connection.
+    pub connect_timeout: Duration,
+    /// Attempts per request (1 = no retry).
+    pub max_attempts: u32,
+    /// First backoff delay.
+    pub min_backoff: Duration,
+    /// Largest backoff delay.
+    pub max_backoff: Duration,
+    /// Largest `Retry-After` honoured; a longer one ends the retries.
+    pub max_retry_after: Duration,
+    /// Client-side requests per second for the account (`None` = no limit).
+    pub rate_limit: Option<f64>,
+    /// Requests in flight at once for this client.
+    pub max_in_flight: usize,
+    /// Largest response body accepted, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            max_attempts: 6,
+            min_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(20),
+            max_retry_after: Duration::from_secs(120),
+            rate_limit: None,
+            max_in_flight: 8,
+            max_body_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// The User-Agent every request carries.
+pub const USER_AGENT: &str = concat!("chathaul/", env!("CARGO_PKG_VERSION"), " (+chat-history connector)");
+
+/// One GET request: the endpoint's name for errors, the path below the base
+/// URL, the query parameters, and the page number for errors.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The endpoint as documented (`/apiv2/chats.json`), used in errors.
+    pub endpoint: String,
+    /// The path appended to the base URL (`/apiv2/chats/290.json`).
+    pub path: String,
+    /// Query parameters, in order.
+    pub query: Vec<(String, String)>,
+    /// The page number (0 when the endpoint has no pages), used in errors.
+    pub page: u32,
+}
+
+impl Request {
+    /// A request for `path`, known in errors as `endpoint`.
+    pub fn new(endpoint: impl Into<String>, path: impl Into<String>) -> Self {
+        Self { endpoint: endpoint.into(), path: path.into(), query: Vec::new(), page: 0 }
+    }
+    /// Adds a query parameter.
+    pub fn param(mut self, key: impl Into<String>, value: impl ToString) -> Self {
+        self.query.push((key.into(), value.to_string()));
+        self
+    }
+    /// Adds a query parameter when the value is there.
+    pub fn param_opt(self, key: impl Into<String>, value: Option<impl ToString>) -> Self {
+        match value {
+            Some(v) => self.param(key, v),
+            None => self,
+        }
+    }
+    /// Sets the page number (for errors; add the page parameter separately).
+    pub fn page(mut self, page: u32) -> Self {
+        self.page = page;
+        self
+    }
+    /// The error context of this request.
+    pub fn ctx(&self, vendor: &'static str) -> Ctx {
+        Ctx { vendor, endpoint: self.endpoint.clone(), page: self.page }
+    }
+}
+
+/// Where a record came from, for error messages: vendor, endpoint, page.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    /// The connector.
+    pub vendor: &'static str,
+    /// The endpoint.
+    pub endpoint: String,
+    /// The page.
+    pub page: u32,
+}
+
+impl Ctx {
+    /// An error about one field of a record.
+    pub fn field(&self, field: impl Into<String>, message: impl Into<String>) -> Error {
+        Error::Field {
+            vendor: self.vendor,
+            endpoint: self.endpoint.clone(),
+            page: self.page,
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// An API-level error carried in a 200 response body (a vendor error code).
+    pub fn api(&self, status: u16, code: Option<String>, message: impl Into<String>) -> Error {
+        Error::Api { vendor: self.vendor, endpoint: self.endpoint.clone(), page: self.page, status, code, message: message.into() }
+    }
+
+    /// Decodes a JSON value (one record of a page) into a wire type; errors
+    /// name the path below `prefix` (`chats[3]`).
+    ///
+    /// # Errors
+    /// [`Error::Decode`] naming the path.
+    pub fn decode<T: DeserializeOwned>(&self, prefix: &str, value: &Value) -> Result<T> {
+        serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
+            let inner = e.path().to_string();
+            let path = match inner.as_str() {
+                "." => prefix.to_owned(),
+                p if prefix.is_empty() => p.to_owned(),
+                p => format!("{prefix}.{p}"),
+            };
+            Error::Decode {
+                vendor: self.vendor,
+                endpoint: self.endpoint.clone(),
+                page: self.page,
+                path,
+                message: clip(&e.into_inner().to_string()).into_owned(),
+                transient: false,
+            }
+        })
+    }
+}
+
+/// A decoded response, with a fingerprint of its body (to detect a page that repeats).
+#[derive(Debug)]
+pub struct Response<T> {
+    /// The decoded body.
+    pub value: T,
+    /// A hash of the body's bytes.
+    pub fingerprint: u64,
+    /// The body's length in bytes.
+    pub bytes: usize,
+}
+
+/// Request counters of one client.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Requests sent (attempts, retries included).
+    pub requests: AtomicU64,
+    /// Retries made.
+    pub retries: AtomicU64,
+    /// 429 answers received.
+    pub throttled: AtomicU64,
+    /// Response bytes read.
+    pub bytes: AtomicU64,
+}
+
+/// A plain copy of [`Stats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct StatsSnapshot {
+    /// Requests sent (attempts, retries included).
+    pub requests: u64,
+    /// Retries made.
+    pub retries: u64,
+    /// 429 answers received.
+    pub throttled: u64,
+    /// Response bytes read.
+    pub bytes: u64,
+}
+
+/// State shared by every client of one account: the rate limiter and the
+/// pause a 429 imposes.
+struct AccountGate {
+    limiter: Option<DefaultDirectRateLimiter>,
+    pause_until: Mutex<Option<Instant>>,
+}
+
+fn account_gate(key: String, rate: Option<f64>) -> Arc<AccountGate> {
+    static GATES: OnceLock<Mutex<HashMap<String, Arc<AccountGate>>>> = OnceLock::new();
+    let key = format!("{key}|{}", rate.map(f64::to_bits).unwrap_or(0));
+    let mut gates = GATES.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
+    gates
+        .entry(key)
+        .or_insert_with(|| {
+            let limiter = rate.map(|rps| {
+                // One request per period, no burst: smooth pacing keeps a
+                // server counting per second from ever seeing more than `rps`.
+                let period = Duration::from_secs_f64(1.0 / rps.max(1e-3));
+                RateLimiter::direct(Quota::with_period(period).expect("non-zero period").allow_burst(NonZeroU32::MIN))
+            });
+            Arc::new(AccountGate { limiter, pause_until: Mutex::new(None) })
+        })
+        .clone()
+}
+
+/// The shared HTTP client of one connector instance.
+pub struct HttpClient {
+    vendor: &'static str,
+    base: Url,
+    auth_header: Option<(HeaderName, HeaderValue)>,
+    auth: Auth,
+    settings: HttpSettings,
+    client: reqwest::Client,
+    gate: Arc<AccountGate>,
+    in_flight: Arc<Semaphore>,
+    stats: Arc<Stats>,
+}
+
+impl fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("vendor", &self.vendor)
+            .field("base_url", &self.base.as_str())
+            .field("auth", &self.auth)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpClient {
+    /// A client for `vendor` at `base_url`, rate-limited per `account`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the base URL is not an http(s) URL or has
+    /// credentials in it, or the credentials cannot go in a header.
+    pub fn new(vendor: &'static str, account: &str, base_url: &str, auth: Auth, settings: HttpSettings) -> Result<Self> {
+        let base = parse_base_url(vendor, base_url)?;
+        let auth_header = auth.header(vendor)?;
+        let mut headers = HeaderMap::new();
+        headers.insert(reqwest::header::ACCEPT, HeaderValue::from_static("application/json"));
+        let origin = base.clone();
+        let client = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .default_headers(headers)
+            .timeout(settings.timeout)
+            .connect_timeout(settings.connect_timeout)
+            .gzip(true)
+            .redirect(reqwest::redirect::Policy::custom(move |attempt| {
+                // Follow redirects on the configured origin only: credentials
+                // never go to a host the user did not configure.
+                if attempt.previous().len() >= 5 {
+                    attempt.error("more than 5 redirects")
+                } else if same_origin(&origin, attempt.url()) {
+                    attempt.follow()
+                } else {
+                    attempt.stop()
+                }
+            }))
+            .build()
+            .map_err(|e| Error::Other(format!("{vendor}: cannot build the HTTP client: {e}")))?;
+        let gate = account_gate(format!("{vendor}|{account}|{}", base.as_str()), settings.rate_limit);
+        Ok(Self {
+            vendor,
+            in_flight: Arc::new(Semaphore::new(settings.max_in_flight.max(1))),
+            base,
+            auth_header,
+            auth,
+            settings,
+            client,
+            gate,
+            stats: Arc::default(),
+        })
+    }
+
+    /// The vendor this client talks to.
+    pub fn vendor(&self) -> &'static str {
+        self.vendor
+    }
+
+    /// The configured base URL.
+    pub fn base_url(&self) -> &Url {
+        &self.base
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &HttpSettings {
+        &self.settings
+    }
+
+    /// Whether a URL is on the configured origin (scheme, host and port).
+    pub fn is_same_origin(&self, url: &Url) -> bool {
+        same_origin(&self.base, url)
+    }
+
+    /// The request counters so far.
+    pub fn stats(&self) -> StatsSnapshot {
+        StatsSnapshot {
+            requests: self.stats.requests.load(Ordering::Relaxed),
+            retries: self.stats.retries.load(Ordering::Relaxed),
+            throttled: self.stats.throttled.load(Ordering::Relaxed),
+            bytes: self.stats.bytes.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The full URL of a request (base URL + path + query).
+    ///
+    /// # Errors
+    /// [`Error::Other`] if the path makes the URL invalid.
+    pub fn url(&self, req: &Request) -> Result<Url> {
+        let joined = format!("{}{}", self.base.as_str().trim_end_matches('/'), req.path);
+        let mut url = Url::parse(&joined)
+            .map_err(|e| Error::Other(format!("{}: invalid URL for {}: {e}", self.vendor, req.endpoint)))?;
+        if !req.query.is_empty() {
+            url.query_pairs_mut().extend_pairs(req.query.iter());
+        }
+        Ok(url)
+    }
+
+    /// GETs a JSON document, retrying transient failures, and decodes it.
+    ///
+    /// # Errors
+    /// [`Error::Unauthenticated`] on 401/403; [`Error::Api`] on other error
+    /// statuses; [`Error::Decode`] naming the JSON path; and after the retry
+    /// budget, [`Error::RetriesExhausted`] saying how many attempts failed.
+    pub async fn get_json<T: DeserializeOwned>(&self, req: &Request) -> Result<Response<T>> {
+        self.with_retries(req, || async {
+            let body = self.attempt(req).await?;
+            let value = self.decode::<T>(req, &body)?;
+            Ok(Response { value, fingerprint: fingerprint(&body), bytes: body.len() })
+        })
+        .await
+    }
+
+    /// GETs a body as bytes, retrying transient failures.
+    ///
+    /// # Errors
+    /// As [`HttpClient::get_json`], without the decoding.
+    pub async fn get_bytes(&self, req: &Request) -> Result<bytes::Bytes> {
+        self.with_retries(req, || self.attempt(req)).await
+    }
+
+    async fn with_retries<T, F, Fut>(&self, req: &Request, mut f: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let mut backoff = ExponentialBuilder::default()
+            .with_min_delay(self.settings.min_backoff)
+            .with_max_delay(self.settings.max_backoff)
+            .with_jitter()
+            .with_max_times(usize::MAX)
+            .build();
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            match f().await {
+                Ok(v) => return Ok(v),
+                Err(e) if e.is_retryable() && attempt < self.settings.max_attempts => {
+                    let mut delay = backoff.next().unwrap_or(self.settings.max_backoff);
+                    if let Error::RateLimited { retry_after: Some(ra), .. } = &e {
+                        if *ra > self.settings.max_retry_after {
+                            return Err(Error::RetriesExhausted { attempts: attempt, last: Box::new(e) });
+                        }
+                        // Honour Retry-After (plus a little jitter so parallel
+                        // requests do not return in lockstep).
+                        delay = *ra + Duration::from_millis(rand::random::<u64>() % 50);
+                    }
+                    self.stats.retries.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(vendor = self.vendor, endpoint = %req.endpoint, page = req.page, attempt, ?delay, error = %e, "retrying");
+                    tokio::time::sleep(delay).await;
+                }
+                Err(e) if attempt > 1 && e.is_retryable() => {
+                    return Err(Error::RetriesExhausted { attempts: attempt, last: Box::new(e) });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn wait_turn(&self) {
+        loop {
+            let pause = *self.gate.pause_until.lock().unwrap_or_else(|p| p.into_inner());
+            match pause {
+                Some(until) if until > Instant::now() => tokio::time::sleep_until(until.into()).await,
+                _ => break,
+            }
+        }
+        if let Some(limiter) = &self.gate.limiter {
+            limiter.until_ready().await;
+        }
+    }
+
+    async fn attempt(&self, req: &Request) -> Result<bytes::Bytes> {
+        let url = self.url(req)?;
+        self.wait_turn().await;
+        let _permit = self.in_flight.acquire().await.map_err(|_| Error::Other("client closed".into()))?;
+        self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        let transport = |message: String| Error::Transport {
+            vendor: self.vendor,
+            endpoint: req.endpoint.clone(),
+            page: req.page,
+            message,
+        };
+        let mut builder = self.client.get(url);
+        if let Some((name, value)) = &self.auth_header {
+            builder = builder.header(name.clone(), value.clone());
+        }
+        let mut resp = builder.send().await.map_err(|e| transport(describe(&e)))?;
+        let status = resp.status();
+        if status.is_redirection() {
+            let to = resp
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map(|l| clip(l).into_owned())
+                .unwrap_or_default();
+            return Err(Error::Paging {
+                vendor: self.vendor,
+                endpoint: req.endpoint.clone(),
+                page: req.page,
+                message: format!("refused a redirect (HTTP {}) to another host: `{to}`", status.as_u16()),
+            });
+        }
+        let retry_after = resp.headers().get(RETRY_AFTER).and_then(parse_retry_after);
+        // Read the body under the size cap, whatever the status.
+        let mut body = Vec::new();
+        loop {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > self.settings.max_body_bytes {
+                        return Err(Error::Api {
+                            vendor: self.vendor,
+                            endpoint: req.endpoint.clone(),
+                            page: req.page,
+                            status: status.as_u16(),
+                            code: None,
+                            message: format!("response body exceeds the {} byte cap", self.settings.max_body_bytes),
+                        });
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) => return Err(transport(format!("reading the body failed: {}", describe(&e)))),
+            }
+        }
+        self.stats.bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
+        let text = || clip(String::from_utf8_lossy(&body).trim()).into_owned();
+        match status.as_u16() {
+            200..=299 => Ok(bytes::Bytes::from(body)),
+            s @ (401 | 403) => Err(Error::Unauthenticated {
+                vendor: self.vendor,
+                endpoint: req.endpoint.clone(),
+                status: s,
+                message: if s == 401 {
+                    format!("the credentials were refused; check them ({})", text())
+                } else {
+                    format!("the account lacks the permission for this endpoint ({})", text())
+                },
+            }),
+            429 => {
+                self.stats.throttled.fetch_add(1, Ordering::Relaxed);
+                if let Some(ra) = retry_after {
+                    let until = Instant::now() + ra;
+                    let mut pause = self.gate.pause_until.lock().unwrap_or_else(|p| p.into_inner());
+                    if pause.is_none_or(|p| p < until) {
+                        *pause = Some(until);
+                    }
+                }
+                Err(Error::RateLimited { vendor: self.vendor, endpoint: req.endpoint.clone(), page: req.page, retry_after })
+            }
+            s => Err(Error::Api {
+                vendor: self.vendor,
+                endpoint: req.endpoint.clone(),
+                page: req.page,
+                status: s,
+                code: None,
+                message: text(),
+            }),
+        }
+    }
+
+    fn decode<T: DeserializeOwned>(&self, req: &Request, body: &[u8]) -> Result<T> {
+        let decode_err = |path: String, message: String, transient: bool| Error::Decode {
+            vendor: self.vendor,
+            endpoint: req.endpoint.clone(),
+            page: req.page,
+            path,
+            message,
+            transient,
+        };
+        let first = body.iter().find(|b| !b.is_ascii_whitespace());
+        match first {
+            None => return Err(decode_err(".".into(), "the response body is empty".into(), true)),
+            Some(b'<') => {
+                return Err(decode_err(
+                    ".".into(),
+                    format!("expected JSON, got an HTML page: {}", clip(String::from_utf8_lossy(body).trim())),
+                    true,
+                ));
+            }
+            _ => {}
+        }
+        let de = &mut serde_json::Deserializer::from_slice(body);
+        let value = serde_path_to_error::deserialize::<_, T>(de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            // A body cut short is a transport fault in disguise: retry it.
+            let transient = inner.is_eof();
+            decode_err(path, clip(&inner.to_string()).into_owned(), transient)
+        })?;
+        Ok(value)
+    }
+}
+
+/// Parses and checks a base URL.
+///
+/// # Errors
+/// [`Error::Config`] naming `base_url`.
+pub fn parse_base_url(vendor: &'static str, base_url: &str) -> Result<Url> {
+    let base = Url::parse(base_url.trim())
+        .map_err(|e| Error::config(vendor, "base_url", format!("`{}` is not a URL: {e}", clip(base_url))))?;
+    if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
+        return Err(Error::config(vendor, "base_url", format!("`{base}` must be an http(s) URL with a host")));
+    }
+    if !base.username().is_empty() || base.password().is_some() {
+        return Err(Error::config(vendor, "base_url", "must not carry credentials; use the credential fields"));
+    }
+    if base.query().is_some() || base.fragment().is_some() {
+        return Err(Error::config(vendor, "base_url", "must not have a query or fragment"));
+    }
+    Ok(base)
+}
+
+fn same_origin(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme() && a.host_str() == b.host_str() && a.port_or_known_default() == b.port_or_known_default()
+}
+
+fn fingerprint(body: &[u8]) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    body.hash(&mut h);
+    h.finish()
+}
+
+/// `Retry-After` as seconds or an HTTP date.
+fn parse_retry_after(v: &HeaderValue) -> Option<Duration> {
+    let s = v.to_str().ok()?.trim();
+    if let Ok(secs) = s.parse::<f64>() {
+        return (secs >= 0.0 && secs.is_finite()).then(|| Duration::from_secs_f64(secs));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(s).ok()?;
+    let delta = at.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    Some(delta.to_std().unwrap_or(Duration::ZERO))
+}
+
+/// A transport error's whole cause chain, without the URL.
+fn describe(e: &reqwest::Error) -> String {
+    let mut msg = if e.is_timeout() { "timed out".to_owned() } else { e.without_url_ref() };
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        let text = s.to_string();
+        if !msg.contains(&text) {
+            msg.push_str(": ");
+            msg.push_str(&text);
+        }
+        src = s.source();
+    }
+    msg
+}
+
+trait WithoutUrl {
+    fn without_url_ref(&self) -> String;
+}
+
+impl WithoutUrl for reqwest::Error {
+    fn without_url_ref(&self) -> String {
+        let kind = if self.is_connect() {
+            "connection failed"
+        } else if self.is_body() || self.is_decode() {
+            "the response body could not be read"
+        } else if self.is_request() {
+            "the request failed"
+        } else {
+            "HTTP error"
+        };
+        kind.to_owned()
+    }
+}

@@ -1,0 +1,413 @@
+//! Lenient field parsing, in one place, for every vendor's quirks:
+//! numbers sent as strings or numbers (even within one response), dates with
+//! or without zero padding, `yyyy-MM-ddTHH:mm:ssZ`, `HH:MM:SS` durations, and
+//! empty strings meaning "absent".
+//!
+//! The `opt_*` functions are `#[serde(deserialize_with = "...")]` adapters for
+//! wire structs (use them with `#[serde(default)]`); the `parse_*` functions
+//! are the same rules on plain text. Errors say what was expected and what
+//! came, and `serde_path_to_error` adds the JSON path.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use serde::de::{self, Deserializer, Visitor};
+
+/// One JSON scalar as it came off the wire.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scalar<'a> {
+    /// `null` (or a missing field).
+    Null,
+    /// A string.
+    Str(Cow<'a, str>),
+    /// A non-negative integer.
+    U64(u64),
+    /// A negative integer.
+    I64(i64),
+    /// A float.
+    F64(f64),
+    /// A boolean.
+    Bool(bool),
+}
+
+impl Scalar<'_> {
+    /// The scalar as text, with `null` and `""` (and all-blank strings) as `None`.
+    pub fn into_text(self) -> Option<String> {
+        match self {
+            Scalar::Null => None,
+            Scalar::Str(s) if s.trim().is_empty() => None,
+            Scalar::Str(s) => Some(s.into_owned()),
+            Scalar::U64(n) => Some(n.to_string()),
+            Scalar::I64(n) => Some(n.to_string()),
+            Scalar::F64(n) => Some(n.to_string()),
+            Scalar::Bool(b) => Some(b.to_string()),
+        }
+    }
+}
+
+struct ScalarVisitor;
+
+impl<'de> Visitor<'de> for ScalarVisitor {
+    type Value = Scalar<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string, a number, a boolean or null")
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Scalar::Null)
+    }
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(Scalar::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(ScalarVisitor)
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(Scalar::Bool(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Scalar::U64(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(if v >= 0 { Scalar::U64(v as u64) } else { Scalar::I64(v) })
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(Scalar::F64(v))
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Scalar::Str(Cow::Borrowed(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Scalar::Str(Cow::Owned(v.to_owned())))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Scalar::Str(Cow::Owned(v)))
+    }
+}
+
+/// Reads any JSON scalar; objects and arrays are an error.
+pub fn scalar<'de, D: Deserializer<'de>>(d: D) -> Result<Scalar<'de>, D::Error> {
+    d.deserialize_any(ScalarVisitor)
+}
+
+/// Text from a string, number or boolean; `null` and `""` are absent.
+pub fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(scalar(d)?.into_text())
+}
+
+/// A required id: a string or a number, never empty.
+pub fn id_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    scalar(d)?.into_text().ok_or_else(|| de::Error::custom("expected an id (string or number), got null or \"\""))
+}
+
+/// An unsigned integer sent as a number or a string; `null` and `""` are absent.
+pub fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    match scalar(d)? {
+        Scalar::U64(n) => Ok(Some(n)),
+        Scalar::F64(f) if f >= 0.0 && f.fract() == 0.0 && f < 1e19 => Ok(Some(f as u64)),
+        other => match other.into_text() {
+            None => Ok(None),
+            Some(text) => parse_u64(&text).map(Some).map_err(de::Error::custom),
+        },
+    }
+}
+
+/// A boolean sent as `true`/`false`, `1`/`0` or `"1"`/`"0"`; `null` and `""` are absent.
+pub fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    match scalar(d)? {
+        Scalar::Bool(b) => Ok(Some(b)),
+        Scalar::U64(0) => Ok(Some(false)),
+        Scalar::U64(1) => Ok(Some(true)),
+        other => match other.into_text().as_deref() {
+            None => Ok(None),
+            Some("0" | "false") => Ok(Some(false)),
+            Some("1" | "true") => Ok(Some(true)),
+            Some(text) => Err(de::Error::custom(format!("expected a boolean (0/1/true/false), got `{text}`"))),
+        },
+    }
+}
+
+/// A local date-time without offset (`2017-8-23 12:23:12`, `2017-08-20 10:23:34`,
+/// `2017-08-20T10:23:34`); `null`, `""` and MySQL's zero date are absent.
+pub fn opt_naive_datetime<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDateTime>, D::Error> {
+    match scalar(d)?.into_text() {
+        None => Ok(None),
+        Some(text) => parse_naive_datetime(&text).map_err(de::Error::custom),
+    }
+}
+
+/// A duration as `HH:MM:SS` (hours may exceed 24) or as integer seconds;
+/// `null` and `""` are absent.
+pub fn opt_duration_secs<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    match scalar(d)? {
+        Scalar::U64(n) => Ok(Some(n)),
+        other => match other.into_text() {
+            None => Ok(None),
+            Some(text) => parse_duration_secs(&text).map(Some).map_err(de::Error::custom),
+        },
+    }
+}
+
+/// Parses an unsigned integer from text, allowing surrounding blanks.
+///
+/// # Errors
+/// A message naming the text when it is not a non-negative integer.
+pub fn parse_u64(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    t.parse::<u64>().or_else(|_| {
+        // "12.0" is an integer in a float's clothing; anything else is an error.
+        match t.parse::<f64>() {
+            Ok(f) if f >= 0.0 && f.fract() == 0.0 && f < 1e19 => Ok(f as u64),
+            _ => Err(format!("expected a non-negative integer, got `{}`", clip(text))),
+        }
+    })
+}
+
+/// Parses a local date-time with or without zero padding; `Ok(None)` for the
+/// zero date `0000-00-00 00:00:00`.
+///
+/// # Errors
+/// A message naming the text when it is not a date-time.
+pub fn parse_naive_datetime(text: &str) -> Result<Option<NaiveDateTime>, String> {
+    let t = text.trim();
+    if t.starts_with("0000-00-00") {
+        return Ok(None);
+    }
+    let bad = || format!("expected a date-time like 2017-08-23 12:23:12, got `{}`", clip(text));
+    let (date, time) = match t.split_once([' ', 'T']) {
+        Some((d, tm)) => (d, Some(tm)),
+        None => (t, None),
+    };
+    let date = parse_date(date).map_err(|_| bad())?;
+    let time = match time {
+        None => NaiveTime::MIN,
+        Some(tm) => {
+            let tm = tm.trim();
+            let mut parts = tm.splitn(3, ':');
+            let h: u32 = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
+            let m: u32 = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
+            let (s, nanos) = match parts.next() {
+                None => (0, 0),
+                Some(sec) => {
+                    let (whole, frac) = sec.split_once('.').unwrap_or((sec, ""));
+                    let s: u32 = whole.parse().map_err(|_| bad())?;
+                    let nanos = if frac.is_empty() {
+                        0
+                    } else {
+                        let digits: String = frac.chars().take(9).collect();
+                        if !digits.chars().all(|c| c.is_ascii_digit()) {
+                            return Err(bad());
+                        }
+                        format!("{digits:0<9}").parse::<u32>().map_err(|_| bad())?
+                    };
+                    (s, nanos)
+                }
+            };
+            NaiveTime::from_hms_nano_opt(h, m, s, nanos).ok_or_else(bad)?
+        }
+    };
+    Ok(Some(NaiveDateTime::new(date, time)))
+}
+
+/// Parses a date with or without zero padding (`2017-8-3`, `2017-08-03`).
+///
+/// # Errors
+/// A message naming the text when it is not a date.
+pub fn parse_date(text: &str) -> Result<NaiveDate, String> {
+    let bad = || format!("expected a date like 2017-08-23, got `{}`", clip(text));
+    let mut parts = text.trim().splitn(3, '-');
+    let y: i32 = parts.next().filter(|p| p.len() == 4).and_then(|p| p.parse().ok()).ok_or_else(bad)?;
+    let m: u32 = parts.next().filter(|p| (1..=2).contains(&p.len())).and_then(|p| p.parse().ok()).ok_or_else(bad)?;
+    let d: u32 = parts.next().filter(|p| (1..=2).contains(&p.len())).and_then(|p| p.parse().ok()).ok_or_else(bad)?;
+    NaiveDate::from_ymd_opt(y, m, d).ok_or_else(bad)
+}
+
+/// Parses `yyyy-MM-ddTHH:mm:ssZ` (any RFC 3339 instant) into UTC.
+///
+/// # Errors
+/// A message naming the text when it is not an RFC 3339 instant.
+pub fn parse_utc(text: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(text.trim())
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| format!("expected an instant like 2023-04-22T02:48:30Z, got `{}`", clip(text)))
+}
+
+/// Formats an instant as `yyyy-MM-ddTHH:mm:ssZ` (whole seconds, UTC).
+pub fn format_utc_z(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// Parses `HH:MM:SS` (or `MM:SS`, or plain seconds) into seconds.
+///
+/// # Errors
+/// A message naming the text when it is not such a duration.
+pub fn parse_duration_secs(text: &str) -> Result<u64, String> {
+    let bad = || format!("expected a duration like 00:01:05 (HH:MM:SS) or seconds, got `{}`", clip(text));
+    let t = text.trim();
+    if !t.contains(':') {
+        return t.parse::<u64>().map_err(|_| bad());
+    }
+    let parts: Vec<&str> = t.split(':').collect();
+    if parts.len() > 3 || parts.iter().any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
+        return Err(bad());
+    }
+    let nums: Vec<u64> = parts.iter().map(|p| p.parse::<u64>()).collect::<Result<_, _>>().map_err(|_| bad())?;
+    let (h, m, s) = match nums.as_slice() {
+        [h, m, s] => (*h, *m, *s),
+        [m, s] => (0, *m, *s),
+        _ => return Err(bad()),
+    };
+    if m >= 60 || s >= 60 {
+        return Err(bad());
+    }
+    Ok(h * 3600 + m * 60 + s)
+}
+
+/// Shortens text for an error message (a 10 MB string must not become a 10 MB error).
+pub fn clip(text: &str) -> Cow<'_, str> {
+    const MAX: usize = 60;
+    if text.len() <= MAX {
+        Cow::Borrowed(text)
+    } else {
+        let end = (0..=MAX).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+        Cow::Owned(format!("{}… ({} bytes)", &text[..end], text.len()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Deserialize, Debug)]
+    struct W {
+        #[serde(default, deserialize_with = "opt_string")]
+        s: Option<String>,
+        #[serde(default, deserialize_with = "opt_u64")]
+        n: Option<u64>,
+        #[serde(default, deserialize_with = "opt_naive_datetime")]
+        t: Option<NaiveDateTime>,
+        #[serde(default, deserialize_with = "opt_duration_secs")]
+        d: Option<u64>,
+        #[serde(default, deserialize_with = "opt_bool")]
+        b: Option<bool>,
+    }
+
+    fn w(json: &str) -> Result<W, String> {
+        let de = &mut serde_json::Deserializer::from_str(json);
+        serde_path_to_error::deserialize(de).map_err(|e| format!("{} at {}", e.inner(), e.path()))
+    }
+
+    fn dt(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap()
+    }
+
+    #[test]
+    fn strings_numbers_and_empties() {
+        let cases: &[(&str, Option<&str>)] = &[
+            (r#"{"s":"122"}"#, Some("122")),
+            (r#"{"s":111}"#, Some("111")),
+            (r#"{"s":"u2_6_412696422494"}"#, Some("u2_6_412696422494")),
+            (r#"{"s":213}"#, Some("213")),
+            (r#"{"s":""}"#, None),
+            (r#"{"s":"   "}"#, None),
+            (r#"{"s":null}"#, None),
+            (r#"{}"#, None),
+            (r#"{"s":"归属地为北京市"}"#, Some("归属地为北京市")),
+        ];
+        for (json, want) in cases {
+            assert_eq!(w(json).unwrap().s.as_deref(), *want, "{json}");
+        }
+        assert!(w(r#"{"s":{"a":1}}"#).unwrap_err().contains("at s"));
+    }
+
+    #[test]
+    fn integers_as_strings_or_numbers() {
+        let cases: &[(&str, Option<u64>)] = &[
+            (r#"{"n":"23"}"#, Some(23)),
+            (r#"{"n":23}"#, Some(23)),
+            (r#"{"n":" 23 "}"#, Some(23)),
+            (r#"{"n":"23.0"}"#, Some(23)),
+            (r#"{"n":39.0}"#, Some(39)),
+            (r#"{"n":""}"#, None),
+            (r#"{"n":null}"#, None),
+        ];
+        for (json, want) in cases {
+            assert_eq!(w(json).unwrap().n, *want, "{json}");
+        }
+        for bad in [r#"{"n":"abc"}"#, r#"{"n":-1}"#, r#"{"n":"-5"}"#, r#"{"n":2.5}"#] {
+            let e = w(bad).unwrap_err();
+            assert!(e.contains("non-negative integer") && e.ends_with("at n"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn dates_padded_unpadded_and_odd() {
+        let cases: &[(&str, Option<&str>)] = &[
+            (r#"{"t":"2017-8-23 12:23:12"}"#, Some("2017-08-23 12:23:12")),
+            (r#"{"t":"2017-08-20 10:23:34"}"#, Some("2017-08-20 10:23:34")),
+            (r#"{"t":"2017-8-3 2:3:4"}"#, Some("2017-08-03 02:03:04")),
+            (r#"{"t":"2015-04-25T08:04:12"}"#, Some("2015-04-25 08:04:12")),
+            (r#"{"t":"2017-08-20"}"#, Some("2017-08-20 00:00:00")),
+            (r#"{"t":"2017-08-20 10:23"}"#, Some("2017-08-20 10:23:00")),
+            (r#"{"t":""}"#, None),
+            (r#"{"t":null}"#, None),
+            (r#"{"t":"0000-00-00 00:00:00"}"#, None),
+        ];
+        for (json, want) in cases {
+            assert_eq!(w(json).unwrap().t, want.map(dt), "{json}");
+        }
+        let frac = w(r#"{"t":"2017-08-20 10:23:34.5"}"#).unwrap().t.unwrap();
+        assert_eq!(frac.and_utc().timestamp_subsec_millis(), 500);
+        for bad in [r#"{"t":"yesterday"}"#, r#"{"t":"2017-13-01 00:00:00"}"#, r#"{"t":"2017-02-30"}"#, r#"{"t":"17-8-23 1:2:3"}"#, r#"{"t":"2017-08-20 25:00:00"}"#, r#"{"t":12345}"#] {
+            let e = w(bad).unwrap_err();
+            assert!(e.contains("expected a date") && e.ends_with("at t"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn durations_hms_or_seconds() {
+        let cases: &[(&str, Option<u64>)] = &[
+            (r#"{"d":"00:00:08"}"#, Some(8)),
+            (r#"{"d":"00:00:31"}"#, Some(31)),
+            (r#"{"d":"01:02:03"}"#, Some(3723)),
+            (r#"{"d":"100:00:00"}"#, Some(360_000)),
+            (r#"{"d":"2:05"}"#, Some(125)),
+            (r#"{"d":39}"#, Some(39)),
+            (r#"{"d":"39"}"#, Some(39)),
+            (r#"{"d":""}"#, None),
+            (r#"{"d":null}"#, None),
+        ];
+        for (json, want) in cases {
+            assert_eq!(w(json).unwrap().d, *want, "{json}");
+        }
+        for bad in [r#"{"d":"00:61:00"}"#, r#"{"d":"abc"}"#, r#"{"d":"1:2:3:4"}"#, r#"{"d":"00:-1:00"}"#, r#"{"d":"::"}"#] {
+            let e = w(bad).unwrap_err();
+            assert!(e.contains("expected a duration") && e.ends_with("at d"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn booleans() {
+        for (json, want) in [(r#"{"b":1}"#, Some(true)), (r#"{"b":"0"}"#, Some(false)), (r#"{"b":true}"#, Some(true)), (r#"{"b":""}"#, None)] {
+            assert_eq!(w(json).unwrap().b, want, "{json}");
+        }
+        assert!(w(r#"{"b":"maybe"}"#).unwrap_err().contains("at b"));
+    }
+
+    #[test]
+    fn utc_z_round_trip() {
+        let t = parse_utc("2023-04-22T02:48:30Z").unwrap();
+        assert_eq!(format_utc_z(t), "2023-04-22T02:48:30Z");
+        assert!(parse_utc("2023-04-22 02:48:30").unwrap_err().contains("2023-04-22 02:48:30"));
+    }
+
+    #[test]
+    fn long_text_is_clipped_in_errors() {
+        let long = "x".repeat(10_000_000);
+        let e = parse_u64(&long).unwrap_err();
+        assert!(e.len() < 200, "{}", e.len());
+        assert!(e.contains("10000000 bytes"));
+    }
+}

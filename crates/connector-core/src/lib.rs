@@ -1,0 +1,26 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
+pub mod connector;
+pub mod error;
+pub mod http;
+pub mod lenient;
+pub mod model;
+pub mod paging;
+pub mod query;
+pub mod registry;
+pub mod time;
+
+pub use connector::{Capabilities, Connector, ConnectorInfo, ConversationStream};
+pub use error::{Error, Result};
+pub use model::*;
+pub use query::{Include, Query, TimeField, Window};
+pub use registry::{ConfigField, ConnectorFactory, ResolvedConfig, connect, connectors, find};
+
+// Re-exported so vendor crates and third-party connectors use the same versions.
+pub use async_trait::async_trait;
+pub use chrono;
+pub use futures;
+pub use inventory;
+pub use secrecy;
+pub use serde_json;
