@@ -1,0 +1,1 @@
+//! The bangwo8 connector (being built).

@@ -1,0 +1,1 @@
+//! The caresoft connector (being built).

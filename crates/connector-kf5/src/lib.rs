@@ -1,0 +1,1 @@
+//! The kf5 connector (being built).
