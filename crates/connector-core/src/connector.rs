@@ -6,6 +6,7 @@ use serde::Serialize;
 use crate::error::Result;
 use crate::model::Conversation;
 use crate::query::{Include, Query};
+use crate::stats::PullStats;
 
 /// A stream of conversations, in the vendor's listing order.
 pub type ConversationStream<'a> = BoxStream<'a, Result<Conversation>>;
@@ -62,4 +63,11 @@ pub trait Connector: Send + Sync + std::fmt::Debug {
     /// # Errors
     /// Any [`crate::Error`]; a missing conversation is an [`crate::Error::Api`] with status 404.
     async fn conversation(&self, id: &str, include: Include) -> Result<Conversation>;
+
+    /// The counters of everything this connector pulled so far: requests,
+    /// pages, records listed, and the totals the vendor reported, so a caller
+    /// can check completeness. Connectors that keep no counters return zeros.
+    fn stats(&self) -> PullStats {
+        PullStats::default()
+    }
 }

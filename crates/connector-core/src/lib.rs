@@ -9,12 +9,14 @@ pub mod model;
 pub mod paging;
 pub mod query;
 pub mod registry;
+pub mod stats;
 pub mod time;
 
 pub use connector::{Capabilities, Connector, ConnectorInfo, ConversationStream};
 pub use error::{Error, Result};
 pub use model::*;
 pub use query::{Include, Query, TimeField, Window};
+pub use stats::{PullCounters, PullStats};
 pub use registry::{ConfigField, ConnectorFactory, ResolvedConfig, connect, connectors, find};
 
 // Re-exported so vendor crates and third-party connectors use the same versions.
