@@ -1,0 +1,270 @@
+//! The shared HTTP client against a local server on 127.0.0.1:0: retries,
+//! Retry-After, the retry budget, auth errors, hostile bodies, redirects,
+//! the rate limit, pagination over HTTP, and secrets kept out of Debug and errors.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use connector_core::Error;
+use connector_core::http::{Auth, HttpClient, HttpSettings, Request};
+use connector_core::paging::{Page, PageNumbers, fingerprint_of, page_numbers};
+use futures::TryStreamExt;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+const SECRET: &str = "s3cr3t-P@ssw0rd-do-not-leak";
+
+/// A scripted server: each request to `/s` pops the next scripted answer.
+#[derive(Clone, Default)]
+struct Script {
+    answers: Arc<Mutex<Vec<Answer>>>,
+    hits: Arc<AtomicUsize>,
+    auth_seen: Arc<Mutex<Vec<String>>>,
+}
+
+#[derive(Clone)]
+enum Answer {
+    Status(u16, &'static str),
+    RetryAfter(&'static str),
+    Json(Value),
+    Raw(&'static str, &'static str),
+    /// Claims a longer body than it sends: the client sees a truncated body.
+    Truncated,
+    Redirect(String),
+    Big(usize),
+}
+
+async fn scripted(State(s): State<Script>, headers: HeaderMap) -> Response {
+    s.hits.fetch_add(1, Ordering::SeqCst);
+    if let Some(a) = headers.get(header::AUTHORIZATION) {
+        s.auth_seen.lock().unwrap().push(a.to_str().unwrap().to_owned());
+    }
+    let next = {
+        let mut answers = s.answers.lock().unwrap();
+        if answers.len() > 1 { answers.remove(0) } else { answers[0].clone() }
+    };
+    match next {
+        Answer::Status(code, body) => (StatusCode::from_u16(code).unwrap(), body).into_response(),
+        Answer::RetryAfter(secs) => (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, secs)], "slow down").into_response(),
+        Answer::Json(v) => axum::Json(v).into_response(),
+        Answer::Raw(ct, body) => ([(header::CONTENT_TYPE, ct)], body).into_response(),
+        Answer::Truncated => Response::builder()
+            .header(header::CONTENT_LENGTH, "1000")
+            .body(axum::body::Body::from("{\"chats\": [1, 2"))
+            .unwrap(),
+        Answer::Redirect(to) => (StatusCode::FOUND, [(header::LOCATION, to)]).into_response(),
+        Answer::Big(n) => ([(header::CONTENT_TYPE, "application/json")], format!("\"{}\"", "x".repeat(n))).into_response(),
+    }
+}
+
+async fn paged(Query(q): Query<HashMap<String, String>>) -> axum::Json<Value> {
+    // 23 records, served 10 a page, with a reported total.
+    let page: u64 = q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+    let items: Vec<u64> = ((page - 1) * 10..(page * 10).min(23)).collect();
+    axum::Json(json!({ "items": items, "total": 23 }))
+}
+
+async fn serve(script: Script) -> String {
+    let app = Router::new().route("/base/s", get(scripted)).route("/base/paged", get(paged)).with_state(script);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}/base")
+}
+
+fn fast() -> HttpSettings {
+    HttpSettings {
+        min_backoff: Duration::from_millis(5),
+        max_backoff: Duration::from_millis(20),
+        max_attempts: 4,
+        timeout: Duration::from_secs(5),
+        ..HttpSettings::default()
+    }
+}
+
+async fn client(answers: Vec<Answer>, settings: HttpSettings) -> (HttpClient, Script) {
+    let script = Script { answers: Arc::new(Mutex::new(answers)), ..Default::default() };
+    let base = serve(script.clone()).await;
+    let auth = Auth::Basic { user: "admin@acme".into(), password: SecretString::from(SECRET) };
+    // A unique account per client, so rate-limit state is not shared between tests.
+    let account = format!("acct-{}", rand_suffix());
+    (HttpClient::new("testvendor", &account, &base, auth, settings).unwrap(), script)
+}
+
+fn rand_suffix() -> u64 {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    N.fetch_add(1, Ordering::SeqCst) as u64
+}
+
+fn req() -> Request {
+    Request::new("/s", "/s").page(3)
+}
+
+#[tokio::test]
+async fn a_503_then_200_is_retried_and_succeeds() {
+    let (c, s) = client(vec![Answer::Status(503, "busy"), Answer::Json(json!({"ok": 1}))], fast()).await;
+    let r = c.get_json::<Value>(&req()).await.unwrap();
+    assert_eq!(r.value, json!({"ok": 1}));
+    assert_eq!(s.hits.load(Ordering::SeqCst), 2);
+    let stats = c.stats();
+    assert_eq!((stats.requests, stats.retries), (2, 1));
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured() {
+    let (c, s) = client(vec![Answer::RetryAfter("1"), Answer::Json(json!([]))], fast()).await;
+    let t = Instant::now();
+    c.get_json::<Value>(&req()).await.unwrap();
+    let waited = t.elapsed();
+    assert!(waited >= Duration::from_millis(950), "retried after {waited:?}, before Retry-After: 1");
+    assert!(waited < Duration::from_secs(4), "waited {waited:?}");
+    assert_eq!(s.hits.load(Ordering::SeqCst), 2);
+    assert_eq!(c.stats().throttled, 1);
+}
+
+#[tokio::test]
+async fn the_retry_budget_ends_in_an_error_that_counts_attempts() {
+    let (c, s) = client(vec![Answer::Status(502, "bad gateway")], fast()).await;
+    let e = c.get_json::<Value>(&req()).await.unwrap_err();
+    let text = e.to_string();
+    assert!(text.starts_with("4 attempts failed; last error: testvendor: /s page 3: HTTP 502"), "{text}");
+    assert!(text.contains("bad gateway"), "{text}");
+    assert_eq!(s.hits.load(Ordering::SeqCst), 4);
+    assert_eq!(e.kind(), "api");
+}
+
+#[tokio::test]
+async fn client_errors_are_not_retried() {
+    let (c, s) = client(vec![Answer::Status(404, "no such chat")], fast()).await;
+    let e = c.get_json::<Value>(&req()).await.unwrap_err();
+    assert!(matches!(e, Error::Api { status: 404, .. }), "{e}");
+    assert_eq!(s.hits.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn auth_failure_names_vendor_and_hides_the_secret() {
+    let (c, s) = client(vec![Answer::Status(401, r#"{"error":"Couldn't authenticate you"}"#)], fast()).await;
+    let e = c.get_json::<Value>(&req()).await.unwrap_err();
+    let text = e.to_string();
+    assert!(text.starts_with("testvendor: authentication failed (/s, HTTP 401)"), "{text}");
+    assert!(text.contains("Couldn't authenticate you"));
+    assert_eq!(s.hits.load(Ordering::SeqCst), 1, "a 401 is not retried");
+    // The secret did go over the wire, as basic auth...
+    let seen = s.auth_seen.lock().unwrap()[0].clone();
+    assert!(seen.starts_with("Basic "));
+    // ...but never into Debug output or error text.
+    for shown in [text, format!("{e:?}"), format!("{c:?}")] {
+        assert!(!shown.contains(SECRET), "secret leaked: {shown}");
+        assert!(!shown.contains(&seen[6..]), "encoded secret leaked: {shown}");
+    }
+    let e403 = client(vec![Answer::Status(403, "admins only")], fast()).await.0.get_json::<Value>(&req()).await.unwrap_err();
+    assert!(e403.to_string().contains("lacks the permission"), "{e403}");
+}
+
+#[tokio::test]
+async fn an_html_page_with_200_is_retried_then_reported() {
+    let (c, s) = client(vec![Answer::Raw("text/html", "<html><body>502 Bad Gateway</body></html>")], fast()).await;
+    let e = c.get_json::<Value>(&req()).await.unwrap_err();
+    let text = e.to_string();
+    assert!(text.contains("expected JSON, got an HTML page"), "{text}");
+    assert!(text.contains("testvendor: cannot decode /s page 3"), "{text}");
+    assert_eq!(s.hits.load(Ordering::SeqCst), 4);
+}
+
+#[tokio::test]
+async fn a_truncated_body_is_retried() {
+    let (c, s) = client(vec![Answer::Truncated, Answer::Json(json!({"chats": [1, 2]}))], fast()).await;
+    let r = c.get_json::<Value>(&req()).await.unwrap();
+    assert_eq!(r.value["chats"], json!([1, 2]));
+    assert_eq!(s.hits.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn decode_errors_name_the_json_path() {
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Env {
+        chats: Vec<Item>,
+    }
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Item {
+        id: u64,
+    }
+    let (c, _) = client(vec![Answer::Json(json!({"chats": [{"id": 1}, {"id": "x"}]}))], fast()).await;
+    let e = c.get_json::<Env>(&req()).await.unwrap_err();
+    assert!(e.to_string().contains("at chats[1].id"), "{e}");
+    assert!(!e.is_retryable());
+}
+
+#[tokio::test]
+async fn bodies_over_the_cap_are_refused() {
+    let settings = HttpSettings { max_body_bytes: 1024, ..fast() };
+    let (c, _) = client(vec![Answer::Big(10_000)], settings).await;
+    let e = c.get_json::<Value>(&req()).await.unwrap_err();
+    assert!(e.to_string().contains("exceeds the 1024 byte cap"), "{e}");
+}
+
+#[tokio::test]
+async fn redirects_to_another_host_are_refused() {
+    let (c, s) = client(vec![Answer::Redirect("http://127.0.0.2:9/steal".into())], fast()).await;
+    let e = c.get_json::<Value>(&req()).await.unwrap_err();
+    assert!(e.to_string().contains("refused a redirect (HTTP 302) to another host"), "{e}");
+    assert_eq!(s.hits.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn the_client_side_rate_limit_paces_requests() {
+    let settings = HttpSettings { rate_limit: Some(10.0), ..fast() };
+    let (c, s) = client(vec![Answer::Json(json!(1))], settings).await;
+    let t = Instant::now();
+    for _ in 0..6 {
+        c.get_json::<Value>(&req()).await.unwrap();
+    }
+    // 6 requests at 10/s: the first goes at once, then one every 100 ms.
+    let took = t.elapsed();
+    assert!(took >= Duration::from_millis(480), "6 requests at 10/s took {took:?}");
+    assert_eq!(s.hits.load(Ordering::SeqCst), 6);
+}
+
+#[tokio::test]
+async fn pagination_over_http_stops_on_the_reported_total() {
+    let (c, _) = client(vec![Answer::Json(json!(null))], fast()).await;
+    let c = Arc::new(c);
+    let fetched = Arc::new(AtomicUsize::new(0));
+    let (cc, f) = (c.clone(), fetched.clone());
+    let opts = PageNumbers { vendor: "testvendor", first: 1, per_page: 10, short_page_ends: false };
+    let items: Vec<u64> = page_numbers(opts, "/paged".into(), move |n| {
+        let (c, f) = (cc.clone(), f.clone());
+        async move {
+            f.fetch_add(1, Ordering::SeqCst);
+            let r = c.get_json::<Value>(&Request::new("/paged", "/paged").param("page", n).page(n)).await?;
+            let items: Vec<u64> = serde_json::from_value(r.value["items"].clone()).unwrap();
+            Ok(Page { total: r.value["total"].as_u64(), ..Page::new(n, items.clone(), fingerprint_of(&items)) })
+        }
+    })
+    .map_ok(|p| p.items)
+    .try_concat()
+    .await
+    .unwrap();
+    assert_eq!(items, (0..23).collect::<Vec<_>>());
+    assert_eq!(fetched.load(Ordering::SeqCst), 3, "page 3 reaches the total of 23: no 4th request");
+}
+
+#[test]
+fn base_urls_are_checked() {
+    let mk = |u: &str| HttpClient::new("testvendor", "a", u, Auth::None, HttpSettings::default()).map(|_| ());
+    assert!(mk("http://127.0.0.1:1/kf5").is_ok());
+    let e = mk("ftp://x/").unwrap_err().to_string();
+    assert!(e.contains("config field `base_url`"), "{e}");
+    let e = mk(&format!("https://admin:{SECRET}@example.com/")).unwrap_err().to_string();
+    assert!(e.contains("must not carry credentials") && !e.contains(SECRET), "{e}");
+    assert!(mk("not a url").is_err());
+}
