@@ -1,0 +1,29 @@
+# The two commands of the README:
+#   make demo   runs the main job (a sync of all three vendors) on the built-in simulators
+#   make test   installs what the tests need and runs every test (Rust and Python)
+# Both work on a fresh machine with only the package registries reachable.
+
+CARGO ?= cargo
+INSTA_VERSION := 1.49.0
+
+.PHONY: demo test test-rust lint doc tools bench
+
+demo:
+	$(CARGO) run --release -p chathaul-cli -- demo
+
+test: tools lint test-rust doc
+
+tools:
+	@command -v cargo-insta >/dev/null 2>&1 || $(CARGO) install cargo-insta --locked --version $(INSTA_VERSION)
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# `cargo insta test` runs every Rust test (unit, integration, doc) and fails on a
+# stale, missing or unreferenced snapshot.
+test-rust:
+	$(CARGO) insta test --workspace --check --unreferenced=reject
+
+doc:
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps
