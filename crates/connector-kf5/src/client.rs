@@ -1,0 +1,76 @@
+//! Requests to the KF5 API through the shared [`HttpClient`]: basic auth with
+//! the password or `{email}/token` and the API token; status codes become
+//! errors there (401/403 → [`connector_core::Error::Unauthenticated`], 429 and
+//! 5xx retried, others [`connector_core::Error::Api`]).
+
+use connector_core::http::{Auth, Ctx, HttpClient, Request};
+use connector_core::{Error, Result};
+use serde_json::Value;
+
+use crate::VENDOR;
+use crate::config::{Credential, Kf5Config};
+use crate::wire::{DetailEnvelope, ListEnvelope};
+
+/// The documented listing endpoint.
+pub(crate) const LIST_ENDPOINT: &str = "/apiv2/chats.json";
+
+/// The KF5 HTTP client of one connector.
+#[derive(Debug)]
+pub(crate) struct Kf5Client {
+    pub http: HttpClient,
+}
+
+impl Kf5Client {
+    pub fn new(config: &Kf5Config, account: &str) -> Result<Self> {
+        let password = match &config.credential {
+            Credential::Password(s) | Credential::ApiToken(s) => s.clone(),
+        };
+        let auth = Auth::Basic { user: config.auth_user(), password };
+        let http = HttpClient::new(VENDOR, account, &config.effective_base_url(), auth, config.http.clone())?;
+        Ok(Self { http })
+    }
+
+    /// One page of `GET /apiv2/chats.json` with the pushed-down `params`.
+    pub async fn list_page(&self, params: &[(String, String)], page: u32, per_page: u32) -> Result<(Ctx, Vec<Value>)> {
+        let mut req = Request::new(LIST_ENDPOINT, LIST_ENDPOINT).page(page);
+        req.query.extend(params.iter().cloned());
+        let req = req.param("page", page).param("per_page", per_page);
+        let resp = self.http.get_json::<ListEnvelope>(&req).await?;
+        Ok((req.ctx(VENDOR), resp.value.chats))
+    }
+
+    /// `GET /apiv2/chats/{id}.json`: the chat object inside the envelope.
+    pub async fn chat(&self, id: &str) -> Result<(Ctx, Value)> {
+        check_id(id)?;
+        let path = format!("/apiv2/chats/{id}.json");
+        let req = Request::new(path.clone(), path);
+        let resp = self.http.get_json::<DetailEnvelope>(&req).await?;
+        Ok((req.ctx(VENDOR), resp.value.chat))
+    }
+}
+
+/// A chat id goes into the URL path: only id-like text may.
+fn check_id(id: &str) -> Result<()> {
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Query(format!("kf5: `{}` is not a chat id", connector_core::lenient::clip(id))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_id_like_text_reaches_the_path() {
+        for ok in ["290", "abc-1_2"] {
+            assert!(super::check_id(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "../admin", "1?x=2", "1/2", "a b"] {
+            let e = super::check_id(bad).unwrap_err().to_string();
+            assert!(e.contains("is not a chat id"), "{e}");
+        }
+    }
+}

@@ -1,0 +1,245 @@
+//! The KF5 [`Connector`]: lists `/apiv2/chats.json` page by page, pushes the
+//! customer and a widened creation-date window down, filters exactly on the
+//! client, and takes messages from the list item or, when it has none, from
+//! `/apiv2/chats/{id}.json`, fetched concurrently in listing order.
+
+use std::sync::Arc;
+
+use connector_core::http::Ctx;
+use connector_core::paging::{Page, PageNumbers, fingerprint_of, page_numbers};
+use connector_core::registry::ResolvedConfig;
+use connector_core::time::{covering_local_dates, widen_dates};
+use connector_core::{
+    Connector, ConnectorInfo, Conversation, ConversationStream, Include, PullCounters, PullStats,
+    Query, Result, TimeField,
+};
+use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
+
+use crate::client::{Kf5Client, LIST_ENDPOINT};
+use crate::config::Kf5Config;
+use crate::convert::{Decoded, decode_chat, decode_messages};
+use crate::{CAPABILITIES, VENDOR};
+
+/// The page size KF5 documents as its default; also the largest page size
+/// for which a short page may be trusted to mean "the end".
+pub const DEFAULT_PER_PAGE: u32 = 100;
+
+/// The largest page size asked for (KF5 documents no maximum; servers cap
+/// silently, which the paging copes with).
+pub const MAX_PER_PAGE: u32 = 1000;
+
+/// Reads KF5 Kchat history.
+#[derive(Debug)]
+pub struct Kf5Connector {
+    info: ConnectorInfo,
+    config: Kf5Config,
+    client: Kf5Client,
+    counters: Arc<PullCounters>,
+}
+
+/// A listed chat, before its messages are fetched.
+struct Listed {
+    decoded: Decoded,
+    ctx: Ctx,
+    path: String,
+}
+
+impl Kf5Connector {
+    /// A connector for a typed configuration.
+    ///
+    /// # Errors
+    /// [`connector_core::Error::Config`] for an invalid configuration.
+    pub fn new(config: Kf5Config) -> Result<Self> {
+        config.validate()?;
+        let account = config.account();
+        let client = Kf5Client::new(&config, &account)?;
+        let info = ConnectorInfo {
+            vendor: VENDOR,
+            account,
+            base_url: client.http.base_url().to_string(),
+            capabilities: CAPABILITIES,
+        };
+        Ok(Self { info, config, client, counters: Arc::default() })
+    }
+
+    /// A connector from the registry's resolved key/values.
+    ///
+    /// # Errors
+    /// [`connector_core::Error::Config`] naming the missing or invalid field.
+    pub fn from_config(cfg: &ResolvedConfig) -> Result<Self> {
+        Self::new(Kf5Config::from_resolved(cfg)?)
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Kf5Config {
+        &self.config
+    }
+
+    /// The query parameters pushed down to `/apiv2/chats.json`: the customer
+    /// as `visitor_id`, and a creation window as the covering local dates
+    /// widened by a day on each side (the docs say neither the zone nor
+    /// whether `end` is inclusive). An end-time window is not pushed down.
+    pub fn push_down(&self, query: &Query) -> Vec<(String, String)> {
+        let mut params = Vec::new();
+        if let Some(customer) = &query.customer {
+            params.push(("visitor_id".to_owned(), customer.clone()));
+        }
+        let w = query.window;
+        if w.field == TimeField::Created && w.is_bounded() {
+            let (start, end) = widen_dates(covering_local_dates(w.since, w.until, self.config.timezone), 1);
+            if let Some(d) = start {
+                params.push(("start".to_owned(), d.format("%Y-%m-%d").to_string()));
+            }
+            if let Some(d) = end {
+                params.push(("end".to_owned(), d.format("%Y-%m-%d").to_string()));
+            }
+        }
+        params
+    }
+
+    async fn page(&self, params: &[(String, String)], n: u32, per_page: u32) -> Result<Page<Listed>> {
+        let (ctx, items) = self.client.list_page(params, n, per_page).await?;
+        self.counters.page(items.len());
+        let mut listed = Vec::with_capacity(items.len());
+        for (i, raw) in items.iter().enumerate() {
+            let path = format!("chats[{i}]");
+            let decoded = decode_chat(&ctx, &path, raw, &self.info.account, self.config.timezone)?;
+            listed.push(Listed { decoded, ctx: ctx.clone(), path });
+        }
+        let ids: Vec<&str> = listed.iter().map(|l| l.decoded.conversation.id.as_str()).collect();
+        let fingerprint = fingerprint_of(&ids);
+        Ok(Page::new(n, listed, fingerprint))
+    }
+
+    fn list<'a>(&'a self, query: &Query) -> BoxStream<'a, Result<Listed>> {
+        let per_page = query.page_size_or(DEFAULT_PER_PAGE, MAX_PER_PAGE);
+        let params = self.push_down(query);
+        let opts = PageNumbers {
+            vendor: VENDOR,
+            first: 1,
+            per_page,
+            // Past the documented default a server may cap the page size
+            // silently, so only an empty page ends the listing.
+            short_page_ends: per_page <= DEFAULT_PER_PAGE,
+        };
+        page_numbers(opts, LIST_ENDPOINT.to_owned(), move |n| {
+            let params = params.clone();
+            async move { self.page(&params, n, per_page).await }
+        })
+        .flat_map(|page| match page {
+            Ok(p) => stream::iter(p.items.into_iter().map(Ok)).left_stream(),
+            Err(e) => stream::once(async move { Err(e) }).right_stream(),
+        })
+        .boxed()
+    }
+
+    /// Adds the messages to a listed chat when they are wanted.
+    async fn complete(&self, listed: Listed, include: Include) -> Result<Conversation> {
+        let Listed { decoded: Decoded { mut conversation, messages }, ctx, path } = listed;
+        if !include.messages {
+            return Ok(conversation);
+        }
+        let zone = self.config.timezone;
+        let messages = match messages {
+            Some(items) => decode_messages(&ctx, &format!("{path}.messages"), &items, zone)?,
+            None => {
+                let (ctx, chat) = self.client.chat(&conversation.id).await?;
+                let detail = decode_chat(&ctx, "chat", &chat, &self.info.account, zone)?;
+                if detail.conversation.id != conversation.id {
+                    return Err(ctx.field("chat.id", format!("is `{}`, expected `{}`", detail.conversation.id, conversation.id)));
+                }
+                decode_messages(&ctx, "chat.messages", detail.messages.as_deref().unwrap_or_default(), zone)?
+            }
+        };
+        self.counters.messages(&conversation.id, messages.len(), None);
+        conversation.set_messages(messages);
+        Ok(conversation)
+    }
+}
+
+#[connector_core::async_trait]
+impl Connector for Kf5Connector {
+    fn info(&self) -> &ConnectorInfo {
+        &self.info
+    }
+
+    fn conversations<'a>(&'a self, query: &Query) -> ConversationStream<'a> {
+        if let Err(e) = query.validate() {
+            return stream::once(async move { Err(e) }).boxed();
+        }
+        let q = query.clone();
+        let include = query.include;
+        let limit = query.limit.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
+        let in_flight = self.client.http.settings().max_in_flight.max(1);
+        // Filter and limit before fetching messages: no request for a chat
+        // that will not be returned. `buffered` keeps the listing order.
+        let pulled = self
+            .list(query)
+            .try_filter(move |l| std::future::ready(q.matches(&l.decoded.conversation)))
+            .take(limit)
+            .map(move |r| async move {
+                match r {
+                    Ok(listed) => self.complete(listed, include).await,
+                    Err(e) => Err(e),
+                }
+            })
+            .buffered(in_flight);
+        query.apply(pulled).boxed()
+    }
+
+    async fn conversation(&self, id: &str, include: Include) -> Result<Conversation> {
+        let (ctx, chat) = self.client.chat(id).await?;
+        let Decoded { mut conversation, messages } =
+            decode_chat(&ctx, "chat", &chat, &self.info.account, self.config.timezone)?;
+        if include.messages {
+            let messages =
+                decode_messages(&ctx, "chat.messages", messages.as_deref().unwrap_or_default(), self.config.timezone)?;
+            self.counters.messages(&conversation.id, messages.len(), None);
+            conversation.set_messages(messages);
+        }
+        Ok(conversation)
+    }
+
+    fn stats(&self) -> PullStats {
+        self.counters.snapshot(self.client.http.stats())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{DateTime, Utc};
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn connector() -> Kf5Connector {
+        Kf5Connector::new(Kf5Config::new("acme", "a@x.cn", "pw")).unwrap()
+    }
+
+    #[test]
+    fn created_windows_push_down_widened_local_dates() {
+        let c = connector();
+        // [2017-08-20 00:00, 2017-08-29 00:00) in Shanghai: dates 20..=28, widened to 19..=29.
+        let q = Query::new().created(Some(utc("2017-08-19T16:00:00Z")), Some(utc("2017-08-28T16:00:00Z")));
+        let p = c.push_down(&q);
+        assert_eq!(p, [("start".to_owned(), "2017-08-19".to_owned()), ("end".to_owned(), "2017-08-29".to_owned())]);
+        let q = Query { customer: Some("547".into()), ..Query::new().created(None, Some(utc("2017-08-28T16:00:00Z"))) };
+        assert_eq!(c.push_down(&q), [("visitor_id".to_owned(), "547".to_owned()), ("end".to_owned(), "2017-08-29".to_owned())]);
+    }
+
+    #[test]
+    fn end_windows_push_nothing() {
+        let q = Query::new().ended(Some(utc("2017-08-19T16:00:00Z")), Some(utc("2017-08-28T16:00:00Z")));
+        assert!(connector().push_down(&q).is_empty());
+    }
+
+    #[test]
+    fn info_names_account_and_base_url() {
+        let c = connector();
+        assert_eq!((c.info().vendor, c.info().account.as_str()), ("kf5", "acme"));
+        assert_eq!(c.info().base_url, "https://acme.kf5.com/");
+        assert!(c.info().capabilities.messages && !c.info().capabilities.summaries);
+    }
+}

@@ -1,0 +1,260 @@
+//! KF5 wire records → the normalized model, exactly as docs/mapping.md says.
+//! Pure functions: no I/O.
+
+use connector_core::http::Ctx;
+use connector_core::time::{Tz, local_to_utc};
+use connector_core::{
+    Agent, Attachment, Channel, Conversation, Message, MessageKind, Party, Rating, Result, Role,
+    Satisfaction, Sender, Status,
+};
+use serde_json::Value;
+
+use crate::VENDOR;
+use crate::wire::{WireChat, WireMessage, WireUpload};
+
+/// A chat record decoded and mapped, messages aside: the conversation (with
+/// `raw` set, messages not fetched) and the item's own `messages` array if it
+/// carries one.
+#[derive(Debug)]
+pub(crate) struct Decoded {
+    pub conversation: Conversation,
+    pub messages: Option<Vec<Value>>,
+}
+
+/// Decodes one chat record found at `path` (`chats[3]`, `chat`) and maps it.
+///
+/// # Errors
+/// [`connector_core::Error::Decode`] naming the JSON path of a malformed
+/// field; [`connector_core::Error::Field`] for a record without an `id`.
+pub(crate) fn decode_chat(ctx: &Ctx, path: &str, raw: &Value, account: &str, zone: Tz) -> Result<Decoded> {
+    let mut wire: WireChat = ctx.decode(path, raw)?;
+    let messages = wire.messages.take();
+    let conversation = chat(&wire, raw, account, zone).ok_or_else(|| ctx.field(format!("{path}.id"), "missing"))?;
+    Ok(Decoded { conversation, messages })
+}
+
+/// Maps a chat; `None` when it has no id.
+pub(crate) fn chat(w: &WireChat, raw: &Value, account: &str, zone: Tz) -> Option<Conversation> {
+    let id = w.id.clone()?;
+    let mut c = Conversation::new(VENDOR, account, id);
+    c.channel = Some(Channel::Web);
+    c.initiated_by = w.started_by.as_deref().map(initiated_by);
+    c.status = w.status.as_deref().map(status);
+    c.agent = w.agent_id.as_ref().map(|id| Agent { id: Some(id.clone()), ..Agent::default() });
+    c.agents = c.agent.iter().cloned().collect();
+    c.customer.id = w.visitor_id.clone();
+    c.customer.user_id = w.user_id.clone();
+    c.rating = Some(rating(w.rating.as_deref()));
+    c.created_at = w.created_at.map(|t| local_to_utc(t, zone));
+    c.assigned_at = w.assigned_at.map(|t| local_to_utc(t, zone));
+    c.ended_at = w.end_at.map(|t| local_to_utc(t, zone));
+    c.raw = raw.clone();
+    Some(c)
+}
+
+/// `started_by`: `visitor` → customer, `agent` → agent, anything else kept.
+pub(crate) fn initiated_by(v: &str) -> Party {
+    match v {
+        "visitor" => Party::Customer,
+        "agent" => Party::Agent,
+        other => Party::Other(other.to_owned()),
+    }
+}
+
+/// `status`: `close` / `closed` → closed, anything else kept.
+pub(crate) fn status(v: &str) -> Status {
+    match v {
+        "close" | "closed" => Status::Closed,
+        other => Status::Other(other.to_owned()),
+    }
+}
+
+/// `rating`: absent → unrated with no score; Zendesk-style `good` / `bad` →
+/// satisfied / dissatisfied; any other value → unrated, kept as the score.
+/// The raw value is always the score when there is one.
+pub(crate) fn rating(v: Option<&str>) -> Rating {
+    let Some(v) = v.filter(|v| !v.trim().is_empty()) else {
+        return Rating::unrated();
+    };
+    let satisfaction = match v {
+        "good" => Satisfaction::Satisfied,
+        "bad" => Satisfaction::Dissatisfied,
+        _ => Satisfaction::Unrated,
+    };
+    Rating { satisfaction, score: Some(v.to_owned()), comment: None, rated_at: None }
+}
+
+/// Message `type`: `chat.memberjoin` → event, `chat.msg` → text, anything
+/// else kept (an absent type as the empty string).
+pub(crate) fn message_kind(v: Option<&str>) -> MessageKind {
+    match v {
+        Some("chat.memberjoin") => MessageKind::Event,
+        Some("chat.msg") => MessageKind::Text,
+        Some(other) => MessageKind::Other(other.to_owned()),
+        None => MessageKind::Other(String::new()),
+    }
+}
+
+/// Decodes and maps a chat's `messages` array found at `path`
+/// (`chats[3].messages`), in vendor order (the model's sort comes later).
+///
+/// # Errors
+/// [`connector_core::Error::Decode`] naming the message's JSON path.
+pub(crate) fn decode_messages(ctx: &Ctx, path: &str, items: &[Value], zone: Tz) -> Result<Vec<Message>> {
+    items
+        .iter()
+        .enumerate()
+        .map(|(j, raw)| {
+            let at = format!("{path}[{j}]");
+            let wire: WireMessage = ctx.decode(&at, raw)?;
+            let upload = match &wire.upload {
+                Some(obj @ Value::Object(_)) => Some(ctx.decode::<WireUpload>(&format!("{at}.upload"), obj)?),
+                _ => None,
+            };
+            Ok(message(&wire, upload.as_ref(), raw, zone))
+        })
+        .collect()
+}
+
+/// Maps one message. The API has no sender-role field: a join event without
+/// a name is the system's, everything else is `unknown`.
+pub(crate) fn message(w: &WireMessage, upload: Option<&WireUpload>, raw: &Value, zone: Tz) -> Message {
+    let kind = message_kind(w.kind.as_deref());
+    let role = if kind == MessageKind::Event && w.name.is_none() { Role::System } else { Role::Unknown };
+    Message {
+        id: w.id.clone(),
+        sender: Sender { role, id: None, name: w.name.clone() },
+        kind,
+        text: w.msg.clone(),
+        sent_at: w.created_at.map(|t| local_to_utc(t, zone)),
+        read: w.is_read,
+        attachments: upload.map(attachment).into_iter().collect(),
+        raw: raw.clone(),
+    }
+}
+
+/// An `upload` object as an attachment.
+pub(crate) fn attachment(u: &WireUpload) -> Attachment {
+    Attachment {
+        name: u.name.clone().or_else(|| u.file_name.clone()),
+        url: u.url.clone().or_else(|| u.content_url.clone()),
+        mime: u.content_type.clone().or_else(|| u.mime.clone()),
+        size: u.size,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const ZONE: Tz = Tz::Asia__Shanghai;
+
+    fn ctx() -> Ctx {
+        connector_core::http::Request::new("/apiv2/chats.json", "/apiv2/chats.json").page(3).ctx(VENDOR)
+    }
+
+    #[test]
+    fn ratings_follow_the_mapping_table() {
+        let cases = [
+            (None, Satisfaction::Unrated, None),
+            (Some(""), Satisfaction::Unrated, None),
+            (Some("good"), Satisfaction::Satisfied, Some("good")),
+            (Some("bad"), Satisfaction::Dissatisfied, Some("bad")),
+            (Some("5"), Satisfaction::Unrated, Some("5")),
+            (Some("很满意"), Satisfaction::Unrated, Some("很满意")),
+        ];
+        for (raw, sat, score) in cases {
+            let r = rating(raw);
+            assert_eq!((r.satisfaction, r.score.as_deref()), (sat, score), "{raw:?}");
+            assert_eq!((r.comment, r.rated_at), (None, None));
+        }
+    }
+
+    #[test]
+    fn enums_keep_unknown_values() {
+        assert_eq!(initiated_by("visitor"), Party::Customer);
+        assert_eq!(initiated_by("agent"), Party::Agent);
+        assert_eq!(initiated_by("robot"), Party::Other("robot".into()));
+        assert_eq!(status("close"), Status::Closed);
+        assert_eq!(status("closed"), Status::Closed);
+        assert_eq!(status("chatting"), Status::Other("chatting".into()));
+        assert_eq!(message_kind(Some("chat.memberjoin")), MessageKind::Event);
+        assert_eq!(message_kind(Some("chat.msg")), MessageKind::Text);
+        assert_eq!(message_kind(Some("chat.transfer")), MessageKind::Other("chat.transfer".into()));
+        assert_eq!(message_kind(None), MessageKind::Other(String::new()));
+    }
+
+    #[test]
+    fn a_chat_maps_ids_times_and_agent() {
+        let raw = json!({"id": "290", "started_by": "agent", "status": "close", "agent_id": 2192,
+            "rating": null, "visitor_id": "547", "user_id": 45190, "created_at": "2015-4-25 08:04:12",
+            "assigned_at": "", "end_at": "2015-04-30 09:55:01"});
+        let d = decode_chat(&ctx(), "chats[0]", &raw, "acme", ZONE).unwrap();
+        let c = d.conversation;
+        assert_eq!((c.id.as_str(), c.account.as_str(), c.vendor.as_str()), ("290", "acme", "kf5"));
+        assert_eq!(c.initiated_by, Some(Party::Agent));
+        assert_eq!(c.agent.as_ref().and_then(|a| a.id.as_deref()), Some("2192"));
+        assert_eq!(c.agents.len(), 1);
+        assert_eq!((c.customer.id.as_deref(), c.customer.user_id.as_deref()), (Some("547"), Some("45190")));
+        assert_eq!(c.created_at.unwrap().to_rfc3339(), "2015-04-25T00:04:12+00:00");
+        assert_eq!(c.assigned_at, None);
+        assert_eq!(c.ended_at.unwrap().to_rfc3339(), "2015-04-30T01:55:01+00:00");
+        assert_eq!(c.rating, Some(Rating::unrated()));
+        assert!(!c.messages_fetched);
+        assert_eq!(c.raw, raw);
+        assert!(d.messages.is_none());
+    }
+
+    #[test]
+    fn null_agent_means_no_agent() {
+        let raw = json!({"id": 1, "agent_id": null});
+        let c = decode_chat(&ctx(), "chats[0]", &raw, "acme", ZONE).unwrap().conversation;
+        assert_eq!((c.agent, c.agents), (None, vec![]));
+    }
+
+    #[test]
+    fn missing_id_and_bad_dates_name_the_field_page_and_endpoint() {
+        let e = decode_chat(&ctx(), "chats[4]", &json!({"id": null}), "acme", ZONE).unwrap_err().to_string();
+        assert_eq!(e, "kf5: /apiv2/chats.json page 3: field `chats[4].id`: missing");
+        let e = decode_chat(&ctx(), "chats[4]", &json!({"id": 1, "created_at": "yesterday"}), "acme", ZONE)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("kf5: cannot decode /apiv2/chats.json page 3: at chats[4].created_at: "), "{e}");
+        assert!(e.contains("expected a date-time"), "{e}");
+    }
+
+    #[test]
+    fn messages_map_kind_role_read_and_uploads() {
+        let items = [
+            json!({"id": 1, "type": "chat.memberjoin", "name": null, "msg": "", "is_read": 1, "created_at": "2015-04-25 08:04:12", "upload": null}),
+            json!({"id": 2, "type": "chat.memberjoin", "name": "访客5", "is_read": 0, "created_at": "2015-04-25 08:04:13"}),
+            json!({"id": "3", "type": "chat.msg", "name": "小王", "msg": "你好 👋", "is_read": "1", "created_at": "2015-04-25 08:04:14",
+                   "upload_id": 88, "upload": {"file_name": "a.png", "content_url": "https://x/a.png", "size": "1024", "content_type": "image/png"}}),
+            json!({"id": 4, "type": "chat.sticker", "upload_id": 89, "upload": []}),
+        ];
+        let m = decode_messages(&ctx(), "chats[0].messages", &items, ZONE).unwrap();
+        let roles: Vec<_> = m.iter().map(|m| m.sender.role.clone()).collect();
+        assert_eq!(roles, [Role::System, Role::Unknown, Role::Unknown, Role::Unknown]);
+        let kinds: Vec<_> = m.iter().map(|m| m.kind.as_str().to_owned()).collect();
+        assert_eq!(kinds, ["event", "event", "text", "chat.sticker"]);
+        assert_eq!(m.iter().map(|m| m.read).collect::<Vec<_>>(), [Some(true), Some(false), Some(true), None]);
+        assert_eq!(m[0].text, None);
+        assert_eq!(m[2].text.as_deref(), Some("你好 👋"));
+        assert_eq!(m[2].id.as_deref(), Some("3"));
+        assert_eq!(
+            m[2].attachments,
+            [Attachment { name: Some("a.png".into()), url: Some("https://x/a.png".into()), mime: Some("image/png".into()), size: Some(1024) }]
+        );
+        assert!(m[3].attachments.is_empty() && m[0].attachments.is_empty());
+        assert_eq!(m[3].raw["upload_id"], 89);
+        assert_eq!(m[2].sent_at.unwrap().to_rfc3339(), "2015-04-25T00:04:14+00:00");
+    }
+
+    #[test]
+    fn a_bad_message_names_its_path() {
+        let items = [json!({"id": 1, "created_at": "2015-04-25 08:04:12"}), json!({"id": 2, "is_read": "maybe"})];
+        let e = decode_messages(&ctx(), "chats[2].messages", &items, ZONE).unwrap_err().to_string();
+        assert!(e.starts_with("kf5: cannot decode /apiv2/chats.json page 3: at chats[2].messages[1].is_read: "), "{e}");
+    }
+}

@@ -1,0 +1,115 @@
+//! The KF5 Kchat JSON as it comes off the wire, quirks and all: ids as
+//! numbers or strings, `null` or `""` for absent values, a `rating` that may
+//! be anything, `messages` that may be missing from a list item, and an
+//! `upload` that is an object or `null`.
+
+use chrono::NaiveDateTime;
+use connector_core::lenient::{opt_bool, opt_naive_datetime, opt_string, opt_u64};
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+
+/// `GET /apiv2/chats.json`: `{"chats": [...]}`, nothing else (no total, no
+/// next link). Items stay JSON so each decodes with its own path and `raw`
+/// keeps them exactly.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ListEnvelope {
+    #[serde(deserialize_with = "null_as_empty")]
+    pub chats: Vec<Value>,
+}
+
+/// `GET /apiv2/chats/{id}.json`: `{"chat": {...}}`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct DetailEnvelope {
+    pub chat: Value,
+}
+
+/// One chat (对话).
+#[derive(Debug, Deserialize)]
+pub(crate) struct WireChat {
+    #[serde(default, deserialize_with = "opt_string")]
+    pub id: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    pub started_by: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    pub status: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    pub agent_id: Option<String>,
+    /// Documented as a string; anything else is kept as its JSON text.
+    #[serde(default, deserialize_with = "any_as_text")]
+    pub rating: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    pub visitor_id: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    pub user_id: Option<String>,
+    #[serde(default, deserialize_with = "opt_naive_datetime")]
+    pub created_at: Option<NaiveDateTime>,
+    #[serde(default, deserialize_with = "opt_naive_datetime")]
+    pub assigned_at: Option<NaiveDateTime>,
+    #[serde(default, deserialize_with = "opt_naive_datetime")]
+    pub end_at: Option<NaiveDateTime>,
+    /// `None` when the item carries no `messages` array (`null` or absent):
+    /// then the messages come from the detail endpoint. Decoded lazily, only
+    /// when messages are wanted.
+    #[serde(default, deserialize_with = "opt_array")]
+    pub messages: Option<Vec<Value>>,
+}
+
+/// One message (消息).
+#[derive(Debug, Deserialize)]
+pub(crate) struct WireMessage {
+    #[serde(default, deserialize_with = "opt_string")]
+    pub id: Option<String>,
+    #[serde(rename = "type", default, deserialize_with = "opt_string")]
+    pub kind: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    pub msg: Option<String>,
+    #[serde(default, deserialize_with = "opt_bool")]
+    pub is_read: Option<bool>,
+    #[serde(default, deserialize_with = "opt_naive_datetime")]
+    pub created_at: Option<NaiveDateTime>,
+    /// An object describes the file; `null`, `""` or `[]` (PHP's empty
+    /// array) mean no file; anything else stays in `raw` only.
+    #[serde(default)]
+    pub upload: Option<Value>,
+}
+
+/// The `upload` object of a message. The docs only say "object"; the
+/// Zendesk-style and plain spellings are both read.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct WireUpload {
+    #[serde(default, deserialize_with = "opt_string")]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    pub file_name: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    pub url: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    pub content_url: Option<String>,
+    #[serde(default, deserialize_with = "opt_u64")]
+    pub size: Option<u64>,
+    #[serde(default, deserialize_with = "opt_string")]
+    pub content_type: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    pub mime: Option<String>,
+}
+
+fn null_as_empty<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Value>, D::Error> {
+    Ok(Option::<Vec<Value>>::deserialize(d)?.unwrap_or_default())
+}
+
+fn opt_array<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<Value>>, D::Error> {
+    Option::<Vec<Value>>::deserialize(d)
+}
+
+/// Any JSON value as text: strings as they are (blank → absent), `null` →
+/// absent, numbers and booleans as written, objects and arrays as compact JSON.
+fn any_as_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Null => None,
+        Value::String(s) if s.trim().is_empty() => None,
+        Value::String(s) => Some(s),
+        other => Some(other.to_string()),
+    })
+}

@@ -1,0 +1,1 @@
+//! Integration tests of the kf5 connector.
