@@ -25,13 +25,27 @@ impl Kf5Client {
         let password = match &config.credential {
             Credential::Password(s) | Credential::ApiToken(s) => s.clone(),
         };
-        let auth = Auth::Basic { user: config.auth_user(), password };
-        let http = HttpClient::new(VENDOR, account, &config.effective_base_url(), auth, config.http.clone())?;
+        let auth = Auth::Basic {
+            user: config.auth_user(),
+            password,
+        };
+        let http = HttpClient::new(
+            VENDOR,
+            account,
+            &config.effective_base_url(),
+            auth,
+            config.http.clone(),
+        )?;
         Ok(Self { http })
     }
 
     /// One page of `GET /apiv2/chats.json` with the pushed-down `params`.
-    pub async fn list_page(&self, params: &[(String, String)], page: u32, per_page: u32) -> Result<(Ctx, Vec<Value>)> {
+    pub async fn list_page(
+        &self,
+        params: &[(String, String)],
+        page: u32,
+        per_page: u32,
+    ) -> Result<(Ctx, Vec<Value>)> {
         let mut req = Request::new(LIST_ENDPOINT, LIST_ENDPOINT).page(page);
         req.query.extend(params.iter().cloned());
         let req = req.param("page", page).param("per_page", per_page);
@@ -53,11 +67,16 @@ impl Kf5Client {
 fn check_id(id: &str) -> Result<()> {
     let ok = !id.is_empty()
         && id.len() <= 64
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if ok {
         Ok(())
     } else {
-        Err(Error::Query(format!("kf5: `{}` is not a chat id", connector_core::lenient::clip(id))))
+        Err(Error::Query(format!(
+            "kf5: `{}` is not a chat id",
+            connector_core::lenient::clip(id)
+        )))
     }
 }
 

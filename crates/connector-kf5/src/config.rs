@@ -32,7 +32,8 @@ pub const FIELDS: &[ConfigField] = &[
         "base_url",
         "the API root (default https://{subdomain}.kf5.com); for proxies and the simulator",
     ),
-    ConfigField::optional("timezone", "IANA zone KF5's local times are in").default(DEFAULT_TIMEZONE),
+    ConfigField::optional("timezone", "IANA zone KF5's local times are in")
+        .default(DEFAULT_TIMEZONE),
 ];
 
 /// How the connector authenticates: HTTP basic with the password, or with
@@ -255,7 +256,12 @@ mod tests {
 
     #[test]
     fn subdomain_gives_the_default_base_url_and_account() {
-        let c = resolve(&[("subdomain", "acme"), ("email", "a@x.cn"), ("password", "pw")]).unwrap();
+        let c = resolve(&[
+            ("subdomain", "acme"),
+            ("email", "a@x.cn"),
+            ("password", "pw"),
+        ])
+        .unwrap();
         assert_eq!(c.effective_base_url(), "https://acme.kf5.com");
         assert_eq!(c.account(), "acme");
         assert_eq!(c.auth_user(), "a@x.cn");
@@ -281,20 +287,59 @@ mod tests {
     #[test]
     fn credential_and_location_errors_name_the_field() {
         let cases: &[(&[(&str, &str)], &str)] = &[
-            (&[("subdomain", "acme"), ("email", "a@x.cn")], "config field `password`: is required (or api_token)"),
             (
-                &[("subdomain", "acme"), ("email", "a@x.cn"), ("password", "p"), ("api_token", "t")],
+                &[("subdomain", "acme"), ("email", "a@x.cn")],
+                "config field `password`: is required (or api_token)",
+            ),
+            (
+                &[
+                    ("subdomain", "acme"),
+                    ("email", "a@x.cn"),
+                    ("password", "p"),
+                    ("api_token", "t"),
+                ],
                 "config field `api_token`: give either password or api_token, not both",
             ),
-            (&[("email", "a@x.cn"), ("password", "p")], "config field `subdomain`: is required unless base_url"),
-            (&[("subdomain", "acme.evil.com/x"), ("email", "a@x.cn"), ("password", "p")], "config field `subdomain`"),
-            (&[("base_url", "ftp://x"), ("email", "a@x.cn"), ("password", "p")], "config field `base_url`"),
-            (&[("subdomain", "acme"), ("email", "a@x.cn"), ("password", "p"), ("timezone", "Mars/Base")], "config field `timezone`"),
-            (&[("subdomain", "acme"), ("password", "p")], "CHATHAUL_KF5_EMAIL"),
+            (
+                &[("email", "a@x.cn"), ("password", "p")],
+                "config field `subdomain`: is required unless base_url",
+            ),
+            (
+                &[
+                    ("subdomain", "acme.evil.com/x"),
+                    ("email", "a@x.cn"),
+                    ("password", "p"),
+                ],
+                "config field `subdomain`",
+            ),
+            (
+                &[
+                    ("base_url", "ftp://x"),
+                    ("email", "a@x.cn"),
+                    ("password", "p"),
+                ],
+                "config field `base_url`",
+            ),
+            (
+                &[
+                    ("subdomain", "acme"),
+                    ("email", "a@x.cn"),
+                    ("password", "p"),
+                    ("timezone", "Mars/Base"),
+                ],
+                "config field `timezone`",
+            ),
+            (
+                &[("subdomain", "acme"), ("password", "p")],
+                "CHATHAUL_KF5_EMAIL",
+            ),
         ];
         for (values, want) in cases {
             let e = resolve(values).unwrap_err().to_string();
-            assert!(e.starts_with("kf5: ") && e.contains(want), "{values:?}: {e}");
+            assert!(
+                e.starts_with("kf5: ") && e.contains(want),
+                "{values:?}: {e}"
+            );
         }
     }
 
@@ -303,8 +348,14 @@ mod tests {
         let c = Kf5Config::new("acme", "a@x.cn", "hunter2-pw");
         let t = c.clone().with_api_token("tok-s3cr3t");
         for text in [format!("{c:?}"), format!("{t:?}")] {
-            assert!(!text.contains("hunter2-pw") && !text.contains("tok-s3cr3t"), "{text}");
-            assert!(text.contains("[REDACTED]") && text.contains("a@x.cn"), "{text}");
+            assert!(
+                !text.contains("hunter2-pw") && !text.contains("tok-s3cr3t"),
+                "{text}"
+            );
+            assert!(
+                text.contains("[REDACTED]") && text.contains("a@x.cn"),
+                "{text}"
+            );
         }
     }
 }

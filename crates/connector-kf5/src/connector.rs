@@ -3,6 +3,8 @@
 //! client, and takes messages from the list item or, when it has none, from
 //! `/apiv2/chats/{id}.json`, fetched concurrently in listing order.
 
+use std::collections::HashSet;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use connector_core::http::Ctx;
@@ -59,7 +61,12 @@ impl Kf5Connector {
             base_url: client.http.base_url().to_string(),
             capabilities: CAPABILITIES,
         };
-        Ok(Self { info, config, client, counters: Arc::default() })
+        Ok(Self {
+            info,
+            config,
+            client,
+            counters: Arc::default(),
+        })
     }
 
     /// A connector from the registry's resolved key/values.
@@ -75,18 +82,42 @@ impl Kf5Connector {
         &self.config
     }
 
-    /// The query parameters pushed down to `/apiv2/chats.json`: the customer
-    /// as `visitor_id`, and a creation window as the covering local dates
-    /// widened by a day on each side (the docs say neither the zone nor
-    /// whether `end` is inclusive). An end-time window is not pushed down.
-    pub fn push_down(&self, query: &Query) -> Vec<(String, String)> {
-        let mut params = Vec::new();
-        if let Some(customer) = &query.customer {
-            params.push(("visitor_id".to_owned(), customer.clone()));
+    /// The listings walked for a query, each as the query parameters pushed
+    /// down to `/apiv2/chats.json`.
+    ///
+    /// A creation window goes down as the covering local dates widened by a
+    /// day on each side (the docs say neither the zone nor whether `end` is
+    /// inclusive); an end-time window is not pushed down. A customer filter
+    /// may be a visitor id or a linked user id, both numbers: an all-digit
+    /// one is listed twice, as `visitor_id` and as `user_id` (the two
+    /// listings are merged by ascending id, without duplicates); any other
+    /// customer filter cannot match a numeric id on the server and is only
+    /// applied on the client.
+    pub fn push_down(&self, query: &Query) -> Vec<Vec<(String, String)>> {
+        let window = self.window_params(query);
+        match query.customer.as_deref().map(str::trim) {
+            Some(c) if !c.is_empty() && c.bytes().all(|b| b.is_ascii_digit()) => {
+                ["visitor_id", "user_id"]
+                    .into_iter()
+                    .map(|key| {
+                        let mut params = vec![(key.to_owned(), c.to_owned())];
+                        params.extend(window.iter().cloned());
+                        params
+                    })
+                    .collect()
+            }
+            _ => vec![window],
         }
+    }
+
+    fn window_params(&self, query: &Query) -> Vec<(String, String)> {
+        let mut params = Vec::new();
         let w = query.window;
         if w.field == TimeField::Created && w.is_bounded() {
-            let (start, end) = widen_dates(covering_local_dates(w.since, w.until, self.config.timezone), 1);
+            let (start, end) = widen_dates(
+                covering_local_dates(w.since, w.until, self.config.timezone),
+                1,
+            );
             if let Some(d) = start {
                 params.push(("start".to_owned(), d.format("%Y-%m-%d").to_string()));
             }
@@ -97,23 +128,50 @@ impl Kf5Connector {
         params
     }
 
-    async fn page(&self, params: &[(String, String)], n: u32, per_page: u32) -> Result<Page<Listed>> {
+    async fn page(
+        &self,
+        params: &[(String, String)],
+        n: u32,
+        per_page: u32,
+    ) -> Result<Page<Listed>> {
         let (ctx, items) = self.client.list_page(params, n, per_page).await?;
         self.counters.page(items.len());
         let mut listed = Vec::with_capacity(items.len());
         for (i, raw) in items.iter().enumerate() {
             let path = format!("chats[{i}]");
             let decoded = decode_chat(&ctx, &path, raw, &self.info.account, self.config.timezone)?;
-            listed.push(Listed { decoded, ctx: ctx.clone(), path });
+            listed.push(Listed {
+                decoded,
+                ctx: ctx.clone(),
+                path,
+            });
         }
-        let ids: Vec<&str> = listed.iter().map(|l| l.decoded.conversation.id.as_str()).collect();
+        let ids: Vec<&str> = listed
+            .iter()
+            .map(|l| l.decoded.conversation.id.as_str())
+            .collect();
         let fingerprint = fingerprint_of(&ids);
         Ok(Page::new(n, listed, fingerprint))
     }
 
     fn list<'a>(&'a self, query: &Query) -> BoxStream<'a, Result<Listed>> {
         let per_page = query.page_size_or(DEFAULT_PER_PAGE, MAX_PER_PAGE);
-        let params = self.push_down(query);
+        let mut listings = self
+            .push_down(query)
+            .into_iter()
+            .map(|params| self.listing(params, per_page));
+        match (listings.next(), listings.next()) {
+            (Some(a), Some(b)) => merge_by_id(a, b),
+            (Some(a), None) => a,
+            _ => stream::empty().boxed(),
+        }
+    }
+
+    fn listing<'a>(
+        &'a self,
+        params: Vec<(String, String)>,
+        per_page: u32,
+    ) -> BoxStream<'a, Result<Listed>> {
         let opts = PageNumbers {
             vendor: VENDOR,
             first: 1,
@@ -135,7 +193,15 @@ impl Kf5Connector {
 
     /// Adds the messages to a listed chat when they are wanted.
     async fn complete(&self, listed: Listed, include: Include) -> Result<Conversation> {
-        let Listed { decoded: Decoded { mut conversation, messages }, ctx, path } = listed;
+        let Listed {
+            decoded:
+                Decoded {
+                    mut conversation,
+                    messages,
+                },
+            ctx,
+            path,
+        } = listed;
         if !include.messages {
             return Ok(conversation);
         }
@@ -146,15 +212,65 @@ impl Kf5Connector {
                 let (ctx, chat) = self.client.chat(&conversation.id).await?;
                 let detail = decode_chat(&ctx, "chat", &chat, &self.info.account, zone)?;
                 if detail.conversation.id != conversation.id {
-                    return Err(ctx.field("chat.id", format!("is `{}`, expected `{}`", detail.conversation.id, conversation.id)));
+                    return Err(ctx.field(
+                        "chat.id",
+                        format!(
+                            "is `{}`, expected `{}`",
+                            detail.conversation.id, conversation.id
+                        ),
+                    ));
                 }
-                decode_messages(&ctx, "chat.messages", detail.messages.as_deref().unwrap_or_default(), zone)?
+                decode_messages(
+                    &ctx,
+                    "chat.messages",
+                    detail.messages.as_deref().unwrap_or_default(),
+                    zone,
+                )?
             }
         };
-        self.counters.messages(&conversation.id, messages.len(), None);
+        self.counters
+            .messages(&conversation.id, messages.len(), None);
         conversation.set_messages(messages);
         Ok(conversation)
     }
+}
+
+/// Merges two listings in ascending id order (KF5 lists by ascending id),
+/// dropping a chat both listed; an error ends the merged stream, as it ends
+/// a single listing.
+fn merge_by_id<'a>(
+    a: BoxStream<'a, Result<Listed>>,
+    b: BoxStream<'a, Result<Listed>>,
+) -> BoxStream<'a, Result<Listed>> {
+    fn key(l: &Listed) -> (u64, &str) {
+        let id = l.decoded.conversation.id.as_str();
+        (id.parse().unwrap_or(u64::MAX), id)
+    }
+    let state = (a.peekable(), b.peekable(), HashSet::new(), false);
+    stream::unfold(state, |(mut a, mut b, mut seen, done)| async move {
+        if done {
+            return None;
+        }
+        loop {
+            let take_a = match (Pin::new(&mut a).peek().await, Pin::new(&mut b).peek().await) {
+                (None, None) => return None,
+                (Some(_), None) | (Some(Err(_)), _) => true,
+                (None, Some(_)) | (_, Some(Err(_))) => false,
+                (Some(Ok(x)), Some(Ok(y))) => key(x) <= key(y),
+            };
+            let item = if take_a {
+                a.next().await
+            } else {
+                b.next().await
+            }?;
+            match &item {
+                Ok(l) if !seen.insert(l.decoded.conversation.id.clone()) => continue,
+                Ok(_) => return Some((item, (a, b, seen, false))),
+                Err(_) => return Some((item, (a, b, seen, true))),
+            }
+        }
+    })
+    .boxed()
 }
 
 #[connector_core::async_trait]
@@ -169,7 +285,9 @@ impl Connector for Kf5Connector {
         }
         let q = query.clone();
         let include = query.include;
-        let limit = query.limit.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
+        let limit = query
+            .limit
+            .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
         let in_flight = self.client.http.settings().max_in_flight.max(1);
         // Filter and limit before fetching messages: no request for a chat
         // that will not be returned. `buffered` keeps the listing order.
@@ -189,12 +307,25 @@ impl Connector for Kf5Connector {
 
     async fn conversation(&self, id: &str, include: Include) -> Result<Conversation> {
         let (ctx, chat) = self.client.chat(id).await?;
-        let Decoded { mut conversation, messages } =
-            decode_chat(&ctx, "chat", &chat, &self.info.account, self.config.timezone)?;
+        let Decoded {
+            mut conversation,
+            messages,
+        } = decode_chat(
+            &ctx,
+            "chat",
+            &chat,
+            &self.info.account,
+            self.config.timezone,
+        )?;
         if include.messages {
-            let messages =
-                decode_messages(&ctx, "chat.messages", messages.as_deref().unwrap_or_default(), self.config.timezone)?;
-            self.counters.messages(&conversation.id, messages.len(), None);
+            let messages = decode_messages(
+                &ctx,
+                "chat.messages",
+                messages.as_deref().unwrap_or_default(),
+                self.config.timezone,
+            )?;
+            self.counters
+                .messages(&conversation.id, messages.len(), None);
             conversation.set_messages(messages);
         }
         Ok(conversation)
@@ -222,23 +353,58 @@ mod tests {
     fn created_windows_push_down_widened_local_dates() {
         let c = connector();
         // [2017-08-20 00:00, 2017-08-29 00:00) in Shanghai: dates 20..=28, widened to 19..=29.
-        let q = Query::new().created(Some(utc("2017-08-19T16:00:00Z")), Some(utc("2017-08-28T16:00:00Z")));
+        let q = Query::new().created(
+            Some(utc("2017-08-19T16:00:00Z")),
+            Some(utc("2017-08-28T16:00:00Z")),
+        );
         let p = c.push_down(&q);
-        assert_eq!(p, [("start".to_owned(), "2017-08-19".to_owned()), ("end".to_owned(), "2017-08-29".to_owned())]);
-        let q = Query { customer: Some("547".into()), ..Query::new().created(None, Some(utc("2017-08-28T16:00:00Z"))) };
-        assert_eq!(c.push_down(&q), [("visitor_id".to_owned(), "547".to_owned()), ("end".to_owned(), "2017-08-29".to_owned())]);
+        assert_eq!(
+            p,
+            [vec![
+                ("start".to_owned(), "2017-08-19".to_owned()),
+                ("end".to_owned(), "2017-08-29".to_owned())
+            ]]
+        );
+    }
+
+    #[test]
+    fn a_numeric_customer_is_listed_as_visitor_and_as_user() {
+        let c = connector();
+        let pair = |k: &str, v: &str| (k.to_owned(), v.to_owned());
+        let q = Query {
+            customer: Some("547".into()),
+            ..Query::new().created(None, Some(utc("2017-08-28T16:00:00Z")))
+        };
+        assert_eq!(
+            c.push_down(&q),
+            [
+                vec![pair("visitor_id", "547"), pair("end", "2017-08-29")],
+                vec![pair("user_id", "547"), pair("end", "2017-08-29")]
+            ]
+        );
+        let q = Query {
+            customer: Some("visitor-abc".into()),
+            ..Query::new()
+        };
+        assert_eq!(c.push_down(&q), [Vec::<(String, String)>::new()]);
     }
 
     #[test]
     fn end_windows_push_nothing() {
-        let q = Query::new().ended(Some(utc("2017-08-19T16:00:00Z")), Some(utc("2017-08-28T16:00:00Z")));
-        assert!(connector().push_down(&q).is_empty());
+        let q = Query::new().ended(
+            Some(utc("2017-08-19T16:00:00Z")),
+            Some(utc("2017-08-28T16:00:00Z")),
+        );
+        assert_eq!(connector().push_down(&q), [Vec::<(String, String)>::new()]);
     }
 
     #[test]
     fn info_names_account_and_base_url() {
         let c = connector();
-        assert_eq!((c.info().vendor, c.info().account.as_str()), ("kf5", "acme"));
+        assert_eq!(
+            (c.info().vendor, c.info().account.as_str()),
+            ("kf5", "acme")
+        );
         assert_eq!(c.info().base_url, "https://acme.kf5.com/");
         assert!(c.info().capabilities.messages && !c.info().capabilities.summaries);
     }

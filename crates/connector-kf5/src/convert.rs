@@ -26,11 +26,21 @@ pub(crate) struct Decoded {
 /// # Errors
 /// [`connector_core::Error::Decode`] naming the JSON path of a malformed
 /// field; [`connector_core::Error::Field`] for a record without an `id`.
-pub(crate) fn decode_chat(ctx: &Ctx, path: &str, raw: &Value, account: &str, zone: Tz) -> Result<Decoded> {
+pub(crate) fn decode_chat(
+    ctx: &Ctx,
+    path: &str,
+    raw: &Value,
+    account: &str,
+    zone: Tz,
+) -> Result<Decoded> {
     let mut wire: WireChat = ctx.decode(path, raw)?;
     let messages = wire.messages.take();
-    let conversation = chat(&wire, raw, account, zone).ok_or_else(|| ctx.field(format!("{path}.id"), "missing"))?;
-    Ok(Decoded { conversation, messages })
+    let conversation = chat(&wire, raw, account, zone)
+        .ok_or_else(|| ctx.field(format!("{path}.id"), "missing"))?;
+    Ok(Decoded {
+        conversation,
+        messages,
+    })
 }
 
 /// Maps a chat; `None` when it has no id.
@@ -40,7 +50,10 @@ pub(crate) fn chat(w: &WireChat, raw: &Value, account: &str, zone: Tz) -> Option
     c.channel = Some(Channel::Web);
     c.initiated_by = w.started_by.as_deref().map(initiated_by);
     c.status = w.status.as_deref().map(status);
-    c.agent = w.agent_id.as_ref().map(|id| Agent { id: Some(id.clone()), ..Agent::default() });
+    c.agent = w.agent_id.as_ref().map(|id| Agent {
+        id: Some(id.clone()),
+        ..Agent::default()
+    });
     c.agents = c.agent.iter().cloned().collect();
     c.customer.id = w.visitor_id.clone();
     c.customer.user_id = w.user_id.clone();
@@ -81,7 +94,12 @@ pub(crate) fn rating(v: Option<&str>) -> Rating {
         "bad" => Satisfaction::Dissatisfied,
         _ => Satisfaction::Unrated,
     };
-    Rating { satisfaction, score: Some(v.to_owned()), comment: None, rated_at: None }
+    Rating {
+        satisfaction,
+        score: Some(v.to_owned()),
+        comment: None,
+        rated_at: None,
+    }
 }
 
 /// Message `type`: `chat.memberjoin` → event, `chat.msg` → text, anything
@@ -100,7 +118,12 @@ pub(crate) fn message_kind(v: Option<&str>) -> MessageKind {
 ///
 /// # Errors
 /// [`connector_core::Error::Decode`] naming the message's JSON path.
-pub(crate) fn decode_messages(ctx: &Ctx, path: &str, items: &[Value], zone: Tz) -> Result<Vec<Message>> {
+pub(crate) fn decode_messages(
+    ctx: &Ctx,
+    path: &str,
+    items: &[Value],
+    zone: Tz,
+) -> Result<Vec<Message>> {
     items
         .iter()
         .enumerate()
@@ -108,7 +131,9 @@ pub(crate) fn decode_messages(ctx: &Ctx, path: &str, items: &[Value], zone: Tz) 
             let at = format!("{path}[{j}]");
             let wire: WireMessage = ctx.decode(&at, raw)?;
             let upload = match &wire.upload {
-                Some(obj @ Value::Object(_)) => Some(ctx.decode::<WireUpload>(&format!("{at}.upload"), obj)?),
+                Some(obj @ Value::Object(_)) => {
+                    Some(ctx.decode::<WireUpload>(&format!("{at}.upload"), obj)?)
+                }
                 _ => None,
             };
             Ok(message(&wire, upload.as_ref(), raw, zone))
@@ -118,12 +143,25 @@ pub(crate) fn decode_messages(ctx: &Ctx, path: &str, items: &[Value], zone: Tz) 
 
 /// Maps one message. The API has no sender-role field: a join event without
 /// a name is the system's, everything else is `unknown`.
-pub(crate) fn message(w: &WireMessage, upload: Option<&WireUpload>, raw: &Value, zone: Tz) -> Message {
+pub(crate) fn message(
+    w: &WireMessage,
+    upload: Option<&WireUpload>,
+    raw: &Value,
+    zone: Tz,
+) -> Message {
     let kind = message_kind(w.kind.as_deref());
-    let role = if kind == MessageKind::Event && w.name.is_none() { Role::System } else { Role::Unknown };
+    let role = if kind == MessageKind::Event && w.name.is_none() {
+        Role::System
+    } else {
+        Role::Unknown
+    };
     Message {
         id: w.id.clone(),
-        sender: Sender { role, id: None, name: w.name.clone() },
+        sender: Sender {
+            role,
+            id: None,
+            name: w.name.clone(),
+        },
         kind,
         text: w.msg.clone(),
         sent_at: w.created_at.map(|t| local_to_utc(t, zone)),
@@ -151,7 +189,9 @@ mod tests {
     const ZONE: Tz = Tz::Asia__Shanghai;
 
     fn ctx() -> Ctx {
-        connector_core::http::Request::new("/apiv2/chats.json", "/apiv2/chats.json").page(3).ctx(VENDOR)
+        connector_core::http::Request::new("/apiv2/chats.json", "/apiv2/chats.json")
+            .page(3)
+            .ctx(VENDOR)
     }
 
     #[test]
@@ -166,7 +206,11 @@ mod tests {
         ];
         for (raw, sat, score) in cases {
             let r = rating(raw);
-            assert_eq!((r.satisfaction, r.score.as_deref()), (sat, score), "{raw:?}");
+            assert_eq!(
+                (r.satisfaction, r.score.as_deref()),
+                (sat, score),
+                "{raw:?}"
+            );
             assert_eq!((r.comment, r.rated_at), (None, None));
         }
     }
@@ -181,7 +225,10 @@ mod tests {
         assert_eq!(status("chatting"), Status::Other("chatting".into()));
         assert_eq!(message_kind(Some("chat.memberjoin")), MessageKind::Event);
         assert_eq!(message_kind(Some("chat.msg")), MessageKind::Text);
-        assert_eq!(message_kind(Some("chat.transfer")), MessageKind::Other("chat.transfer".into()));
+        assert_eq!(
+            message_kind(Some("chat.transfer")),
+            MessageKind::Other("chat.transfer".into())
+        );
         assert_eq!(message_kind(None), MessageKind::Other(String::new()));
     }
 
@@ -192,14 +239,26 @@ mod tests {
             "assigned_at": "", "end_at": "2015-04-30 09:55:01"});
         let d = decode_chat(&ctx(), "chats[0]", &raw, "acme", ZONE).unwrap();
         let c = d.conversation;
-        assert_eq!((c.id.as_str(), c.account.as_str(), c.vendor.as_str()), ("290", "acme", "kf5"));
+        assert_eq!(
+            (c.id.as_str(), c.account.as_str(), c.vendor.as_str()),
+            ("290", "acme", "kf5")
+        );
         assert_eq!(c.initiated_by, Some(Party::Agent));
         assert_eq!(c.agent.as_ref().and_then(|a| a.id.as_deref()), Some("2192"));
         assert_eq!(c.agents.len(), 1);
-        assert_eq!((c.customer.id.as_deref(), c.customer.user_id.as_deref()), (Some("547"), Some("45190")));
-        assert_eq!(c.created_at.unwrap().to_rfc3339(), "2015-04-25T00:04:12+00:00");
+        assert_eq!(
+            (c.customer.id.as_deref(), c.customer.user_id.as_deref()),
+            (Some("547"), Some("45190"))
+        );
+        assert_eq!(
+            c.created_at.unwrap().to_rfc3339(),
+            "2015-04-25T00:04:12+00:00"
+        );
         assert_eq!(c.assigned_at, None);
-        assert_eq!(c.ended_at.unwrap().to_rfc3339(), "2015-04-30T01:55:01+00:00");
+        assert_eq!(
+            c.ended_at.unwrap().to_rfc3339(),
+            "2015-04-30T01:55:01+00:00"
+        );
         assert_eq!(c.rating, Some(Rating::unrated()));
         assert!(!c.messages_fetched);
         assert_eq!(c.raw, raw);
@@ -209,18 +268,34 @@ mod tests {
     #[test]
     fn null_agent_means_no_agent() {
         let raw = json!({"id": 1, "agent_id": null});
-        let c = decode_chat(&ctx(), "chats[0]", &raw, "acme", ZONE).unwrap().conversation;
+        let c = decode_chat(&ctx(), "chats[0]", &raw, "acme", ZONE)
+            .unwrap()
+            .conversation;
         assert_eq!((c.agent, c.agents), (None, vec![]));
     }
 
     #[test]
     fn missing_id_and_bad_dates_name_the_field_page_and_endpoint() {
-        let e = decode_chat(&ctx(), "chats[4]", &json!({"id": null}), "acme", ZONE).unwrap_err().to_string();
-        assert_eq!(e, "kf5: /apiv2/chats.json page 3: field `chats[4].id`: missing");
-        let e = decode_chat(&ctx(), "chats[4]", &json!({"id": 1, "created_at": "yesterday"}), "acme", ZONE)
+        let e = decode_chat(&ctx(), "chats[4]", &json!({"id": null}), "acme", ZONE)
             .unwrap_err()
             .to_string();
-        assert!(e.starts_with("kf5: cannot decode /apiv2/chats.json page 3: at chats[4].created_at: "), "{e}");
+        assert_eq!(
+            e,
+            "kf5: /apiv2/chats.json page 3: field `chats[4].id`: missing"
+        );
+        let e = decode_chat(
+            &ctx(),
+            "chats[4]",
+            &json!({"id": 1, "created_at": "yesterday"}),
+            "acme",
+            ZONE,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("kf5: cannot decode /apiv2/chats.json page 3: at chats[4].created_at: "),
+            "{e}"
+        );
         assert!(e.contains("expected a date-time"), "{e}");
     }
 
@@ -235,26 +310,50 @@ mod tests {
         ];
         let m = decode_messages(&ctx(), "chats[0].messages", &items, ZONE).unwrap();
         let roles: Vec<_> = m.iter().map(|m| m.sender.role.clone()).collect();
-        assert_eq!(roles, [Role::System, Role::Unknown, Role::Unknown, Role::Unknown]);
+        assert_eq!(
+            roles,
+            [Role::System, Role::Unknown, Role::Unknown, Role::Unknown]
+        );
         let kinds: Vec<_> = m.iter().map(|m| m.kind.as_str().to_owned()).collect();
         assert_eq!(kinds, ["event", "event", "text", "chat.sticker"]);
-        assert_eq!(m.iter().map(|m| m.read).collect::<Vec<_>>(), [Some(true), Some(false), Some(true), None]);
+        assert_eq!(
+            m.iter().map(|m| m.read).collect::<Vec<_>>(),
+            [Some(true), Some(false), Some(true), None]
+        );
         assert_eq!(m[0].text, None);
         assert_eq!(m[2].text.as_deref(), Some("你好 👋"));
         assert_eq!(m[2].id.as_deref(), Some("3"));
         assert_eq!(
             m[2].attachments,
-            [Attachment { name: Some("a.png".into()), url: Some("https://x/a.png".into()), mime: Some("image/png".into()), size: Some(1024) }]
+            [Attachment {
+                name: Some("a.png".into()),
+                url: Some("https://x/a.png".into()),
+                mime: Some("image/png".into()),
+                size: Some(1024)
+            }]
         );
         assert!(m[3].attachments.is_empty() && m[0].attachments.is_empty());
         assert_eq!(m[3].raw["upload_id"], 89);
-        assert_eq!(m[2].sent_at.unwrap().to_rfc3339(), "2015-04-25T00:04:14+00:00");
+        assert_eq!(
+            m[2].sent_at.unwrap().to_rfc3339(),
+            "2015-04-25T00:04:14+00:00"
+        );
     }
 
     #[test]
     fn a_bad_message_names_its_path() {
-        let items = [json!({"id": 1, "created_at": "2015-04-25 08:04:12"}), json!({"id": 2, "is_read": "maybe"})];
-        let e = decode_messages(&ctx(), "chats[2].messages", &items, ZONE).unwrap_err().to_string();
-        assert!(e.starts_with("kf5: cannot decode /apiv2/chats.json page 3: at chats[2].messages[1].is_read: "), "{e}");
+        let items = [
+            json!({"id": 1, "created_at": "2015-04-25 08:04:12"}),
+            json!({"id": 2, "is_read": "maybe"}),
+        ];
+        let e = decode_messages(&ctx(), "chats[2].messages", &items, ZONE)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(
+                "kf5: cannot decode /apiv2/chats.json page 3: at chats[2].messages[1].is_read: "
+            ),
+            "{e}"
+        );
     }
 }
