@@ -1,0 +1,175 @@
+//! Requests to the Bangwo8 API through the shared [`HttpClient`]: basic auth,
+//! the endpoints' paths and parameters, envelope decoding, and the summary
+//! endpoint's status codes.
+
+use connector_core::http::{Auth, Ctx, HttpClient, Request};
+use connector_core::model::Summary;
+use connector_core::{Error, Result};
+use serde_json::Value;
+
+use crate::VENDOR;
+use crate::config::Bangwo8Config;
+use crate::convert;
+use crate::wire::{ListEnvelope, RecordsEnvelope, SummaryEnvelope, relax_json};
+
+/// The listing of all sessions.
+pub(crate) const HISTORIES: &str = "/api/v1/imchat/histories.json";
+
+/// Summary statuses that mean "no summary": no template bound, not filled in.
+const NO_SUMMARY: [&str; 2] = ["120001", "120002"];
+
+/// Percent-encodes one path segment (everything but RFC 3986 unreserved
+/// characters), so an id can never change the path it is put in.
+pub(crate) fn segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The client of one account.
+#[derive(Debug)]
+pub(crate) struct Client {
+    pub http: HttpClient,
+}
+
+impl Client {
+    pub fn new(cfg: &Bangwo8Config) -> Result<Self> {
+        cfg.validate()?;
+        let auth = Auth::Basic {
+            user: cfg.account.clone(),
+            password: cfg.password.clone(),
+        };
+        Ok(Self {
+            http: HttpClient::new(VENDOR, &cfg.account, &cfg.base_url, auth, cfg.http.clone())?,
+        })
+    }
+
+    /// One page of a listing: `path` is [`HISTORIES`] or an agent's listing;
+    /// `params` are the pushed-down filters.
+    pub async fn histories(
+        &self,
+        path: &str,
+        params: &[(String, String)],
+        page: u32,
+        per_page: u32,
+    ) -> Result<(ListEnvelope, Ctx)> {
+        let mut req = Request::new(path, path).page(page);
+        req.query.extend(params.iter().cloned());
+        let req = req.param("page", page).param("per_page", per_page);
+        let resp = self.http.get_json::<ListEnvelope>(&req).await?;
+        Ok((resp.value, req.ctx(VENDOR)))
+    }
+
+    /// One page of a session's chat records.
+    pub async fn chatrecords(
+        &self,
+        r_id: &str,
+        page: u32,
+        per_page: u32,
+    ) -> Result<(RecordsEnvelope, Ctx)> {
+        let path = format!("/api/v1/imchat/chatrecords/{}.json", segment(r_id));
+        let req = Request::new(path.clone(), path)
+            .page(page)
+            .param("page", page)
+            .param("per_page", per_page);
+        let resp = self.http.get_json::<RecordsEnvelope>(&req).await?;
+        Ok((resp.value, req.ctx(VENDOR)))
+    }
+
+    /// A session's IM service summary; `None` when the vendor says there is
+    /// none (status 120001: no template bound; 120002: not filled in).
+    ///
+    /// The body is read leniently: the vendor's own examples of this endpoint
+    /// carry a trailing comma (and comments), so when strict JSON fails, a
+    /// comma before `}`/`]` and comments are dropped and the body is read again.
+    pub async fn summary(&self, r_id: &str) -> Result<Option<Summary>> {
+        let path = format!("/api/v1/servicesummary/{}.json", segment(r_id));
+        let req = Request::new(path.clone(), path).param("servicesummary_type", 1);
+        let ctx = req.ctx(VENDOR);
+        let max = self.http.settings().max_attempts.max(1);
+        let mut attempt = 1;
+        let envelope = loop {
+            let body = self.http.get_bytes(&req).await?;
+            match decode_summary(&ctx, &body) {
+                // A body cut short (or an HTML error page) is a transport
+                // fault in disguise; `get_json` would retry it, so do we.
+                Err(e) if e.is_retryable() && attempt < max => attempt += 1,
+                other => break other?,
+            }
+        };
+        let status = envelope.status.clone().unwrap_or_default();
+        if NO_SUMMARY.contains(&status.as_str()) {
+            return Ok(None);
+        }
+        if status != "200" {
+            let message = envelope
+                .message
+                .unwrap_or_else(|| "the summary endpoint reported an error".into());
+            let code = if status.is_empty() {
+                None
+            } else {
+                Some(status)
+            };
+            return Err(ctx.api(200, code, message));
+        }
+        let summary = envelope
+            .data
+            .and_then(|d| d.service_summary)
+            .ok_or_else(|| ctx.field("data.serviceSummary", "missing although status is 200"))?;
+        convert::summary(summary)
+            .map(Some)
+            .map_err(|convert::Missing(f)| ctx.field(format!("data.serviceSummary.{f}"), "missing"))
+    }
+}
+
+fn decode_error(ctx: &Ctx, path: String, message: String, transient: bool) -> Error {
+    Error::Decode {
+        vendor: ctx.vendor,
+        endpoint: ctx.endpoint.clone(),
+        page: ctx.page,
+        path,
+        message,
+        transient,
+    }
+}
+
+/// Decodes a summary body, strictly first, then relaxed (see [`Client::summary`]).
+fn decode_summary(ctx: &Ctx, body: &[u8]) -> Result<SummaryEnvelope> {
+    let text = String::from_utf8_lossy(body);
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err(decode_error(
+            ctx,
+            ".".into(),
+            "the response body is empty".into(),
+            true,
+        ));
+    }
+    if trimmed.starts_with('<') {
+        let msg = format!(
+            "expected JSON, got an HTML page: {}",
+            connector_core::lenient::clip(trimmed)
+        );
+        return Err(decode_error(ctx, ".".into(), msg, true));
+    }
+    let value = match serde_json::from_str::<Value>(trimmed) {
+        Ok(v) => v,
+        Err(strict) => {
+            match relax_json(trimmed).and_then(|t| serde_json::from_str::<Value>(&t).ok()) {
+                Some(v) => v,
+                None => {
+                    let transient = strict.is_eof();
+                    let msg = connector_core::lenient::clip(&strict.to_string()).into_owned();
+                    return Err(decode_error(ctx, ".".into(), msg, transient));
+                }
+            }
+        }
+    };
+    ctx.decode::<SummaryEnvelope>("", &value)
+}

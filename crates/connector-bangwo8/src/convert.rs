@@ -1,0 +1,302 @@
+//! Wire → model, following docs/mapping.md (Bangwo8) exactly. Pure functions:
+//! no I/O, no errors except a record without its id.
+
+use chrono::NaiveDateTime;
+use connector_core::lenient::parse_u64;
+use connector_core::model::{
+    Agent, Channel, Conversation, Customer, Message, MessageKind, Metrics, Party, Rating, Role,
+    Satisfaction, Sender, Status, Summary, SummaryField,
+};
+use connector_core::time::{Tz, local_to_utc};
+use serde_json::Value;
+
+use crate::VENDOR;
+use crate::wire::{Chat, Record, ServiceSummary};
+
+/// A session field the model cannot do without.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Missing(pub String);
+
+/// The integer a code field carries (`"2"`, `2`, `" 2 "`), if it is one.
+fn code(text: Option<&str>) -> Option<u64> {
+    text.and_then(|t| parse_u64(t).ok())
+}
+
+/// `type` → `channel`: 1 app, 2 web, 3 wechat, 4 bot, 5 absent (agent-initiated;
+/// the vendor does not say where), other values kept.
+pub(crate) fn channel(kind: Option<&str>) -> Option<Channel> {
+    let raw = kind?;
+    match code(Some(raw)) {
+        Some(1) => Some(Channel::App),
+        Some(2) => Some(Channel::Web),
+        Some(3) => Some(Channel::Wechat),
+        Some(4) => Some(Channel::Bot),
+        Some(5) => None,
+        _ => Some(Channel::Other(raw.to_owned())),
+    }
+}
+
+/// `type` → `initiated_by`: 1–4 customer, 5 agent, other absent.
+pub(crate) fn initiated_by(kind: Option<&str>) -> Option<Party> {
+    match code(kind) {
+        Some(1..=4) => Some(Party::Customer),
+        Some(5) => Some(Party::Agent),
+        _ => None,
+    }
+}
+
+/// `end_type` → `ended_by`: 1 customer, 2 agent, other values kept, absent absent.
+pub(crate) fn ended_by(end_type: Option<&str>) -> Option<Party> {
+    let raw = end_type?;
+    Some(match code(Some(raw)) {
+        Some(1) => Party::Customer,
+        Some(2) => Party::Agent,
+        _ => Party::Other(raw.to_owned()),
+    })
+}
+
+/// `evaluate` → satisfaction: 0 unrated, 1 satisfied, 2 neutral, 3 dissatisfied,
+/// anything else (or nothing) unrated.
+pub(crate) fn satisfaction(evaluate: Option<&str>) -> Satisfaction {
+    match code(evaluate) {
+        Some(1) => Satisfaction::Satisfied,
+        Some(2) => Satisfaction::Neutral,
+        Some(3) => Satisfaction::Dissatisfied,
+        _ => Satisfaction::Unrated,
+    }
+}
+
+/// `spokesman_identity` → role: 1 agent, 2 customer, 3 bot, other values kept,
+/// absent unknown.
+pub(crate) fn role(identity: Option<&str>) -> Role {
+    let Some(raw) = identity else {
+        return Role::Unknown;
+    };
+    match code(Some(raw)) {
+        Some(1) => Role::Agent,
+        Some(2) => Role::Customer,
+        Some(3) => Role::Bot,
+        _ => Role::Other(raw.to_owned()),
+    }
+}
+
+fn utc(t: Option<NaiveDateTime>, zone: Tz) -> Option<chrono::DateTime<chrono::Utc>> {
+    t.map(|t| local_to_utc(t, zone))
+}
+
+/// One listed session as a conversation (no messages, no summary yet).
+///
+/// # Errors
+/// [`Missing`] `r_id` when the record has no id.
+pub(crate) fn conversation(
+    chat: Chat,
+    raw: Value,
+    account: &str,
+    zone: Tz,
+) -> Result<Conversation, Missing> {
+    let id = chat.r_id.ok_or_else(|| Missing("r_id".into()))?;
+    let mut c = Conversation::new(VENDOR, account, id);
+    c.channel = channel(chat.kind.as_deref());
+    c.initiated_by = initiated_by(chat.kind.as_deref());
+    c.created_at = utc(chat.start_time, zone);
+    c.ended_at = utc(chat.end_time, zone);
+    c.status = Some(if c.ended_at.is_some() {
+        Status::Closed
+    } else {
+        Status::Open
+    });
+    c.ended_by = ended_by(chat.end_type.as_deref());
+    if chat.support_id.is_some() || chat.support_name.is_some() {
+        let agent = Agent {
+            id: chat.support_id,
+            name: chat.support_name,
+            ..Agent::default()
+        };
+        c.agents = vec![agent.clone()];
+        c.agent = Some(agent);
+    }
+    c.customer = Customer {
+        id: chat.uname,
+        ip: chat.client_ip,
+        location: chat.ip_info,
+        ..Customer::default()
+    };
+    c.rating = Some(Rating {
+        satisfaction: satisfaction(chat.evaluate.as_deref()),
+        score: chat.evaluate,
+        comment: chat.evaluate_remark,
+        rated_at: utc(chat.evaluate_time, zone),
+    });
+    c.metrics = Metrics {
+        first_response_secs: chat.first_response,
+        agent_messages: chat.servicer_msg_count,
+        customer_messages: chat.client_msg_count,
+        ..Metrics::default()
+    };
+    c.raw = raw;
+    Ok(c)
+}
+
+/// One chat record as a message.
+pub(crate) fn message(record: Record, raw: Value, zone: Tz) -> Message {
+    let role = role(record.spokesman_identity.as_deref());
+    let id = (role == Role::Customer)
+        .then(|| record.spokesman.clone())
+        .flatten();
+    Message {
+        id: None,
+        sender: Sender {
+            role,
+            id,
+            name: record.spokesman,
+        },
+        kind: MessageKind::Text,
+        text: record.msg,
+        sent_at: utc(record.create_time, zone),
+        read: None,
+        attachments: Vec::new(),
+        raw,
+    }
+}
+
+/// A filled-in service summary (status 200).
+///
+/// # Errors
+/// [`Missing`] naming the path below `data.serviceSummary` of a custom field
+/// without a key.
+pub(crate) fn summary(s: ServiceSummary) -> Result<Summary, Missing> {
+    let mut fields = Vec::new();
+    for (i, f) in s.custom_fields.unwrap_or_default().into_iter().enumerate() {
+        let key = f
+            .key
+            .ok_or_else(|| Missing(format!("custom_fields[{i}].key")))?;
+        fields.push(SummaryField {
+            key,
+            value: f.value,
+        });
+    }
+    Ok(Summary {
+        template: s.template_name,
+        fields,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_to_channel_and_initiator() {
+        let cases: &[(Option<&str>, Option<Channel>, Option<Party>)] = &[
+            (Some("1"), Some(Channel::App), Some(Party::Customer)),
+            (Some("2"), Some(Channel::Web), Some(Party::Customer)),
+            (Some("3"), Some(Channel::Wechat), Some(Party::Customer)),
+            (Some("4"), Some(Channel::Bot), Some(Party::Customer)),
+            (Some("5"), None, Some(Party::Agent)),
+            (Some("9"), Some(Channel::Other("9".into())), None),
+            (Some("0"), Some(Channel::Other("0".into())), None),
+            (Some("web"), Some(Channel::Other("web".into())), None),
+            (None, None, None),
+        ];
+        for (kind, ch, by) in cases {
+            assert_eq!(channel(*kind), *ch, "{kind:?}");
+            assert_eq!(initiated_by(*kind), *by, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn end_type_evaluate_and_identity() {
+        assert_eq!(ended_by(Some("1")), Some(Party::Customer));
+        assert_eq!(ended_by(Some("2")), Some(Party::Agent));
+        assert_eq!(ended_by(Some("3")), Some(Party::Other("3".into())));
+        assert_eq!(ended_by(None), None);
+        let sat: &[(Option<&str>, Satisfaction)] = &[
+            (Some("0"), Satisfaction::Unrated),
+            (Some("1"), Satisfaction::Satisfied),
+            (Some("2"), Satisfaction::Neutral),
+            (Some("3"), Satisfaction::Dissatisfied),
+            (Some("4"), Satisfaction::Unrated),
+            (Some("good"), Satisfaction::Unrated),
+            (None, Satisfaction::Unrated),
+        ];
+        for (e, s) in sat {
+            assert_eq!(satisfaction(*e), *s, "{e:?}");
+        }
+        assert_eq!(role(Some("1")), Role::Agent);
+        assert_eq!(role(Some("2")), Role::Customer);
+        assert_eq!(role(Some("3")), Role::Bot);
+        assert_eq!(role(Some("7")), Role::Other("7".into()));
+        assert_eq!(role(None), Role::Unknown);
+    }
+
+    fn chat(json: Value) -> Chat {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn session_fields_map_as_documented() {
+        let raw = serde_json::json!({
+            "r_id": 7, "type": 5, "support_id": "", "support_name": "张三", "uname": "u1",
+            "start_time": "2017-8-23 12:23:12", "end_time": "", "evaluate": "", "end_type": "2",
+            "first_response": "34", "servicer_msg_count": 3, "client_msg_count": ""
+        });
+        let zone: Tz = "Asia/Shanghai".parse().unwrap();
+        let c = conversation(chat(raw.clone()), raw.clone(), "acct", zone).unwrap();
+        assert_eq!(c.id, "7");
+        assert_eq!(c.account, "acct");
+        assert_eq!(c.channel, None);
+        assert_eq!(c.initiated_by, Some(Party::Agent));
+        assert_eq!(c.status, Some(Status::Open));
+        assert_eq!(c.ended_by, Some(Party::Agent));
+        assert_eq!(
+            c.created_at.unwrap().to_rfc3339(),
+            "2017-08-23T04:23:12+00:00"
+        );
+        assert_eq!(c.ended_at, None);
+        let agent = c.agent.clone().unwrap();
+        assert_eq!((agent.id, agent.name.as_deref()), (None, Some("张三")));
+        assert_eq!(c.agents.len(), 1);
+        assert_eq!(c.rating, Some(Rating::unrated()));
+        assert_eq!(c.metrics.first_response_secs, Some(34));
+        assert_eq!(c.metrics.agent_messages, Some(3));
+        assert_eq!(c.metrics.customer_messages, None);
+        assert_eq!(c.raw, raw);
+
+        let no_agent = serde_json::json!({"r_id": "8"});
+        let c = conversation(chat(no_agent.clone()), no_agent, "acct", zone).unwrap();
+        assert_eq!(c.agent, None);
+        assert!(c.agents.is_empty());
+        assert_eq!(c.status, Some(Status::Open));
+
+        let no_id = serde_json::json!({"r_id": "", "type": 1});
+        assert_eq!(
+            conversation(chat(no_id.clone()), no_id, "acct", zone).unwrap_err(),
+            Missing("r_id".into())
+        );
+    }
+
+    #[test]
+    fn customer_spokesman_is_also_the_sender_id() {
+        let zone: Tz = "Asia/Shanghai".parse().unwrap();
+        let rec = |json: Value| message(serde_json::from_value(json.clone()).unwrap(), json, zone);
+        let m = rec(
+            serde_json::json!({"spokesman": "u2_6", "spokesman_identity": 2, "msg": "kj", "create_time": "2018-10-24 15:14:12"}),
+        );
+        assert_eq!(
+            (
+                m.sender.role,
+                m.sender.id.as_deref(),
+                m.sender.name.as_deref()
+            ),
+            (Role::Customer, Some("u2_6"), Some("u2_6"))
+        );
+        assert_eq!(m.sent_at.unwrap().to_rfc3339(), "2018-10-24T07:14:12+00:00");
+        let m = rec(serde_json::json!({"spokesman": 213, "spokesman_identity": "1", "msg": ""}));
+        assert_eq!(
+            (m.sender.role, m.sender.id, m.sender.name.as_deref()),
+            (Role::Agent, None, Some("213"))
+        );
+        assert_eq!(m.text, None);
+        assert_eq!(m.kind, MessageKind::Text);
+    }
+}

@@ -1,0 +1,239 @@
+//! The Bangwo8 JSON exactly as it comes off the wire, quirks and all: numbers
+//! as strings or numbers (even within one response), dates with or without
+//! zero padding, empty strings meaning absent. Envelopes keep their records as
+//! raw JSON values so each record is decoded on its own, with a path
+//! (`chats[4].start_time`) in any error, and kept verbatim in `raw`.
+
+use chrono::NaiveDateTime;
+use connector_core::lenient::{opt_naive_datetime, opt_string, opt_u64};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// `GET /api/v1/imchat/histories[/{agent_id}].json`:
+/// `{"chats": [...], "count": 42, "next_page": "https://www.bangwo8.com/...", "previous_page": null}`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ListEnvelope {
+    /// The sessions of this page (`null` or absent: none).
+    #[serde(default)]
+    pub chats: Option<Vec<Value>>,
+    /// The total the listing reports.
+    #[serde(default, deserialize_with = "opt_u64")]
+    pub count: Option<u64>,
+    /// An absolute link on www.bangwo8.com; only its presence is used.
+    #[serde(default, deserialize_with = "opt_string")]
+    pub next_page: Option<String>,
+}
+
+/// One session of a listing.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Chat {
+    #[serde(default, deserialize_with = "opt_string")]
+    pub r_id: Option<String>,
+    #[serde(default, rename = "type", deserialize_with = "opt_string")]
+    pub kind: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    pub support_id: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    pub support_name: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    pub uname: Option<String>,
+    #[serde(default, deserialize_with = "opt_naive_datetime")]
+    pub start_time: Option<NaiveDateTime>,
+    #[serde(default, deserialize_with = "opt_naive_datetime")]
+    pub end_time: Option<NaiveDateTime>,
+    #[serde(default, deserialize_with = "opt_string")]
+    pub client_ip: Option<String>,
+    /// Documented as `datetime`, but it is the IP's location text ("归属地为北京市").
+    #[serde(default, deserialize_with = "opt_string")]
+    pub ip_info: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    pub evaluate: Option<String>,
+    #[serde(default, deserialize_with = "opt_naive_datetime")]
+    pub evaluate_time: Option<NaiveDateTime>,
+    #[serde(default, deserialize_with = "opt_string")]
+    pub evaluate_remark: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    pub end_type: Option<String>,
+    #[serde(default, deserialize_with = "opt_u64")]
+    pub servicer_msg_count: Option<u64>,
+    #[serde(default, deserialize_with = "opt_u64")]
+    pub client_msg_count: Option<u64>,
+    #[serde(default, deserialize_with = "opt_u64")]
+    pub first_response: Option<u64>,
+}
+
+/// `GET /api/v1/imchat/chatrecords/{r_id}.json`:
+/// `{"im_chatrecords": {"r_id": "221", "contents": [...]}, "count": 42, "next_page": ..., "previous_page": null}`.
+///
+/// `im_chatrecords` is read as a value: servers of this kind send `null` or
+/// `[]` (an empty PHP array) when a session has no messages.
+#[derive(Debug, Deserialize)]
+pub(crate) struct RecordsEnvelope {
+    #[serde(default)]
+    pub im_chatrecords: Option<Value>,
+    #[serde(default, deserialize_with = "opt_u64")]
+    pub count: Option<u64>,
+    #[serde(default, deserialize_with = "opt_string")]
+    pub next_page: Option<String>,
+}
+
+/// The `im_chatrecords` object.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Records {
+    #[serde(default)]
+    pub contents: Option<Vec<Value>>,
+}
+
+/// One message.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Record {
+    /// An agent's name or the user's identifier; a number or a string.
+    #[serde(default, deserialize_with = "opt_string")]
+    pub spokesman: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    pub spokesman_identity: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    pub msg: Option<String>,
+    #[serde(default, deserialize_with = "opt_naive_datetime")]
+    pub create_time: Option<NaiveDateTime>,
+}
+
+/// `GET /api/v1/servicesummary/{r_id}.json?servicesummary_type=1`:
+/// `{"status":"200","message":"Successful","data":{"serviceSummary":{...}}}`,
+/// or `{"status":"120001","message":"No service summary template",}` (note the
+/// trailing comma the vendor's own examples carry).
+#[derive(Debug, Deserialize)]
+pub(crate) struct SummaryEnvelope {
+    #[serde(default, deserialize_with = "opt_string")]
+    pub status: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub data: Option<SummaryData>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct SummaryData {
+    #[serde(default, rename = "serviceSummary")]
+    pub service_summary: Option<ServiceSummary>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ServiceSummary {
+    #[serde(
+        default,
+        rename = "ticketTemplateName",
+        deserialize_with = "opt_string"
+    )]
+    pub template_name: Option<String>,
+    #[serde(default)]
+    pub custom_fields: Option<Vec<CustomField>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CustomField {
+    #[serde(default, deserialize_with = "opt_string")]
+    pub key: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    pub value: Option<String>,
+}
+
+/// Makes a summary body that strict JSON refuses readable, the way the
+/// vendor's own examples need it: `//` and `/* */` comments outside strings
+/// become blanks and a comma right before `}` or `]` is dropped. Returns
+/// `None` when there was nothing to change. Used only after strict parsing
+/// failed, so valid JSON is never touched.
+pub(crate) fn relax_json(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out: Vec<u8> = Vec::with_capacity(bytes.len());
+    // Index in `out` of a comma seen outside strings with only blanks after it.
+    let mut pending_comma: Option<usize> = None;
+    let mut changed = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match b {
+            b'"' => {
+                pending_comma = None;
+                // Copy the string through, escapes included.
+                let start = i;
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                let end = (i + 1).min(bytes.len());
+                out.extend_from_slice(&bytes[start..end]);
+                i = end;
+                continue;
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                changed = true;
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                changed = true;
+                i += 2;
+                while i < bytes.len() && !(bytes[i] == b'*' && bytes.get(i + 1) == Some(&b'/')) {
+                    i += 1;
+                }
+                i = (i + 2).min(bytes.len());
+                out.push(b' ');
+                continue;
+            }
+            b',' => pending_comma = Some(out.len()),
+            b'}' | b']' => {
+                if let Some(at) = pending_comma.take() {
+                    out[at] = b' ';
+                    changed = true;
+                }
+            }
+            b if b.is_ascii_whitespace() => {}
+            _ => pending_comma = None,
+        }
+        out.push(b);
+        i += 1;
+    }
+    // Only ASCII bytes were replaced by ASCII bytes, and strings were copied
+    // whole, so the text stays valid UTF-8.
+    changed.then(|| String::from_utf8(out).ok()).flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relax_json_drops_trailing_commas_and_comments_only_outside_strings() {
+        let cases: &[(&str, Option<&str>)] = &[
+            (
+                r#"{ "status":"120001" , "message":"x", }"#,
+                Some(r#"{"status":"120001","message":"x"}"#),
+            ),
+            (r#"{"a":[1,2,],}"#, Some(r#"{"a":[1,2]}"#)),
+            ("{\"a\": [ // note\n 1 /* one */ ]}", Some(r#"{"a":[1]}"#)),
+            (
+                r#"{"url":"https://x/a,}//b","s":"say \"hi\", }",}"#,
+                Some(r#"{"url":"https://x/a,}//b","s":"say \"hi\", }"}"#),
+            ),
+            (r#"{"a":1}"#, None),
+        ];
+        for (input, want) in cases {
+            let got = relax_json(input);
+            match want {
+                None => assert_eq!(got, None, "{input}"),
+                Some(w) => {
+                    let got: Value = serde_json::from_str(got.as_deref().unwrap())
+                        .unwrap_or_else(|e| panic!("{input}: {e}"));
+                    assert_eq!(got, serde_json::from_str::<Value>(w).unwrap(), "{input}");
+                }
+            }
+        }
+        // Unterminated input does not panic.
+        for bad in [r#"{"a":"unterminated"#, r#"{"a":"\"#, "/* open", "{,"] {
+            let _ = relax_json(bad);
+        }
+    }
+}
