@@ -12,6 +12,19 @@ extern crate connector_kf5;
 
 pub use connector_core::*;
 
+pub mod arrow;
+pub mod config;
+pub mod pull;
+pub mod report;
+pub mod sink;
+pub mod store;
+pub mod sync;
+
+pub use pull::{Live, PullReport, pull};
+pub use sink::{Format, Sink};
+pub use store::{Store, SyncState};
+pub use sync::{Prepared, Source, SourceReport, SyncOptions, sync};
+
 /// The vendor crates this build links, by vendor name (from the cargo features).
 pub const LINKED_VENDORS: &[&str] = &[
     #[cfg(feature = "bangwo8")]

@@ -1,0 +1,168 @@
+//! One pull: a connector's conversations for a query, into a [`Sink`], with
+//! a report that sets the vendor's reported totals beside what was fetched.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use connector_core::{Connector, Error, PullStats, Query, Window};
+use futures::StreamExt;
+use serde::Serialize;
+
+use crate::sink::Sink;
+
+/// Live counters of a pull or a sync run, for progress displays.
+#[derive(Debug, Default)]
+pub struct Live {
+    /// Conversations fetched so far.
+    pub conversations: AtomicU64,
+    /// Messages fetched so far.
+    pub messages: AtomicU64,
+}
+
+impl Live {
+    /// A new set of counters, shareable.
+    pub fn shared() -> Arc<Live> {
+        Arc::new(Live::default())
+    }
+
+    pub(crate) fn add(&self, conversations: u64, messages: u64) {
+        self.conversations.fetch_add(conversations, Ordering::Relaxed);
+        self.messages.fetch_add(messages, Ordering::Relaxed);
+    }
+
+    /// (conversations, messages) so far.
+    pub fn get(&self) -> (u64, u64) {
+        (self.conversations.load(Ordering::Relaxed), self.messages.load(Ordering::Relaxed))
+    }
+}
+
+/// What a pull (or one source of a sync) fetched, and whether that is all of
+/// what was asked for.
+#[derive(Debug, Clone, Serialize)]
+pub struct PullReport {
+    /// The source's name (the vendor name for a plain pull).
+    pub source: String,
+    /// The vendor.
+    pub vendor: String,
+    /// The account.
+    pub account: String,
+    /// The window asked for.
+    pub window: Window,
+    /// Conversations fetched (after the exact client-side filter).
+    pub conversations: u64,
+    /// Messages fetched.
+    pub messages: u64,
+    /// The connector's counters: requests, retries, pages, reported totals.
+    pub stats: PullStats,
+    /// Whether the pull stopped at the query's limit.
+    pub limit_reached: bool,
+    /// Every difference between what the vendor reported and what was fetched.
+    pub shortfalls: Vec<String>,
+    /// The error that ended the pull early, naming source, vendor, endpoint and page.
+    pub error: Option<String>,
+    /// The error's kind ([`Error::kind`]).
+    pub error_kind: Option<String>,
+    /// Seconds the pull took.
+    pub elapsed_secs: f64,
+}
+
+impl PullReport {
+    /// Whether everything asked for was fetched: no error, no shortfall.
+    pub fn complete(&self) -> bool {
+        self.error.is_none() && self.shortfalls.is_empty()
+    }
+
+    /// One line: what was fetched, beside what the vendor reported.
+    pub fn summary_line(&self) -> String {
+        let mut s = format!(
+            "{} ({}/{}): {} conversations, {} messages, {} pages, {} requests ({} retries) in {:.1}s",
+            self.source,
+            self.vendor,
+            self.account,
+            self.conversations,
+            self.messages,
+            self.stats.pages,
+            self.stats.http.requests,
+            self.stats.http.retries,
+            self.elapsed_secs
+        );
+        if let Some(t) = self.stats.reported_total {
+            s.push_str(&format!("; vendor reported {t}, listed {}", self.stats.listed));
+        }
+        if let Some(m) = self.stats.reported_messages {
+            s.push_str(&format!("; messages reported {m}"));
+        }
+        if self.limit_reached {
+            s.push_str("; stopped at --limit");
+        }
+        if !self.shortfalls.is_empty() {
+            s.push_str(&format!("; INCOMPLETE: {} shortfall(s): {}", self.shortfalls.len(), self.shortfalls.join("; ")));
+        }
+        if let Some(e) = &self.error {
+            s.push_str(&format!("; FAILED: {e}"));
+        }
+        s
+    }
+}
+
+/// The differences between what a vendor reported and what was fetched.
+/// A pull cut short by its limit lists fewer than the total by design, so the
+/// listing total is only checked on a pull that walked to the end.
+pub fn shortfalls(stats: &PullStats, limit_reached: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    if !limit_reached {
+        if let Some(total) = stats.reported_total {
+            if total != stats.listed {
+                out.push(format!("the vendor reported {total} conversations, {} were listed", stats.listed));
+            }
+        }
+    }
+    out.extend(stats.shortfalls.iter().cloned());
+    out
+}
+
+/// Pulls `query` from `connector` into `sink`. The sink is not finished
+/// here; an error ends the pull and is recorded in the report (what was
+/// fetched before it stays written).
+pub async fn pull(source: &str, connector: &dyn Connector, query: &Query, sink: &mut dyn Sink, live: &Live) -> PullReport {
+    let started = Instant::now();
+    let info = connector.info();
+    let mut report = PullReport {
+        source: source.to_owned(),
+        vendor: info.vendor.to_owned(),
+        account: info.account.clone(),
+        window: query.window,
+        conversations: 0,
+        messages: 0,
+        stats: PullStats::default(),
+        limit_reached: false,
+        shortfalls: vec![],
+        error: None,
+        error_kind: None,
+        elapsed_secs: 0.0,
+    };
+    let result: Result<(), Error> = async {
+        query.validate()?;
+        let mut stream = connector.conversations(query);
+        while let Some(item) = stream.next().await {
+            let c = item?;
+            sink.write(&c)?;
+            report.conversations += 1;
+            report.messages += c.messages.len() as u64;
+            live.add(1, c.messages.len() as u64);
+        }
+        Ok(())
+    }
+    .await;
+    report.limit_reached = query.limit.is_some_and(|l| report.conversations >= l);
+    report.stats = connector.stats();
+    if let Err(e) = result {
+        report.error_kind = Some(e.kind().to_owned());
+        report.error = Some(format!("source {source}: {e}"));
+    } else {
+        report.shortfalls = shortfalls(&report.stats, report.limit_reached);
+    }
+    report.elapsed_secs = started.elapsed().as_secs_f64();
+    report
+}
