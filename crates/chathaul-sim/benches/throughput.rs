@@ -1,0 +1,3 @@
+//! Requests per second the simulator serves with no latency.
+
+fn main() {}

@@ -1,0 +1,347 @@
+//! CareSoft (Vietnam) chat history: live chat, Facebook and Zalo
+//! conversations, the served JSON and the ground truth.
+
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use connector_core::model::{Agent, Channel, Conversation, Customer, Metrics, Status, TicketRef};
+use connector_core::time::local_to_utc;
+use rand::Rng;
+use serde_json::{Map, Value, json};
+
+use crate::SimOptions;
+use crate::data::{self, Person, Timeline, stream};
+use crate::http::{ApiResult, Params, Reply};
+
+const TAG: u64 = 0xCA;
+/// The page size when `count` is absent (the docs give none).
+const DEFAULT_COUNT: u64 = 20;
+/// The most `count` serves.
+const MAX_COUNT: u64 = 500;
+
+/// The demo domain.
+pub(crate) const DOMAIN: &str = "demo";
+/// The demo API token.
+pub(crate) const TOKEN: &str = "caresoft-demo-token";
+
+/// One vendor dataset.
+#[derive(Debug, Clone)]
+pub(crate) struct Data {
+    opts: SimOptions,
+    timeline: Timeline,
+    agents: Vec<Person>,
+}
+
+/// One conversation as generated.
+#[derive(Debug, Clone)]
+pub(crate) struct Chat {
+    conversation_id: String,
+    /// 0 live chat, 1 Facebook, 3 Zalo.
+    ctype: u8,
+    /// 0 inbound, 1 outbound (not in the record; filterable).
+    chat_type: u8,
+    met: bool,
+    ticket: Option<(u64, u64)>,
+    customer_id: u64,
+    cus_name: String,
+    cus_email: String,
+    cus_phone: String,
+    start: NaiveDateTime,
+    ring: NaiveDateTime,
+    meet: Option<NaiveDateTime>,
+    end: NaiveDateTime,
+    agent: Option<usize>,
+    /// The group a missed chat was queued in, if any.
+    group: Option<usize>,
+    landing_page: Option<String>,
+    referrer: Option<String>,
+    trigger: bool,
+    facebook_page_id: Option<String>,
+    service_id: u64,
+}
+
+const SURNAMES: &[&str] = &["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi", "Đỗ", "Hồ"];
+const GIVEN: &[&str] = &["Thị Hương", "Văn Hùng", "Minh Châu", "Quỳnh Anh", "Đức Thắng", "Thu Trang", "Gia Bảo", "Ngọc Hân"];
+const PAGES: &[&str] = &[
+    "https://shop.demo.vn/",
+    "https://shop.demo.vn/san-pham/ao-thun-nam",
+    "https://shop.demo.vn/gio-hang",
+    "https://shop.demo.vn/khuyen-mai?utm_source=facebook",
+];
+const REFERRERS: &[&str] = &["https://www.google.com/", "https://www.facebook.com/", "https://zalo.me/"];
+
+impl Data {
+    pub(crate) fn new(opts: &SimOptions) -> Self {
+        let groups = ["CSKH", "Kinh doanh", "Kỹ thuật", "AGENT"];
+        Self {
+            opts: opts.clone(),
+            timeline: Timeline::new(opts, TAG),
+            agents: data::agent_pool(opts.seed, TAG, data::VIETNAMESE_NAMES, &groups, "demo.caresoft.vn", 9_000_000),
+        }
+    }
+
+    /// The agent pool.
+    pub(crate) fn agents(&self) -> &[Person] {
+        &self.agents
+    }
+
+    fn len(&self) -> u64 {
+        self.opts.conversations as u64
+    }
+
+    /// Generates conversation `i`.
+    pub(crate) fn chat(&self, i: u64) -> Chat {
+        let mut r = data::rng(self.opts.seed, TAG, i, stream::RECORD);
+        let start = self.timeline.at(i);
+        let ctype = match r.random_range(0..100) {
+            0..60 => 0,
+            60..85 => 1,
+            _ => 3,
+        };
+        let chat_type = u8::from(r.random_bool(0.1));
+        let met = r.random_bool(0.85);
+        let ring = start + Duration::seconds(r.random_range(0..3));
+        let wait = r.random_range(2..120);
+        let meet = met.then(|| ring + Duration::seconds(wait));
+        let end = match meet {
+            Some(m) => m + Duration::seconds(r.random_range(20..1800)),
+            None => ring + Duration::seconds(wait + r.random_range(30..300)),
+        };
+        let agent = met.then(|| r.random_range(0..self.agents.len()));
+        let group = if met { agent } else { r.random_bool(0.6).then(|| r.random_range(0..self.agents.len())) };
+        let customer_id = 165_000_000 + r.random_range(0..(self.len() / 3).max(1)) * 13;
+        let cus_name = if r.random_bool(0.9) {
+            format!("{} {}", data::pick(&mut r, SURNAMES), data::pick(&mut r, GIVEN))
+        } else {
+            (*data::pick(&mut r, &["cstest", "Khách 🌸", ""])).to_owned()
+        };
+        let cus_email =
+            if r.random_bool(0.4) { format!("khach{}@gmail.com", customer_id % 100_000) } else { String::new() };
+        let cus_phone = if r.random_bool(0.5) {
+            format!("09{:08}", r.random_range(0..100_000_000u64))
+        } else {
+            String::new()
+        };
+        let ticket = r.random_bool(0.7).then(|| (387_000_000 + i * 17, 7_000 + i));
+        let landing_page = (ctype == 0).then(|| data::pick(&mut r, PAGES).to_string());
+        let referrer = (ctype == 0 && r.random_bool(0.5)).then(|| data::pick(&mut r, REFERRERS).to_string());
+        let facebook_page_id = (ctype == 1).then(|| format!("10438{:010}", r.random_range(0..10_000_000_000u64)));
+        const ALPHA: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+        let letters: String = (0..8).map(|_| char::from(*data::pick(&mut r, ALPHA))).collect();
+        let conversation_id = format!("{}-{letters}-{}", start.format("%Y%m%d%H%M%S"), r.random_range(100_000..1_000_000));
+        Chat {
+            conversation_id,
+            ctype,
+            chat_type,
+            met,
+            ticket,
+            customer_id,
+            cus_name,
+            cus_email,
+            cus_phone,
+            start,
+            ring,
+            meet,
+            end,
+            agent,
+            group,
+            landing_page,
+            referrer,
+            trigger: r.random_bool(0.2),
+            facebook_page_id,
+            service_id: 60_047_000 + u64::from(ctype) * 10 + r.random_range(0..5),
+        }
+    }
+
+    /// The served record.
+    pub(crate) fn render(&self, c: &Chat) -> Value {
+        let agent = c.agent.map(|a| &self.agents[a]);
+        let group = c.group.map_or("", |g| self.agents[g].group);
+        let opt = |s: &Option<String>| s.as_ref().map_or(Value::Null, |s| Value::from(s.as_str()));
+        let mut m = Map::with_capacity(23);
+        m.insert("ticket_id".into(), c.ticket.map_or(Value::Null, |t| t.0.into()));
+        m.insert("ticket_no".into(), c.ticket.map_or(Value::Null, |t| t.1.into()));
+        m.insert("customer_id".into(), c.customer_id.into());
+        m.insert("group_name".into(), group.into());
+        m.insert("conversation_id".into(), c.conversation_id.clone().into());
+        m.insert("cus_email".into(), c.cus_email.clone().into());
+        m.insert("cus_name".into(), c.cus_name.clone().into());
+        m.insert("cus_phone".into(), c.cus_phone.clone().into());
+        m.insert("start_time".into(), data::padded(c.start).into());
+        m.insert("end_time".into(), data::padded(c.end).into());
+        m.insert("chat_duration".into(), (c.end - c.start).num_seconds().into());
+        m.insert("agent_email".into(), agent.map_or("", |a| a.email.as_str()).into());
+        m.insert("agent_name".into(), agent.map_or("", |a| a.name).into());
+        m.insert("ring_time".into(), data::padded(c.ring).into());
+        m.insert("meet_time".into(), c.meet.map_or(Value::Null, |t| data::padded(t).into()));
+        m.insert("waitTime".into(), hms((c.meet.unwrap_or(c.end) - c.ring).num_seconds()).into());
+        m.insert("answer_time".into(), c.meet.map_or(Value::Null, |t| hms((c.end - t).num_seconds()).into()));
+        m.insert(
+            "chat_status".into(),
+            if c.met { "LBL_CHAT_STATUS_MEET" } else { "LBL_CHAT_STATUS_MISS" }.into(),
+        );
+        m.insert("landing_page".into(), opt(&c.landing_page));
+        m.insert("referrer".into(), opt(&c.referrer));
+        m.insert(
+            "is_trigger".into(),
+            if c.trigger { "LBL_CHAT_CUSTOMER_REQUEST_TRIGGER" } else { "LBL_CHAT_CUSTOMER_REQUEST_NORMAL" }.into(),
+        );
+        m.insert("facebook_page_id".into(), opt(&c.facebook_page_id));
+        m.insert("service_id".into(), c.service_id.into());
+        Value::Object(m)
+    }
+
+    /// The ground truth of conversation `i`, following docs/mapping.md.
+    pub(crate) fn truth(&self, i: u64) -> Conversation {
+        let c = self.chat(i);
+        let utc = |t: NaiveDateTime| local_to_utc(t, chrono_tz::Asia::Ho_Chi_Minh);
+        let text = |s: &str| (!s.trim().is_empty()).then(|| s.to_owned());
+        let mut conv = Conversation::new("caresoft", DOMAIN, c.conversation_id.clone());
+        conv.channel = Some(match c.ctype {
+            0 => Channel::Web,
+            1 => Channel::Facebook,
+            _ => Channel::Zalo,
+        });
+        conv.status = Some(if c.met { Status::Closed } else { Status::Missed });
+        conv.customer = Customer {
+            id: Some(c.customer_id.to_string()),
+            name: text(&c.cus_name),
+            email: text(&c.cus_email),
+            phone: text(&c.cus_phone),
+            ..Customer::default()
+        };
+        let agent = c.agent.map(|a| &self.agents[a]);
+        let group = c.group.map(|g| self.agents[g].group);
+        conv.agent = (agent.is_some() || group.is_some()).then(|| Agent {
+            id: None,
+            name: agent.map(|a| a.name.to_owned()),
+            email: agent.map(|a| a.email.clone()),
+            group: group.map(str::to_owned),
+        });
+        conv.agents = conv.agent.iter().cloned().collect();
+        conv.created_at = Some(utc(c.start));
+        conv.assigned_at = Some(utc(c.ring));
+        conv.answered_at = c.meet.map(utc);
+        conv.ended_at = Some(utc(c.end));
+        conv.metrics = Metrics {
+            wait_secs: Some((c.meet.unwrap_or(c.end) - c.ring).num_seconds() as u64),
+            talk_secs: c.meet.map(|m| (c.end - m).num_seconds() as u64),
+            duration_secs: Some((c.end - c.start).num_seconds() as u64),
+            ..Metrics::default()
+        };
+        conv.ticket = c.ticket.map(|(id, no)| TicketRef { id: Some(id.to_string()), number: Some(no.to_string()) });
+        conv.landing_page = c.landing_page.clone();
+        conv.referrer = c.referrer.clone();
+        conv.raw = self.render(&c);
+        conv
+    }
+}
+
+/// `HH:MM:SS`.
+fn hms(secs: i64) -> String {
+    format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+}
+
+// ---------------------------------------------------------------------------
+// HTTP handler.
+
+fn error(status: u16, code: &str, message: &str) -> Reply {
+    Reply::json(status, &json!({"code": code, "message": message}))
+}
+
+/// Checks the bearer token.
+pub(crate) fn check_auth(headers: &axum::http::HeaderMap) -> Option<Reply> {
+    match crate::http::bearer(headers) {
+        Some(t) if t == TOKEN => None,
+        _ => Some(error(401, "UNAUTHORIZED", "Token không hợp lệ hoặc đã hết hạn (invalid or expired token)")),
+    }
+}
+
+fn instant(p: &Params, name: &str) -> ApiResult<Option<DateTime<Utc>>> {
+    match p.get(name) {
+        None | Some("") => Ok(None),
+        Some(v) => NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M:%SZ").map(|t| Some(t.and_utc())).map_err(|_| {
+            error(400, "BAD_REQUEST", &format!("Tham số {name} sai định dạng yyyy-MM-ddTHH:mm:ssZ (got `{v}`)"))
+        }),
+    }
+}
+
+fn ints(p: &Params, name: &str) -> ApiResult<Vec<u64>> {
+    // Both `assignees[]=1` and `assignees=1` name the array.
+    let bracket = format!("{name}[]");
+    p.all(&bracket)
+        .chain(p.all(name))
+        .filter(|v| !v.is_empty())
+        .map(|v| v.parse().map_err(|_| error(400, "BAD_REQUEST", &format!("Tham số {name} phải là số nguyên (got `{v}`)"))))
+        .collect()
+}
+
+fn int(p: &Params, name: &str) -> ApiResult<Option<u64>> {
+    match p.get(name) {
+        None | Some("") => Ok(None),
+        Some(v) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| error(400, "BAD_REQUEST", &format!("Tham số {name} phải là số nguyên (got `{v}`)"))),
+    }
+}
+
+/// `GET /api/v1/chats`: `{"code":"OK","numFound":N,"chats":[...]}`.
+pub(crate) fn list(d: &Data, p: &Params) -> ApiResult<Reply> {
+    let invalid = |m: String| error(200, "INVALID_PARAMETER", &m);
+    let (ss, st) = (instant(p, "start_time_since")?, instant(p, "start_time_to")?);
+    let (es, et) = (instant(p, "end_time_since")?, instant(p, "end_time_to")?);
+    let (assignees, groups) = (ints(p, "assignees")?, ints(p, "groups")?);
+    let (customers, services) = (ints(p, "customers")?, ints(p, "services")?);
+    let ctype = int(p, "conversation_type")?.unwrap_or(0);
+    if ![0, 1, 3].contains(&ctype) {
+        return Err(invalid(format!("conversation_type không hợp lệ: {ctype} (0, 1, 3)")));
+    }
+    let status = int(p, "chat_status")?;
+    if status.is_some_and(|s| s > 1) {
+        return Err(invalid(format!("chat_status không hợp lệ: {} (0, 1)", status.unwrap_or_default())));
+    }
+    let chat_type = int(p, "chat_type")?;
+    if chat_type.is_some_and(|s| s > 1) {
+        return Err(invalid(format!("chat_type không hợp lệ: {} (0, 1)", chat_type.unwrap_or_default())));
+    }
+    let ticket_no = int(p, "ticket_no")?;
+    let conversation_id = p.get("conversation_id").filter(|v| !v.is_empty());
+    let page = p.positive("page", 1).map_err(|m| error(400, "BAD_REQUEST", &m))?;
+    let count = p.positive("count", DEFAULT_COUNT).map_err(|m| error(400, "BAD_REQUEST", &m))?.min(MAX_COUNT);
+    let zone = chrono_tz::Asia::Ho_Chi_Minh;
+    let utc = |t: NaiveDateTime| local_to_utc(t, zone);
+    // Start times follow the index: narrow the scan by binary search.
+    let lo = ss.map_or(0, |s| d.timeline.partition(|t| utc(t) < s));
+    let hi = st.map_or(d.len(), |s| d.timeline.partition(|t| utc(t) <= s)).max(lo);
+    let skip = (page - 1).saturating_mul(count);
+    let mut found = 0u64;
+    let mut items = Vec::new();
+    for i in lo..hi {
+        let c = d.chat(i);
+        let agent = c.agent.map(|a| &d.agents[a]);
+        let group = c.group.map(|g| d.agents[g].group_id);
+        let end = utc(c.end);
+        let ok = u64::from(c.ctype) == ctype
+            && es.is_none_or(|s| end >= s)
+            && et.is_none_or(|s| end <= s)
+            && (assignees.is_empty() || agent.is_some_and(|a| assignees.contains(&a.id)))
+            && (groups.is_empty() || group.is_some_and(|g| groups.contains(&g)))
+            && (customers.is_empty() || customers.contains(&c.customer_id))
+            && (services.is_empty() || services.contains(&c.service_id))
+            && status.is_none_or(|s| (s == 1) == c.met)
+            && chat_type.is_none_or(|t| t == u64::from(c.chat_type))
+            && ticket_no.is_none_or(|t| c.ticket.is_some_and(|(_, no)| no == t))
+            && conversation_id.is_none_or(|id| id == c.conversation_id);
+        if ok {
+            if found >= skip && found < skip.saturating_add(count) {
+                items.push(d.render(&c));
+            }
+            found += 1;
+        }
+    }
+    Ok(Reply::json(200, &json!({"code": "OK", "numFound": found, "chats": items})))
+}
+
+/// The whole ground truth, lazily.
+pub(crate) fn truth_iter(d: Data) -> impl Iterator<Item = Conversation> {
+    (0..d.len()).map(move |i| d.truth(i))
+}

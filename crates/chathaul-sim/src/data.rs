@@ -1,0 +1,331 @@
+//! The seeded, portable building blocks every vendor generator shares:
+//! random streams keyed by (seed, vendor, index, stream), the timeline that
+//! spreads conversations over local days, name and text pools, and the
+//! long-tail message counts.
+
+use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::SimOptions;
+
+/// Stream tags: each kind of draw has its own random stream, so adding a draw
+/// to one never shifts another.
+pub(crate) mod stream {
+    pub const RECORD: u64 = 1;
+    pub const MESSAGES: u64 = 2;
+    pub const SUMMARY: u64 = 3;
+    pub const TIME: u64 = 4;
+    pub const AGENTS: u64 = 5;
+    pub const CUSTOMER: u64 = 6;
+    pub const ID: u64 = 7;
+    pub const REQUEST: u64 = 8;
+}
+
+/// SplitMix64: a tiny, portable mixing function (the same on every platform
+/// and Rust version, unlike `std`'s hashers).
+pub(crate) fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = x;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// A 64-bit key for (seed, vendor, index, stream).
+pub(crate) fn key(seed: u64, vendor: u64, index: u64, stream: u64) -> u64 {
+    mix(mix(mix(mix(seed) ^ vendor) ^ index) ^ stream)
+}
+
+/// The random stream for (seed, vendor, index, stream).
+pub(crate) fn rng(seed: u64, vendor: u64, index: u64, stream: u64) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(key(seed, vendor, index, stream))
+}
+
+/// Picks one item of a non-empty slice.
+pub(crate) fn pick<'a, T>(rng: &mut ChaCha8Rng, items: &'a [T]) -> &'a T {
+    &items[rng.random_range(0..items.len())]
+}
+
+/// Where conversation `i` of `n` starts: the span `[start, start + days)` is
+/// cut into `n` equal slots and each conversation starts at a random second
+/// of its own slot, so start times strictly follow the index (ids ascend with
+/// time, and a date filter is a binary search) while looking random. Within a
+/// day the time is warped so most chats fall in office hours.
+#[derive(Debug, Clone)]
+pub(crate) struct Timeline {
+    seed: u64,
+    vendor: u64,
+    n: u64,
+    origin: NaiveDateTime,
+    span: u64,
+}
+
+impl Timeline {
+    pub(crate) fn new(opts: &SimOptions, vendor: u64) -> Self {
+        Self {
+            seed: opts.seed,
+            vendor,
+            n: opts.conversations as u64,
+            origin: opts.start.and_time(NaiveTime::MIN),
+            span: u64::from(opts.days.max(1)) * 86_400,
+        }
+    }
+
+    fn base(&self, i: u64) -> u64 {
+        (u128::from(i) * u128::from(self.span) / u128::from(self.n.max(1))) as u64
+    }
+
+    /// The local wall-clock start of conversation `i`.
+    pub(crate) fn at(&self, i: u64) -> NaiveDateTime {
+        let lo = self.base(i);
+        let width = (self.base(i + 1) - lo).max(1);
+        let offset = lo + key(self.seed, self.vendor, i, stream::TIME) % width;
+        let (day, sec) = (offset / 86_400, offset % 86_400);
+        self.origin + Duration::days(day as i64) + Duration::seconds(warp(sec) as i64)
+    }
+
+    /// The first index whose start satisfies `!before(start)`, given that
+    /// `before` is true for a prefix of the indices (binary search).
+    pub(crate) fn partition(&self, before: impl Fn(NaiveDateTime) -> bool) -> u64 {
+        let (mut lo, mut hi) = (0u64, self.n);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if before(self.at(mid)) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    }
+
+    /// The index range of conversations starting on local dates `[first, last]`.
+    pub(crate) fn range_for_dates(&self, first: Option<NaiveDate>, last: Option<NaiveDate>) -> (u64, u64) {
+        let lo = first.map_or(0, |d| self.partition(|t| t.date() < d));
+        let hi = last.map_or(self.n, |d| self.partition(|t| t.date() <= d));
+        (lo, hi.max(lo))
+    }
+}
+
+/// Maps a uniform second of the day to a wall-clock second, monotonically:
+/// 5% of the chats before 08:00, 90% between 08:00 and 22:00, 5% after.
+fn warp(sec: u64) -> u64 {
+    const DAY: u64 = 86_400;
+    let (a, b) = (DAY * 5 / 100, DAY * 95 / 100);
+    let (h8, h22) = (8 * 3600, 22 * 3600);
+    if sec < a {
+        sec * h8 / a
+    } else if sec < b {
+        h8 + (sec - a) * (h22 - h8) / (b - a)
+    } else {
+        h22 + (sec - b) * (DAY - h22) / (DAY - b)
+    }
+}
+
+/// A message count with mean ≈ `mean` and a long tail: about 2% of the
+/// conversations have between 8 and 30 times the mean (capped at `cap`).
+pub(crate) fn message_count(rng: &mut ChaCha8Rng, mean: usize, cap: u32) -> u32 {
+    if mean == 0 {
+        return 0;
+    }
+    let m = mean as f64;
+    let tail_mean = (19.0 * m).min(f64::from(cap));
+    let base_mean = ((m - 0.02 * tail_mean) / 0.98).max(1.0);
+    let n = if rng.random_bool(0.02) {
+        let lo = (8 * mean as u64).min(u64::from(cap));
+        let hi = (30 * mean as u64).min(u64::from(cap)).max(lo);
+        rng.random_range(lo..=hi)
+    } else {
+        let hi = (2.0 * base_mean - 1.0).round().max(1.0) as u64;
+        rng.random_range(1..=hi)
+    };
+    n.min(u64::from(cap)) as u32
+}
+
+/// `n` non-decreasing offsets in `[lo, hi]` seconds; neighbours share a second
+/// now and then, as real chats do.
+pub(crate) fn sorted_offsets(rng: &mut ChaCha8Rng, n: usize, lo: i64, hi: i64) -> Vec<i64> {
+    let hi = hi.max(lo);
+    let mut v: Vec<i64> = (0..n).map(|_| rng.random_range(lo..=hi)).collect();
+    v.sort_unstable();
+    v
+}
+
+/// Splits `n` messages into roles with exact counts, in a random order:
+/// `counts[k]` messages of role `k`. When `first` is given, the first message
+/// has that role (if any are left).
+pub(crate) fn role_sequence(rng: &mut ChaCha8Rng, counts: &[u32], first: Option<usize>) -> Vec<usize> {
+    let mut left: Vec<u32> = counts.to_vec();
+    let total: u32 = left.iter().sum();
+    let mut out = Vec::with_capacity(total as usize);
+    if let Some(f) = first
+        && left[f] > 0
+    {
+        left[f] -= 1;
+        out.push(f);
+    }
+    for _ in out.len()..total as usize {
+        let remaining: u32 = left.iter().sum();
+        let mut r = rng.random_range(0..remaining);
+        let mut k = 0;
+        while r >= left[k] {
+            r -= left[k];
+            k += 1;
+        }
+        left[k] -= 1;
+        out.push(k);
+    }
+    out
+}
+
+/// `2017-08-20 10:23:34`.
+pub(crate) fn padded(t: NaiveDateTime) -> String {
+    t.format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+/// `2017-8-23 12:23:12`: month and day without zero padding, as Bangwo8 sends some records.
+pub(crate) fn unpadded(t: NaiveDateTime) -> String {
+    use chrono::{Datelike, Timelike};
+    format!(
+        "{}-{}-{} {:02}:{:02}:{:02}",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// A person of an agent pool.
+#[derive(Debug, Clone)]
+pub(crate) struct Person {
+    pub id: u64,
+    pub name: &'static str,
+    pub email: String,
+    pub group_id: u64,
+    pub group: &'static str,
+}
+
+/// Chinese names with their pinyin (for e-mail addresses).
+pub(crate) const CHINESE_NAMES: &[(&str, &str)] = &[
+    ("张伟", "zhangwei"),
+    ("王芳", "wangfang"),
+    ("李娜", "lina"),
+    ("刘洋", "liuyang"),
+    ("陈静", "chenjing"),
+    ("杨磊", "yanglei"),
+    ("赵敏", "zhaomin"),
+    ("黄丽", "huangli"),
+    ("周杰", "zhoujie"),
+    ("吴婷", "wuting"),
+    ("徐强", "xuqiang"),
+    ("孙悦", "sunyue"),
+    ("马超", "machao"),
+    ("朱琳", "zhulin"),
+    ("胡斌", "hubin"),
+    ("郭丹", "guodan"),
+];
+
+/// Vietnamese names, diacritics included, with an ASCII handle.
+pub(crate) const VIETNAMESE_NAMES: &[(&str, &str)] = &[
+    ("Nguyễn Văn An", "annv"),
+    ("Trần Thị Bích", "bichtt"),
+    ("Lê Hoàng Nam", "namlh"),
+    ("Phạm Thu Hà", "hapt"),
+    ("Hoàng Minh Đức", "duchm"),
+    ("Huỳnh Thị Mai", "maiht"),
+    ("Võ Quốc Bảo", "baovq"),
+    ("Đặng Thùy Linh", "linhdt"),
+    ("Bùi Tiến Dũng", "dungbt"),
+    ("Đỗ Ngọc Ánh", "anhdn"),
+    ("Ngô Thanh Tùng", "tungnt"),
+    ("Dương Khánh Vy", "vydk"),
+    ("Trương Gia Huy", "huytg"),
+    ("Lý Mỹ Duyên", "duyenlm"),
+];
+
+/// Builds a pool of `size` agents from `names`, in `groups`, with addresses at `domain`.
+pub(crate) fn agent_pool(
+    seed: u64,
+    vendor: u64,
+    names: &[(&'static str, &'static str)],
+    groups: &[&'static str],
+    domain: &str,
+    first_id: u64,
+) -> Vec<Person> {
+    let mut r = rng(seed, vendor, 0, stream::AGENTS);
+    let mut order: Vec<usize> = (0..names.len()).collect();
+    // Fisher–Yates by hand keeps the draw sequence explicit and portable.
+    for i in (1..order.len()).rev() {
+        let j = r.random_range(0..=i);
+        order.swap(i, j);
+    }
+    let size = 10.min(names.len());
+    let mut id = first_id;
+    order[..size]
+        .iter()
+        .map(|&k| {
+            id += r.random_range(1..40);
+            let g = r.random_range(0..groups.len());
+            Person {
+                id,
+                name: names[k].0,
+                email: format!("{}@{domain}", names[k].1),
+                group_id: 100 + g as u64,
+                group: groups[g],
+            }
+        })
+        .collect()
+}
+
+/// What customers write (Chinese, Vietnamese, English and emoji).
+pub(crate) const CUSTOMER_TEXT: &[&str] = &[
+    "你好,在吗?",
+    "我的订单还没有发货,能帮我查一下吗?",
+    "怎么申请退款?",
+    "发票怎么开?要增值税专用发票",
+    "谢谢!👍",
+    "好的😊",
+    "请问你们周末上班吗",
+    "账号登录不了了😭 一直提示密码错误",
+    "这个产品支持微信支付吗?",
+    "订单号是 20240312-8876",
+    "收到了,非常感谢🙏",
+    "能便宜一点吗?🤔",
+    "快递显示已签收,但我没有收到",
+    "Xin chào, tôi cần hỗ trợ về đơn hàng của mình",
+    "Cảm ơn bạn nhiều nhé! ❤️",
+    "Hello, is anyone there?",
+    "在吗在吗??",
+    "😂😂😂",
+    "我想换一个颜色,可以吗?\n红色换成蓝色",
+    "地址写错了,改成:北京市朝阳区建国路88号 SOHO现代城",
+];
+
+/// What agents write.
+pub(crate) const AGENT_TEXT: &[&str] = &[
+    "您好,很高兴为您服务!",
+    "请稍等,我帮您查询一下",
+    "已经为您加急处理了,请留意短信通知",
+    "退款会在3-5个工作日内原路返回",
+    "还有其他可以帮您的吗?😊",
+    "感谢您的耐心等待🙏",
+    "请提供一下您的订单号",
+    "您可以在「我的-订单」里申请开票",
+    "Dạ, em đã kiểm tra đơn hàng của anh/chị rồi ạ.",
+    "好的,已为您备注修改地址",
+    "抱歉给您带来不便,我们马上安排补发📦",
+    "Sure, let me check that for you.",
+    "周末正常上班,时间是 9:00-21:00",
+];
+
+/// What robots write.
+pub(crate) const BOT_TEXT: &[&str] = &[
+    "您好,我是智能客服小帮🤖,请问有什么可以帮您?",
+    "为您找到以下答案:【退款流程】进入订单详情 → 申请售后 → 选择退款原因",
+    "转人工请回复【人工】",
+    "抱歉,我没有理解您的问题,换个说法试试?",
+    "",
+];

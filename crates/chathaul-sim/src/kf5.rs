@@ -1,0 +1,388 @@
+//! KF5 (逸创云客服) Kchat history: chats, messages with uploads, the served
+//! JSON (no totals, no links, capped pages) and the ground truth.
+
+use chrono::{Duration, NaiveDate, NaiveDateTime};
+use connector_core::model::{
+    Agent, Attachment, Channel, Conversation, Customer, Message, MessageKind, Party, Rating, Role, Satisfaction,
+    Sender, Status,
+};
+use connector_core::time::local_to_utc;
+use rand::Rng;
+use serde_json::{Map, Value, json};
+
+use crate::SimOptions;
+use crate::data::{self, Person, Timeline, stream};
+use crate::http::{ApiResult, Params, Reply};
+
+const TAG: u64 = 0xF5;
+const FIRST_ID: u64 = 10_000;
+/// Messages per chat at most (message ids are `chat id * 1000 + k`).
+const MAX_MESSAGES: u32 = 999;
+/// The page size KF5 serves when asked for none, and the most it serves.
+const PER_PAGE: u64 = 100;
+
+/// The demo subdomain.
+pub(crate) const SUBDOMAIN: &str = "demo";
+/// The demo agent's e-mail.
+pub(crate) const EMAIL: &str = "agent@demo.kf5.com";
+/// The demo agent's password.
+pub(crate) const PASSWORD: &str = "kf5-demo-password";
+/// The demo agent's API token (basic user `{email}/token`).
+pub(crate) const API_TOKEN: &str = "kf5-demo-token";
+
+/// One vendor dataset.
+#[derive(Debug, Clone)]
+pub(crate) struct Data {
+    opts: SimOptions,
+    timeline: Timeline,
+    agents: Vec<Person>,
+}
+
+/// One chat as generated.
+#[derive(Debug, Clone)]
+pub(crate) struct Chat {
+    index: u64,
+    id: u64,
+    started_by: &'static str,
+    status: &'static str,
+    agent: Option<usize>,
+    agent_id_text: bool,
+    rating: Option<&'static str>,
+    visitor_id: u64,
+    user_id: Option<u64>,
+    created: NaiveDateTime,
+    assigned: Option<NaiveDateTime>,
+    end: Option<NaiveDateTime>,
+    n: u32,
+    /// Whether list items carry `messages` for this chat.
+    listed_with_messages: bool,
+}
+
+const RATINGS: &[Option<&str>] = &[None, None, None, Some("good"), Some("good"), Some("bad"), Some(""), Some("5")];
+const FILES: &[(&str, &str)] = &[
+    ("截图.png", "image/png"),
+    ("发票.pdf", "application/pdf"),
+    ("IMG_2024😀.jpg", "image/jpeg"),
+    ("hóa đơn.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+];
+
+impl Data {
+    pub(crate) fn new(opts: &SimOptions) -> Self {
+        let groups = ["默认组", "售后组", "大客户组"];
+        Self {
+            opts: opts.clone(),
+            timeline: Timeline::new(opts, TAG),
+            agents: data::agent_pool(opts.seed, TAG, data::CHINESE_NAMES, &groups, "demo.kf5.com", 2190),
+        }
+    }
+
+    /// The agent pool.
+    pub(crate) fn agents(&self) -> &[Person] {
+        &self.agents
+    }
+
+    fn len(&self) -> u64 {
+        self.opts.conversations as u64
+    }
+
+    fn id(&self, i: u64) -> u64 {
+        FIRST_ID + 2 * i + data::key(self.opts.seed, TAG, i, stream::ID) % 2
+    }
+
+    fn index_of(&self, id: u64) -> Option<u64> {
+        let i = id.checked_sub(FIRST_ID)? / 2;
+        (i < self.len() && self.id(i) == id).then_some(i)
+    }
+
+    /// Generates chat `i`.
+    pub(crate) fn chat(&self, i: u64) -> Chat {
+        let mut r = data::rng(self.opts.seed, TAG, i, stream::RECORD);
+        let created = self.timeline.at(i);
+        let n = data::message_count(&mut r, self.opts.messages, MAX_MESSAGES);
+        let started_by = if r.random_bool(0.9) { "visitor" } else { "agent" };
+        let answered = started_by == "agent" || r.random_bool(0.92);
+        let agent = answered.then(|| r.random_range(0..self.agents.len()));
+        let assigned = agent.map(|_| created + Duration::seconds(r.random_range(0..90)));
+        let status = match r.random_range(0..100) {
+            0..2 => "timeout",
+            2..5 => "closed",
+            _ => "close",
+        };
+        let end = created + Duration::seconds(120 + i64::from(n) * r.random_range(15..120));
+        let visitor_id = 500 + r.random_range(0..(self.len() / 3).max(1));
+        let user_id = r.random_bool(0.4).then(|| 45_000 + visitor_id * 7);
+        Chat {
+            index: i,
+            id: self.id(i),
+            started_by,
+            status,
+            agent,
+            agent_id_text: r.random_bool(0.25),
+            rating: if agent.is_some() { *data::pick(&mut r, RATINGS) } else { None },
+            visitor_id,
+            user_id,
+            created,
+            assigned,
+            end: Some(end),
+            n,
+            listed_with_messages: r.random_bool(0.5),
+        }
+    }
+
+    fn visitor_name(c: &Chat) -> String {
+        format!("访客{}", c.visitor_id)
+    }
+
+    /// The messages of a chat, in vendor order, with their local times.
+    pub(crate) fn messages(&self, c: &Chat) -> Vec<(Value, NaiveDateTime)> {
+        let mut r = data::rng(self.opts.seed, TAG, c.index, stream::MESSAGES);
+        let visitor = Self::visitor_name(c);
+        let agent = c.agent.map(|a| self.agents[a].name);
+        let span = (c.end.unwrap_or(c.created) - c.created).num_seconds();
+        let offsets = data::sorted_offsets(&mut r, c.n as usize, 0, span);
+        let mut out = Vec::with_capacity(c.n as usize);
+        for (k, off) in offsets.into_iter().enumerate() {
+            let at = c.created + Duration::seconds(off);
+            let id = c.id * 1000 + k as u64 + 1;
+            let roll = r.random_range(0..100);
+            // The first message is the visitor joining (as in the vendor's example).
+            let (ty, name, msg): (&str, Value, &str) = if k == 0 {
+                ("chat.memberjoin", Value::from(visitor.clone()), *data::pick(&mut r, &["你好", ""]))
+            } else if k == 1 && agent.is_some() {
+                ("chat.memberjoin", Value::from(agent.unwrap_or_default()), "")
+            } else if roll < 3 {
+                // A platform notice: nobody named.
+                ("chat.memberjoin", if roll == 0 { Value::Null } else { Value::from("") }, "系统已为您分配客服")
+            } else if roll < 5 {
+                ("chat.transfer", Value::from(agent.unwrap_or("系统")), "对话已转接")
+            } else if agent.is_some() && roll % 2 == 0 {
+                ("chat.msg", Value::from(agent.unwrap_or_default()), *data::pick(&mut r, data::AGENT_TEXT))
+            } else {
+                ("chat.msg", Value::from(visitor.clone()), *data::pick(&mut r, data::CUSTOMER_TEXT))
+            };
+            let upload_roll = r.random_range(0..100);
+            let (upload_id, upload, msg) = if ty == "chat.msg" && upload_roll < 8 {
+                let (file, mime) = *data::pick(&mut r, FILES);
+                let uid = 70_000 + id % 100_000;
+                let upload = json!({
+                    "id": uid,
+                    "name": file,
+                    "url": format!("https://{SUBDOMAIN}.kf5.com/attachments/download/{uid}/{}", url::form_urlencoded::byte_serialize(file.as_bytes()).collect::<String>()),
+                    "size": r.random_range(1_000..5_000_000u64),
+                    "content_type": mime,
+                });
+                (Value::from(uid), upload, "")
+            } else if ty == "chat.msg" && upload_roll == 8 {
+                // A file that no longer exists: the id stays, the object is gone.
+                (Value::from(70_000 + id % 100_000), Value::Null, "")
+            } else {
+                (Value::Null, Value::Null, msg)
+            };
+            let m = json!({
+                "id": id,
+                "chat_id": c.id,
+                "type": ty,
+                "name": name,
+                "msg": msg,
+                "upload_id": upload_id,
+                "is_read": u8::from(r.random_bool(0.85)),
+                "created_at": data::padded(at),
+                "upload": upload,
+            });
+            out.push((m, at));
+        }
+        out
+    }
+
+    /// The chat object; `with_messages` adds `messages` (the detail endpoint
+    /// always does, the list only for some chats).
+    pub(crate) fn render(&self, c: &Chat, with_messages: bool) -> Value {
+        let mut m = Map::with_capacity(13);
+        m.insert("id".into(), c.id.into());
+        m.insert("type".into(), "chat".into());
+        m.insert("started_by".into(), c.started_by.into());
+        m.insert("status".into(), c.status.into());
+        let agent_id = c.agent.map(|a| self.agents[a].id);
+        m.insert(
+            "agent_id".into(),
+            match agent_id {
+                Some(a) if c.agent_id_text => a.to_string().into(),
+                Some(a) => a.into(),
+                None => Value::Null,
+            },
+        );
+        m.insert("rating".into(), c.rating.map_or(Value::Null, Value::from));
+        m.insert("visitor_id".into(), c.visitor_id.into());
+        m.insert("user_id".into(), c.user_id.map_or(Value::Null, Value::from));
+        m.insert("created_at".into(), data::padded(c.created).into());
+        m.insert("assigned_at".into(), c.assigned.map_or(Value::Null, |t| data::padded(t).into()));
+        m.insert("end_at".into(), c.end.map_or(Value::Null, |t| data::padded(t).into()));
+        if with_messages {
+            m.insert("messages".into(), Value::Array(self.messages(c).into_iter().map(|(m, _)| m).collect()));
+        }
+        Value::Object(m)
+    }
+
+    /// The ground truth of chat `i`, following docs/mapping.md.
+    pub(crate) fn truth(&self, i: u64) -> Conversation {
+        let c = self.chat(i);
+        let utc = |t: NaiveDateTime| local_to_utc(t, chrono_tz::Asia::Shanghai);
+        let mut conv = Conversation::new("kf5", SUBDOMAIN, c.id.to_string());
+        conv.channel = Some(Channel::Web);
+        conv.initiated_by = Some(match c.started_by {
+            "visitor" => Party::Customer,
+            "agent" => Party::Agent,
+            other => Party::Other(other.to_owned()),
+        });
+        conv.status = Some(match c.status {
+            "close" | "closed" => Status::Closed,
+            other => Status::Other(other.to_owned()),
+        });
+        let agent =
+            c.agent.map(|a| Agent { id: Some(self.agents[a].id.to_string()), name: None, email: None, group: None });
+        conv.agents = agent.iter().cloned().collect();
+        conv.agent = agent;
+        conv.customer = Customer {
+            id: Some(c.visitor_id.to_string()),
+            user_id: c.user_id.map(|u| u.to_string()),
+            ..Customer::default()
+        };
+        conv.rating = Some(match c.rating {
+            None | Some("") => Rating::unrated(),
+            Some("good") => Rating { satisfaction: Satisfaction::Satisfied, score: Some("good".into()), ..Rating::unrated() },
+            Some("bad") => {
+                Rating { satisfaction: Satisfaction::Dissatisfied, score: Some("bad".into()), ..Rating::unrated() }
+            }
+            Some(other) => Rating { score: Some(other.to_owned()), ..Rating::unrated() },
+        });
+        conv.created_at = Some(utc(c.created));
+        conv.assigned_at = c.assigned.map(utc);
+        conv.ended_at = c.end.map(utc);
+        let messages = self
+            .messages(&c)
+            .into_iter()
+            .map(|(raw, at)| {
+                let ty = raw["type"].as_str().unwrap_or_default();
+                let kind = match ty {
+                    "chat.memberjoin" => MessageKind::Event,
+                    "chat.msg" => MessageKind::Text,
+                    other => MessageKind::Other(other.to_owned()),
+                };
+                let name = raw["name"].as_str().filter(|n| !n.trim().is_empty()).map(str::to_owned);
+                let role = if kind == MessageKind::Event && name.is_none() { Role::System } else { Role::Unknown };
+                let attachments = match &raw["upload"] {
+                    Value::Object(u) => vec![Attachment {
+                        name: u["name"].as_str().map(str::to_owned),
+                        url: u["url"].as_str().map(str::to_owned),
+                        mime: u["content_type"].as_str().map(str::to_owned),
+                        size: u["size"].as_u64(),
+                    }],
+                    _ => Vec::new(),
+                };
+                Message {
+                    id: raw["id"].as_u64().map(|v| v.to_string()),
+                    sender: Sender { role, id: None, name },
+                    kind,
+                    text: raw["msg"].as_str().filter(|t| !t.trim().is_empty()).map(str::to_owned),
+                    sent_at: Some(utc(at)),
+                    read: raw["is_read"].as_u64().map(|r| r == 1),
+                    attachments,
+                    raw,
+                }
+            })
+            .collect();
+        conv.set_messages(messages);
+        conv.raw = self.render(&c, c.listed_with_messages);
+        conv
+    }
+}
+
+// ---------------------------------------------------------------------------
+// HTTP handlers.
+
+fn error(status: u16, message: &str) -> Reply {
+    let code = match status {
+        401 => "Unauthorized",
+        404 => "NotFound",
+        _ => "InvalidParameter",
+    };
+    Reply::json(status, &json!({"error": code, "message": message}))
+}
+
+/// Checks basic credentials: the password, or the API token as `{email}/token`.
+pub(crate) fn check_auth(headers: &axum::http::HeaderMap) -> Option<Reply> {
+    match crate::http::basic_auth(headers) {
+        Some((user, pass)) if user == EMAIL && pass == PASSWORD => None,
+        Some((user, pass)) if user.strip_suffix("/token") == Some(EMAIL) && pass == API_TOKEN => None,
+        _ => Some(error(401, "认证失败:邮箱、密码或 API token 错误 (authentication failed)")),
+    }
+}
+
+fn date_param(p: &Params, name: &str) -> ApiResult<Option<NaiveDate>> {
+    match p.get(name) {
+        None | Some("") => Ok(None),
+        Some(v) => NaiveDate::parse_from_str(v, "%Y-%m-%d")
+            .map(Some)
+            .map_err(|_| error(400, &format!("参数 {name} 格式错误,应为 2016-01-01 (got `{v}`)"))),
+    }
+}
+
+fn id_param(p: &Params, name: &str) -> ApiResult<Option<u64>> {
+    match p.get(name) {
+        None | Some("") => Ok(None),
+        Some(v) => v.parse().map(Some).map_err(|_| error(400, &format!("参数 {name} 必须是数字 (got `{v}`)"))),
+    }
+}
+
+/// `GET /apiv2/chats.json`: `{"chats": [...]}`, no total, no links; `per_page`
+/// silently capped at 100.
+pub(crate) fn list(d: &Data, p: &Params) -> ApiResult<Reply> {
+    let visitor = id_param(p, "visitor_id")?;
+    let user = id_param(p, "user_id")?;
+    let (start, end) = (date_param(p, "start")?, date_param(p, "end")?);
+    let page = p.positive("page", 1).map_err(|m| error(400, &m))?;
+    let per_page = p.positive("per_page", PER_PAGE).map_err(|m| error(400, &m))?.min(PER_PAGE);
+    let (lo, hi) = d.timeline.range_for_dates(start, end);
+    let skip = (page - 1).saturating_mul(per_page);
+    let mut items = Vec::new();
+    if visitor.is_none() && user.is_none() {
+        let from = lo.saturating_add(skip).min(hi);
+        let to = from.saturating_add(per_page).min(hi);
+        items.extend((from..to).map(|i| {
+            let c = d.chat(i);
+            d.render(&c, c.listed_with_messages)
+        }));
+    } else {
+        let mut seen = 0u64;
+        for i in lo..hi {
+            let c = d.chat(i);
+            if visitor.is_none_or(|v| c.visitor_id == v) && user.is_none_or(|u| c.user_id == Some(u)) {
+                if seen >= skip {
+                    items.push(d.render(&c, c.listed_with_messages));
+                    if items.len() as u64 == per_page {
+                        break;
+                    }
+                }
+                seen += 1;
+            }
+        }
+    }
+    Ok(Reply::json(200, &json!({"chats": items})))
+}
+
+/// `GET /apiv2/chats/{id}.json`: `{"chat": {...}}` with its messages.
+pub(crate) fn detail(d: &Data, file: &str) -> ApiResult<Reply> {
+    let id = file.strip_suffix(".json").unwrap_or(file);
+    let c = id
+        .parse::<u64>()
+        .ok()
+        .and_then(|v| d.index_of(v))
+        .map(|i| d.chat(i))
+        .ok_or_else(|| error(404, &format!("对话 {id} 不存在 (chat not found)")))?;
+    Ok(Reply::json(200, &json!({"chat": d.render(&c, true)})))
+}
+
+/// The whole ground truth, lazily.
+pub(crate) fn truth_iter(d: Data) -> impl Iterator<Item = Conversation> {
+    (0..d.len()).map(move |i| d.truth(i))
+}
