@@ -3,8 +3,8 @@
 
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 use connector_core::model::{
-    Agent, Channel, Conversation, Customer, Message, MessageKind, Metrics, Party, Rating, Role, Satisfaction, Sender,
-    Status, Summary, SummaryField,
+    Agent, Channel, Conversation, Customer, Message, MessageKind, Metrics, Party, Rating, Role,
+    Satisfaction, Sender, Status, Summary, SummaryField,
 };
 use connector_core::time::local_to_utc;
 use rand::Rng;
@@ -70,8 +70,22 @@ pub(crate) struct Chat {
     summary: SummaryCase,
 }
 
-const IP_INFO: &[&str] = &["归属地为北京市", "归属地为上海市", "广东省深圳市 电信", "浙江省杭州市 移动", "", "越南 胡志明市"];
-const REMARKS: &[&str] = &["服务态度很好", "解决得很快,点赞👍", "", "一般般吧", "等了太久了😤", "Rất hài lòng!"];
+const IP_INFO: &[&str] = &[
+    "归属地为北京市",
+    "归属地为上海市",
+    "广东省深圳市 电信",
+    "浙江省杭州市 移动",
+    "",
+    "越南 胡志明市",
+];
+const REMARKS: &[&str] = &[
+    "服务态度很好",
+    "解决得很快,点赞👍",
+    "",
+    "一般般吧",
+    "等了太久了😤",
+    "Rất hài lòng!",
+];
 
 impl Data {
     pub(crate) fn new(opts: &SimOptions) -> Self {
@@ -79,7 +93,14 @@ impl Data {
         Self {
             opts: opts.clone(),
             timeline: Timeline::new(opts, TAG),
-            agents: data::agent_pool(opts.seed, TAG, data::CHINESE_NAMES, &groups, "demo.bangwo8.com", 2300),
+            agents: data::agent_pool(
+                opts.seed,
+                TAG,
+                data::CHINESE_NAMES,
+                &groups,
+                "demo.bangwo8.com",
+                2300,
+            ),
         }
     }
 
@@ -129,19 +150,39 @@ impl Data {
         let duration = 60 + i64::from(n) * r.random_range(10..90);
         let open = r.random_bool(0.03);
         let end = (!open).then(|| start + Duration::seconds(duration));
-        let first_response = (counts[0] > 0).then(|| if ty == 5 { 0 } else { r.random_range(2..120) });
+        let first_response =
+            (counts[0] > 0).then(|| if ty == 5 { 0 } else { r.random_range(2..120) });
         let customer = r.random_range(0..(self.len() / 3).max(1));
         let uname = customer_uname(self.opts.seed, customer);
-        let evaluate = if end.is_none() { 0 } else { *data::pick(&mut r, &[0, 0, 1, 1, 1, 1, 2, 3]) };
-        let evaluate_time = (evaluate != 0).then(|| end.unwrap_or(start) + Duration::seconds(r.random_range(1..300)));
-        let evaluate_remark = if evaluate != 0 { data::pick(&mut r, REMARKS).to_string() } else { String::new() };
-        let end_type = end.map(|_| r.random_range(1..=2));
-        let client_ip = if r.random_bool(0.9) {
-            format!("{}.{}.{}.{}", r.random_range(1..224), r.random_range(0..256), r.random_range(0..256), r.random_range(1..255))
+        let evaluate = if end.is_none() {
+            0
+        } else {
+            *data::pick(&mut r, &[0, 0, 1, 1, 1, 1, 2, 3])
+        };
+        let evaluate_time = (evaluate != 0)
+            .then(|| end.unwrap_or(start) + Duration::seconds(r.random_range(1..300)));
+        let evaluate_remark = if evaluate != 0 {
+            data::pick(&mut r, REMARKS).to_string()
         } else {
             String::new()
         };
-        let ip_info = if client_ip.is_empty() { String::new() } else { data::pick(&mut r, IP_INFO).to_string() };
+        let end_type = end.map(|_| r.random_range(1..=2));
+        let client_ip = if r.random_bool(0.9) {
+            format!(
+                "{}.{}.{}.{}",
+                r.random_range(1..224),
+                r.random_range(0..256),
+                r.random_range(0..256),
+                r.random_range(1..255)
+            )
+        } else {
+            String::new()
+        };
+        let ip_info = if client_ip.is_empty() {
+            String::new()
+        } else {
+            data::pick(&mut r, IP_INFO).to_string()
+        };
         let summary = match r.random_range(0..100) {
             0..55 => SummaryCase::Filled,
             55..75 => SummaryCase::NoTemplate,
@@ -199,10 +240,22 @@ impl Data {
         m.insert("evaluate_time".into(), date(c.evaluate_time));
         m.insert("evaluate_remark".into(), c.evaluate_remark.clone().into());
         m.insert("end_type".into(), num(4, c.end_type.map(u64::from)));
-        m.insert("servicer_msg_count".into(), num(5, Some(u64::from(c.counts[0]))));
-        m.insert("client_msg_count".into(), num(6, Some(u64::from(c.counts[1]))));
-        m.insert("first_response".into(), num(7, c.first_response.map(|s| s as u64)));
-        m.insert("contents".into(), format!("{LINK_HOST}/api/v1/imchat/chatrecords/{}.json", c.r_id).into());
+        m.insert(
+            "servicer_msg_count".into(),
+            num(5, Some(u64::from(c.counts[0]))),
+        );
+        m.insert(
+            "client_msg_count".into(),
+            num(6, Some(u64::from(c.counts[1]))),
+        );
+        m.insert(
+            "first_response".into(),
+            num(7, c.first_response.map(|s| s as u64)),
+        );
+        m.insert(
+            "contents".into(),
+            format!("{LINK_HOST}/api/v1/imchat/chatrecords/{}.json", c.r_id).into(),
+        );
         Value::Object(m)
     }
 
@@ -224,7 +277,12 @@ impl Data {
         let mut offsets = data::sorted_offsets(&mut r, split, 0, fr);
         if split < roles.len() {
             offsets.push(fr);
-            offsets.extend(data::sorted_offsets(&mut r, roles.len() - split - 1, fr, c.duration));
+            offsets.extend(data::sorted_offsets(
+                &mut r,
+                roles.len() - split - 1,
+                fr,
+                c.duration,
+            ));
         }
         let agent = c.agent.map(|a| &self.agents[a]);
         roles
@@ -253,18 +311,38 @@ impl Data {
     /// The summary response body of a session.
     pub(crate) fn summary_body(&self, c: &Chat) -> Value {
         match c.summary {
-            SummaryCase::NoTemplate => json!({"status": "120001", "message": "No service summary template"}),
-            SummaryCase::NotFilled => json!({"status": "120002", "message": "No service summary information"}),
+            SummaryCase::NoTemplate => {
+                json!({"status": "120001", "message": "No service summary template"})
+            }
+            SummaryCase::NotFilled => {
+                json!({"status": "120002", "message": "No service summary information"})
+            }
             SummaryCase::Filled => {
                 let mut r = data::rng(self.opts.seed, TAG, c.index, stream::SUMMARY);
-                let template = data::pick(&mut r, &["im服务总结模板", "售后服务总结", "VIP 客户回访模板"]);
+                let template = data::pick(
+                    &mut r,
+                    &["im服务总结模板", "售后服务总结", "VIP 客户回访模板"],
+                );
                 let amount = r.random_range(10..10_000u64);
-                let amount = if r.random_bool(0.5) { Value::from(amount) } else { Value::from(amount.to_string()) };
+                let amount = if r.random_bool(0.5) {
+                    Value::from(amount)
+                } else {
+                    Value::from(amount.to_string())
+                };
                 let checkbox = data::pick(&mut r, &["1", "0"]);
-                let dropdown = data::pick(&mut r, &["下拉菜单的某一项", "产品咨询", "退换货", "投诉建议", "Khác"]);
+                let dropdown = data::pick(
+                    &mut r,
+                    &["下拉菜单的某一项", "产品咨询", "退换货", "投诉建议", "Khác"],
+                );
                 let files = r.random_range(0..4);
                 let attachments: Vec<String> = (0..files)
-                    .map(|k| format!("{LINK_HOST}/attachments/{}/{}_{k}.png", c.r_id, r.random_range(1000..9999)))
+                    .map(|k| {
+                        format!(
+                            "{LINK_HOST}/attachments/{}/{}_{k}.png",
+                            c.r_id,
+                            r.random_range(1000..9999)
+                        )
+                    })
                     .collect();
                 let mut fields = vec![
                     json!({"key": "field_1", "value": amount}),
@@ -273,7 +351,8 @@ impl Data {
                     json!({"key": "field_4", "value": attachments.join(",")}),
                 ];
                 if r.random_bool(0.3) {
-                    fields.push(json!({"key": "field_5", "value": "客户要求回电📞 Gọi lại sau 17h"}));
+                    fields
+                        .push(json!({"key": "field_5", "value": "客户要求回电📞 Gọi lại sau 17h"}));
                 }
                 json!({
                     "status": "200",
@@ -297,14 +376,33 @@ impl Data {
             4 => Some(Channel::Bot),
             _ => None,
         };
-        conv.initiated_by = Some(if c.ty == 5 { Party::Agent } else { Party::Customer });
-        conv.status = Some(if c.end.is_some() { Status::Closed } else { Status::Open });
-        conv.ended_by = c.end_type.map(|t| if t == 1 { Party::Customer } else { Party::Agent });
+        conv.initiated_by = Some(if c.ty == 5 {
+            Party::Agent
+        } else {
+            Party::Customer
+        });
+        conv.status = Some(if c.end.is_some() {
+            Status::Closed
+        } else {
+            Status::Open
+        });
+        conv.ended_by = c.end_type.map(|t| {
+            if t == 1 {
+                Party::Customer
+            } else {
+                Party::Agent
+            }
+        });
         conv.created_at = Some(utc(c.start));
         conv.ended_at = c.end.map(utc);
         let agent = c.agent.map(|a| {
             let a = &self.agents[a];
-            Agent { id: Some(a.id.to_string()), name: Some(a.name.to_owned()), email: None, group: None }
+            Agent {
+                id: Some(a.id.to_string()),
+                name: Some(a.name.to_owned()),
+                email: None,
+                group: None,
+            }
         });
         conv.agents = agent.iter().cloned().collect();
         conv.agent = agent;
@@ -336,7 +434,10 @@ impl Data {
             .messages(&c)
             .into_iter()
             .map(|(raw, at)| {
-                let role = match raw["spokesman_identity"].as_u64().or_else(|| raw["spokesman_identity"].as_str()?.parse().ok()) {
+                let role = match raw["spokesman_identity"]
+                    .as_u64()
+                    .or_else(|| raw["spokesman_identity"].as_str()?.parse().ok())
+                {
                     Some(1) => Role::Agent,
                     Some(2) => Role::Customer,
                     _ => Role::Bot,
@@ -344,7 +445,15 @@ impl Data {
                 let name = scalar_text(&raw["spokesman"]);
                 Message {
                     id: None,
-                    sender: Sender { id: if role == Role::Customer { name.clone() } else { None }, role, name },
+                    sender: Sender {
+                        id: if role == Role::Customer {
+                            name.clone()
+                        } else {
+                            None
+                        },
+                        role,
+                        name,
+                    },
                     kind: MessageKind::Text,
                     text: raw["msg"].as_str().and_then(non_empty),
                     sent_at: Some(utc(at)),
@@ -364,7 +473,9 @@ impl Data {
 fn customer_uname(seed: u64, k: u64) -> String {
     let mut r = data::rng(seed, TAG, k, stream::CUSTOMER);
     const ALPHA: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    let tail: String = (0..r.random_range(12..26)).map(|_| char::from(*data::pick(&mut r, ALPHA))).collect();
+    let tail: String = (0..r.random_range(12..26))
+        .map(|_| char::from(*data::pick(&mut r, ALPHA)))
+        .collect();
     format!("u{}_o{}_{tail}", r.random_range(1..9), r.random_range(1..9))
 }
 
@@ -389,7 +500,10 @@ fn summary_truth(body: &Value) -> Option<Summary> {
         fields: s["custom_fields"]
             .as_array()?
             .iter()
-            .map(|f| SummaryField { key: f["key"].as_str().unwrap_or_default().to_owned(), value: scalar_text(&f["value"]) })
+            .map(|f| SummaryField {
+                key: f["key"].as_str().unwrap_or_default().to_owned(),
+                value: scalar_text(&f["value"]),
+            })
             .collect(),
     })
 }
@@ -398,17 +512,23 @@ fn summary_truth(body: &Value) -> Option<Summary> {
 // HTTP handlers.
 
 fn error(status: u16, message: &str) -> Reply {
-    Reply::json(status, &json!({"status": status.to_string(), "message": message}))
+    Reply::json(
+        status,
+        &json!({"status": status.to_string(), "message": message}),
+    )
 }
 
 /// Checks the basic credentials; `None` when they are right.
 pub(crate) fn check_auth(headers: &axum::http::HeaderMap) -> Option<Reply> {
     match crate::http::basic_auth(headers) {
         Some((user, pass)) if user == ACCOUNT && pass == PASSWORD => None,
-        _ => Some(error(401, "Unauthorized: 帐号或密码错误 (account or password is wrong)").with_header(
-            "www-authenticate",
-            "Basic realm=\"bangwo8\"",
-        )),
+        _ => Some(
+            error(
+                401,
+                "Unauthorized: 帐号或密码错误 (account or password is wrong)",
+            )
+            .with_header("www-authenticate", "Basic realm=\"bangwo8\""),
+        ),
     }
 }
 
@@ -417,13 +537,20 @@ fn date_param(p: &Params, name: &str) -> ApiResult<Option<NaiveDate>> {
         None | Some("") => Ok(None),
         Some(v) => NaiveDate::parse_from_str(v, "%Y-%m-%d")
             .map(Some)
-            .map_err(|_| error(400, &format!("参数 {name} 格式错误,应为 2012-01-01 (got `{v}`)"))),
+            .map_err(|_| {
+                error(
+                    400,
+                    &format!("参数 {name} 格式错误,应为 2012-01-01 (got `{v}`)"),
+                )
+            }),
     }
 }
 
 fn paging(p: &Params) -> ApiResult<(u64, u64)> {
     let page = p.positive("page", 1).map_err(|m| error(400, &m))?;
-    let per_page = p.positive("per_page", DEFAULT_PER_PAGE).map_err(|m| error(400, &m))?;
+    let per_page = p
+        .positive("per_page", DEFAULT_PER_PAGE)
+        .map_err(|m| error(400, &m))?;
     Ok((page, per_page))
 }
 
@@ -438,7 +565,15 @@ fn link(path: &str, p: &Params, per_page: u64, page: u64) -> String {
     format!("{LINK_HOST}{path}?{}", q.finish())
 }
 
-fn envelope(items_key: &str, items: Value, path: &str, p: &Params, count: u64, page: u64, per_page: u64) -> Value {
+fn envelope(
+    items_key: &str,
+    items: Value,
+    path: &str,
+    p: &Params,
+    count: u64,
+    page: u64,
+    per_page: u64,
+) -> Value {
     let next = (page.saturating_mul(per_page) < count).then(|| link(path, p, per_page, page + 1));
     let prev = (page > 1).then(|| link(path, p, per_page, page - 1));
     json!({items_key: items, "count": count, "next_page": next, "previous_page": prev})
@@ -458,8 +593,14 @@ pub(crate) fn list(d: &Data, agent_id: Option<&str>, p: &Params) -> ApiResult<Re
         },
     };
     let uname = p.get("uname").filter(|u| !u.is_empty());
-    let (ss, se) = (date_param(p, "servicestart_start")?, date_param(p, "servicestart_end")?);
-    let (es, ee) = (date_param(p, "serviceend_start")?, date_param(p, "serviceend_end")?);
+    let (ss, se) = (
+        date_param(p, "servicestart_start")?,
+        date_param(p, "servicestart_end")?,
+    );
+    let (es, ee) = (
+        date_param(p, "serviceend_start")?,
+        date_param(p, "serviceend_end")?,
+    );
     let (page, per_page) = paging(p)?;
     let (lo, hi) = d.timeline.range_for_dates(ss, se);
     let skip = (page - 1).saturating_mul(per_page);
@@ -477,7 +618,9 @@ pub(crate) fn list(d: &Data, agent_id: Option<&str>, p: &Params) -> ApiResult<Re
             let ok = agent.is_none_or(|a| c.agent.is_some_and(|k| d.agents[k].id == a))
                 && uname.is_none_or(|u| c.uname == u)
                 && (es.is_none() && ee.is_none()
-                    || c.end.is_some_and(|e| es.is_none_or(|s| e.date() >= s) && ee.is_none_or(|x| e.date() <= x)));
+                    || c.end.is_some_and(|e| {
+                        es.is_none_or(|s| e.date() >= s) && ee.is_none_or(|x| e.date() <= x)
+                    }));
             if ok {
                 if count >= skip && count < skip.saturating_add(per_page) {
                     items.push(d.render(&c));
@@ -487,7 +630,18 @@ pub(crate) fn list(d: &Data, agent_id: Option<&str>, p: &Params) -> ApiResult<Re
         }
         count
     };
-    Ok(Reply::json(200, &envelope("chats", Value::Array(items), &path, p, count, page, per_page)))
+    Ok(Reply::json(
+        200,
+        &envelope(
+            "chats",
+            Value::Array(items),
+            &path,
+            p,
+            count,
+            page,
+            per_page,
+        ),
+    ))
 }
 
 fn session(d: &Data, file: &str) -> ApiResult<Chat> {
@@ -517,7 +671,10 @@ pub(crate) fn chatrecords(d: &Data, file: &str, p: &Params) -> ApiResult<Reply> 
     // r_id is a string here, as in the vendor's example.
     let items = json!({"r_id": c.r_id.to_string(), "contents": contents});
     let path = format!("/api/v1/imchat/chatrecords/{}.json", c.r_id);
-    Ok(Reply::json(200, &envelope("im_chatrecords", items, &path, p, count, page, per_page)))
+    Ok(Reply::json(
+        200,
+        &envelope("im_chatrecords", items, &path, p, count, page, per_page),
+    ))
 }
 
 /// `GET /api/v1/servicesummary/{r_id}.json?servicesummary_type=1`.
@@ -525,10 +682,23 @@ pub(crate) fn summary(d: &Data, file: &str, p: &Params) -> ApiResult<Reply> {
     match p.get("servicesummary_type") {
         Some("1") => {}
         Some("2" | "3") => {
-            return Ok(Reply::json(200, &json!({"status": "120001", "message": "No service summary template"})));
+            return Ok(Reply::json(
+                200,
+                &json!({"status": "120001", "message": "No service summary template"}),
+            ));
         }
-        Some(v) => return Err(error(400, &format!("参数 servicesummary_type 错误: `{v}` (1-im 2-呼叫中心 3-远程协助)"))),
-        None => return Err(error(400, "缺少参数 servicesummary_type (missing servicesummary_type)")),
+        Some(v) => {
+            return Err(error(
+                400,
+                &format!("参数 servicesummary_type 错误: `{v}` (1-im 2-呼叫中心 3-远程协助)"),
+            ));
+        }
+        None => {
+            return Err(error(
+                400,
+                "缺少参数 servicesummary_type (missing servicesummary_type)",
+            ));
+        }
     }
     let c = session(d, file)?;
     Ok(Reply::json(200, &d.summary_body(&c)))

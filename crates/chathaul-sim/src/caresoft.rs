@@ -58,15 +58,30 @@ pub(crate) struct Chat {
     service_id: u64,
 }
 
-const SURNAMES: &[&str] = &["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi", "Đỗ", "Hồ"];
-const GIVEN: &[&str] = &["Thị Hương", "Văn Hùng", "Minh Châu", "Quỳnh Anh", "Đức Thắng", "Thu Trang", "Gia Bảo", "Ngọc Hân"];
+const SURNAMES: &[&str] = &[
+    "Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi", "Đỗ", "Hồ",
+];
+const GIVEN: &[&str] = &[
+    "Thị Hương",
+    "Văn Hùng",
+    "Minh Châu",
+    "Quỳnh Anh",
+    "Đức Thắng",
+    "Thu Trang",
+    "Gia Bảo",
+    "Ngọc Hân",
+];
 const PAGES: &[&str] = &[
     "https://shop.demo.vn/",
     "https://shop.demo.vn/san-pham/ao-thun-nam",
     "https://shop.demo.vn/gio-hang",
     "https://shop.demo.vn/khuyen-mai?utm_source=facebook",
 ];
-const REFERRERS: &[&str] = &["https://www.google.com/", "https://www.facebook.com/", "https://zalo.me/"];
+const REFERRERS: &[&str] = &[
+    "https://www.google.com/",
+    "https://www.facebook.com/",
+    "https://zalo.me/",
+];
 
 impl Data {
     pub(crate) fn new(opts: &SimOptions) -> Self {
@@ -74,7 +89,14 @@ impl Data {
         Self {
             opts: opts.clone(),
             timeline: Timeline::new(opts, TAG),
-            agents: data::agent_pool(opts.seed, TAG, data::VIETNAMESE_NAMES, &groups, "demo.caresoft.vn", 9_000_000),
+            agents: data::agent_pool(
+                opts.seed,
+                TAG,
+                data::VIETNAMESE_NAMES,
+                &groups,
+                "demo.caresoft.vn",
+                9_000_000,
+            ),
         }
     }
 
@@ -106,27 +128,49 @@ impl Data {
             None => ring + Duration::seconds(wait + r.random_range(30..300)),
         };
         let agent = met.then(|| r.random_range(0..self.agents.len()));
-        let group = if met { agent } else { r.random_bool(0.6).then(|| r.random_range(0..self.agents.len())) };
+        let group = if met {
+            agent
+        } else {
+            r.random_bool(0.6)
+                .then(|| r.random_range(0..self.agents.len()))
+        };
         let customer_id = 165_000_000 + r.random_range(0..(self.len() / 3).max(1)) * 13;
         let cus_name = if r.random_bool(0.9) {
-            format!("{} {}", data::pick(&mut r, SURNAMES), data::pick(&mut r, GIVEN))
+            format!(
+                "{} {}",
+                data::pick(&mut r, SURNAMES),
+                data::pick(&mut r, GIVEN)
+            )
         } else {
             (*data::pick(&mut r, &["cstest", "Khách 🌸", ""])).to_owned()
         };
-        let cus_email =
-            if r.random_bool(0.4) { format!("khach{}@gmail.com", customer_id % 100_000) } else { String::new() };
+        let cus_email = if r.random_bool(0.4) {
+            format!("khach{}@gmail.com", customer_id % 100_000)
+        } else {
+            String::new()
+        };
         let cus_phone = if r.random_bool(0.5) {
             format!("09{:08}", r.random_range(0..100_000_000u64))
         } else {
             String::new()
         };
-        let ticket = r.random_bool(0.7).then(|| (387_000_000 + i * 17, 7_000 + i));
+        let ticket = r
+            .random_bool(0.7)
+            .then(|| (387_000_000 + i * 17, 7_000 + i));
         let landing_page = (ctype == 0).then(|| data::pick(&mut r, PAGES).to_string());
-        let referrer = (ctype == 0 && r.random_bool(0.5)).then(|| data::pick(&mut r, REFERRERS).to_string());
-        let facebook_page_id = (ctype == 1).then(|| format!("10438{:010}", r.random_range(0..10_000_000_000u64)));
+        let referrer =
+            (ctype == 0 && r.random_bool(0.5)).then(|| data::pick(&mut r, REFERRERS).to_string());
+        let facebook_page_id =
+            (ctype == 1).then(|| format!("10438{:010}", r.random_range(0..10_000_000_000u64)));
         const ALPHA: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ";
-        let letters: String = (0..8).map(|_| char::from(*data::pick(&mut r, ALPHA))).collect();
-        let conversation_id = format!("{}-{letters}-{}", start.format("%Y%m%d%H%M%S"), r.random_range(100_000..1_000_000));
+        let letters: String = (0..8)
+            .map(|_| char::from(*data::pick(&mut r, ALPHA)))
+            .collect();
+        let conversation_id = format!(
+            "{}-{letters}-{}",
+            start.format("%Y%m%d%H%M%S"),
+            r.random_range(100_000..1_000_000)
+        );
         Chat {
             conversation_id,
             ctype,
@@ -157,8 +201,14 @@ impl Data {
         let group = c.group.map_or("", |g| self.agents[g].group);
         let opt = |s: &Option<String>| s.as_ref().map_or(Value::Null, |s| Value::from(s.as_str()));
         let mut m = Map::with_capacity(23);
-        m.insert("ticket_id".into(), c.ticket.map_or(Value::Null, |t| t.0.into()));
-        m.insert("ticket_no".into(), c.ticket.map_or(Value::Null, |t| t.1.into()));
+        m.insert(
+            "ticket_id".into(),
+            c.ticket.map_or(Value::Null, |t| t.0.into()),
+        );
+        m.insert(
+            "ticket_no".into(),
+            c.ticket.map_or(Value::Null, |t| t.1.into()),
+        );
         m.insert("customer_id".into(), c.customer_id.into());
         m.insert("group_name".into(), group.into());
         m.insert("conversation_id".into(), c.conversation_id.clone().into());
@@ -167,22 +217,48 @@ impl Data {
         m.insert("cus_phone".into(), c.cus_phone.clone().into());
         m.insert("start_time".into(), data::padded(c.start).into());
         m.insert("end_time".into(), data::padded(c.end).into());
-        m.insert("chat_duration".into(), (c.end - c.start).num_seconds().into());
-        m.insert("agent_email".into(), agent.map_or("", |a| a.email.as_str()).into());
+        m.insert(
+            "chat_duration".into(),
+            (c.end - c.start).num_seconds().into(),
+        );
+        m.insert(
+            "agent_email".into(),
+            agent.map_or("", |a| a.email.as_str()).into(),
+        );
         m.insert("agent_name".into(), agent.map_or("", |a| a.name).into());
         m.insert("ring_time".into(), data::padded(c.ring).into());
-        m.insert("meet_time".into(), c.meet.map_or(Value::Null, |t| data::padded(t).into()));
-        m.insert("waitTime".into(), hms((c.meet.unwrap_or(c.end) - c.ring).num_seconds()).into());
-        m.insert("answer_time".into(), c.meet.map_or(Value::Null, |t| hms((c.end - t).num_seconds()).into()));
+        m.insert(
+            "meet_time".into(),
+            c.meet.map_or(Value::Null, |t| data::padded(t).into()),
+        );
+        m.insert(
+            "waitTime".into(),
+            hms((c.meet.unwrap_or(c.end) - c.ring).num_seconds()).into(),
+        );
+        m.insert(
+            "answer_time".into(),
+            c.meet
+                .map_or(Value::Null, |t| hms((c.end - t).num_seconds()).into()),
+        );
         m.insert(
             "chat_status".into(),
-            if c.met { "LBL_CHAT_STATUS_MEET" } else { "LBL_CHAT_STATUS_MISS" }.into(),
+            if c.met {
+                "LBL_CHAT_STATUS_MEET"
+            } else {
+                "LBL_CHAT_STATUS_MISS"
+            }
+            .into(),
         );
         m.insert("landing_page".into(), opt(&c.landing_page));
         m.insert("referrer".into(), opt(&c.referrer));
         m.insert(
             "is_trigger".into(),
-            if c.trigger { "LBL_CHAT_CUSTOMER_REQUEST_TRIGGER" } else { "LBL_CHAT_CUSTOMER_REQUEST_NORMAL" }.into(),
+            if c.trigger {
+                "LBL_CHAT_CUSTOMER_REQUEST_TRIGGER"
+            } else {
+                "LBL_CHAT_CUSTOMER_REQUEST_NORMAL"
+            }
+            .into(),
         );
         m.insert("facebook_page_id".into(), opt(&c.facebook_page_id));
         m.insert("service_id".into(), c.service_id.into());
@@ -200,7 +276,11 @@ impl Data {
             1 => Channel::Facebook,
             _ => Channel::Zalo,
         });
-        conv.status = Some(if c.met { Status::Closed } else { Status::Missed });
+        conv.status = Some(if c.met {
+            Status::Closed
+        } else {
+            Status::Missed
+        });
         conv.customer = Customer {
             id: Some(c.customer_id.to_string()),
             name: text(&c.cus_name),
@@ -227,7 +307,10 @@ impl Data {
             duration_secs: Some((c.end - c.start).num_seconds() as u64),
             ..Metrics::default()
         };
-        conv.ticket = c.ticket.map(|(id, no)| TicketRef { id: Some(id.to_string()), number: Some(no.to_string()) });
+        conv.ticket = c.ticket.map(|(id, no)| TicketRef {
+            id: Some(id.to_string()),
+            number: Some(no.to_string()),
+        });
         conv.landing_page = c.landing_page.clone();
         conv.referrer = c.referrer.clone();
         conv.raw = self.render(&c);
@@ -251,16 +334,26 @@ fn error(status: u16, code: &str, message: &str) -> Reply {
 pub(crate) fn check_auth(headers: &axum::http::HeaderMap) -> Option<Reply> {
     match crate::http::bearer(headers) {
         Some(t) if t == TOKEN => None,
-        _ => Some(error(401, "UNAUTHORIZED", "Token không hợp lệ hoặc đã hết hạn (invalid or expired token)")),
+        _ => Some(error(
+            401,
+            "UNAUTHORIZED",
+            "Token không hợp lệ hoặc đã hết hạn (invalid or expired token)",
+        )),
     }
 }
 
 fn instant(p: &Params, name: &str) -> ApiResult<Option<DateTime<Utc>>> {
     match p.get(name) {
         None | Some("") => Ok(None),
-        Some(v) => NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M:%SZ").map(|t| Some(t.and_utc())).map_err(|_| {
-            error(400, "BAD_REQUEST", &format!("Tham số {name} sai định dạng yyyy-MM-ddTHH:mm:ssZ (got `{v}`)"))
-        }),
+        Some(v) => NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M:%SZ")
+            .map(|t| Some(t.and_utc()))
+            .map_err(|_| {
+                error(
+                    400,
+                    "BAD_REQUEST",
+                    &format!("Tham số {name} sai định dạng yyyy-MM-ddTHH:mm:ssZ (got `{v}`)"),
+                )
+            }),
     }
 }
 
@@ -270,48 +363,77 @@ fn ints(p: &Params, name: &str) -> ApiResult<Vec<u64>> {
     p.all(&bracket)
         .chain(p.all(name))
         .filter(|v| !v.is_empty())
-        .map(|v| v.parse().map_err(|_| error(400, "BAD_REQUEST", &format!("Tham số {name} phải là số nguyên (got `{v}`)"))))
+        .map(|v| {
+            v.parse().map_err(|_| {
+                error(
+                    400,
+                    "BAD_REQUEST",
+                    &format!("Tham số {name} phải là số nguyên (got `{v}`)"),
+                )
+            })
+        })
         .collect()
 }
 
 fn int(p: &Params, name: &str) -> ApiResult<Option<u64>> {
     match p.get(name) {
         None | Some("") => Ok(None),
-        Some(v) => v
-            .parse()
-            .map(Some)
-            .map_err(|_| error(400, "BAD_REQUEST", &format!("Tham số {name} phải là số nguyên (got `{v}`)"))),
+        Some(v) => v.parse().map(Some).map_err(|_| {
+            error(
+                400,
+                "BAD_REQUEST",
+                &format!("Tham số {name} phải là số nguyên (got `{v}`)"),
+            )
+        }),
     }
 }
 
 /// `GET /api/v1/chats`: `{"code":"OK","numFound":N,"chats":[...]}`.
 pub(crate) fn list(d: &Data, p: &Params) -> ApiResult<Reply> {
     let invalid = |m: String| error(200, "INVALID_PARAMETER", &m);
-    let (ss, st) = (instant(p, "start_time_since")?, instant(p, "start_time_to")?);
+    let (ss, st) = (
+        instant(p, "start_time_since")?,
+        instant(p, "start_time_to")?,
+    );
     let (es, et) = (instant(p, "end_time_since")?, instant(p, "end_time_to")?);
     let (assignees, groups) = (ints(p, "assignees")?, ints(p, "groups")?);
     let (customers, services) = (ints(p, "customers")?, ints(p, "services")?);
     let ctype = int(p, "conversation_type")?.unwrap_or(0);
     if ![0, 1, 3].contains(&ctype) {
-        return Err(invalid(format!("conversation_type không hợp lệ: {ctype} (0, 1, 3)")));
+        return Err(invalid(format!(
+            "conversation_type không hợp lệ: {ctype} (0, 1, 3)"
+        )));
     }
     let status = int(p, "chat_status")?;
     if status.is_some_and(|s| s > 1) {
-        return Err(invalid(format!("chat_status không hợp lệ: {} (0, 1)", status.unwrap_or_default())));
+        return Err(invalid(format!(
+            "chat_status không hợp lệ: {} (0, 1)",
+            status.unwrap_or_default()
+        )));
     }
     let chat_type = int(p, "chat_type")?;
     if chat_type.is_some_and(|s| s > 1) {
-        return Err(invalid(format!("chat_type không hợp lệ: {} (0, 1)", chat_type.unwrap_or_default())));
+        return Err(invalid(format!(
+            "chat_type không hợp lệ: {} (0, 1)",
+            chat_type.unwrap_or_default()
+        )));
     }
     let ticket_no = int(p, "ticket_no")?;
     let conversation_id = p.get("conversation_id").filter(|v| !v.is_empty());
-    let page = p.positive("page", 1).map_err(|m| error(400, "BAD_REQUEST", &m))?;
-    let count = p.positive("count", DEFAULT_COUNT).map_err(|m| error(400, "BAD_REQUEST", &m))?.min(MAX_COUNT);
+    let page = p
+        .positive("page", 1)
+        .map_err(|m| error(400, "BAD_REQUEST", &m))?;
+    let count = p
+        .positive("count", DEFAULT_COUNT)
+        .map_err(|m| error(400, "BAD_REQUEST", &m))?
+        .min(MAX_COUNT);
     let zone = chrono_tz::Asia::Ho_Chi_Minh;
     let utc = |t: NaiveDateTime| local_to_utc(t, zone);
     // Start times follow the index: narrow the scan by binary search.
     let lo = ss.map_or(0, |s| d.timeline.partition(|t| utc(t) < s));
-    let hi = st.map_or(d.len(), |s| d.timeline.partition(|t| utc(t) <= s)).max(lo);
+    let hi = st
+        .map_or(d.len(), |s| d.timeline.partition(|t| utc(t) <= s))
+        .max(lo);
     let skip = (page - 1).saturating_mul(count);
     let mut found = 0u64;
     let mut items = Vec::new();
@@ -338,7 +460,10 @@ pub(crate) fn list(d: &Data, p: &Params) -> ApiResult<Reply> {
             found += 1;
         }
     }
-    Ok(Reply::json(200, &json!({"code": "OK", "numFound": found, "chats": items})))
+    Ok(Reply::json(
+        200,
+        &json!({"code": "OK", "numFound": found, "chats": items}),
+    ))
 }
 
 /// The whole ground truth, lazily.

@@ -71,7 +71,11 @@ impl SimArgs {
             jitter: Duration::from_millis(self.jitter_ms),
             rate_limit: self.rate_limit,
             fault_rate: self.fault_rate,
-            faults: if self.faults.is_empty() { Fault::DEFAULT.to_vec() } else { self.faults.clone() },
+            faults: if self.faults.is_empty() {
+                Fault::DEFAULT.to_vec()
+            } else {
+                self.faults.clone()
+            },
             port: self.port,
         }
     }
@@ -129,7 +133,10 @@ pub async fn run(args: SimArgs) -> std::io::Result<()> {
     let opts = args.options();
     if let Some(path) = &args.truth {
         let n = write_truth(&opts, path)?;
-        eprintln!("chathaul-sim: wrote {n} conversations of ground truth to {}", path.display());
+        eprintln!(
+            "chathaul-sim: wrote {n} conversations of ground truth to {}",
+            path.display()
+        );
     }
     let sim = Simulator::start(opts).await?;
     {
@@ -139,7 +146,10 @@ pub async fn run(args: SimArgs) -> std::io::Result<()> {
         }
         out.flush()?;
     }
-    eprintln!("chathaul-sim: serving on http://{} (Ctrl-C to stop)", sim.addr());
+    eprintln!(
+        "chathaul-sim: serving on http://{} (Ctrl-C to stop)",
+        sim.addr()
+    );
     tokio::signal::ctrl_c().await?;
     let stats = sim.stats();
     eprintln!(
@@ -161,5 +171,9 @@ where
     T: Into<OsString> + Clone,
 {
     let args = SimArgs::parse_from(args);
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?.block_on(run(args))
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?
+        .block_on(run(args))
 }

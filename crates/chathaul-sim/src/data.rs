@@ -101,7 +101,11 @@ impl Timeline {
     }
 
     /// The index range of conversations starting on local dates `[first, last]`.
-    pub(crate) fn range_for_dates(&self, first: Option<NaiveDate>, last: Option<NaiveDate>) -> (u64, u64) {
+    pub(crate) fn range_for_dates(
+        &self,
+        first: Option<NaiveDate>,
+        last: Option<NaiveDate>,
+    ) -> (u64, u64) {
         let lo = first.map_or(0, |d| self.partition(|t| t.date() < d));
         let hi = last.map_or(self.n, |d| self.partition(|t| t.date() <= d));
         (lo, hi.max(lo))
@@ -155,7 +159,11 @@ pub(crate) fn sorted_offsets(rng: &mut ChaCha8Rng, n: usize, lo: i64, hi: i64) -
 /// Splits `n` messages into roles with exact counts, in a random order:
 /// `counts[k]` messages of role `k`. When `first` is given, the first message
 /// has that role (if any are left).
-pub(crate) fn role_sequence(rng: &mut ChaCha8Rng, counts: &[u32], first: Option<usize>) -> Vec<usize> {
+pub(crate) fn role_sequence(
+    rng: &mut ChaCha8Rng,
+    counts: &[u32],
+    first: Option<usize>,
+) -> Vec<usize> {
     let mut left: Vec<u32> = counts.to_vec();
     let total: u32 = left.iter().sum();
     let mut out = Vec::with_capacity(total as usize);

@@ -32,7 +32,12 @@ impl Reply {
 
     /// A plain-text or HTML reply.
     pub(crate) fn text(status: u16, content_type: &'static str, body: impl Into<Bytes>) -> Self {
-        Self { status, headers: Vec::new(), content_type, body: body.into() }
+        Self {
+            status,
+            headers: Vec::new(),
+            content_type,
+            body: body.into(),
+        }
     }
 
     /// Adds a header.
@@ -44,9 +49,13 @@ impl Reply {
     /// The head of the HTTP response, with `body`.
     pub(crate) fn into_response_with(self, body: Body) -> Response<Body> {
         let mut res = Response::new(body);
-        *res.status_mut() = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        *res.status_mut() =
+            StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let h = res.headers_mut();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(self.content_type));
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(self.content_type),
+        );
         h.insert(header::CONTENT_LENGTH, HeaderValue::from(self.body.len()));
         for (name, value) in self.headers {
             if let Ok(v) = HeaderValue::from_str(&value) {
@@ -70,17 +79,28 @@ pub(crate) struct Params(Vec<(String, String)>);
 impl Params {
     /// Parses a raw query string.
     pub(crate) fn parse(query: Option<&str>) -> Self {
-        Self(url::form_urlencoded::parse(query.unwrap_or("").as_bytes()).into_owned().collect())
+        Self(
+            url::form_urlencoded::parse(query.unwrap_or("").as_bytes())
+                .into_owned()
+                .collect(),
+        )
     }
 
     /// The last value of `key`.
     pub(crate) fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Every value of `key`, in order.
     pub(crate) fn all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.0.iter().filter(move |(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .filter(move |(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     /// All parameters, in order.
@@ -94,7 +114,9 @@ impl Params {
             None | Some("") => Ok(default),
             Some(v) => match v.parse::<u64>() {
                 Ok(n) if n > 0 => Ok(n),
-                _ => Err(format!("invalid parameter {key}: `{v}` is not a positive integer")),
+                _ => Err(format!(
+                    "invalid parameter {key}: `{v}` is not a positive integer"
+                )),
             },
         }
     }
@@ -107,7 +129,9 @@ pub(crate) fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }
-    let decoded = base64::engine::general_purpose::STANDARD.decode(rest.trim()).ok()?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(rest.trim())
+        .ok()?;
     let text = String::from_utf8(decoded).ok()?;
     let (user, pass) = text.split_once(':')?;
     Some((user.to_owned(), pass.to_owned()))
@@ -117,11 +141,15 @@ pub(crate) fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
 pub(crate) fn bearer(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, rest) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim().to_owned())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| rest.trim().to_owned())
 }
 
 /// Who a request claims to be, for the per-account rate limit: the basic
 /// user name or the bearer token (whether or not the credentials are right).
 pub(crate) fn account_key(headers: &HeaderMap) -> Option<String> {
-    basic_auth(headers).map(|(u, _)| u).or_else(|| bearer(headers).map(|t| format!("bearer:{t}")))
+    basic_auth(headers)
+        .map(|(u, _)| u)
+        .or_else(|| bearer(headers).map(|t| format!("bearer:{t}")))
 }

@@ -3,8 +3,8 @@
 
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 use connector_core::model::{
-    Agent, Attachment, Channel, Conversation, Customer, Message, MessageKind, Party, Rating, Role, Satisfaction,
-    Sender, Status,
+    Agent, Attachment, Channel, Conversation, Customer, Message, MessageKind, Party, Rating, Role,
+    Satisfaction, Sender, Status,
 };
 use connector_core::time::local_to_utc;
 use rand::Rng;
@@ -58,12 +58,24 @@ pub(crate) struct Chat {
     listed_with_messages: bool,
 }
 
-const RATINGS: &[Option<&str>] = &[None, None, None, Some("good"), Some("good"), Some("bad"), Some(""), Some("5")];
+const RATINGS: &[Option<&str>] = &[
+    None,
+    None,
+    None,
+    Some("good"),
+    Some("good"),
+    Some("bad"),
+    Some(""),
+    Some("5"),
+];
 const FILES: &[(&str, &str)] = &[
     ("截图.png", "image/png"),
     ("发票.pdf", "application/pdf"),
     ("IMG_2024😀.jpg", "image/jpeg"),
-    ("hóa đơn.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    (
+        "hóa đơn.xlsx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ),
 ];
 
 impl Data {
@@ -72,7 +84,14 @@ impl Data {
         Self {
             opts: opts.clone(),
             timeline: Timeline::new(opts, TAG),
-            agents: data::agent_pool(opts.seed, TAG, data::CHINESE_NAMES, &groups, "demo.kf5.com", 2190),
+            agents: data::agent_pool(
+                opts.seed,
+                TAG,
+                data::CHINESE_NAMES,
+                &groups,
+                "demo.kf5.com",
+                2190,
+            ),
         }
     }
 
@@ -99,7 +118,11 @@ impl Data {
         let mut r = data::rng(self.opts.seed, TAG, i, stream::RECORD);
         let created = self.timeline.at(i);
         let n = data::message_count(&mut r, self.opts.messages, MAX_MESSAGES);
-        let started_by = if r.random_bool(0.9) { "visitor" } else { "agent" };
+        let started_by = if r.random_bool(0.9) {
+            "visitor"
+        } else {
+            "agent"
+        };
         let answered = started_by == "agent" || r.random_bool(0.92);
         let agent = answered.then(|| r.random_range(0..self.agents.len()));
         let assigned = agent.map(|_| created + Duration::seconds(r.random_range(0..90)));
@@ -118,7 +141,11 @@ impl Data {
             status,
             agent,
             agent_id_text: r.random_bool(0.25),
-            rating: if agent.is_some() { *data::pick(&mut r, RATINGS) } else { None },
+            rating: if agent.is_some() {
+                *data::pick(&mut r, RATINGS)
+            } else {
+                None
+            },
             visitor_id,
             user_id,
             created,
@@ -147,18 +174,46 @@ impl Data {
             let roll = r.random_range(0..100);
             // The first message is the visitor joining (as in the vendor's example).
             let (ty, name, msg): (&str, Value, &str) = if k == 0 {
-                ("chat.memberjoin", Value::from(visitor.clone()), *data::pick(&mut r, &["你好", ""]))
+                (
+                    "chat.memberjoin",
+                    Value::from(visitor.clone()),
+                    *data::pick(&mut r, &["你好", ""]),
+                )
             } else if k == 1 && agent.is_some() {
-                ("chat.memberjoin", Value::from(agent.unwrap_or_default()), "")
+                (
+                    "chat.memberjoin",
+                    Value::from(agent.unwrap_or_default()),
+                    "",
+                )
             } else if roll < 3 {
                 // A platform notice: nobody named.
-                ("chat.memberjoin", if roll == 0 { Value::Null } else { Value::from("") }, "系统已为您分配客服")
+                (
+                    "chat.memberjoin",
+                    if roll == 0 {
+                        Value::Null
+                    } else {
+                        Value::from("")
+                    },
+                    "系统已为您分配客服",
+                )
             } else if roll < 5 {
-                ("chat.transfer", Value::from(agent.unwrap_or("系统")), "对话已转接")
+                (
+                    "chat.transfer",
+                    Value::from(agent.unwrap_or("系统")),
+                    "对话已转接",
+                )
             } else if agent.is_some() && roll % 2 == 0 {
-                ("chat.msg", Value::from(agent.unwrap_or_default()), *data::pick(&mut r, data::AGENT_TEXT))
+                (
+                    "chat.msg",
+                    Value::from(agent.unwrap_or_default()),
+                    *data::pick(&mut r, data::AGENT_TEXT),
+                )
             } else {
-                ("chat.msg", Value::from(visitor.clone()), *data::pick(&mut r, data::CUSTOMER_TEXT))
+                (
+                    "chat.msg",
+                    Value::from(visitor.clone()),
+                    *data::pick(&mut r, data::CUSTOMER_TEXT),
+                )
             };
             let upload_roll = r.random_range(0..100);
             let (upload_id, upload, msg) = if ty == "chat.msg" && upload_roll < 8 {
@@ -215,10 +270,19 @@ impl Data {
         m.insert("visitor_id".into(), c.visitor_id.into());
         m.insert("user_id".into(), c.user_id.map_or(Value::Null, Value::from));
         m.insert("created_at".into(), data::padded(c.created).into());
-        m.insert("assigned_at".into(), c.assigned.map_or(Value::Null, |t| data::padded(t).into()));
-        m.insert("end_at".into(), c.end.map_or(Value::Null, |t| data::padded(t).into()));
+        m.insert(
+            "assigned_at".into(),
+            c.assigned.map_or(Value::Null, |t| data::padded(t).into()),
+        );
+        m.insert(
+            "end_at".into(),
+            c.end.map_or(Value::Null, |t| data::padded(t).into()),
+        );
         if with_messages {
-            m.insert("messages".into(), Value::Array(self.messages(c).into_iter().map(|(m, _)| m).collect()));
+            m.insert(
+                "messages".into(),
+                Value::Array(self.messages(c).into_iter().map(|(m, _)| m).collect()),
+            );
         }
         Value::Object(m)
     }
@@ -238,8 +302,12 @@ impl Data {
             "close" | "closed" => Status::Closed,
             other => Status::Other(other.to_owned()),
         });
-        let agent =
-            c.agent.map(|a| Agent { id: Some(self.agents[a].id.to_string()), name: None, email: None, group: None });
+        let agent = c.agent.map(|a| Agent {
+            id: Some(self.agents[a].id.to_string()),
+            name: None,
+            email: None,
+            group: None,
+        });
         conv.agents = agent.iter().cloned().collect();
         conv.agent = agent;
         conv.customer = Customer {
@@ -249,11 +317,20 @@ impl Data {
         };
         conv.rating = Some(match c.rating {
             None | Some("") => Rating::unrated(),
-            Some("good") => Rating { satisfaction: Satisfaction::Satisfied, score: Some("good".into()), ..Rating::unrated() },
-            Some("bad") => {
-                Rating { satisfaction: Satisfaction::Dissatisfied, score: Some("bad".into()), ..Rating::unrated() }
-            }
-            Some(other) => Rating { score: Some(other.to_owned()), ..Rating::unrated() },
+            Some("good") => Rating {
+                satisfaction: Satisfaction::Satisfied,
+                score: Some("good".into()),
+                ..Rating::unrated()
+            },
+            Some("bad") => Rating {
+                satisfaction: Satisfaction::Dissatisfied,
+                score: Some("bad".into()),
+                ..Rating::unrated()
+            },
+            Some(other) => Rating {
+                score: Some(other.to_owned()),
+                ..Rating::unrated()
+            },
         });
         conv.created_at = Some(utc(c.created));
         conv.assigned_at = c.assigned.map(utc);
@@ -268,8 +345,15 @@ impl Data {
                     "chat.msg" => MessageKind::Text,
                     other => MessageKind::Other(other.to_owned()),
                 };
-                let name = raw["name"].as_str().filter(|n| !n.trim().is_empty()).map(str::to_owned);
-                let role = if kind == MessageKind::Event && name.is_none() { Role::System } else { Role::Unknown };
+                let name = raw["name"]
+                    .as_str()
+                    .filter(|n| !n.trim().is_empty())
+                    .map(str::to_owned);
+                let role = if kind == MessageKind::Event && name.is_none() {
+                    Role::System
+                } else {
+                    Role::Unknown
+                };
                 let attachments = match &raw["upload"] {
                     Value::Object(u) => vec![Attachment {
                         name: u["name"].as_str().map(str::to_owned),
@@ -281,9 +365,16 @@ impl Data {
                 };
                 Message {
                     id: raw["id"].as_u64().map(|v| v.to_string()),
-                    sender: Sender { role, id: None, name },
+                    sender: Sender {
+                        role,
+                        id: None,
+                        name,
+                    },
                     kind,
-                    text: raw["msg"].as_str().filter(|t| !t.trim().is_empty()).map(str::to_owned),
+                    text: raw["msg"]
+                        .as_str()
+                        .filter(|t| !t.trim().is_empty())
+                        .map(str::to_owned),
                     sent_at: Some(utc(at)),
                     read: raw["is_read"].as_u64().map(|r| r == 1),
                     attachments,
@@ -313,8 +404,13 @@ fn error(status: u16, message: &str) -> Reply {
 pub(crate) fn check_auth(headers: &axum::http::HeaderMap) -> Option<Reply> {
     match crate::http::basic_auth(headers) {
         Some((user, pass)) if user == EMAIL && pass == PASSWORD => None,
-        Some((user, pass)) if user.strip_suffix("/token") == Some(EMAIL) && pass == API_TOKEN => None,
-        _ => Some(error(401, "认证失败:邮箱、密码或 API token 错误 (authentication failed)")),
+        Some((user, pass)) if user.strip_suffix("/token") == Some(EMAIL) && pass == API_TOKEN => {
+            None
+        }
+        _ => Some(error(
+            401,
+            "认证失败:邮箱、密码或 API token 错误 (authentication failed)",
+        )),
     }
 }
 
@@ -323,14 +419,22 @@ fn date_param(p: &Params, name: &str) -> ApiResult<Option<NaiveDate>> {
         None | Some("") => Ok(None),
         Some(v) => NaiveDate::parse_from_str(v, "%Y-%m-%d")
             .map(Some)
-            .map_err(|_| error(400, &format!("参数 {name} 格式错误,应为 2016-01-01 (got `{v}`)"))),
+            .map_err(|_| {
+                error(
+                    400,
+                    &format!("参数 {name} 格式错误,应为 2016-01-01 (got `{v}`)"),
+                )
+            }),
     }
 }
 
 fn id_param(p: &Params, name: &str) -> ApiResult<Option<u64>> {
     match p.get(name) {
         None | Some("") => Ok(None),
-        Some(v) => v.parse().map(Some).map_err(|_| error(400, &format!("参数 {name} 必须是数字 (got `{v}`)"))),
+        Some(v) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| error(400, &format!("参数 {name} 必须是数字 (got `{v}`)"))),
     }
 }
 
@@ -341,7 +445,10 @@ pub(crate) fn list(d: &Data, p: &Params) -> ApiResult<Reply> {
     let user = id_param(p, "user_id")?;
     let (start, end) = (date_param(p, "start")?, date_param(p, "end")?);
     let page = p.positive("page", 1).map_err(|m| error(400, &m))?;
-    let per_page = p.positive("per_page", PER_PAGE).map_err(|m| error(400, &m))?.min(PER_PAGE);
+    let per_page = p
+        .positive("per_page", PER_PAGE)
+        .map_err(|m| error(400, &m))?
+        .min(PER_PAGE);
     let (lo, hi) = d.timeline.range_for_dates(start, end);
     let skip = (page - 1).saturating_mul(per_page);
     let mut items = Vec::new();
@@ -356,7 +463,9 @@ pub(crate) fn list(d: &Data, p: &Params) -> ApiResult<Reply> {
         let mut seen = 0u64;
         for i in lo..hi {
             let c = d.chat(i);
-            if visitor.is_none_or(|v| c.visitor_id == v) && user.is_none_or(|u| c.user_id == Some(u)) {
+            if visitor.is_none_or(|v| c.visitor_id == v)
+                && user.is_none_or(|u| c.user_id == Some(u))
+            {
                 if seen >= skip {
                     items.push(d.render(&c, c.listed_with_messages));
                     if items.len() as u64 == per_page {

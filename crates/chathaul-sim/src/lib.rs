@@ -98,8 +98,14 @@ impl Fault {
         Fault::SlowDrip,
     ];
     /// The faults drawn by default: all but [`Fault::SlowDrip`].
-    pub const DEFAULT: &'static [Fault] =
-        &[Fault::Status500, Fault::Status502, Fault::Status503, Fault::Drop, Fault::Truncate, Fault::Html];
+    pub const DEFAULT: &'static [Fault] = &[
+        Fault::Status500,
+        Fault::Status502,
+        Fault::Status503,
+        Fault::Drop,
+        Fault::Truncate,
+        Fault::Html,
+    ];
 
     /// The fault's command-line name (`500`, `502`, `503`, `drop`, `truncate`, `html`, `slow-drip`).
     pub fn name(self) -> &'static str {
@@ -118,10 +124,14 @@ impl Fault {
 impl std::str::FromStr for Fault {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        Fault::ALL.iter().copied().find(|f| f.name() == s).ok_or_else(|| {
-            let names: Vec<_> = Fault::ALL.iter().map(|f| f.name()).collect();
-            format!("unknown fault `{s}` (known: {})", names.join(", "))
-        })
+        Fault::ALL
+            .iter()
+            .copied()
+            .find(|f| f.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<_> = Fault::ALL.iter().map(|f| f.name()).collect();
+                format!("unknown fault `{s}` (known: {})", names.join(", "))
+            })
     }
 }
 
@@ -175,7 +185,10 @@ pub fn agents(opts: &SimOptions, vendor: &str) -> Vec<SimAgent> {
 /// The ground truth of `vendor` without a server: what a perfect connector
 /// pulls (messages and summaries included), sorted by id, generated lazily.
 /// Empty for an unknown vendor.
-pub fn truth(opts: &SimOptions, vendor: &str) -> impl Iterator<Item = Conversation> + Send + 'static {
+pub fn truth(
+    opts: &SimOptions,
+    vendor: &str,
+) -> impl Iterator<Item = Conversation> + Send + 'static {
     let it: Box<dyn Iterator<Item = Conversation> + Send> = match vendor {
         "bangwo8" => Box::new(bangwo8::truth_iter(bangwo8::Data::new(opts))),
         "kf5" => Box::new(kf5::truth_iter(kf5::Data::new(opts))),
@@ -188,13 +201,24 @@ pub fn truth(opts: &SimOptions, vendor: &str) -> impl Iterator<Item = Conversati
 /// The complete connector config of `vendor`'s demo account at `base_url`.
 fn demo_config(vendor: &str, base_url: String) -> Vec<(String, String)> {
     let fields: &[(&str, &str)] = match vendor {
-        "bangwo8" => &[("account", bangwo8::ACCOUNT), ("password", bangwo8::PASSWORD)],
-        "kf5" => &[("subdomain", kf5::SUBDOMAIN), ("email", kf5::EMAIL), ("password", kf5::PASSWORD)],
+        "bangwo8" => &[
+            ("account", bangwo8::ACCOUNT),
+            ("password", bangwo8::PASSWORD),
+        ],
+        "kf5" => &[
+            ("subdomain", kf5::SUBDOMAIN),
+            ("email", kf5::EMAIL),
+            ("password", kf5::PASSWORD),
+        ],
         "caresoft" => &[("domain", caresoft::DOMAIN), ("token", caresoft::TOKEN)],
         _ => return Vec::new(),
     };
     std::iter::once(("base_url".to_owned(), base_url))
-        .chain(fields.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())))
+        .chain(
+            fields
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        )
         .collect()
 }
 
@@ -202,7 +226,10 @@ enum Runner {
     /// A server task in the caller's runtime.
     Task(tokio::task::JoinHandle<()>),
     /// A thread running its own runtime, stopped through the sender.
-    Thread(Option<tokio::sync::oneshot::Sender<()>>, Option<std::thread::JoinHandle<()>>),
+    Thread(
+        Option<tokio::sync::oneshot::Sender<()>>,
+        Option<std::thread::JoinHandle<()>>,
+    ),
 }
 
 /// A running simulator of every vendor on one port; it stops when dropped.
@@ -214,7 +241,10 @@ pub struct Simulator {
 
 impl std::fmt::Debug for Simulator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Simulator").field("addr", &self.addr).field("opts", &self.shared.opts).finish()
+        f.debug_struct("Simulator")
+            .field("addr", &self.addr)
+            .field("opts", &self.shared.opts)
+            .finish()
     }
 }
 
@@ -230,7 +260,11 @@ impl Simulator {
         let port = opts.port;
         let shared = Arc::new(server::Shared::new(opts));
         let (addr, task) = server::serve(shared.clone(), port).await?;
-        Ok(Simulator { addr, shared, runner: Runner::Task(task) })
+        Ok(Simulator {
+            addr,
+            shared,
+            runner: Runner::Task(task),
+        })
     }
 
     /// Starts on a thread of its own with its own runtime, for callers without
@@ -241,31 +275,41 @@ impl Simulator {
     pub fn start_blocking(opts: SimOptions) -> std::io::Result<Simulator> {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::Builder::new().name("chathaul-sim".into()).spawn(move || {
-            let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
-                Ok(rt) => rt,
-                Err(e) => {
-                    let _ = ready_tx.send(Err(e));
-                    return;
-                }
-            };
-            rt.block_on(async move {
-                match Simulator::start(opts).await {
-                    Ok(sim) => {
-                        let _ = ready_tx.send(Ok((sim.addr, sim.shared.clone())));
-                        let _ = stop_rx.await;
-                        drop(sim);
-                    }
+        let thread = std::thread::Builder::new()
+            .name("chathaul-sim".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
                     Err(e) => {
                         let _ = ready_tx.send(Err(e));
+                        return;
                     }
-                }
-            });
-        })?;
+                };
+                rt.block_on(async move {
+                    match Simulator::start(opts).await {
+                        Ok(sim) => {
+                            let _ = ready_tx.send(Ok((sim.addr, sim.shared.clone())));
+                            let _ = stop_rx.await;
+                            drop(sim);
+                        }
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                        }
+                    }
+                });
+            })?;
         let (addr, shared) = ready_rx
             .recv()
             .map_err(|_| std::io::Error::other("the simulator thread ended before it started"))??;
-        Ok(Simulator { addr, shared, runner: Runner::Thread(Some(stop_tx), Some(thread)) })
+        Ok(Simulator {
+            addr,
+            shared,
+            runner: Runner::Thread(Some(stop_tx), Some(thread)),
+        })
     }
 
     /// The address it listens on.

@@ -128,7 +128,10 @@ async fn bw_records(
     h: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response<Body> {
-    done(bangwo8::check_auth(&h).map_or_else(|| bangwo8::chatrecords(&s.bangwo8, &file, &params(q)), Err))
+    done(
+        bangwo8::check_auth(&h)
+            .map_or_else(|| bangwo8::chatrecords(&s.bangwo8, &file, &params(q)), Err),
+    )
 }
 
 async fn bw_summary(
@@ -137,14 +140,21 @@ async fn bw_summary(
     h: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response<Body> {
-    done(bangwo8::check_auth(&h).map_or_else(|| bangwo8::summary(&s.bangwo8, &file, &params(q)), Err))
+    done(
+        bangwo8::check_auth(&h)
+            .map_or_else(|| bangwo8::summary(&s.bangwo8, &file, &params(q)), Err),
+    )
 }
 
 async fn kf5_list(AxState(s): AxState<St>, h: HeaderMap, RawQuery(q): RawQuery) -> Response<Body> {
     done(kf5::check_auth(&h).map_or_else(|| kf5::list(&s.kf5, &params(q)), Err))
 }
 
-async fn kf5_detail(AxState(s): AxState<St>, Path(file): Path<String>, h: HeaderMap) -> Response<Body> {
+async fn kf5_detail(
+    AxState(s): AxState<St>,
+    Path(file): Path<String>,
+    h: HeaderMap,
+) -> Response<Body> {
     done(kf5::check_auth(&h).map_or_else(|| kf5::detail(&s.kf5, &file), Err))
 }
 
@@ -159,7 +169,10 @@ fn not_found() -> Reply {
 fn router(shared: St) -> Router {
     Router::new()
         .route("/bangwo8/api/v1/imchat/histories.json", get(bw_list))
-        .route("/bangwo8/api/v1/imchat/histories/{file}", get(bw_agent_list))
+        .route(
+            "/bangwo8/api/v1/imchat/histories/{file}",
+            get(bw_agent_list),
+        )
         .route("/bangwo8/api/v1/imchat/chatrecords/{file}", get(bw_records))
         .route("/bangwo8/api/v1/servicesummary/{file}", get(bw_summary))
         .route("/kf5/apiv2/chats.json", get(kf5_list))
@@ -197,13 +210,19 @@ fn status_page(status: u16, reason: &str) -> Reply {
 const DRIP_PIECES: usize = 20;
 const DRIP_PAUSE: Duration = Duration::from_millis(100);
 
-async fn handle(shared: St, router: Router, req: Request<Incoming>) -> Result<Response<Body>, Dropped> {
+async fn handle(
+    shared: St,
+    router: Router,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Dropped> {
     let c = &shared.counters;
     let n = c.next.fetch_add(1, Ordering::Relaxed);
     c.requests.fetch_add(1, Ordering::Relaxed);
     let path = req.uri().path();
     if let Some(k) = crate::VENDORS.iter().position(|v| {
-        path.strip_prefix('/').and_then(|p| p.strip_prefix(v)).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        path.strip_prefix('/')
+            .and_then(|p| p.strip_prefix(v))
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
     }) {
         c.per_vendor[k].fetch_add(1, Ordering::Relaxed);
     }
@@ -222,22 +241,31 @@ async fn handle(shared: St, router: Router, req: Request<Incoming>) -> Result<Re
             "error": "Too Many Requests",
             "message": format!("rate limit exceeded: at most {limit} requests per second per account"),
         });
-        return Ok(Reply::json(429, &body).with_header("retry-after", wait.to_string()).into_response());
+        return Ok(Reply::json(429, &body)
+            .with_header("retry-after", wait.to_string())
+            .into_response());
     }
-    let fault = (opts.fault_rate > 0.0 && !opts.faults.is_empty() && r.random_bool(opts.fault_rate.clamp(0.0, 1.0)))
-        .then(|| opts.faults[r.random_range(0..opts.faults.len())]);
+    let fault = (opts.fault_rate > 0.0
+        && !opts.faults.is_empty()
+        && r.random_bool(opts.fault_rate.clamp(0.0, 1.0)))
+    .then(|| opts.faults[r.random_range(0..opts.faults.len())]);
     if fault.is_some() {
         c.faults.fetch_add(1, Ordering::Relaxed);
     }
     match fault {
         Some(Fault::Drop) => return Err(Dropped),
         Some(Fault::Status500) => {
-            let body = serde_json::json!({"error": "Internal Server Error", "message": "服务器内部错误"});
+            let body =
+                serde_json::json!({"error": "Internal Server Error", "message": "服务器内部错误"});
             return Ok(Reply::json(500, &body).into_response());
         }
         Some(Fault::Status502) => return Ok(status_page(502, "Bad Gateway").into_response()),
-        Some(Fault::Status503) => return Ok(status_page(503, "Service Temporarily Unavailable").into_response()),
-        Some(Fault::Html) => return Ok(Reply::text(200, "text/html; charset=utf-8", HTML_ERROR).into_response()),
+        Some(Fault::Status503) => {
+            return Ok(status_page(503, "Service Temporarily Unavailable").into_response());
+        }
+        Some(Fault::Html) => {
+            return Ok(Reply::text(200, "text/html; charset=utf-8", HTML_ERROR).into_response());
+        }
         Some(Fault::Truncate | Fault::SlowDrip) | None => {}
     }
     let res = match router.oneshot(req.map(Body::new)).await {
@@ -247,15 +275,24 @@ async fn handle(shared: St, router: Router, req: Request<Incoming>) -> Result<Re
     match fault {
         Some(Fault::Truncate) => {
             let (parts, body) = res.into_parts();
-            let bytes = axum::body::to_bytes(body, usize::MAX).await.map_err(|_| Dropped)?;
+            let bytes = axum::body::to_bytes(body, usize::MAX)
+                .await
+                .map_err(|_| Dropped)?;
             let half = bytes.slice(..bytes.len() / 2);
-            let pieces: Vec<Result<Bytes, std::io::Error>> =
-                vec![Ok(half), Err(std::io::Error::other("fault injected: body truncated"))];
-            Ok(Response::from_parts(parts, Body::from_stream(futures::stream::iter(pieces))))
+            let pieces: Vec<Result<Bytes, std::io::Error>> = vec![
+                Ok(half),
+                Err(std::io::Error::other("fault injected: body truncated")),
+            ];
+            Ok(Response::from_parts(
+                parts,
+                Body::from_stream(futures::stream::iter(pieces)),
+            ))
         }
         Some(Fault::SlowDrip) => {
             let (parts, body) = res.into_parts();
-            let bytes = axum::body::to_bytes(body, usize::MAX).await.map_err(|_| Dropped)?;
+            let bytes = axum::body::to_bytes(body, usize::MAX)
+                .await
+                .map_err(|_| Dropped)?;
             let size = bytes.len().div_ceil(DRIP_PIECES).max(1);
             let drip = futures::stream::unfold((bytes, true), move |(rest, first)| async move {
                 if rest.is_empty() {
@@ -276,7 +313,10 @@ async fn handle(shared: St, router: Router, req: Request<Incoming>) -> Result<Re
 
 /// Binds `127.0.0.1:port` and serves until the returned task is aborted
 /// (aborting it drops every open connection too).
-pub(crate) async fn serve(shared: St, port: u16) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+pub(crate) async fn serve(
+    shared: St,
+    port: u16,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await?;
     let addr = listener.local_addr()?;
     let app = router(shared.clone());
