@@ -3,6 +3,7 @@
 //! error behaviour against a counting test server, and end-to-end pulls
 //! against the simulator.
 
+mod e2e;
 mod errors;
 mod fixtures;
 mod paging;
