@@ -3,6 +3,7 @@
 //! end-to-end runs against the simulator.
 
 mod config;
+mod e2e;
 mod fixtures;
 mod http;
 mod support;
