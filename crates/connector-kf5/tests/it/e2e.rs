@@ -31,12 +31,13 @@ fn connector(config: Vec<(String, String)>) -> Kf5Connector {
         .unwrap()
         .resolve(config)
         .unwrap();
-    let config = Kf5Config::from_resolved(&resolved).unwrap();
-    let http = connector_core::http::HttpSettings {
-        max_attempts: 10,
-        ..fast_http()
-    };
-    Kf5Connector::new(config.with_http(http)).unwrap()
+    let mut config = Kf5Config::from_resolved(&resolved).unwrap();
+    // Keep the resolved settings (rate_limit, concurrency); retry fast.
+    let fast = fast_http();
+    config.http.max_attempts = 10;
+    config.http.min_backoff = fast.min_backoff;
+    config.http.max_backoff = fast.max_backoff;
+    Kf5Connector::new(config).unwrap()
 }
 
 fn stripped(truth: &[Conversation]) -> Vec<Conversation> {
@@ -286,4 +287,32 @@ async fn the_api_token_authenticates() {
         .collect();
     let out = pull(&connector(config), &Query::new()).await;
     assert!(matches!(out[0], Err(Error::Unauthenticated { .. })));
+}
+
+#[tokio::test]
+async fn a_server_rate_limit_is_honoured_and_a_client_rate_limit_avoids_it() {
+    let sim = Simulator::start(SimOptions {
+        seed: 5,
+        conversations: 40,
+        messages: 3,
+        rate_limit: Some(8),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let truth = sim.truth(VENDOR);
+    // No client-side limit: the burst of detail requests meets 429s, whose
+    // Retry-After is honoured.
+    let c = connector(sim.config(VENDOR));
+    let pulled = pull_ok(&c, &Query::new().with_messages(true)).await;
+    assert_same_conversations(&pulled, &truth);
+    assert!(c.stats().http.throttled > 0, "{:?}", c.stats());
+    // A client-side limit under the server's: no 429 at all.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let mut config = sim.config(VENDOR);
+    config.push(("rate_limit".to_owned(), "6".to_owned()));
+    let c = connector(config);
+    let pulled = pull_ok(&c, &Query::new().with_messages(true)).await;
+    assert_same_conversations(&pulled, &truth);
+    assert_eq!(c.stats().http.throttled, 0, "{:?}", c.stats());
 }
