@@ -4,6 +4,7 @@
 //! the `chathaul-sim` simulator.
 
 mod config;
+mod e2e;
 mod fixtures;
 mod http;
 mod server;
