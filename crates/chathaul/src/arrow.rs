@@ -16,14 +16,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, BooleanArray, BooleanBuilder, RecordBatch, StringArray, StringBuilder, TimestampMillisecondArray,
-    TimestampMillisecondBuilder, UInt64Array, UInt64Builder,
+    Array, ArrayRef, BooleanArray, BooleanBuilder, RecordBatch, StringArray, StringBuilder,
+    TimestampMillisecondArray, TimestampMillisecondBuilder, UInt64Array, UInt64Builder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use chrono::{DateTime, Utc};
 use connector_core::{
-    Agent, Attachment, Channel, Conversation, Customer, Error, Message, MessageKind, Metrics, Party, Rating, Result,
-    Role, Satisfaction, Sender, Status, Summary, SummaryField, TicketRef,
+    Agent, Attachment, Channel, Conversation, Customer, Error, Message, MessageKind, Metrics,
+    Party, Rating, Result, Role, Satisfaction, Sender, Status, Summary, SummaryField, TicketRef,
 };
 use serde_json::Value;
 
@@ -93,7 +93,10 @@ pub type MessageGetter = fn(&MessageRow<'_>) -> Datum;
 
 impl<G> std::fmt::Debug for Column<G> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Column").field("name", &self.name).field("kind", &self.kind).finish()
+        f.debug_struct("Column")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .finish()
     }
 }
 
@@ -116,20 +119,50 @@ fn text_of<T: ToString>(v: Option<&T>) -> Datum {
     Datum::Text(v.map(ToString::to_string))
 }
 fn json<T: serde::Serialize>(v: &T) -> Datum {
-    Datum::Text(Some(serde_json::to_string(v).unwrap_or_else(|_| "null".into())))
+    Datum::Text(Some(
+        serde_json::to_string(v).unwrap_or_else(|_| "null".into()),
+    ))
 }
 
-const fn col(name: &'static str, kind: Kind, get: ConversationGetter) -> Column<ConversationGetter> {
-    Column { name, kind, nullable: true, get }
+const fn col(
+    name: &'static str,
+    kind: Kind,
+    get: ConversationGetter,
+) -> Column<ConversationGetter> {
+    Column {
+        name,
+        kind,
+        nullable: true,
+        get,
+    }
 }
-const fn req(name: &'static str, kind: Kind, get: ConversationGetter) -> Column<ConversationGetter> {
-    Column { name, kind, nullable: false, get }
+const fn req(
+    name: &'static str,
+    kind: Kind,
+    get: ConversationGetter,
+) -> Column<ConversationGetter> {
+    Column {
+        name,
+        kind,
+        nullable: false,
+        get,
+    }
 }
 const fn mcol(name: &'static str, kind: Kind, get: MessageGetter) -> Column<MessageGetter> {
-    Column { name, kind, nullable: true, get }
+    Column {
+        name,
+        kind,
+        nullable: true,
+        get,
+    }
 }
 const fn mreq(name: &'static str, kind: Kind, get: MessageGetter) -> Column<MessageGetter> {
-    Column { name, kind, nullable: false, get }
+    Column {
+        name,
+        kind,
+        nullable: false,
+        get,
+    }
 }
 
 use Kind::{Bool, Text, Time, UInt};
@@ -154,46 +187,94 @@ pub static CONVERSATION_COLUMNS: &[Column<ConversationGetter>] = &[
     col("customer_ip", Text, |c| text(&c.customer.ip)),
     col("customer_location", Text, |c| text(&c.customer.location)),
     col("customer_user_id", Text, |c| text(&c.customer.user_id)),
-    col("agent_id", Text, |c| Datum::Text(c.agent.as_ref().and_then(|a| a.id.clone()))),
-    col("agent_name", Text, |c| Datum::Text(c.agent.as_ref().and_then(|a| a.name.clone()))),
-    col("agent_email", Text, |c| Datum::Text(c.agent.as_ref().and_then(|a| a.email.clone()))),
-    col("agent_group", Text, |c| Datum::Text(c.agent.as_ref().and_then(|a| a.group.clone()))),
+    col("agent_id", Text, |c| {
+        Datum::Text(c.agent.as_ref().and_then(|a| a.id.clone()))
+    }),
+    col("agent_name", Text, |c| {
+        Datum::Text(c.agent.as_ref().and_then(|a| a.name.clone()))
+    }),
+    col("agent_email", Text, |c| {
+        Datum::Text(c.agent.as_ref().and_then(|a| a.email.clone()))
+    }),
+    col("agent_group", Text, |c| {
+        Datum::Text(c.agent.as_ref().and_then(|a| a.group.clone()))
+    }),
     req("agents_json", Text, |c| json(&c.agents)),
-    col("rating_satisfaction", Text, |c| Datum::Text(c.rating.as_ref().map(|r| r.satisfaction.as_str().to_owned()))),
-    col("rating_score", Text, |c| Datum::Text(c.rating.as_ref().and_then(|r| r.score.clone()))),
-    col("rating_comment", Text, |c| Datum::Text(c.rating.as_ref().and_then(|r| r.comment.clone()))),
-    col("rated_at", Time, |c| Datum::Time(c.rating.as_ref().and_then(|r| r.rated_at))),
+    col("rating_satisfaction", Text, |c| {
+        Datum::Text(
+            c.rating
+                .as_ref()
+                .map(|r| r.satisfaction.as_str().to_owned()),
+        )
+    }),
+    col("rating_score", Text, |c| {
+        Datum::Text(c.rating.as_ref().and_then(|r| r.score.clone()))
+    }),
+    col("rating_comment", Text, |c| {
+        Datum::Text(c.rating.as_ref().and_then(|r| r.comment.clone()))
+    }),
+    col("rated_at", Time, |c| {
+        Datum::Time(c.rating.as_ref().and_then(|r| r.rated_at))
+    }),
     col("wait_secs", UInt, |c| Datum::UInt(c.metrics.wait_secs)),
-    col("first_response_secs", UInt, |c| Datum::UInt(c.metrics.first_response_secs)),
+    col("first_response_secs", UInt, |c| {
+        Datum::UInt(c.metrics.first_response_secs)
+    }),
     col("talk_secs", UInt, |c| Datum::UInt(c.metrics.talk_secs)),
-    col("duration_secs", UInt, |c| Datum::UInt(c.metrics.duration_secs)),
-    col("agent_messages", UInt, |c| Datum::UInt(c.metrics.agent_messages)),
-    col("customer_messages", UInt, |c| Datum::UInt(c.metrics.customer_messages)),
-    col("summary_template", Text, |c| Datum::Text(c.summary.as_ref().and_then(|s| s.template.clone()))),
+    col("duration_secs", UInt, |c| {
+        Datum::UInt(c.metrics.duration_secs)
+    }),
+    col("agent_messages", UInt, |c| {
+        Datum::UInt(c.metrics.agent_messages)
+    }),
+    col("customer_messages", UInt, |c| {
+        Datum::UInt(c.metrics.customer_messages)
+    }),
+    col("summary_template", Text, |c| {
+        Datum::Text(c.summary.as_ref().and_then(|s| s.template.clone()))
+    }),
     col("summary_fields_json", Text, |c| match &c.summary {
         Some(s) => json(&s.fields),
         None => Datum::Text(None),
     }),
-    col("ticket_id", Text, |c| Datum::Text(c.ticket.as_ref().and_then(|t| t.id.clone()))),
-    col("ticket_number", Text, |c| Datum::Text(c.ticket.as_ref().and_then(|t| t.number.clone()))),
+    col("ticket_id", Text, |c| {
+        Datum::Text(c.ticket.as_ref().and_then(|t| t.id.clone()))
+    }),
+    col("ticket_number", Text, |c| {
+        Datum::Text(c.ticket.as_ref().and_then(|t| t.number.clone()))
+    }),
     col("landing_page", Text, |c| text(&c.landing_page)),
     col("referrer", Text, |c| text(&c.referrer)),
-    req("messages_fetched", Bool, |c| Datum::Bool(Some(c.messages_fetched))),
-    req("message_count", UInt, |c| Datum::UInt(Some(c.messages.len() as u64))),
+    req("messages_fetched", Bool, |c| {
+        Datum::Bool(Some(c.messages_fetched))
+    }),
+    req("message_count", UInt, |c| {
+        Datum::UInt(Some(c.messages.len() as u64))
+    }),
     req("raw_json", Text, |c| json(&c.raw)),
 ];
 
 /// The columns of the `messages` table, in order.
 pub static MESSAGE_COLUMNS: &[Column<MessageGetter>] = &[
-    mreq("vendor", Text, |r| Datum::Text(Some(r.conversation.vendor.clone()))),
-    mreq("account", Text, |r| Datum::Text(Some(r.conversation.account.clone()))),
-    mreq("conversation_id", Text, |r| Datum::Text(Some(r.conversation.id.clone()))),
+    mreq("vendor", Text, |r| {
+        Datum::Text(Some(r.conversation.vendor.clone()))
+    }),
+    mreq("account", Text, |r| {
+        Datum::Text(Some(r.conversation.account.clone()))
+    }),
+    mreq("conversation_id", Text, |r| {
+        Datum::Text(Some(r.conversation.id.clone()))
+    }),
     mreq("seq", UInt, |r| Datum::UInt(Some(r.seq as u64))),
     mcol("id", Text, |r| text(&r.message.id)),
-    mreq("sender_role", Text, |r| Datum::Text(Some(r.message.sender.role.to_string()))),
+    mreq("sender_role", Text, |r| {
+        Datum::Text(Some(r.message.sender.role.to_string()))
+    }),
     mcol("sender_id", Text, |r| text(&r.message.sender.id)),
     mcol("sender_name", Text, |r| text(&r.message.sender.name)),
-    mreq("kind", Text, |r| Datum::Text(Some(r.message.kind.to_string()))),
+    mreq("kind", Text, |r| {
+        Datum::Text(Some(r.message.kind.to_string()))
+    }),
     mcol("text", Text, |r| text(&r.message.text)),
     mcol("sent_at", Time, |r| Datum::Time(r.message.sent_at)),
     mcol("read", Bool, |r| Datum::Bool(r.message.read)),
@@ -203,7 +284,10 @@ pub static MESSAGE_COLUMNS: &[Column<MessageGetter>] = &[
 
 fn schema_of<G>(columns: &[Column<G>]) -> SchemaRef {
     Arc::new(Schema::new(
-        columns.iter().map(|c| Field::new(c.name, c.kind.data_type(), c.nullable)).collect::<Vec<_>>(),
+        columns
+            .iter()
+            .map(|c| Field::new(c.name, c.kind.data_type(), c.nullable))
+            .collect::<Vec<_>>(),
     ))
 }
 
@@ -241,7 +325,10 @@ impl Builder {
             (Builder::Bool(b), Datum::Bool(v)) => b.append_option(v),
             (Builder::Time(b), Datum::Time(v)) => b.append_option(v.map(|t| t.timestamp_millis())),
             // The column table above pairs each kind with its datum.
-            (b, d) => unreachable!("column kind and value disagree: {d:?} into {}", b.kind_name()),
+            (b, d) => unreachable!(
+                "column kind and value disagree: {d:?} into {}",
+                b.kind_name()
+            ),
         }
     }
 
@@ -292,8 +379,14 @@ impl BatchBuilder {
     /// An empty builder.
     pub fn new() -> Self {
         Self {
-            conversations: CONVERSATION_COLUMNS.iter().map(|c| Builder::new(c.kind)).collect(),
-            messages: MESSAGE_COLUMNS.iter().map(|c| Builder::new(c.kind)).collect(),
+            conversations: CONVERSATION_COLUMNS
+                .iter()
+                .map(|c| Builder::new(c.kind))
+                .collect(),
+            messages: MESSAGE_COLUMNS
+                .iter()
+                .map(|c| Builder::new(c.kind))
+                .collect(),
             conversation_rows: 0,
             message_rows: 0,
         }
@@ -306,7 +399,11 @@ impl BatchBuilder {
         }
         self.conversation_rows += 1;
         for (seq, message) in c.messages.iter().enumerate() {
-            let row = MessageRow { conversation: c, seq, message };
+            let row = MessageRow {
+                conversation: c,
+                seq,
+                message,
+            };
             for (b, col) in self.messages.iter_mut().zip(MESSAGE_COLUMNS) {
                 b.append((col.get)(&row));
             }
@@ -331,10 +428,16 @@ impl BatchBuilder {
     /// [`Error::Other`] if Arrow refuses the batch (a bug: the columns come
     /// from the schema).
     pub fn finish(&mut self) -> Result<(RecordBatch, RecordBatch)> {
-        let convs = RecordBatch::try_new(conversations_schema(), self.conversations.iter_mut().map(Builder::finish).collect())
-            .map_err(|e| Error::Other(format!("building the conversations batch: {e}")))?;
-        let msgs = RecordBatch::try_new(messages_schema(), self.messages.iter_mut().map(Builder::finish).collect())
-            .map_err(|e| Error::Other(format!("building the messages batch: {e}")))?;
+        let convs = RecordBatch::try_new(
+            conversations_schema(),
+            self.conversations.iter_mut().map(Builder::finish).collect(),
+        )
+        .map_err(|e| Error::Other(format!("building the conversations batch: {e}")))?;
+        let msgs = RecordBatch::try_new(
+            messages_schema(),
+            self.messages.iter_mut().map(Builder::finish).collect(),
+        )
+        .map_err(|e| Error::Other(format!("building the messages batch: {e}")))?;
         self.conversation_rows = 0;
         self.message_rows = 0;
         Ok((convs, msgs))
@@ -345,7 +448,9 @@ impl BatchBuilder {
 ///
 /// # Errors
 /// As [`BatchBuilder::finish`].
-pub fn to_record_batches<'a>(conversations: impl IntoIterator<Item = &'a Conversation>) -> Result<(RecordBatch, RecordBatch)> {
+pub fn to_record_batches<'a>(
+    conversations: impl IntoIterator<Item = &'a Conversation>,
+) -> Result<(RecordBatch, RecordBatch)> {
     let mut b = BatchBuilder::new();
     for c in conversations {
         b.append(c);
@@ -365,25 +470,39 @@ struct Cols<'a> {
 
 impl<'a> Cols<'a> {
     fn column(&self, name: &str) -> Result<&'a ArrayRef> {
-        self.batch.column_by_name(name).ok_or_else(|| bad(format!("no column `{name}`")))
+        self.batch
+            .column_by_name(name)
+            .ok_or_else(|| bad(format!("no column `{name}`")))
     }
     fn text(&self, name: &str, row: usize) -> Result<Option<String>> {
         let a = self.column(name)?;
-        let a = a.as_any().downcast_ref::<StringArray>().ok_or_else(|| bad(format!("column `{name}` is not text")))?;
+        let a = a
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .ok_or_else(|| bad(format!("column `{name}` is not text")))?;
         // CSV cannot tell an empty string from a null; the model treats both as absent.
-        Ok((!a.is_null(row)).then(|| a.value(row).to_owned()).filter(|s| !s.is_empty()))
+        Ok((!a.is_null(row))
+            .then(|| a.value(row).to_owned())
+            .filter(|s| !s.is_empty()))
     }
     fn required_text(&self, name: &str, row: usize) -> Result<String> {
-        self.text(name, row)?.ok_or_else(|| bad(format!("row {row}: `{name}` is null")))
+        self.text(name, row)?
+            .ok_or_else(|| bad(format!("row {row}: `{name}` is null")))
     }
     fn uint(&self, name: &str, row: usize) -> Result<Option<u64>> {
         let a = self.column(name)?;
-        let a = a.as_any().downcast_ref::<UInt64Array>().ok_or_else(|| bad(format!("column `{name}` is not uint64")))?;
+        let a = a
+            .as_any()
+            .downcast_ref::<UInt64Array>()
+            .ok_or_else(|| bad(format!("column `{name}` is not uint64")))?;
         Ok((!a.is_null(row)).then(|| a.value(row)))
     }
     fn bool(&self, name: &str, row: usize) -> Result<Option<bool>> {
         let a = self.column(name)?;
-        let a = a.as_any().downcast_ref::<BooleanArray>().ok_or_else(|| bad(format!("column `{name}` is not boolean")))?;
+        let a = a
+            .as_any()
+            .downcast_ref::<BooleanArray>()
+            .ok_or_else(|| bad(format!("column `{name}` is not boolean")))?;
         Ok((!a.is_null(row)).then(|| a.value(row)))
     }
     fn time(&self, name: &str, row: usize) -> Result<Option<DateTime<Utc>>> {
@@ -395,12 +514,20 @@ impl<'a> Cols<'a> {
         if a.is_null(row) {
             return Ok(None);
         }
-        DateTime::from_timestamp_millis(a.value(row)).map(Some).ok_or_else(|| bad(format!("`{name}` out of range")))
+        DateTime::from_timestamp_millis(a.value(row))
+            .map(Some)
+            .ok_or_else(|| bad(format!("`{name}` out of range")))
     }
-    fn json<T: serde::de::DeserializeOwned + Default>(&self, name: &str, row: usize) -> Result<Option<T>> {
+    fn json<T: serde::de::DeserializeOwned + Default>(
+        &self,
+        name: &str,
+        row: usize,
+    ) -> Result<Option<T>> {
         match self.text(name, row)? {
             None => Ok(None),
-            Some(t) => serde_json::from_str(&t).map(Some).map_err(|e| bad(format!("row {row}: `{name}`: {e}"))),
+            Some(t) => serde_json::from_str(&t)
+                .map(Some)
+                .map_err(|e| bad(format!("row {row}: `{name}`: {e}"))),
         }
     }
 }
@@ -418,13 +545,22 @@ fn satisfaction(s: &str) -> Satisfaction {
 ///
 /// # Errors
 /// [`Error::Other`] naming the column and row that does not fit the schema.
-pub fn conversations_from_batches(conversations: &[RecordBatch], messages: &[RecordBatch]) -> Result<Vec<Conversation>> {
+pub fn conversations_from_batches(
+    conversations: &[RecordBatch],
+    messages: &[RecordBatch],
+) -> Result<Vec<Conversation>> {
     let mut by_key: BTreeMap<(String, String, String), Vec<(u64, Message)>> = BTreeMap::new();
     for batch in messages {
         let c = Cols { batch };
         for row in 0..batch.num_rows() {
-            let key = (c.required_text("vendor", row)?, c.required_text("account", row)?, c.required_text("conversation_id", row)?);
-            let seq = c.uint("seq", row)?.ok_or_else(|| bad(format!("row {row}: `seq` is null")))?;
+            let key = (
+                c.required_text("vendor", row)?,
+                c.required_text("account", row)?,
+                c.required_text("conversation_id", row)?,
+            );
+            let seq = c
+                .uint("seq", row)?
+                .ok_or_else(|| bad(format!("row {row}: `seq` is null")))?;
             let m = Message {
                 id: c.text("id", row)?,
                 sender: Sender {
@@ -436,7 +572,9 @@ pub fn conversations_from_batches(conversations: &[RecordBatch], messages: &[Rec
                 text: c.text("text", row)?,
                 sent_at: c.time("sent_at", row)?,
                 read: c.bool("read", row)?,
-                attachments: c.json::<Vec<Attachment>>("attachments_json", row)?.unwrap_or_default(),
+                attachments: c
+                    .json::<Vec<Attachment>>("attachments_json", row)?
+                    .unwrap_or_default(),
                 raw: c.json::<Value>("raw_json", row)?.unwrap_or(Value::Null),
             };
             by_key.entry(key).or_default().push((seq, m));
@@ -446,7 +584,11 @@ pub fn conversations_from_batches(conversations: &[RecordBatch], messages: &[Rec
     for batch in conversations {
         let c = Cols { batch };
         for row in 0..batch.num_rows() {
-            let (vendor, account, id) = (c.required_text("vendor", row)?, c.required_text("account", row)?, c.required_text("id", row)?);
+            let (vendor, account, id) = (
+                c.required_text("vendor", row)?,
+                c.required_text("account", row)?,
+                c.required_text("id", row)?,
+            );
             let agent = Agent {
                 id: c.text("agent_id", row)?,
                 name: c.text("agent_name", row)?,
@@ -464,10 +606,18 @@ pub fn conversations_from_batches(conversations: &[RecordBatch], messages: &[Rec
             };
             let summary_fields = c.json::<Vec<SummaryField>>("summary_fields_json", row)?;
             let summary_template = c.text("summary_template", row)?;
-            let summary = (summary_fields.is_some() || summary_template.is_some())
-                .then(|| Summary { template: summary_template, fields: summary_fields.unwrap_or_default() });
-            let ticket = TicketRef { id: c.text("ticket_id", row)?, number: c.text("ticket_number", row)? };
-            let mut messages = by_key.remove(&(vendor.clone(), account.clone(), id.clone())).unwrap_or_default();
+            let summary =
+                (summary_fields.is_some() || summary_template.is_some()).then(|| Summary {
+                    template: summary_template,
+                    fields: summary_fields.unwrap_or_default(),
+                });
+            let ticket = TicketRef {
+                id: c.text("ticket_id", row)?,
+                number: c.text("ticket_number", row)?,
+            };
+            let mut messages = by_key
+                .remove(&(vendor.clone(), account.clone(), id.clone()))
+                .unwrap_or_default();
             messages.sort_by_key(|(seq, _)| *seq);
             out.push(Conversation {
                 channel: parse_opt(c.text("channel", row)?, Channel::parse),
@@ -488,7 +638,9 @@ pub fn conversations_from_batches(conversations: &[RecordBatch], messages: &[Rec
                     user_id: c.text("customer_user_id", row)?,
                 },
                 agent: (agent != Agent::default()).then_some(agent),
-                agents: c.json::<Vec<Agent>>("agents_json", row)?.unwrap_or_default(),
+                agents: c
+                    .json::<Vec<Agent>>("agents_json", row)?
+                    .unwrap_or_default(),
                 rating,
                 metrics: Metrics {
                     wait_secs: c.uint("wait_secs", row)?,
@@ -512,7 +664,9 @@ pub fn conversations_from_batches(conversations: &[RecordBatch], messages: &[Rec
         }
     }
     if let Some(((v, a, id), _)) = by_key.into_iter().next() {
-        return Err(bad(format!("messages of {v}/{a}/{id} have no conversation row")));
+        return Err(bad(format!(
+            "messages of {v}/{a}/{id} have no conversation row"
+        )));
     }
     Ok(out)
 }

@@ -74,7 +74,10 @@ pub struct SyncConfig {
 /// [`Error::UnknownVendor`] for a bad source (the message names the file
 /// and source); [`Error::Other`] for TOML that does not parse.
 pub fn load(path: &Path) -> Result<SyncConfig> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Io { context: format!("cannot read {}", path.display()), source: e })?;
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
+        context: format!("cannot read {}", path.display()),
+        source: e,
+    })?;
     parse(&text, path, |k| std::env::var(k).ok())
 }
 
@@ -83,18 +86,26 @@ pub fn load(path: &Path) -> Result<SyncConfig> {
 /// # Errors
 /// As [`load`].
 pub fn parse(text: &str, path: &Path, env: impl Fn(&str) -> Option<String>) -> Result<SyncConfig> {
-    let file: FileConfig = toml::from_str(text).map_err(|e| Error::Other(format!("{}: {}", path.display(), e.message())))?;
+    let file: FileConfig = toml::from_str(text)
+        .map_err(|e| Error::Other(format!("{}: {}", path.display(), e.message())))?;
     let default_lookback = match &file.lookback {
-        Some(l) => parse_duration(l).map_err(|m| Error::Other(format!("{}: lookback: {m}", path.display())))?,
+        Some(l) => parse_duration(l)
+            .map_err(|m| Error::Other(format!("{}: lookback: {m}", path.display())))?,
         None => DEFAULT_LOOKBACK,
     };
     if file.sources.is_empty() {
-        return Err(Error::Other(format!("{}: no [[source]] entries", path.display())));
+        return Err(Error::Other(format!(
+            "{}: no [[source]] entries",
+            path.display()
+        )));
     }
     let mut sources = Vec::new();
     for entry in file.sources {
         let factory = connector_core::find(&entry.vendor)?;
-        let name = entry.name.clone().unwrap_or_else(|| factory.name.to_owned());
+        let name = entry
+            .name
+            .clone()
+            .unwrap_or_else(|| factory.name.to_owned());
         let mut config = Vec::new();
         for (key, value) in &entry.config {
             let raw = match value {
@@ -103,7 +114,11 @@ pub fn parse(text: &str, path: &Path, env: impl Fn(&str) -> Option<String>) -> R
                 toml::Value::Float(f) => f.to_string(),
                 toml::Value::Boolean(b) => b.to_string(),
                 _ => {
-                    return Err(Error::config(factory.name, key, format!("in {} source `{name}`: must be a string", path.display())));
+                    return Err(Error::config(
+                        factory.name,
+                        key,
+                        format!("in {} source `{name}`: must be a string", path.display()),
+                    ));
                 }
             };
             let secret = factory.all_fields().any(|f| f.name == key && f.secret);
@@ -122,13 +137,21 @@ pub fn parse(text: &str, path: &Path, env: impl Fn(&str) -> Option<String>) -> R
                 Error::config(
                     factory.name,
                     key,
-                    format!("in {} source `{name}`: the environment variable {var} is not set", path.display()),
+                    format!(
+                        "in {} source `{name}`: the environment variable {var} is not set",
+                        path.display()
+                    ),
                 )
             })?;
             config.push((key.clone(), value));
         }
         let lookback = match &entry.lookback {
-            Some(l) => parse_duration(l).map_err(|m| Error::Other(format!("{}: source `{name}`: lookback: {m}", path.display())))?,
+            Some(l) => parse_duration(l).map_err(|m| {
+                Error::Other(format!(
+                    "{}: source `{name}`: lookback: {m}",
+                    path.display()
+                ))
+            })?,
             None => default_lookback,
         };
         let since = match &entry.since {
@@ -137,10 +160,18 @@ pub fn parse(text: &str, path: &Path, env: impl Fn(&str) -> Option<String>) -> R
                 let zone = factory
                     .all_fields()
                     .find(|f| f.name == "timezone")
-                    .and_then(|f| config.iter().find(|(k, _)| k == "timezone").map(|(_, v)| v.as_str()).or(f.default))
+                    .and_then(|f| {
+                        config
+                            .iter()
+                            .find(|(k, _)| k == "timezone")
+                            .map(|(_, v)| v.as_str())
+                            .or(f.default)
+                    })
                     .unwrap_or("UTC");
                 let zone = parse_zone(factory.name, zone)?;
-                Some(parse_instant(s, zone).map_err(|m| Error::Other(format!("{}: source `{name}`: since: {m}", path.display())))?)
+                Some(parse_instant(s, zone).map_err(|m| {
+                    Error::Other(format!("{}: source `{name}`: since: {m}", path.display()))
+                })?)
             }
         };
         sources.push(Source {
@@ -149,15 +180,24 @@ pub fn parse(text: &str, path: &Path, env: impl Fn(&str) -> Option<String>) -> R
             config,
             since,
             lookback,
-            include: Include { messages: entry.messages.unwrap_or(true), summaries: entry.summaries.unwrap_or(true) },
+            include: Include {
+                messages: entry.messages.unwrap_or(true),
+                summaries: entry.summaries.unwrap_or(true),
+            },
             page_size: entry.page_size,
         });
     }
-    Ok(SyncConfig { db: file.db, sources })
+    Ok(SyncConfig {
+        db: file.db,
+        sources,
+    })
 }
 
 /// Replaces `${NAME}` with the environment variable `NAME`; `Err(NAME)` when unset.
-fn expand(value: &str, env: &impl Fn(&str) -> Option<String>) -> std::result::Result<String, String> {
+fn expand(
+    value: &str,
+    env: &impl Fn(&str) -> Option<String>,
+) -> std::result::Result<String, String> {
     let mut out = String::new();
     let mut rest = value;
     while let Some(start) = rest.find("${") {
@@ -168,7 +208,11 @@ fn expand(value: &str, env: &impl Fn(&str) -> Option<String>) -> std::result::Re
             return Ok(out);
         };
         let var = &after[..end];
-        out.push_str(&env(var).filter(|v| !v.is_empty()).ok_or_else(|| var.to_owned())?);
+        out.push_str(
+            &env(var)
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| var.to_owned())?,
+        );
         rest = &after[end + 1..];
     }
     out.push_str(rest);
@@ -182,16 +226,24 @@ fn expand(value: &str, env: &impl Fn(&str) -> Option<String>) -> std::result::Re
 pub fn parse_duration(text: &str) -> std::result::Result<chrono::Duration, String> {
     let t = text.trim();
     let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
-    let n: i64 = num.parse().map_err(|_| format!("`{text}` is not a duration (like 1d, 12h, 30m, 90s)"))?;
+    let n: i64 = num
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration (like 1d, 12h, 30m, 90s)"))?;
     let secs = match unit.trim() {
         "" | "s" => 1,
         "m" => 60,
         "h" => 3600,
         "d" => 86400,
         "w" => 7 * 86400,
-        _ => return Err(format!("`{text}` is not a duration (like 1d, 12h, 30m, 90s)")),
+        _ => {
+            return Err(format!(
+                "`{text}` is not a duration (like 1d, 12h, 30m, 90s)"
+            ));
+        }
     };
-    n.checked_mul(secs).map(chrono::Duration::seconds).ok_or_else(|| format!("`{text}` is too long"))
+    n.checked_mul(secs)
+        .map(chrono::Duration::seconds)
+        .ok_or_else(|| format!("`{text}` is too long"))
 }
 
 /// Parses a time argument: RFC 3339 (`2024-03-01T08:00:00Z`,
@@ -207,14 +259,19 @@ pub fn parse_instant(text: &str, zone: Tz) -> std::result::Result<DateTime<Utc>,
         return Ok(d.with_timezone(&Utc));
     }
     if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
-        return Ok(local_to_utc(d.and_hms_opt(0, 0, 0).expect("midnight exists"), zone));
+        return Ok(local_to_utc(
+            d.and_hms_opt(0, 0, 0).expect("midnight exists"),
+            zone,
+        ));
     }
     for f in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M"] {
         if let Ok(d) = NaiveDateTime::parse_from_str(t, f) {
             return Ok(local_to_utc(d, zone));
         }
     }
-    Err(format!("`{text}` is not a time: use RFC 3339 (2024-03-01T08:00:00Z) or a date (2024-03-01, local midnight in {zone})"))
+    Err(format!(
+        "`{text}` is not a time: use RFC 3339 (2024-03-01T08:00:00Z) or a date (2024-03-01, local midnight in {zone})"
+    ))
 }
 
 /// The time zone a vendor's connector reads local times in, given its config
@@ -228,8 +285,17 @@ pub fn zone_of(vendor: &str, config: &[(String, String)]) -> Result<Tz> {
         .iter()
         .find(|(k, _)| k == "timezone")
         .map(|(_, v)| v.clone())
-        .or_else(|| std::env::var(factory.env_var("timezone")).ok().filter(|v| !v.is_empty()))
-        .or_else(|| factory.all_fields().find(|f| f.name == "timezone").and_then(|f| f.default.map(str::to_owned)))
+        .or_else(|| {
+            std::env::var(factory.env_var("timezone"))
+                .ok()
+                .filter(|v| !v.is_empty())
+        })
+        .or_else(|| {
+            factory
+                .all_fields()
+                .find(|f| f.name == "timezone")
+                .and_then(|f| f.default.map(str::to_owned))
+        })
         .unwrap_or_else(|| "UTC".to_owned());
     parse_zone(factory.name, &name)
 }
@@ -243,17 +309,38 @@ mod tests {
         assert_eq!(parse_duration("1d").unwrap(), chrono::Duration::days(1));
         assert_eq!(parse_duration("12h").unwrap(), chrono::Duration::hours(12));
         assert_eq!(parse_duration("90").unwrap(), chrono::Duration::seconds(90));
-        assert!(parse_duration("a day").unwrap_err().contains("not a duration"));
+        assert!(
+            parse_duration("a day")
+                .unwrap_err()
+                .contains("not a duration")
+        );
         assert!(parse_duration("3y").is_err());
     }
 
     #[test]
     fn instants_are_rfc3339_or_local_dates() {
         let sh: Tz = "Asia/Shanghai".parse().unwrap();
-        assert_eq!(parse_instant("2024-03-01", sh).unwrap().to_rfc3339(), "2024-02-29T16:00:00+00:00");
-        assert_eq!(parse_instant("2024-03-01T08:00:00Z", sh).unwrap().to_rfc3339(), "2024-03-01T08:00:00+00:00");
-        assert_eq!(parse_instant("2024-03-01T08:00:00+07:00", sh).unwrap().to_rfc3339(), "2024-03-01T01:00:00+00:00");
-        assert!(parse_instant("yesterday", sh).unwrap_err().contains("RFC 3339"));
+        assert_eq!(
+            parse_instant("2024-03-01", sh).unwrap().to_rfc3339(),
+            "2024-02-29T16:00:00+00:00"
+        );
+        assert_eq!(
+            parse_instant("2024-03-01T08:00:00Z", sh)
+                .unwrap()
+                .to_rfc3339(),
+            "2024-03-01T08:00:00+00:00"
+        );
+        assert_eq!(
+            parse_instant("2024-03-01T08:00:00+07:00", sh)
+                .unwrap()
+                .to_rfc3339(),
+            "2024-03-01T01:00:00+00:00"
+        );
+        assert!(
+            parse_instant("yesterday", sh)
+                .unwrap_err()
+                .contains("RFC 3339")
+        );
     }
 
     #[test]

@@ -27,13 +27,17 @@ impl Live {
     }
 
     pub(crate) fn add(&self, conversations: u64, messages: u64) {
-        self.conversations.fetch_add(conversations, Ordering::Relaxed);
+        self.conversations
+            .fetch_add(conversations, Ordering::Relaxed);
         self.messages.fetch_add(messages, Ordering::Relaxed);
     }
 
     /// (conversations, messages) so far.
     pub fn get(&self) -> (u64, u64) {
-        (self.conversations.load(Ordering::Relaxed), self.messages.load(Ordering::Relaxed))
+        (
+            self.conversations.load(Ordering::Relaxed),
+            self.messages.load(Ordering::Relaxed),
+        )
     }
 }
 
@@ -88,7 +92,10 @@ impl PullReport {
             self.elapsed_secs
         );
         if let Some(t) = self.stats.reported_total {
-            s.push_str(&format!("; vendor reported {t}, listed {}", self.stats.listed));
+            s.push_str(&format!(
+                "; vendor reported {t}, listed {}",
+                self.stats.listed
+            ));
         }
         if let Some(m) = self.stats.reported_messages {
             s.push_str(&format!("; messages reported {m}"));
@@ -97,7 +104,11 @@ impl PullReport {
             s.push_str("; stopped at --limit");
         }
         if !self.shortfalls.is_empty() {
-            s.push_str(&format!("; INCOMPLETE: {} shortfall(s): {}", self.shortfalls.len(), self.shortfalls.join("; ")));
+            s.push_str(&format!(
+                "; INCOMPLETE: {} shortfall(s): {}",
+                self.shortfalls.len(),
+                self.shortfalls.join("; ")
+            ));
         }
         if let Some(e) = &self.error {
             s.push_str(&format!("; FAILED: {e}"));
@@ -114,7 +125,10 @@ pub fn shortfalls(stats: &PullStats, limit_reached: bool) -> Vec<String> {
     if !limit_reached {
         if let Some(total) = stats.reported_total {
             if total != stats.listed {
-                out.push(format!("the vendor reported {total} conversations, {} were listed", stats.listed));
+                out.push(format!(
+                    "the vendor reported {total} conversations, {} were listed",
+                    stats.listed
+                ));
             }
         }
     }
@@ -125,7 +139,13 @@ pub fn shortfalls(stats: &PullStats, limit_reached: bool) -> Vec<String> {
 /// Pulls `query` from `connector` into `sink`. The sink is not finished
 /// here; an error ends the pull and is recorded in the report (what was
 /// fetched before it stays written).
-pub async fn pull(source: &str, connector: &dyn Connector, query: &Query, sink: &mut dyn Sink, live: &Live) -> PullReport {
+pub async fn pull(
+    source: &str,
+    connector: &dyn Connector,
+    query: &Query,
+    sink: &mut dyn Sink,
+    live: &Live,
+) -> PullReport {
     let started = Instant::now();
     let info = connector.info();
     let mut report = PullReport {

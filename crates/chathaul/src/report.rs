@@ -71,7 +71,11 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
     }
     v.sort_by(|a, b| a.total_cmp(b));
     let n = v.len();
-    Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
 }
 
 fn db_err(e: rusqlite::Error) -> Error {
@@ -80,7 +84,9 @@ fn db_err(e: rusqlite::Error) -> Error {
 
 fn column_f64(store: &Store, sql: &str, vendor: &str) -> Result<Vec<f64>> {
     let mut stmt = store.connection().prepare(sql).map_err(db_err)?;
-    let rows = stmt.query_map([vendor], |r| r.get::<_, Option<f64>>(0)).map_err(db_err)?;
+    let rows = stmt
+        .query_map([vendor], |r| r.get::<_, Option<f64>>(0))
+        .map_err(db_err)?;
     let mut out = Vec::new();
     for r in rows {
         if let Some(v) = r.map_err(db_err)? {
@@ -94,9 +100,17 @@ fn column_f64(store: &Store, sql: &str, vendor: &str) -> Result<Vec<f64>> {
 
 fn pick(reported: Vec<f64>, computed: Vec<f64>) -> Option<Median> {
     if let Some(m) = median(reported.clone()) {
-        return Some(Median { secs: m, over: reported.len() as u64, computed: false });
+        return Some(Median {
+            secs: m,
+            over: reported.len() as u64,
+            computed: false,
+        });
     }
-    median(computed.clone()).map(|m| Median { secs: m, over: computed.len() as u64, computed: true })
+    median(computed.clone()).map(|m| Median {
+        secs: m,
+        over: computed.len() as u64,
+        computed: true,
+    })
 }
 
 impl LeadReport {
@@ -131,7 +145,11 @@ impl LeadReport {
             v
         };
         for vendor in names {
-            let conversations = channels.iter().filter(|c| c.vendor == vendor).map(|c| c.conversations).sum();
+            let conversations = channels
+                .iter()
+                .filter(|c| c.vendor == vendor)
+                .map(|c| c.conversations)
+                .sum();
             let mut stmt = conn
                 .prepare("SELECT rating_satisfaction, count(*) FROM conversations WHERE vendor = ?1 AND rating_satisfaction IS NOT NULL GROUP BY 1")
                 .map_err(db_err)?;
@@ -141,9 +159,15 @@ impl LeadReport {
                 .collect::<std::result::Result<_, _>>()
                 .map_err(db_err)?;
             let rated_slots: u64 = counts.iter().map(|(_, n)| n).sum();
-            let rating_shares = counts.into_iter().map(|(k, n)| (k, n as f64 / rated_slots.max(1) as f64)).collect();
-            let first_reported =
-                column_f64(store, "SELECT first_response_secs FROM conversations WHERE vendor = ?1", &vendor)?;
+            let rating_shares = counts
+                .into_iter()
+                .map(|(k, n)| (k, n as f64 / rated_slots.max(1) as f64))
+                .collect();
+            let first_reported = column_f64(
+                store,
+                "SELECT first_response_secs FROM conversations WHERE vendor = ?1",
+                &vendor,
+            )?;
             let first_computed = column_f64(
                 store,
                 "SELECT (julianday(min(m.sent_at)) - julianday(c.created_at)) * 86400.0
@@ -152,7 +176,11 @@ impl LeadReport {
                  WHERE c.vendor = ?1 GROUP BY c.vendor, c.account, c.id",
                 &vendor,
             )?;
-            let wait_reported = column_f64(store, "SELECT wait_secs FROM conversations WHERE vendor = ?1", &vendor)?;
+            let wait_reported = column_f64(
+                store,
+                "SELECT wait_secs FROM conversations WHERE vendor = ?1",
+                &vendor,
+            )?;
             let wait_computed = column_f64(
                 store,
                 "SELECT (julianday(coalesce(assigned_at, answered_at)) - julianday(created_at)) * 86400.0
@@ -177,7 +205,11 @@ fn secs(m: &Option<Median>) -> String {
         None => "-".to_owned(),
         Some(m) => {
             let s = m.secs.round() as u64;
-            let text = if s >= 60 { format!("{}m{:02}s", s / 60, s % 60) } else { format!("{s}s") };
+            let text = if s >= 60 {
+                format!("{}m{:02}s", s / 60, s % 60)
+            } else {
+                format!("{s}s")
+            };
             if m.computed { format!("{text}*") } else { text }
         }
     }
@@ -186,23 +218,41 @@ fn secs(m: &Option<Median>) -> String {
 impl fmt::Display for LeadReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "Conversations and messages by vendor and channel")?;
-        writeln!(f, "  {:<10} {:<10} {:>13} {:>9}", "vendor", "channel", "conversations", "messages")?;
+        writeln!(
+            f,
+            "  {:<10} {:<10} {:>13} {:>9}",
+            "vendor", "channel", "conversations", "messages"
+        )?;
         for c in &self.channels {
-            writeln!(f, "  {:<10} {:<10} {:>13} {:>9}", c.vendor, c.channel, c.conversations, c.messages)?;
+            writeln!(
+                f,
+                "  {:<10} {:<10} {:>13} {:>9}",
+                c.vendor, c.channel, c.conversations, c.messages
+            )?;
         }
         writeln!(f)?;
         writeln!(f, "Ratings, first response and wait by vendor")?;
         writeln!(
             f,
             "  {:<10} {:>13} {:>10} {:>8} {:>13} {:>8} {:>15} {:>11}",
-            "vendor", "conversations", "satisfied", "neutral", "dissatisfied", "unrated", "first response", "wait"
+            "vendor",
+            "conversations",
+            "satisfied",
+            "neutral",
+            "dissatisfied",
+            "unrated",
+            "first response",
+            "wait"
         )?;
         for v in &self.vendors {
             let share = |k: &str| {
                 if v.rated_slots == 0 {
                     "-".to_owned()
                 } else {
-                    format!("{:.0}%", 100.0 * v.rating_shares.get(k).copied().unwrap_or(0.0))
+                    format!(
+                        "{:.0}%",
+                        100.0 * v.rating_shares.get(k).copied().unwrap_or(0.0)
+                    )
                 }
             };
             writeln!(
@@ -218,6 +268,9 @@ impl fmt::Display for LeadReport {
                 secs(&v.wait)
             )?;
         }
-        writeln!(f, "  (medians; * = computed from times and messages because the vendor reports none; - = no data)")
+        writeln!(
+            f,
+            "  (medians; * = computed from times and messages because the vendor reports none; - = no data)"
+        )
     }
 }

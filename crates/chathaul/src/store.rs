@@ -88,7 +88,8 @@ fn time_text(t: Option<DateTime<Utc>>) -> Option<String> {
 }
 
 fn parse_time(t: Option<String>) -> Option<DateTime<Utc>> {
-    t.and_then(|t| DateTime::parse_from_rfc3339(&t).ok()).map(|t| t.with_timezone(&Utc))
+    t.and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+        .map(|t| t.with_timezone(&Utc))
 }
 
 fn sql_value(d: Datum) -> SqlValue {
@@ -97,7 +98,9 @@ fn sql_value(d: Datum) -> SqlValue {
         Datum::UInt(Some(n)) => SqlValue::Integer(i64::try_from(n).unwrap_or(i64::MAX)),
         Datum::Bool(Some(b)) => SqlValue::Integer(i64::from(b)),
         Datum::Time(Some(t)) => SqlValue::Text(utc_instant::format(&t)),
-        Datum::Text(None) | Datum::UInt(None) | Datum::Bool(None) | Datum::Time(None) => SqlValue::Null,
+        Datum::Text(None) | Datum::UInt(None) | Datum::Bool(None) | Datum::Time(None) => {
+            SqlValue::Null
+        }
     }
 }
 
@@ -106,11 +109,25 @@ const SQLITE_MAGIC: &[u8] = b"SQLite format 3\0";
 fn create_sql() -> String {
     let conv_cols: Vec<String> = CONVERSATION_COLUMNS
         .iter()
-        .map(|c| format!("{} {}{}", c.name, c.kind.sql_type(), if c.nullable { "" } else { " NOT NULL" }))
+        .map(|c| {
+            format!(
+                "{} {}{}",
+                c.name,
+                c.kind.sql_type(),
+                if c.nullable { "" } else { " NOT NULL" }
+            )
+        })
         .collect();
     let msg_cols: Vec<String> = MESSAGE_COLUMNS
         .iter()
-        .map(|c| format!("{} {}{}", c.name, c.kind.sql_type(), if c.nullable { "" } else { " NOT NULL" }))
+        .map(|c| {
+            format!(
+                "{} {}{}",
+                c.name,
+                c.kind.sql_type(),
+                if c.nullable { "" } else { " NOT NULL" }
+            )
+        })
         .collect();
     format!(
         "CREATE TABLE chathaul_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -149,7 +166,10 @@ impl Store {
     pub fn open(path: &Path) -> Result<Store> {
         let existing = match std::fs::metadata(path) {
             Ok(m) if m.is_dir() => {
-                return Err(Error::Other(format!("database {}: is a directory", path.display())));
+                return Err(Error::Other(format!(
+                    "database {}: is a directory",
+                    path.display()
+                )));
             }
             Ok(m) => m.len() > 0,
             Err(_) => false,
@@ -157,10 +177,16 @@ impl Store {
         if existing {
             let mut head = [0u8; 16];
             let n = std::io::Read::read(
-                &mut std::fs::File::open(path).map_err(|e| Error::Io { context: format!("cannot open {}", path.display()), source: e })?,
+                &mut std::fs::File::open(path).map_err(|e| Error::Io {
+                    context: format!("cannot open {}", path.display()),
+                    source: e,
+                })?,
                 &mut head,
             )
-            .map_err(|e| Error::Io { context: format!("cannot read {}", path.display()), source: e })?;
+            .map_err(|e| Error::Io {
+                context: format!("cannot read {}", path.display()),
+                source: e,
+            })?;
             if n < 16 || head != SQLITE_MAGIC {
                 return Err(Error::Other(format!(
                     "database {}: not a SQLite database (refusing to overwrite it; choose another path with --db)",
@@ -169,19 +195,26 @@ impl Store {
             }
         }
         let conn = Connection::open(path).map_err(|e| db_error(path, "cannot open", e))?;
-        conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(|e| db_error(path, "cannot configure", e))?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(|e| db_error(path, "cannot configure", e))?;
         let tables: Vec<String> = conn
             .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
             .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
             .map_err(|e| db_error(path, "corrupt or unreadable (refusing to touch it)", e))?;
         if tables.is_empty() {
-            conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| db_error(path, "cannot enable WAL", e))?;
-            conn.execute_batch(&format!("BEGIN; {} COMMIT;", create_sql())).map_err(|e| db_error(path, "cannot create the tables", e))?;
+            conn.pragma_update(None, "journal_mode", "WAL")
+                .map_err(|e| db_error(path, "cannot enable WAL", e))?;
+            conn.execute_batch(&format!("BEGIN; {} COMMIT;", create_sql()))
+                .map_err(|e| db_error(path, "cannot create the tables", e))?;
         } else {
             let app: Option<String> = if tables.iter().any(|t| t == "chathaul_meta") {
-                conn.query_row("SELECT value FROM chathaul_meta WHERE key = 'application'", [], |r| r.get(0))
-                    .optional()
-                    .map_err(|e| db_error(path, "corrupt or unreadable", e))?
+                conn.query_row(
+                    "SELECT value FROM chathaul_meta WHERE key = 'application'",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(|e| db_error(path, "corrupt or unreadable", e))?
             } else {
                 None
             };
@@ -193,7 +226,11 @@ impl Store {
                 )));
             }
             let version: Option<String> = conn
-                .query_row("SELECT value FROM chathaul_meta WHERE key = 'schema_version'", [], |r| r.get(0))
+                .query_row(
+                    "SELECT value FROM chathaul_meta WHERE key = 'schema_version'",
+                    [],
+                    |r| r.get(0),
+                )
                 .optional()
                 .map_err(|e| db_error(path, "corrupt or unreadable", e))?;
             if version.as_deref() != Some(SCHEMA_VERSION) {
@@ -203,10 +240,15 @@ impl Store {
                     version.as_deref().unwrap_or("(none)")
                 )));
             }
-            conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| db_error(path, "cannot enable WAL", e))?;
+            conn.pragma_update(None, "journal_mode", "WAL")
+                .map_err(|e| db_error(path, "cannot enable WAL", e))?;
         }
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(|e| db_error(path, "cannot configure", e))?;
-        Ok(Store { conn, path: path.to_owned() })
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| db_error(path, "cannot configure", e))?;
+        Ok(Store {
+            conn,
+            path: path.to_owned(),
+        })
     }
 
     /// The database file.
@@ -227,17 +269,29 @@ impl Store {
     ///
     /// # Errors
     /// As [`Store::upsert`].
-    pub fn upsert_for_source(&mut self, source: &str, conversations: &[Conversation], messages: u64) -> Result<()> {
+    pub fn upsert_for_source(
+        &mut self,
+        source: &str,
+        conversations: &[Conversation],
+        messages: u64,
+    ) -> Result<()> {
         self.batch(conversations, Some((source, messages)))
     }
 
     fn batch(&mut self, conversations: &[Conversation], source: Option<(&str, u64)>) -> Result<()> {
         let path = self.path.clone();
         let err = |e| db_error(&path, "cannot write a batch", e);
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(err)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(err)?;
         {
             let names: Vec<&str> = CONVERSATION_COLUMNS.iter().map(|c| c.name).collect();
-            let updates: Vec<String> = names.iter().skip(3).map(|n| format!("{n} = excluded.{n}")).collect();
+            let updates: Vec<String> = names
+                .iter()
+                .skip(3)
+                .map(|n| format!("{n} = excluded.{n}"))
+                .collect();
             let sql = format!(
                 "INSERT INTO conversations ({}, json, synced_at) VALUES ({}) ON CONFLICT (vendor, account, id) DO UPDATE SET {}, json = excluded.json, synced_at = excluded.synced_at",
                 names.join(", "),
@@ -246,23 +300,47 @@ impl Store {
             );
             let mut upsert = tx.prepare_cached(&sql).map_err(err)?;
             let mnames: Vec<&str> = MESSAGE_COLUMNS.iter().map(|c| c.name).collect();
-            let msql = format!("INSERT INTO messages ({}) VALUES ({})", mnames.join(", "), vec!["?"; mnames.len()].join(", "));
+            let msql = format!(
+                "INSERT INTO messages ({}) VALUES ({})",
+                mnames.join(", "),
+                vec!["?"; mnames.len()].join(", ")
+            );
             let mut insert_msg = tx.prepare_cached(&msql).map_err(err)?;
-            let mut delete_msgs =
-                tx.prepare_cached("DELETE FROM messages WHERE vendor = ? AND account = ? AND conversation_id = ?").map_err(err)?;
+            let mut delete_msgs = tx
+                .prepare_cached(
+                    "DELETE FROM messages WHERE vendor = ? AND account = ? AND conversation_id = ?",
+                )
+                .map_err(err)?;
             let now = utc_instant::format(&Utc::now());
             for c in conversations {
-                let json = serde_json::to_string(c)
-                    .map_err(|e| Error::Other(format!("cannot serialize conversation {}: {e}", c.id)))?;
-                let mut values: Vec<SqlValue> = CONVERSATION_COLUMNS.iter().map(|col| sql_value((col.get)(c))).collect();
+                let json = serde_json::to_string(c).map_err(|e| {
+                    Error::Other(format!("cannot serialize conversation {}: {e}", c.id))
+                })?;
+                let mut values: Vec<SqlValue> = CONVERSATION_COLUMNS
+                    .iter()
+                    .map(|col| sql_value((col.get)(c)))
+                    .collect();
                 values.push(SqlValue::Text(json));
                 values.push(SqlValue::Text(now.clone()));
-                upsert.execute(rusqlite::params_from_iter(values)).map_err(err)?;
-                delete_msgs.execute(params![c.vendor, c.account, c.id]).map_err(err)?;
+                upsert
+                    .execute(rusqlite::params_from_iter(values))
+                    .map_err(err)?;
+                delete_msgs
+                    .execute(params![c.vendor, c.account, c.id])
+                    .map_err(err)?;
                 for (seq, message) in c.messages.iter().enumerate() {
-                    let row = MessageRow { conversation: c, seq, message };
-                    let values: Vec<SqlValue> = MESSAGE_COLUMNS.iter().map(|col| sql_value((col.get)(&row))).collect();
-                    insert_msg.execute(rusqlite::params_from_iter(values)).map_err(err)?;
+                    let row = MessageRow {
+                        conversation: c,
+                        seq,
+                        message,
+                    };
+                    let values: Vec<SqlValue> = MESSAGE_COLUMNS
+                        .iter()
+                        .map(|col| sql_value((col.get)(&row)))
+                        .collect();
+                    insert_msg
+                        .execute(rusqlite::params_from_iter(values))
+                        .map_err(err)?;
                 }
             }
             if let Some((source, messages)) = source {
@@ -286,7 +364,13 @@ impl Store {
     /// # Errors
     /// [`Error::Other`] when the source was synced before from another
     /// vendor or account (rename the source), or on a database error.
-    pub fn begin_run(&mut self, source: &str, vendor: &str, account: &str, since: Option<DateTime<Utc>>) -> Result<SyncState> {
+    pub fn begin_run(
+        &mut self,
+        source: &str,
+        vendor: &str,
+        account: &str,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<SyncState> {
         let path = self.path.clone();
         let err = |e| db_error(&path, "cannot record the run", e);
         let mut window_since = since;
@@ -315,7 +399,12 @@ impl Store {
                 params![source, time_text(window_since), time_text(Some(Utc::now()))],
             )
             .map_err(err)?;
-        self.state(source)?.ok_or_else(|| Error::Other(format!("database {}: sync state vanished", self.path.display())))
+        self.state(source)?.ok_or_else(|| {
+            Error::Other(format!(
+                "database {}: sync state vanished",
+                self.path.display()
+            ))
+        })
     }
 
     /// The cursor a source's next run starts from (`None`: never synced completely).
@@ -345,11 +434,16 @@ impl Store {
     ) -> Result<SyncState> {
         let path = self.path.clone();
         let err = |e| db_error(&path, "cannot record the run", e);
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(err)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(err)?;
         let (cursor, newest): (Option<String>, Option<String>) = tx
-            .query_row("SELECT cursor, newest_seen FROM sync_state WHERE source = ?1", params![source], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .query_row(
+                "SELECT cursor, newest_seen FROM sync_state WHERE source = ?1",
+                params![source],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .map_err(err)?;
         let mut cursor = parse_time(cursor);
         if complete {
@@ -375,7 +469,12 @@ impl Store {
         )
         .map_err(err)?;
         tx.commit().map_err(err)?;
-        self.state(source)?.ok_or_else(|| Error::Other(format!("database {}: sync state vanished", self.path.display())))
+        self.state(source)?.ok_or_else(|| {
+            Error::Other(format!(
+                "database {}: sync state vanished",
+                self.path.display()
+            ))
+        })
     }
 
     /// The state of one source.
@@ -423,7 +522,8 @@ impl Store {
                 })
             })
             .map_err(err)?;
-        rows.collect::<std::result::Result<Vec<_>, _>>().map_err(err)
+        rows.collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(err)
     }
 
     /// Every stored conversation (from its `json` column), sorted by vendor,
@@ -433,10 +533,24 @@ impl Store {
     /// On a database error or a row that does not decode.
     pub fn conversations(&self) -> Result<Vec<Conversation>> {
         let err = |e| db_error(&self.path, "cannot read conversations", e);
-        let mut stmt = self.conn.prepare("SELECT json FROM conversations ORDER BY vendor, account, id").map_err(err)?;
-        let rows: Vec<String> = stmt.query_map([], |r| r.get(0)).map_err(err)?.collect::<std::result::Result<_, _>>().map_err(err)?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT json FROM conversations ORDER BY vendor, account, id")
+            .map_err(err)?;
+        let rows: Vec<String> = stmt
+            .query_map([], |r| r.get(0))
+            .map_err(err)?
+            .collect::<std::result::Result<_, _>>()
+            .map_err(err)?;
         rows.iter()
-            .map(|j| serde_json::from_str(j).map_err(|e| Error::Other(format!("database {}: a row does not decode: {e}", self.path.display()))))
+            .map(|j| {
+                serde_json::from_str(j).map_err(|e| {
+                    Error::Other(format!(
+                        "database {}: a row does not decode: {e}",
+                        self.path.display()
+                    ))
+                })
+            })
             .collect()
     }
 
@@ -461,7 +575,10 @@ impl StoreSink {
     /// # Errors
     /// As [`Store::open`].
     pub fn open(path: &Path) -> Result<Self> {
-        Ok(Self { store: Store::open(path)?, buffer: Vec::new() })
+        Ok(Self {
+            store: Store::open(path)?,
+            buffer: Vec::new(),
+        })
     }
 }
 

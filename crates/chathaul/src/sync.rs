@@ -53,7 +53,14 @@ impl std::fmt::Debug for Source {
         f.debug_struct("Source")
             .field("name", &self.name)
             .field("vendor", &self.vendor)
-            .field("config_keys", &self.config.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>())
+            .field(
+                "config_keys",
+                &self
+                    .config
+                    .iter()
+                    .map(|(k, _)| k.as_str())
+                    .collect::<Vec<_>>(),
+            )
             .field("since", &self.since)
             .field("lookback", &self.lookback)
             .field("include", &self.include)
@@ -104,8 +111,15 @@ pub fn prepare(sources: Vec<Source>) -> std::result::Result<Vec<Prepared>, (Stri
             let e = Error::Other(format!("two sources are named `{}`", source.name));
             return Err((source.name, e));
         }
-        match connector_core::connect(&source.vendor, source.config.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
-            Ok(c) => out.push(Prepared { source, connector: Arc::from(c), live: Live::shared() }),
+        match connector_core::connect(
+            &source.vendor,
+            source.config.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        ) {
+            Ok(c) => out.push(Prepared {
+                source,
+                connector: Arc::from(c),
+                live: Live::shared(),
+            }),
             Err(e) => return Err((source.name, e)),
         }
     }
@@ -164,10 +178,21 @@ enum Cmd {
 fn writer(mut store: Store, rx: std::sync::mpsc::Receiver<Cmd>) {
     for cmd in rx {
         match cmd {
-            Cmd::Begin { source, vendor, account, since, reply } => {
+            Cmd::Begin {
+                source,
+                vendor,
+                account,
+                since,
+                reply,
+            } => {
                 let _ = reply.send(store.begin_run(&source, &vendor, &account, since));
             }
-            Cmd::Batch { source, conversations, messages, reply } => {
+            Cmd::Batch {
+                source,
+                conversations,
+                messages,
+                reply,
+            } => {
                 let _ = reply.send(store.upsert_for_source(&source, &conversations, messages));
             }
             Cmd::Finish {
@@ -202,8 +227,11 @@ struct WriterHandle(std::sync::mpsc::Sender<Cmd>);
 impl WriterHandle {
     async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T>>) -> Cmd) -> Result<T> {
         let (tx, rx) = oneshot::channel();
-        self.0.send(make(tx)).map_err(|_| Error::Other("the database writer stopped".into()))?;
-        rx.await.map_err(|_| Error::Other("the database writer stopped".into()))?
+        self.0
+            .send(make(tx))
+            .map_err(|_| Error::Other("the database writer stopped".into()))?;
+        rx.await
+            .map_err(|_| Error::Other("the database writer stopped".into()))?
     }
 }
 
@@ -213,13 +241,20 @@ impl WriterHandle {
 /// # Errors
 /// Only when the database cannot be opened (a foreign or corrupt file is
 /// refused); a source's own failure is in its report.
-pub async fn sync(db: &Path, sources: Vec<Prepared>, options: SyncOptions) -> Result<Vec<SourceReport>> {
+pub async fn sync(
+    db: &Path,
+    sources: Vec<Prepared>,
+    options: SyncOptions,
+) -> Result<Vec<SourceReport>> {
     let store = Store::open(db)?;
     let (tx, rx) = std::sync::mpsc::channel();
     let writer_thread = std::thread::Builder::new()
         .name("chathaul-db-writer".into())
         .spawn(move || writer(store, rx))
-        .map_err(|e| Error::Io { context: "cannot start the database writer".into(), source: e })?;
+        .map_err(|e| Error::Io {
+            context: "cannot start the database writer".into(),
+            source: e,
+        })?;
     let handle = WriterHandle(tx);
     let tasks: Vec<_> = sources
         .into_iter()
@@ -246,7 +281,11 @@ pub async fn sync(db: &Path, sources: Vec<Prepared>, options: SyncOptions) -> Re
 
 async fn run_source(p: Prepared, db: WriterHandle, options: SyncOptions) -> SourceReport {
     let started = std::time::Instant::now();
-    let Prepared { source, connector, live } = p;
+    let Prepared {
+        source,
+        connector,
+        live,
+    } = p;
     let info = connector.info().clone();
     let mut report = PullReport {
         source: source.name.clone(),
@@ -279,7 +318,10 @@ async fn run_source(p: Prepared, db: WriterHandle, options: SyncOptions) -> Sour
         Ok(s) => s,
         Err(e) => {
             fail(&mut report, e);
-            return SourceReport { pull: report, state: None };
+            return SourceReport {
+                pull: report,
+                state: None,
+            };
         }
     };
     let mut query = Query::new().created(state.last_window_since, None);
@@ -314,7 +356,13 @@ async fn run_source(p: Prepared, db: WriterHandle, options: SyncOptions) -> Sour
             if !batch.is_empty() && (done || batch.len() >= options.batch_size.max(1)) {
                 let conversations = std::mem::take(&mut batch);
                 let messages = std::mem::take(&mut batch_messages);
-                db.call(|reply| Cmd::Batch { source: source.name.clone(), conversations, messages, reply }).await?;
+                db.call(|reply| Cmd::Batch {
+                    source: source.name.clone(),
+                    conversations,
+                    messages,
+                    reply,
+                })
+                .await?;
             }
             if done {
                 return ended;
@@ -330,7 +378,11 @@ async fn run_source(p: Prepared, db: WriterHandle, options: SyncOptions) -> Sour
         }
         Ok(()) => {
             report.shortfalls = shortfalls(&report.stats, false);
-            if report.shortfalls.is_empty() { ("ok", true) } else { ("incomplete", false) }
+            if report.shortfalls.is_empty() {
+                ("ok", true)
+            } else {
+                ("incomplete", false)
+            }
         }
     };
     report.elapsed_secs = started.elapsed().as_secs_f64();
@@ -348,12 +400,18 @@ async fn run_source(p: Prepared, db: WriterHandle, options: SyncOptions) -> Sour
         })
         .await;
     match state {
-        Ok(s) => SourceReport { pull: report, state: Some(s) },
+        Ok(s) => SourceReport {
+            pull: report,
+            state: Some(s),
+        },
         Err(e) => {
             if report.error.is_none() {
                 fail(&mut report, e);
             }
-            SourceReport { pull: report, state: None }
+            SourceReport {
+                pull: report,
+                state: None,
+            }
         }
     }
 }

@@ -54,8 +54,13 @@ impl Format {
     /// # Errors
     /// [`Error::Other`] for an extension that names no format.
     pub fn of(path: Option<&Path>) -> Result<Format> {
-        let Some(path) = path.filter(|p| p.as_os_str() != "-") else { return Ok(Format::Jsonl) };
-        let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+        let Some(path) = path.filter(|p| p.as_os_str() != "-") else {
+            return Ok(Format::Jsonl);
+        };
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
         match ext.as_deref() {
             Some("jsonl" | "ndjson") => Ok(Format::Jsonl),
             Some("csv") => Ok(Format::Csv),
@@ -88,5 +93,8 @@ pub fn open(path: Option<&Path>) -> Result<Box<dyn Sink>> {
 }
 
 pub(crate) fn io_error(context: impl Into<String>, source: std::io::Error) -> Error {
-    Error::Io { context: context.into(), source }
+    Error::Io {
+        context: context.into(),
+        source,
+    }
 }

@@ -32,7 +32,10 @@ impl TableFormat {
 /// The two files an output path stands for: `out.csv` →
 /// (`out.conversations.csv`, `out.messages.csv`).
 pub fn table_paths(path: &Path, format: TableFormat) -> (PathBuf, PathBuf) {
-    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "chathaul".into());
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "chathaul".into());
     let dir = path.parent().unwrap_or_else(|| Path::new(""));
     (
         dir.join(format!("{stem}.conversations.{}", format.ext())),
@@ -41,7 +44,10 @@ pub fn table_paths(path: &Path, format: TableFormat) -> (PathBuf, PathBuf) {
 }
 
 pub(crate) fn tmp_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     name.push(".partial");
     path.with_file_name(name)
 }
@@ -52,8 +58,13 @@ enum Writer {
 }
 
 impl Writer {
-    fn create(path: &Path, format: TableFormat, schema: arrow::datatypes::SchemaRef) -> Result<Writer> {
-        let file = File::create(path).map_err(|e| io_error(format!("cannot create {}", path.display()), e))?;
+    fn create(
+        path: &Path,
+        format: TableFormat,
+        schema: arrow::datatypes::SchemaRef,
+    ) -> Result<Writer> {
+        let file = File::create(path)
+            .map_err(|e| io_error(format!("cannot create {}", path.display()), e))?;
         Ok(match format {
             TableFormat::Csv => Writer::Csv(Box::new(
                 arrow::csv::WriterBuilder::new()
@@ -62,7 +73,9 @@ impl Writer {
                     .build(BufWriter::new(file)),
             )),
             TableFormat::Parquet => {
-                let props = WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::default())).build();
+                let props = WriterProperties::builder()
+                    .set_compression(Compression::ZSTD(ZstdLevel::default()))
+                    .build();
                 let w = ArrowWriter::try_new(file, schema, Some(props))
                     .map_err(|e| Error::Other(format!("cannot write {}: {e}", path.display())))?;
                 Writer::Parquet(Box::new(w))
@@ -100,7 +113,9 @@ pub struct TableSink {
 
 impl std::fmt::Debug for TableSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TableSink").field("paths", &self.paths).finish()
+        f.debug_struct("TableSink")
+            .field("paths", &self.paths)
+            .finish()
     }
 }
 
@@ -120,12 +135,20 @@ impl TableSink {
             Writer::create(&tmps[0], format, conversations_schema())?,
             Writer::create(&tmps[1], format, messages_schema())?,
         ];
-        Ok(Self { builder: BatchBuilder::new(), paths: [c, m], tmps, writers: Some(writers) })
+        Ok(Self {
+            builder: BatchBuilder::new(),
+            paths: [c, m],
+            tmps,
+            writers: Some(writers),
+        })
     }
 
     fn flush_batch(&mut self) -> Result<()> {
         let (c, m) = self.builder.finish()?;
-        let writers = self.writers.as_mut().ok_or_else(|| Error::Other("the table sink is closed".into()))?;
+        let writers = self
+            .writers
+            .as_mut()
+            .ok_or_else(|| Error::Other("the table sink is closed".into()))?;
         writers[0].write(&c, &self.paths[0])?;
         writers[1].write(&m, &self.paths[1])
     }
@@ -134,7 +157,9 @@ impl TableSink {
 impl Sink for TableSink {
     fn write(&mut self, conversation: &Conversation) -> Result<()> {
         self.builder.append(conversation);
-        if self.builder.conversation_rows() >= BATCH_CONVERSATIONS || self.builder.message_rows() >= BATCH_MESSAGES {
+        if self.builder.conversation_rows() >= BATCH_CONVERSATIONS
+            || self.builder.message_rows() >= BATCH_MESSAGES
+        {
             self.flush_batch()?;
         }
         Ok(())
@@ -144,11 +169,15 @@ impl Sink for TableSink {
         if self.builder.conversation_rows() > 0 || self.builder.message_rows() > 0 {
             self.flush_batch()?;
         }
-        let [wc, wm] = self.writers.take().ok_or_else(|| Error::Other("the table sink is closed".into()))?;
+        let [wc, wm] = self
+            .writers
+            .take()
+            .ok_or_else(|| Error::Other("the table sink is closed".into()))?;
         wc.close(&self.paths[0])?;
         wm.close(&self.paths[1])?;
         for (tmp, path) in self.tmps.iter().zip(&self.paths) {
-            std::fs::rename(tmp, path).map_err(|e| io_error(format!("cannot write {}", path.display()), e))?;
+            std::fs::rename(tmp, path)
+                .map_err(|e| io_error(format!("cannot write {}", path.display()), e))?;
         }
         Ok(self.paths.to_vec())
     }

@@ -1,0 +1,167 @@
+//! The command line, as clap sees it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Pull customer-service chat history out of helpdesk APIs (Bangwo8, KF5,
+/// CareSoft, ...) into JSONL, CSV, Parquet or a SQLite database, once or
+/// incrementally.
+///
+/// Start with `chathaul demo`: it runs the built-in vendor simulators and
+/// syncs them into chathaul-demo.sqlite, no account needed.
+#[derive(Debug, Parser)]
+#[command(
+    name = "chathaul",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+#[command(
+    after_help = "Exit codes: 0 everything asked for was fetched; 1 a fetch or I/O error; \
+2 a usage or configuration error (unknown vendor, missing secret); 3 fetched, but short of what the vendor reported."
+)]
+pub struct Cli {
+    /// No progress display and no report; the final summary line still prints.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Log what happens to stderr (-v info, -vv debug, -vvv trace). Secrets are never logged.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List every registered vendor: description, capabilities, config fields.
+    ///
+    /// Example: chathaul connectors --json
+    Connectors {
+        /// One JSON document instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pull conversations once, into a file, a database or stdout.
+    ///
+    /// The output format follows the extension of -o: .jsonl (or - / no -o: stdout) one nested
+    /// conversation a line; .csv and .parquet two tables, NAME.conversations.EXT and
+    /// NAME.messages.EXT; .sqlite or .db the sync database (upserted).
+    ///
+    /// Example: chathaul pull kf5 -c subdomain=acme -c email=ops@acme.example --since 2024-03-01
+    /// --until 2024-04-01 --messages -o march.parquet   (with CHATHAUL_KF5_PASSWORD set)
+    Pull(PullArgs),
+    /// Sync one or many sources incrementally into a SQLite database.
+    ///
+    /// Sources come from a config file (see the README); each run fetches what was created since
+    /// the source's cursor (the newest creation time seen, minus the look-back), upserts it, and
+    /// survives being killed at any point.
+    ///
+    /// Example: chathaul sync --config chathaul.toml --db chats.sqlite; chathaul sync --status
+    Sync(SyncArgs),
+    /// Serve the vendor simulators on 127.0.0.1 (the same flags as chathaul-sim).
+    ///
+    /// Example: chathaul sim --port 8080 --conversations 500 --json
+    Sim(chathaul_sim::SimArgs),
+    /// Run the simulators in-process, sync all vendors into a database, print a report.
+    ///
+    /// Example: chathaul demo --db /tmp/demo.sqlite
+    Demo(DemoArgs),
+    /// Print a shell completion script.
+    ///
+    /// Example: chathaul completions bash > ~/.local/share/bash-completion/completions/chathaul
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Which time the window applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum By {
+    /// The creation (start) time.
+    Created,
+    /// The end time.
+    Ended,
+}
+
+/// `chathaul pull`.
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// The vendor (see `chathaul connectors`).
+    pub vendor: String,
+    /// A connector config value, KEY=VALUE (repeatable). Missing values come from
+    /// CHATHAUL_<VENDOR>_<FIELD>; put secrets there rather than on the command line.
+    #[arg(short = 'c', long = "config", value_name = "KEY=VALUE")]
+    pub config: Vec<String>,
+    /// Start of the window (inclusive): RFC 3339, or a date meaning local midnight in the
+    /// connector's time zone.
+    #[arg(long, value_name = "T")]
+    pub since: Option<String>,
+    /// End of the window (exclusive), as --since.
+    #[arg(long, value_name = "T")]
+    pub until: Option<String>,
+    /// Which time the window applies to.
+    #[arg(long, value_enum, default_value = "created")]
+    pub by: By,
+    /// Only conversations handled by this agent (id or e-mail).
+    #[arg(long, value_name = "ID")]
+    pub agent: Option<String>,
+    /// Only conversations of this customer (id).
+    #[arg(long, value_name = "ID")]
+    pub customer: Option<String>,
+    /// Only conversations on this channel (web, app, wechat, facebook, zalo, ...).
+    #[arg(long, value_name = "C")]
+    pub channel: Option<String>,
+    /// Fetch each conversation's messages.
+    #[arg(long)]
+    pub messages: bool,
+    /// Fetch service summaries.
+    #[arg(long)]
+    pub summaries: bool,
+    /// Stop after N conversations.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
+    /// Records per page to ask the vendor for.
+    #[arg(long, value_name = "N")]
+    pub page_size: Option<u32>,
+    /// Output path; its extension picks the format. `-` or none: JSONL on stdout.
+    #[arg(short = 'o', long = "output", value_name = "PATH")]
+    pub output: Option<PathBuf>,
+}
+
+/// `chathaul sync`.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// The config file listing the sources.
+    #[arg(long, value_name = "PATH", default_value = "chathaul.toml")]
+    pub config: PathBuf,
+    /// The database (default: the config file's `db`, else chathaul.sqlite).
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// Show each source's cursor, last run, rows fetched and shortfall; fetch nothing.
+    #[arg(long)]
+    pub status: bool,
+    /// With --status, or for the run's reports: JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Conversations per transaction.
+    #[arg(long, value_name = "N", default_value_t = 100, hide = true)]
+    pub batch_size: usize,
+}
+
+/// `chathaul demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// The database to sync into.
+    #[arg(long, value_name = "PATH", default_value = "chathaul-demo.sqlite")]
+    pub db: PathBuf,
+    /// Conversations per vendor in the simulators.
+    #[arg(long, value_name = "N", default_value_t = 200)]
+    pub conversations: usize,
+    /// Seed of the simulated data.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}

@@ -1,0 +1,411 @@
+//! The subcommands.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chathaul::config::{parse_instant, zone_of};
+use chathaul::report::LeadReport;
+use chathaul::sync::{Prepared, Source, SourceReport, SyncOptions};
+use chathaul::{Channel, Connector, Error, Format, Live, PullReport, Query, Store};
+use clap::CommandFactory;
+
+use crate::cli::{By, Cli, Command, DemoArgs, PullArgs, SyncArgs};
+use crate::exit;
+use crate::progress::Progress;
+
+/// A failure that ends the command: a one-line message and the exit code.
+struct Fail(u8, String);
+
+impl Fail {
+    fn usage(msg: impl Into<String>) -> Self {
+        Fail(exit::USAGE, msg.into())
+    }
+    fn of(e: &Error) -> Self {
+        let code = match e.kind() {
+            "config" | "query" => exit::USAGE,
+            _ => exit::FAILED,
+        };
+        Fail(code, e.to_string())
+    }
+}
+
+/// Runs the parsed command; returns the exit code.
+pub async fn run(cli: Cli) -> u8 {
+    let quiet = cli.quiet;
+    let result = match cli.command {
+        Command::Connectors { json } => connectors(json),
+        Command::Pull(args) => pull(args, quiet).await,
+        Command::Sync(args) => sync(args, quiet).await,
+        Command::Sim(args) => chathaul_sim::run(args)
+            .await
+            .map(|()| exit::OK)
+            .map_err(|e| Fail(exit::FAILED, format!("sim: {e}"))),
+        Command::Demo(args) => demo(args, quiet).await,
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "chathaul",
+                &mut std::io::stdout(),
+            );
+            Ok(exit::OK)
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(Fail(code, msg)) => {
+            // One line, whatever the error says.
+            eprintln!("chathaul: error: {}", msg.replace('\n', " "));
+            code
+        }
+    }
+}
+
+fn connectors(json: bool) -> Result<u8, Fail> {
+    let all = chathaul::connectors();
+    let mut out = std::io::stdout().lock();
+    if json {
+        let list: Vec<serde_json::Value> = all
+            .iter()
+            .map(|f| {
+                serde_json::json!({
+                    "name": f.name,
+                    "description": f.description,
+                    "capabilities": f.capabilities,
+                    "fields": f.all_fields().map(|c| serde_json::json!({
+                        "name": c.name,
+                        "required": c.required,
+                        "secret": c.secret,
+                        "env": f.env_var(c.name),
+                        "default": c.default,
+                        "help": c.help,
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&list).unwrap_or_default()
+        );
+        return Ok(exit::OK);
+    }
+    for f in all {
+        let c = f.capabilities;
+        let mut caps = vec![];
+        for (on, name) in [
+            (c.messages, "messages"),
+            (c.summaries, "summaries"),
+            (c.push_created, "filter:created"),
+            (c.push_ended, "filter:ended"),
+            (c.push_agent, "filter:agent"),
+            (c.push_customer, "filter:customer"),
+            (c.push_channel, "filter:channel"),
+        ] {
+            if on {
+                caps.push(name.to_owned());
+            }
+        }
+        if let Some(m) = c.max_page_size {
+            caps.push(format!("max page {m}"));
+        }
+        let _ = writeln!(out, "{} — {}", f.name, f.description);
+        let _ = writeln!(out, "  can: {}", caps.join(", "));
+        for field in f.all_fields() {
+            let mut tags = vec![if field.required {
+                "required"
+            } else {
+                "optional"
+            }];
+            if field.secret {
+                tags.push("secret");
+            }
+            let default = field
+                .default
+                .map(|d| format!(", default {d}"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {:<14} {} ({}{default}; env {})",
+                field.name,
+                field.help,
+                tags.join(", "),
+                f.env_var(field.name)
+            );
+        }
+        let _ = writeln!(out);
+    }
+    Ok(exit::OK)
+}
+
+fn parse_kv(items: &[String]) -> Result<Vec<(String, String)>, Fail> {
+    items
+        .iter()
+        .map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.trim().to_owned(), v.to_owned()))
+                .ok_or_else(|| {
+                    Fail::usage(format!(
+                        "-c expects KEY=VALUE, got `{}`",
+                        kv.split('=').next().unwrap_or("")
+                    ))
+                })
+        })
+        .collect()
+}
+
+async fn pull(args: PullArgs, quiet: bool) -> Result<u8, Fail> {
+    let config = parse_kv(&args.config)?;
+    let connector: Arc<dyn Connector> = Arc::from(
+        chathaul::connect(
+            &args.vendor,
+            config.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        )
+        .map_err(|e| Fail::of(&e))?,
+    );
+    let vendor = connector.info().vendor;
+    let zone = zone_of(vendor, &config).map_err(|e| Fail::of(&e))?;
+    let time = |t: &Option<String>, flag: &str| -> Result<_, Fail> {
+        t.as_deref()
+            .map(|t| parse_instant(t, zone).map_err(|m| Fail::usage(format!("--{flag}: {m}"))))
+            .transpose()
+    };
+    let (since, until) = (time(&args.since, "since")?, time(&args.until, "until")?);
+    let mut query = match args.by {
+        By::Created => Query::new().created(since, until),
+        By::Ended => Query::new().ended(since, until),
+    };
+    query.agent = args.agent.clone();
+    query.customer = args.customer.clone();
+    query.channel = args.channel.as_deref().map(Channel::parse);
+    query.include.messages = args.messages;
+    query.include.summaries = args.summaries;
+    query.limit = args.limit;
+    query.page_size = args.page_size;
+    if query.limit == Some(0) {
+        return Err(Fail::usage("--limit must be at least 1"));
+    }
+    query.validate().map_err(|e| Fail::of(&e))?;
+    let format = Format::of(args.output.as_deref()).map_err(|e| Fail::usage(e.to_string()))?;
+    let mut sink = chathaul::sink::open(args.output.as_deref()).map_err(|e| Fail::of(&e))?;
+
+    let live = Live::shared();
+    let progress = Progress::start(
+        vec![(vendor.to_owned(), connector.clone(), live.clone())],
+        quiet,
+    );
+    let report = chathaul::pull(vendor, connector.as_ref(), &query, sink.as_mut(), &live).await;
+    progress.finish();
+    let to_stdout = args.output.as_deref().is_none_or(|p| p.as_os_str() == "-");
+    // A failed pull leaves its files under their `.partial` names; a database
+    // keeps what was upserted (upserts are idempotent), stdout what was written.
+    let files = if report.error.is_none() || format == Format::Sqlite || to_stdout {
+        sink.finish().map_err(|e| Fail::of(&e))?
+    } else {
+        vec![]
+    };
+    eprintln!("chathaul: {}", report.summary_line());
+    if !quiet && !files.is_empty() {
+        let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+        eprintln!("chathaul: wrote {}", names.join(", "));
+    }
+    Ok(code_of(std::slice::from_ref(&report)))
+}
+
+fn code_of(reports: &[PullReport]) -> u8 {
+    if reports.iter().any(|r| {
+        r.error_kind
+            .as_deref()
+            .is_some_and(|k| k == "config" || k == "query")
+    }) {
+        exit::USAGE
+    } else if reports.iter().any(|r| r.error.is_some()) {
+        exit::FAILED
+    } else if reports.iter().any(|r| !r.shortfalls.is_empty()) {
+        exit::INCOMPLETE
+    } else {
+        exit::OK
+    }
+}
+
+fn prepare(sources: Vec<Source>) -> Result<Vec<Prepared>, Fail> {
+    chathaul::sync::prepare(sources).map_err(|(name, e)| {
+        let f = Fail::of(&e);
+        Fail(f.0, format!("source {name}: {}", f.1))
+    })
+}
+
+async fn run_sync(
+    db: &Path,
+    prepared: Vec<Prepared>,
+    batch_size: usize,
+    quiet: bool,
+) -> Result<Vec<SourceReport>, Fail> {
+    let progress = Progress::start(
+        prepared
+            .iter()
+            .map(|p| (p.source.name.clone(), p.connector.clone(), p.live.clone()))
+            .collect(),
+        quiet,
+    );
+    let reports = chathaul::sync(db, prepared, SyncOptions { batch_size }).await;
+    progress.finish();
+    let reports = reports.map_err(|e| Fail::of(&e))?;
+    for r in &reports {
+        eprintln!("chathaul: {}", r.pull.summary_line());
+    }
+    Ok(reports)
+}
+
+fn sync_summary(db: &Path, reports: &[SourceReport]) {
+    let ok = reports.iter().filter(|r| r.pull.complete()).count();
+    let conversations: u64 = reports.iter().map(|r| r.pull.conversations).sum();
+    let messages: u64 = reports.iter().map(|r| r.pull.messages).sum();
+    eprintln!(
+        "chathaul: synced {ok}/{} sources into {}: {conversations} conversations, {messages} messages fetched",
+        reports.len(),
+        db.display()
+    );
+}
+
+async fn sync(args: SyncArgs, quiet: bool) -> Result<u8, Fail> {
+    if args.status && !args.config.exists() && args.db.is_some() {
+        // --status needs only the database.
+        return status(
+            args.db.as_deref().unwrap_or(Path::new("chathaul.sqlite")),
+            args.json,
+        );
+    }
+    let config = chathaul::config::load(&args.config).map_err(|e| match e {
+        Error::Io { .. } => Fail::usage(format!(
+            "{e} (pass --config PATH; the README shows the format)"
+        )),
+        e => Fail::of(&e),
+    })?;
+    let db = args
+        .db
+        .clone()
+        .or(config.db.clone())
+        .unwrap_or_else(|| PathBuf::from("chathaul.sqlite"));
+    if args.status {
+        return status(&db, args.json);
+    }
+    let prepared = prepare(config.sources)?;
+    let reports = run_sync(&db, prepared, args.batch_size, quiet).await?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&reports).unwrap_or_default()
+        );
+    }
+    sync_summary(&db, &reports);
+    Ok(code_of(
+        &reports.iter().map(|r| r.pull.clone()).collect::<Vec<_>>(),
+    ))
+}
+
+fn status(db: &Path, json: bool) -> Result<u8, Fail> {
+    if !db.exists() {
+        return Err(Fail::usage(format!(
+            "database {} does not exist (run chathaul sync first, or pass --db)",
+            db.display()
+        )));
+    }
+    let store = Store::open(db).map_err(|e| Fail::of(&e))?;
+    let states = store.states().map_err(|e| Fail::of(&e))?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&states).unwrap_or_default()
+        );
+        return Ok(exit::OK);
+    }
+    let t = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map_or_else(
+            || "-".to_owned(),
+            |t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        )
+    };
+    let _ = writeln!(
+        out,
+        "{:<16} {:<22} {:<21} {:<21} {:<10} {:>7} {:>8} {:>8}  shortfall",
+        "source", "vendor/account", "cursor", "last run", "status", "fetched", "reported", "stored"
+    );
+    for s in &states {
+        let _ = writeln!(
+            out,
+            "{:<16} {:<22} {:<21} {:<21} {:<10} {:>7} {:>8} {:>8}  {}",
+            s.source,
+            format!("{}/{}", s.vendor, s.account),
+            t(s.cursor),
+            t(s.last_run_finished.or(s.last_run_started)),
+            if s.last_status == "running" && s.last_run_finished.is_none() {
+                "killed?"
+            } else {
+                s.last_status.as_str()
+            },
+            s.rows_fetched,
+            s.reported_total
+                .map_or_else(|| "-".to_owned(), |n| n.to_string()),
+            s.stored,
+            if s.shortfalls.is_empty() {
+                "none".to_owned()
+            } else {
+                s.shortfalls.join("; ")
+            },
+        );
+        if let Some(e) = &s.last_error {
+            let _ = writeln!(out, "  last error: {e}");
+        }
+    }
+    Ok(exit::OK)
+}
+
+async fn demo(args: DemoArgs, quiet: bool) -> Result<u8, Fail> {
+    let opts = chathaul_sim::SimOptions {
+        seed: args.seed,
+        conversations: args.conversations,
+        ..Default::default()
+    };
+    let sim = chathaul_sim::Simulator::start(opts)
+        .await
+        .map_err(|e| Fail(exit::FAILED, format!("cannot start the simulators: {e}")))?;
+    let registered: Vec<&str> = chathaul::connectors().iter().map(|f| f.name).collect();
+    let sources: Vec<Source> = chathaul_sim::VENDORS
+        .iter()
+        .filter(|v| registered.contains(v))
+        .map(|v| Source::new(*v, sim.config(v)))
+        .collect();
+    if !quiet {
+        eprintln!(
+            "chathaul: demo: simulators on http://{} ({} conversations per vendor); syncing {} into {}",
+            sim.addr(),
+            args.conversations,
+            sources
+                .iter()
+                .map(|s| s.vendor.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            args.db.display()
+        );
+    }
+    let prepared = prepare(sources)?;
+    let reports = run_sync(&args.db, prepared, 100, quiet).await?;
+    sync_summary(&args.db, &reports);
+    if !quiet {
+        let store = Store::open(&args.db).map_err(|e| Fail::of(&e))?;
+        let report = LeadReport::from_store(&store).map_err(|e| Fail::of(&e))?;
+        println!("\n{report}");
+        println!(
+            "Next: `chathaul sync --status --db {db}`, open {db} with any SQLite tool, or point at a real account:\n  \
+             CHATHAUL_KF5_PASSWORD=... chathaul pull kf5 -c subdomain=YOURS -c email=YOU --since 2024-03-01 --messages -o chats.parquet",
+            db = args.db.display()
+        );
+    }
+    Ok(code_of(
+        &reports.iter().map(|r| r.pull.clone()).collect::<Vec<_>>(),
+    ))
+}
