@@ -96,7 +96,7 @@ impl Bangwo8Connector {
     /// Bangwo8 session (which carries no agent e-mail) and is left to the
     /// exact client-side filter. A time window becomes the covering local
     /// dates (end day inclusive), always as a start/end pair.
-    pub fn pushdown(&self, query: &Query) -> (String, Vec<(String, String)>) {
+    fn pushdown(&self, query: &Query) -> (String, Vec<(String, String)>) {
         pushdown(query, self.zone)
     }
 

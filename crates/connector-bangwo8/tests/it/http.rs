@@ -2,6 +2,7 @@
 //! the real HTTP path, against the scripted server.
 
 use chrono::{DateTime, Utc};
+use connector_core::http::HttpSettings;
 use connector_core::{Connector, Error, Query};
 use serde_json::{Value, json};
 
@@ -218,7 +219,7 @@ async fn messages_of_all_pages_fetched_concurrently_in_listing_order() {
         let path = format!("/api/v1/imchat/chatrecords/{i}.json");
         let msg = |n: u32| json!({"spokesman": "u", "spokesman_identity": 2, "msg": format!("{i}-{n}"), "create_time": "2017-8-23 12:23:12"});
         // Earlier sessions answer more slowly: order must still follow the listing.
-        let delay = u64::from(7 - i) * 40;
+        let delay = u64::from(7 - i) * 60;
         fake.on(
             &path,
             Reply::json(records(&i.to_string(), vec![msg(1), msg(2)], Some(3), true))
@@ -243,9 +244,9 @@ async fn messages_of_all_pages_fetched_concurrently_in_listing_order() {
             .collect();
         assert_eq!(texts, [1, 2, 3].map(|n| format!("{}-{n}", conv.id)));
     }
-    // Sequential would take 40 × (6+5+…+1) = 840 ms.
+    // Sequential would take 60 × (6+5+…+1) = 1260 ms; concurrent about 360 ms.
     assert!(
-        elapsed.as_millis() < 700,
+        elapsed.as_millis() < 1000,
         "took {elapsed:?}: messages were not fetched concurrently"
     );
     let s = c.stats();
@@ -434,5 +435,39 @@ async fn secrets_stay_out_of_debug_output() {
     assert!(
         !dbg.contains(SECRET) && dbg.contains("[REDACTED]") && dbg.contains(ACCOUNT),
         "{dbg}"
+    );
+}
+
+#[tokio::test]
+async fn message_fetches_stay_within_the_in_flight_bound() {
+    let fake = Fake::default();
+    fake.on(
+        HISTORIES,
+        Reply::json(listing(chats(1..=10), Some(10), false)),
+    );
+    for i in 1..=10u32 {
+        let path = format!("/api/v1/imchat/chatrecords/{i}.json");
+        fake.on(
+            &path,
+            Reply::json(records(&i.to_string(), vec![], Some(0), false)).delayed(50),
+        );
+        fake.on(
+            &format!("/api/v1/servicesummary/{i}.json"),
+            Reply::json(fixture("summary_doc_example_120002.json")).delayed(50),
+        );
+    }
+    let c = connector_with(
+        &fake.start().await,
+        HttpSettings {
+            max_in_flight: 3,
+            ..fast_http()
+        },
+    );
+    let got = pull_ok(&c, &Query::new().with_messages(true).with_summaries(true)).await;
+    assert_eq!(got.len(), 10);
+    let max = fake.max_in_flight.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        (2..=3).contains(&max),
+        "at most 3 requests in flight, and more than one: saw {max}"
     );
 }

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -58,6 +59,9 @@ pub struct Fake {
     pub log: Arc<Mutex<Vec<String>>>,
     /// Every Authorization header seen.
     pub auth: Arc<Mutex<Vec<String>>>,
+    /// Requests being answered right now, and the most there ever were.
+    pub in_flight: Arc<AtomicUsize>,
+    pub max_in_flight: Arc<AtomicUsize>,
 }
 
 fn key(path: &str, page: Option<&str>) -> String {
@@ -123,7 +127,10 @@ async fn answer(State(fake): State<Fake>, req: Request) -> Response {
         )
             .into_response(),
         Some(r) => {
+            let now = fake.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            fake.max_in_flight.fetch_max(now, Ordering::SeqCst);
             tokio::time::sleep(r.delay).await;
+            fake.in_flight.fetch_sub(1, Ordering::SeqCst);
             (
                 StatusCode::from_u16(r.status).unwrap(),
                 [(header::CONTENT_TYPE, "application/json")],
@@ -147,10 +154,15 @@ pub fn fast_http() -> HttpSettings {
 
 /// A connector for `base_url` with the test credentials.
 pub fn connector(base_url: &str) -> Bangwo8Connector {
+    connector_with(base_url, fast_http())
+}
+
+/// A connector for `base_url` with the test credentials and these HTTP settings.
+pub fn connector_with(base_url: &str, http: HttpSettings) -> Bangwo8Connector {
     Bangwo8Connector::new(
         Bangwo8Config::new(ACCOUNT, SECRET)
             .with_base_url(base_url)
-            .with_http(fast_http()),
+            .with_http(http),
     )
     .unwrap()
 }
