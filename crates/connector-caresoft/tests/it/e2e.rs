@@ -312,3 +312,29 @@ async fn one_conversation_by_id_equals_its_truth() {
     let got = c.conversation(&zalo.id, Include::NONE).await.unwrap();
     assert_same_conversations(&[got], std::slice::from_ref(zalo));
 }
+
+#[tokio::test]
+async fn a_server_rate_limit_is_honoured_and_a_client_rate_limit_avoids_it() {
+    let sim = Simulator::start(SimOptions {
+        seed: 11,
+        conversations: 60,
+        rate_limit: Some(8),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let want = truth(&sim, &Query::new());
+    // Pages of 5: about 15 requests in a quick sequence, over the server's 8/s.
+    let q = Query {
+        page_size: Some(5),
+        ..Query::new()
+    };
+    let c = connect(&sim, &[]);
+    assert_same_conversations(&pull(&c, &q).await.unwrap(), &want);
+    assert!(c.stats().http.throttled > 0, "{:?}", c.stats());
+    // A client-side limit under the server's: no 429 at all.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let c = connect(&sim, &[("rate_limit", "6")]);
+    assert_same_conversations(&pull(&c, &q).await.unwrap(), &want);
+    assert_eq!(c.stats().http.throttled, 0, "{:?}", c.stats());
+}
