@@ -274,16 +274,19 @@ impl Data {
         // the first agent message at first_response, the rest after it.
         let fr = c.first_response.unwrap_or(0);
         let split = roles.iter().position(|&k| k == 0).unwrap_or(roles.len());
-        let mut offsets = data::sorted_offsets(&mut r, split, 0, fr);
-        if split < roles.len() {
-            offsets.push(fr);
-            offsets.extend(data::sorted_offsets(
+        let offsets = if split < roles.len() {
+            let mut v = data::sorted_offsets(&mut r, split, 0, fr);
+            v.push(fr);
+            v.extend(data::sorted_offsets(
                 &mut r,
                 roles.len() - split - 1,
                 fr,
                 c.duration,
             ));
-        }
+            v
+        } else {
+            data::sorted_offsets(&mut r, roles.len(), 0, c.duration)
+        };
         let agent = c.agent.map(|a| &self.agents[a]);
         roles
             .iter()

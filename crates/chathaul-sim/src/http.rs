@@ -149,7 +149,9 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Option<String> {
 /// Who a request claims to be, for the per-account rate limit: the basic
 /// user name or the bearer token (whether or not the credentials are right).
 pub(crate) fn account_key(headers: &HeaderMap) -> Option<String> {
-    basic_auth(headers)
-        .map(|(u, _)| u)
-        .or_else(|| bearer(headers).map(|t| format!("bearer:{t}")))
+    match basic_auth(headers) {
+        // A Zendesk-style API token names the same user as `{email}/token`.
+        Some((user, _)) => Some(user.strip_suffix("/token").unwrap_or(&user).to_owned()),
+        None => bearer(headers).map(|t| format!("bearer:{t}")),
+    }
 }

@@ -13,7 +13,7 @@ use axum::body::Body;
 use axum::extract::{Path, RawQuery, State as AxState};
 use axum::http::{HeaderMap, Request, Response};
 use axum::routing::get;
-use bytes::Bytes;
+use futures::StreamExt;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use rand::Rng;
@@ -279,13 +279,16 @@ async fn handle(
                 .await
                 .map_err(|_| Dropped)?;
             let half = bytes.slice(..bytes.len() / 2);
-            let pieces: Vec<Result<Bytes, std::io::Error>> = vec![
-                Ok(half),
-                Err(std::io::Error::other("fault injected: body truncated")),
-            ];
+            // The pause lets the head and the first half reach the client
+            // before the error makes hyper cut the connection.
+            let first = futures::stream::once(async move { Ok::<_, std::io::Error>(half) });
+            let cut = futures::stream::once(async {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                Err(std::io::Error::other("fault injected: body truncated"))
+            });
             Ok(Response::from_parts(
                 parts,
-                Body::from_stream(futures::stream::iter(pieces)),
+                Body::from_stream(first.chain(cut)),
             ))
         }
         Some(Fault::SlowDrip) => {
