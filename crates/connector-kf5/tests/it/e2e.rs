@@ -128,7 +128,7 @@ async fn windowed_pulls_equal_the_filtered_ground_truth() {
 }
 
 #[tokio::test]
-async fn customer_filters_equal_the_filtered_ground_truth() {
+async fn customer_and_agent_filters_equal_the_filtered_ground_truth() {
     let sim = sim(150, 3).await;
     let truth = sim.truth(VENDOR);
     let c = connector(sim.config(VENDOR));
@@ -137,11 +137,21 @@ async fn customer_filters_equal_the_filtered_ground_truth() {
         .iter()
         .find_map(|t| t.customer.user_id.clone())
         .unwrap();
-    for customer in [visitor, user, "no-such-visitor".to_owned()] {
-        let q = Query {
-            customer: Some(customer.clone()),
+    let agent = truth
+        .iter()
+        .find_map(|t| t.agent.as_ref()?.id.clone())
+        .unwrap();
+    let queries = [visitor, user, "no-such-visitor".to_owned()]
+        .map(|customer| Query {
+            customer: Some(customer),
             ..Query::new()
-        };
+        })
+        .into_iter()
+        .chain([Query {
+            agent: Some(agent),
+            ..Query::new()
+        }]);
+    for q in queries {
         let want: Vec<Conversation> = truth
             .iter()
             .filter(|t| q.matches(t))

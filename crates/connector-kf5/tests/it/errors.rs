@@ -192,3 +192,21 @@ async fn server_errors_are_retried() {
         "one short page, after 3 failures"
     );
 }
+
+#[tokio::test]
+async fn a_malformed_message_stands_in_its_conversations_place() {
+    let page = read_fixture("chats_malformed_message.json");
+    let server = Server::builder(Listing::Pages(vec![page])).start().await;
+    let c = server.connector();
+    let out = pull(&c, &Query::new().with_messages(true)).await;
+    assert_eq!(out.len(), 2);
+    let e = out[0].as_ref().unwrap_err().to_string();
+    assert!(
+        e.starts_with("kf5: cannot decode /apiv2/chats.json page 1: at chats[0].messages[1].created_at: expected a date-time"),
+        "{e}"
+    );
+    assert_eq!(out[1].as_ref().unwrap().messages.len(), 1);
+    // Without messages the chat is fine: messages are only read when asked for.
+    let out = pull_ok(&c, &Query::new()).await;
+    assert_eq!(out.len(), 2);
+}
