@@ -29,7 +29,7 @@ pub fn local_to_utc(naive: NaiveDateTime, zone: Tz) -> DateTime<Utc> {
             // In a DST gap: use the offset in force just before it.
             let before = naive - chrono::Duration::hours(3);
             let offset = match zone.from_local_datetime(&before) {
-                LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => t.offset().clone(),
+                LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => *t.offset(),
                 LocalResult::None => return Utc.from_utc_datetime(&naive),
             };
             use chrono::Offset;
