@@ -1,0 +1,396 @@
+//! `connect()`, the connector object, the conversation iterator and `pull()`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use chathaul::arrow::{BatchBuilder, conversations_schema, messages_schema};
+
+use chathaul::time::{Tz, parse_zone};
+use chathaul::{Channel, Connector, Conversation, Error, Include, Query, TimeField, Window};
+use futures::StreamExt;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use pyo3_arrow::PyTable;
+use tokio::sync::mpsc;
+use tokio::task::AbortHandle;
+
+use crate::convert::{parse_instant, to_py};
+use crate::errors::to_pyerr;
+use crate::runtime::{POLL, runtime, wait};
+
+/// How many conversations the producer task may run ahead of the consumer.
+const AHEAD: usize = 64;
+
+/// Builds a connector from its vendor name and config (missing fields come
+/// from `CHATHAUL_<VENDOR>_<FIELD>` environment variables, then defaults).
+#[pyfunction]
+#[pyo3(signature = (vendor, config = None))]
+pub(crate) fn connect(py: Python<'_>, vendor: &str, config: Option<BTreeMap<String, String>>) -> PyResult<PyConnector> {
+    let config = config.unwrap_or_default();
+    let made = py.detach(|| -> Result<PyConnector, Error> {
+        let factory = chathaul::find(vendor)?;
+        let resolved = factory.resolve(&config)?;
+        let zone = match resolved.get("timezone") {
+            Some(name) => parse_zone(factory.name, name)?,
+            None => Tz::UTC,
+        };
+        // Clients may spawn onto the runtime when they are built.
+        let _enter = runtime().enter();
+        let inner: Arc<dyn Connector> = Arc::from((factory.build)(&resolved)?);
+        Ok(PyConnector { inner, zone })
+    });
+    made.map_err(|e| to_pyerr(py, &e))
+}
+
+/// A connector to one vendor account.
+#[pyclass(module = "chathaul._native", name = "Connector", frozen)]
+pub(crate) struct PyConnector {
+    inner: Arc<dyn Connector>,
+    zone: Tz,
+}
+
+impl PyConnector {
+    #[allow(clippy::too_many_arguments)]
+    fn query(
+        &self,
+        since: Option<&str>,
+        until: Option<&str>,
+        by: &str,
+        agent: Option<String>,
+        customer: Option<String>,
+        channel: Option<&str>,
+        messages: bool,
+        summaries: bool,
+        limit: Option<u64>,
+        page_size: Option<u32>,
+    ) -> Result<Query, Error> {
+        let field: TimeField = by.parse()?;
+        let since = since.map(|t| parse_instant("since", t, self.zone)).transpose()?;
+        let until = until.map(|t| parse_instant("until", t, self.zone)).transpose()?;
+        if limit == Some(0) {
+            return Err(Error::Query("limit must be at least 1".into()));
+        }
+        let q = Query {
+            window: Window { field, since, until },
+            agent,
+            customer,
+            channel: channel.map(Channel::parse),
+            include: Include { messages, summaries },
+            page_size,
+            limit,
+        };
+        q.validate()?;
+        Ok(q)
+    }
+}
+
+#[pymethods]
+impl PyConnector {
+    /// The vendor name.
+    #[getter]
+    fn vendor(&self) -> &'static str {
+        self.inner.info().vendor
+    }
+
+    /// The account (tenant) this connector reads.
+    #[getter]
+    fn account(&self) -> String {
+        self.inner.info().account.clone()
+    }
+
+    /// The base URL requests go to.
+    #[getter]
+    fn base_url(&self) -> String {
+        self.inner.info().base_url.clone()
+    }
+
+    /// The IANA zone of the vendor's wall clock (dates and naive times in
+    /// queries are read in it).
+    #[getter]
+    fn timezone(&self) -> String {
+        self.zone.name().to_owned()
+    }
+
+    /// What the connector can do.
+    #[getter]
+    fn capabilities<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_py(py, &self.inner.info().capabilities)
+    }
+
+    /// The counters of everything this connector pulled so far.
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_py(py, &self.inner.stats())
+    }
+
+    /// Streams the conversations that match the query, as dicts in the JSON
+    /// contract. The work runs on the global runtime; the iterator waits with
+    /// the GIL released.
+    #[pyo3(signature = (*, since = None, until = None, by = "created", agent = None, customer = None, channel = None, messages = true, summaries = true, limit = None, page_size = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn conversations(
+        &self,
+        py: Python<'_>,
+        since: Option<&str>,
+        until: Option<&str>,
+        by: &str,
+        agent: Option<String>,
+        customer: Option<String>,
+        channel: Option<&str>,
+        messages: bool,
+        summaries: bool,
+        limit: Option<u64>,
+        page_size: Option<u32>,
+    ) -> PyResult<ConversationIterator> {
+        let q = self
+            .query(since, until, by, agent, customer, channel, messages, summaries, limit, page_size)
+            .map_err(|e| to_pyerr(py, &e))?;
+        Ok(ConversationIterator { feed: Feed::start(self.inner.clone(), q), yielded: 0, messages: 0 })
+    }
+
+    /// Fetches one conversation by id, as a dict in the JSON contract.
+    #[pyo3(signature = (id, *, messages = true, summaries = true))]
+    fn conversation<'py>(&self, py: Python<'py>, id: &str, messages: bool, summaries: bool) -> PyResult<Bound<'py, PyAny>> {
+        let inner = self.inner.clone();
+        let id = id.to_owned();
+        let task = runtime().spawn(async move { inner.conversation(&id, Include { messages, summaries }).await });
+        let abort = task.abort_handle();
+        let got = wait(py, task).inspect_err(|_| abort.abort())?;
+        match got {
+            Ok(Ok(c)) => to_py(py, &c),
+            Ok(Err(e)) => Err(to_pyerr(py, &e)),
+            Err(join) => Err(to_pyerr(py, &Error::Other(format!("the fetch task failed: {join}")))),
+        }
+    }
+
+    /// Pulls the conversations that match the query into the two Arrow
+    /// tables of the facade's schema, built in Rust: returns
+    /// `(conversations, messages, report)` with two `pyarrow.Table`s.
+    /// `progress(conversations, messages)` is called about every 50 ms.
+    #[pyo3(signature = (*, since = None, until = None, by = "created", agent = None, customer = None, channel = None, messages = true, summaries = true, limit = None, page_size = None, progress = None, batch_rows = 4096))]
+    #[allow(clippy::too_many_arguments)]
+    fn pull<'py>(
+        &self,
+        py: Python<'py>,
+        since: Option<&str>,
+        until: Option<&str>,
+        by: &str,
+        agent: Option<String>,
+        customer: Option<String>,
+        channel: Option<&str>,
+        messages: bool,
+        summaries: bool,
+        limit: Option<u64>,
+        page_size: Option<u32>,
+        progress: Option<Bound<'py, PyAny>>,
+        batch_rows: usize,
+    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+        let q = self
+            .query(since, until, by, agent, customer, channel, messages, summaries, limit, page_size)
+            .map_err(|e| to_pyerr(py, &e))?;
+        let started = Instant::now();
+        let batch_rows = batch_rows.max(1);
+        let mut feed = Feed::start(self.inner.clone(), q.clone());
+        let mut builder = BatchBuilder::new();
+        let mut conversation_batches = Vec::new();
+        let mut message_batches = Vec::new();
+        let (mut n_conversations, mut n_messages) = (0u64, 0u64);
+        let mut build_error: Option<Error> = None;
+        loop {
+            let step = py.detach(|| {
+                let step = feed.drain_blocking(|c| {
+                    n_conversations += 1;
+                    n_messages += c.messages.len() as u64;
+                    builder.append(&c);
+                    if builder.conversation_rows() >= batch_rows {
+                        match builder.finish() {
+                            Ok((cb, mb)) => {
+                                conversation_batches.push(cb);
+                                message_batches.push(mb);
+                            }
+                            Err(e) => build_error = Some(e),
+                        }
+                    }
+                });
+                match build_error.take() {
+                    Some(e) => Step::Failed(e),
+                    None => step,
+                }
+            });
+            match step {
+                Step::Done => break,
+                Step::Failed(e) => return Err(to_pyerr(py, &e)),
+                Step::Tick | Step::Item(()) => {
+                    py.check_signals()?;
+                    if let Some(cb) = &progress {
+                        cb.call1((n_conversations, n_messages))?;
+                    }
+                }
+            }
+        }
+        if builder.conversation_rows() > 0 || conversation_batches.is_empty() {
+            let (cb, mb) = builder.finish().map_err(|e| to_pyerr(py, &e))?;
+            conversation_batches.push(cb);
+            message_batches.push(mb);
+        }
+        if let Some(cb) = &progress {
+            cb.call1((n_conversations, n_messages))?;
+        }
+        let info = self.inner.info();
+        let stats = self.inner.stats();
+        let limit_reached = q.limit.is_some_and(|l| n_conversations >= l);
+        let report = PyDict::new(py);
+        report.set_item("vendor", info.vendor)?;
+        report.set_item("account", &info.account)?;
+        report.set_item("conversations", n_conversations)?;
+        report.set_item("messages", n_messages)?;
+        report.set_item("limit_reached", limit_reached)?;
+        report.set_item("shortfalls", chathaul::pull::shortfalls(&stats, limit_reached))?;
+        report.set_item("stats", to_py(py, &stats)?)?;
+        report.set_item("elapsed_secs", started.elapsed().as_secs_f64())?;
+        let conversations = PyTable::try_new(conversation_batches, conversations_schema())?.into_pyarrow(py)?;
+        let messages = PyTable::try_new(message_batches, messages_schema())?.into_pyarrow(py)?;
+        Ok((conversations, messages, report.into_any()))
+    }
+
+    fn __repr__(&self) -> String {
+        let info = self.inner.info();
+        format!("<chathaul.Connector {} account={:?} base_url={:?}>", info.vendor, info.account, info.base_url)
+    }
+}
+
+/// The conversations of one query, produced by a task on the global runtime
+/// at most [`AHEAD`] ahead of the consumer; dropping it cancels the task.
+pub(crate) struct Feed {
+    rx: Option<mpsc::Receiver<Result<Conversation, Error>>>,
+    task: Option<AbortHandle>,
+}
+
+/// What one wait on a [`Feed`] gave.
+enum Step<T> {
+    /// An item.
+    Item(T),
+    /// The stream failed.
+    Failed(Error),
+    /// The stream ended.
+    Done,
+    /// Nothing yet: time to run the signal handlers.
+    Tick,
+}
+
+impl Feed {
+    fn start(conn: Arc<dyn Connector>, q: Query) -> Self {
+        let (tx, rx) = mpsc::channel(AHEAD);
+        let task = runtime().spawn(async move {
+            let mut stream = conn.conversations(&q);
+            while let Some(item) = stream.next().await {
+                let stop = item.is_err();
+                if tx.send(item).await.is_err() || stop {
+                    break;
+                }
+            }
+        });
+        Self { rx: Some(rx), task: Some(task.abort_handle()) }
+    }
+
+    fn close(&mut self) {
+        self.rx = None;
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+
+    /// Waits up to [`POLL`] for the next conversation (call with the GIL released).
+    fn next_blocking(&mut self) -> Step<Conversation> {
+        let Some(rx) = self.rx.as_mut() else { return Step::Done };
+        let got = runtime().block_on(async { tokio::time::timeout(POLL, rx.recv()).await });
+        match got {
+            Ok(Some(Ok(c))) => Step::Item(c),
+            Ok(Some(Err(e))) => Step::Failed(e),
+            Ok(None) => Step::Done,
+            Err(_elapsed) => Step::Tick,
+        }
+    }
+
+    /// Feeds conversations to `sink` for up to [`POLL`] (call with the GIL
+    /// released): `Tick` when the time is up, `Done` or `Failed` at the end.
+    fn drain_blocking(&mut self, mut sink: impl FnMut(Conversation)) -> Step<()> {
+        let Some(rx) = self.rx.as_mut() else { return Step::Done };
+        runtime().block_on(async {
+            let deadline = tokio::time::Instant::now() + POLL;
+            loop {
+                match tokio::time::timeout_at(deadline, rx.recv()).await {
+                    Ok(Some(Ok(c))) => sink(c),
+                    Ok(Some(Err(e))) => return Step::Failed(e),
+                    Ok(None) => return Step::Done,
+                    Err(_elapsed) => return Step::Tick,
+                }
+            }
+        })
+    }
+}
+
+impl Drop for Feed {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// An iterator over the conversations of one query (dicts in the JSON
+/// contract); closing or dropping it cancels the work behind it.
+#[pyclass(module = "chathaul._native", name = "ConversationIterator")]
+pub(crate) struct ConversationIterator {
+    feed: Feed,
+    yielded: u64,
+    messages: u64,
+}
+
+#[pymethods]
+impl ConversationIterator {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        loop {
+            match py.detach(|| self.feed.next_blocking()) {
+                Step::Item(c) => {
+                    self.yielded += 1;
+                    self.messages += c.messages.len() as u64;
+                    return Ok(Some(to_py(py, &c)?));
+                }
+                Step::Failed(e) => {
+                    self.feed.close();
+                    return Err(to_pyerr(py, &e));
+                }
+                Step::Done => {
+                    self.feed.close();
+                    return Ok(None);
+                }
+                Step::Tick => {
+                    if let Err(interrupt) = py.check_signals() {
+                        self.feed.close();
+                        return Err(interrupt);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Conversations yielded so far.
+    #[getter]
+    fn count(&self) -> u64 {
+        self.yielded
+    }
+
+    /// Messages in the conversations yielded so far.
+    #[getter]
+    fn message_count(&self) -> u64 {
+        self.messages
+    }
+
+    /// Stops the stream and cancels the work behind it.
+    fn close(&mut self) {
+        self.feed.close();
+    }
+}

@@ -1,0 +1,154 @@
+//! `sync()`: the facade's incremental sync into a SQLite database.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chathaul::sync::{Prepared, Source, SyncOptions, prepare};
+use chathaul::{Error, Include, Live};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+
+use crate::convert::to_py;
+use crate::errors::to_pyerr;
+use crate::runtime::{POLL, runtime};
+
+/// One source as Python gives it.
+#[derive(FromPyObject)]
+pub(crate) struct SourceSpec {
+    #[pyo3(item)]
+    vendor: String,
+    #[pyo3(item)]
+    config: BTreeMap<String, String>,
+    #[pyo3(item, default)]
+    name: Option<String>,
+    #[pyo3(item, default)]
+    since: Option<String>,
+    #[pyo3(item, default)]
+    lookback: Option<String>,
+    #[pyo3(item, default)]
+    messages: Option<bool>,
+    #[pyo3(item, default)]
+    summaries: Option<bool>,
+    #[pyo3(item, default)]
+    page_size: Option<u32>,
+}
+
+impl SourceSpec {
+    fn into_source(self) -> Result<Source, Error> {
+        let config: Vec<(String, String)> = self.config.into_iter().collect();
+        let mut source = Source::new(self.vendor.clone(), config);
+        if let Some(name) = self.name {
+            source.name = name;
+        }
+        if let Some(since) = self.since {
+            let zone = chathaul::config::zone_of(&self.vendor, &source.config)?;
+            source.since = Some(
+                chathaul::config::parse_instant(&since, zone)
+                    .map_err(|m| Error::Query(format!("source {}: since {m}", source.name)))?,
+            );
+        }
+        if let Some(lookback) = self.lookback {
+            source.lookback = chathaul::config::parse_duration(&lookback)
+                .map_err(|m| Error::Query(format!("source {}: lookback {m}", source.name)))?;
+        }
+        source.include = Include {
+            messages: self.messages.unwrap_or(true),
+            summaries: self.summaries.unwrap_or(true),
+        };
+        source.page_size = self.page_size;
+        Ok(source)
+    }
+}
+
+/// The sources and database a sync config file names.
+#[pyfunction]
+pub(crate) fn load_config<'py>(py: Python<'py>, path: PathBuf) -> PyResult<(Bound<'py, PyList>, Option<PathBuf>)> {
+    let cfg = chathaul::config::load(&path).map_err(|e| to_pyerr(py, &e))?;
+    let out = PyList::empty(py);
+    for s in &cfg.sources {
+        let d = PyDict::new(py);
+        d.set_item("name", &s.name)?;
+        d.set_item("vendor", &s.vendor)?;
+        let config = PyDict::new(py);
+        for (k, v) in &s.config {
+            config.set_item(k, v)?;
+        }
+        d.set_item("config", config)?;
+        d.set_item("since", s.since.map(|t| chathaul::utc_instant::format(&t)))?;
+        d.set_item("lookback", format!("{}s", s.lookback.num_seconds()))?;
+        d.set_item("messages", s.include.messages)?;
+        d.set_item("summaries", s.include.summaries)?;
+        d.set_item("page_size", s.page_size)?;
+        out.append(d)?;
+    }
+    Ok((out, cfg.db))
+}
+
+/// Syncs the sources into the SQLite database at `db`, concurrently: one
+/// report dict per source, in order. `progress(conversations, messages)` is
+/// called about every 50 ms with the totals over all sources.
+#[pyfunction]
+#[pyo3(signature = (sources, db, *, progress = None, batch_size = 100))]
+pub(crate) fn sync<'py>(
+    py: Python<'py>,
+    sources: Vec<SourceSpec>,
+    db: PathBuf,
+    progress: Option<Bound<'py, PyAny>>,
+    batch_size: usize,
+) -> PyResult<Bound<'py, PyList>> {
+    let sources = sources.into_iter().map(SourceSpec::into_source).collect::<Result<Vec<_>, _>>();
+    let sources = sources.map_err(|e| to_pyerr(py, &e))?;
+    if sources.is_empty() {
+        return Err(to_pyerr(py, &Error::Query("no sources to sync".into())));
+    }
+    let prepared: Vec<Prepared> = py.detach(|| {
+        let _enter = runtime().enter();
+        prepare(sources)
+    })
+    .map_err(|(name, e)| {
+        let err = to_pyerr(py, &e);
+        // Name the source, keeping the exception's class and details.
+        let value = err.value(py);
+        let _ = value.setattr("source", name);
+        err
+    })?;
+    let live: Vec<Arc<Live>> = prepared.iter().map(|p| p.live.clone()).collect();
+    let options = SyncOptions { batch_size: batch_size.max(1) };
+    let task = runtime().spawn(async move { chathaul::sync(&db, prepared, options).await });
+    let abort = task.abort_handle();
+    let mut task = std::pin::pin!(task);
+    let totals = || live.iter().map(|l| l.get()).fold((0, 0), |(c, m), (c2, m2)| (c + c2, m + m2));
+    let done = loop {
+        let step = py.detach(|| runtime().block_on(async { tokio::time::timeout(POLL, task.as_mut()).await }));
+        match step {
+            Ok(joined) => break joined,
+            Err(_elapsed) => {
+                if let Err(interrupt) = py.check_signals() {
+                    // Cancels the run; every batch already written is a whole
+                    // transaction with its cursor.
+                    abort.abort();
+                    return Err(interrupt);
+                }
+                if let Some(cb) = &progress {
+                    cb.call1(totals())?;
+                }
+            }
+        }
+    };
+    if let Some(cb) = &progress {
+        cb.call1(totals())?;
+    }
+    let reports = match done {
+        Ok(Ok(reports)) => reports,
+        Ok(Err(e)) => return Err(to_pyerr(py, &e)),
+        Err(join) => return Err(to_pyerr(py, &Error::Other(format!("the sync task failed: {join}")))),
+    };
+    let out = PyList::empty(py);
+    for r in &reports {
+        let d = to_py(py, r)?;
+        d.set_item("complete", r.pull.complete())?;
+        out.append(d)?;
+    }
+    Ok(out)
+}

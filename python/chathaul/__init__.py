@@ -1,0 +1,88 @@
+"""chathaul: customer-service chat history from helpdesk APIs (Bangwo8, KF5, CareSoft), normalized.
+
+>>> import chathaul
+>>> with chathaul.Simulator(conversations=50) as sim:          # the vendors, simulated locally
+...     kf5 = chathaul.connect("kf5", **sim.config("kf5"))
+...     result = kf5.pull(since="2024-01-01", until="2024-02-01", progress=False)
+...     conversations, messages = result.to_pandas()
+
+See ``docs/python.md`` and ``examples/notebooks/quickstart.ipynb``.
+"""
+
+from __future__ import annotations
+
+from . import _native
+from ._api import (
+    ConfigField,
+    Connector,
+    ConnectorInfo,
+    Conversations,
+    Frames,
+    PullResult,
+    Simulator,
+    SyncResult,
+    connect,
+    connectors,
+    conversations_schema,
+    messages_schema,
+    sync,
+)
+from .errors import (
+    ApiError,
+    AuthError,
+    ConfigError,
+    DecodeError,
+    Error,
+    RateLimitError,
+    TransportError,
+)
+from .model import (
+    Agent,
+    Attachment,
+    Conversation,
+    Customer,
+    Message,
+    Metrics,
+    Rating,
+    Sender,
+    Summary,
+    SummaryField,
+    TicketRef,
+)
+
+__version__: str = _native.__version__
+
+__all__ = [
+    "Agent",
+    "ApiError",
+    "Attachment",
+    "AuthError",
+    "ConfigError",
+    "ConfigField",
+    "Connector",
+    "ConnectorInfo",
+    "Conversation",
+    "Conversations",
+    "Customer",
+    "DecodeError",
+    "Error",
+    "Frames",
+    "Message",
+    "Metrics",
+    "PullResult",
+    "RateLimitError",
+    "Rating",
+    "Sender",
+    "Simulator",
+    "Summary",
+    "SummaryField",
+    "SyncResult",
+    "TicketRef",
+    "TransportError",
+    "__version__",
+    "connect",
+    "connectors",
+    "conversations_schema",
+    "messages_schema",
+    "sync",
+]

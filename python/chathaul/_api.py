@@ -1,0 +1,592 @@
+"""The Python face of chathaul: connectors, queries, Arrow pulls, sync and the simulators."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import (
+    Any,
+    AsyncIterator,
+    Callable,
+    Dict,
+    Iterator,
+    List,
+    Mapping,
+    NamedTuple,
+    Optional,
+    Sequence,
+    Union,
+)
+
+from . import _native
+from ._progress import Progress, ProgressArg
+from .errors import error_class
+from .model import Conversation
+
+TimeArg = Union[datetime, date, str, None]
+"""A time argument: an aware ``datetime`` (any zone), a naive ``datetime`` or a
+``date`` (read on the vendor's wall clock, the connector's ``timezone``), or an
+ISO 8601 string of either form."""
+
+
+def _time(name: str, value: TimeArg) -> Optional[str]:
+    if value is None:
+        return None
+    if isinstance(value, (datetime, date)):  # datetime is a date: one branch keeps both exact
+        return value.isoformat()
+    if isinstance(value, str):
+        return value
+    raise TypeError(f"{name} must be a datetime, a date or an ISO 8601 string, not {type(value).__name__}")
+
+
+def _config_value(key: str, value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    raise TypeError(f"config field {key!r} must be a string or a number, not {type(value).__name__}")
+
+
+# ------------------------------------------------------------------ registry
+
+
+@dataclass(frozen=True)
+class ConfigField:
+    """One configuration field of a connector."""
+
+    name: str
+    required: bool
+    secret: bool
+    default: Optional[str]
+    env: str
+    """The environment variable it can come from: ``CHATHAUL_<VENDOR>_<FIELD>``."""
+    help: str
+
+
+@dataclass(frozen=True)
+class ConnectorInfo:
+    """A registered vendor: its name, what it connects to, what it can do and the config it takes."""
+
+    name: str
+    description: str
+    capabilities: Dict[str, Any]
+    fields: List[ConfigField]
+
+    def required_fields(self) -> List[str]:
+        """The names of the fields that must be given (or set in the environment)."""
+        return [f.name for f in self.fields if f.required]
+
+
+def connectors() -> List[ConnectorInfo]:
+    """The registered vendors, sorted by name, with their config fields."""
+    return [
+        ConnectorInfo(
+            name=c["name"],
+            description=c["description"],
+            capabilities=dict(c["capabilities"]),
+            fields=[ConfigField(**f) for f in c["fields"]],
+        )
+        for c in _native.connectors()
+    ]
+
+
+def connect(vendor: str, config: Optional[Mapping[str, Any]] = None, /, **fields: Any) -> Connector:
+    """Builds a connector: ``connect("kf5", base_url=..., email=..., password=...)``.
+
+    Fields may also come as a dict (``connect("kf5", sim.config("kf5"))``);
+    keyword fields win. A field not given is read from the environment
+    (``CHATHAUL_KF5_PASSWORD``), then its default.
+
+    Raises:
+        ConfigError: unknown vendor, unknown field, missing required field or an invalid value.
+    """
+    merged: Dict[str, str] = {}
+    for source in (config or {}), fields:
+        for k, v in source.items():
+            if v is not None:
+                merged[k] = _config_value(k, v)
+    return Connector(_native.connect(vendor, merged))
+
+
+# ------------------------------------------------------------------ streams
+
+
+class Conversations(Iterator[Conversation], AsyncIterator[Conversation]):
+    """The conversations of one query, as typed :class:`Conversation` objects.
+
+    Iterate with ``for`` or ``async for``; the work runs in Rust with the GIL
+    released. Closing it (or leaving a ``with`` block) cancels the rest.
+    """
+
+    def __init__(self, native: _native.ConversationIterator, progress: Progress) -> None:
+        self._native = native
+        self._progress = progress
+
+    def __iter__(self) -> Conversations:
+        return self
+
+    def __next__(self) -> Conversation:
+        try:
+            d = next(self._native)
+        except BaseException:
+            self.close()
+            raise
+        self._progress.set(self._native.count, self._native.message_count)
+        return Conversation.from_dict(d)
+
+    def __aiter__(self) -> Conversations:
+        return self
+
+    async def __anext__(self) -> Conversation:
+        loop = asyncio.get_running_loop()
+        d = await loop.run_in_executor(None, _next_or_none, self._native)
+        if d is None:
+            self.close()
+            raise StopAsyncIteration
+        self._progress.set(self._native.count, self._native.message_count)
+        return Conversation.from_dict(d)
+
+    @property
+    def count(self) -> int:
+        """Conversations yielded so far."""
+        return self._native.count
+
+    def to_list(self) -> List[Conversation]:
+        """Every (remaining) conversation, in order."""
+        return list(self)
+
+    def close(self) -> None:
+        """Stops the stream and cancels the work behind it."""
+        self._native.close()
+        self._progress.close()
+
+    def __enter__(self) -> Conversations:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _next_or_none(it: _native.ConversationIterator) -> Optional[Dict[str, Any]]:
+    try:
+        return next(it)
+    except StopIteration:
+        return None
+
+
+# ------------------------------------------------------------------ pull
+
+
+class Frames(NamedTuple):
+    """The two tables as DataFrames."""
+
+    conversations: Any
+    messages: Any
+
+
+@dataclass(frozen=True)
+class PullResult:
+    """What ``Connector.pull()`` fetched: two Arrow tables built in Rust, and a report.
+
+    ``conversations`` has one row per conversation and ``messages`` one per
+    message; they join on (``vendor``, ``account``, ``id``) =
+    (``vendor``, ``account``, ``conversation_id``). The columns are those of
+    ``chathaul.conversations_schema()`` and ``chathaul.messages_schema()``.
+    """
+
+    conversations: Any
+    """``pyarrow.Table``, one row per conversation."""
+    messages: Any
+    """``pyarrow.Table``, one row per message."""
+    report: Dict[str, Any] = field(default_factory=dict)
+    """Counts, the connector's counters (requests, pages, reported totals) and shortfalls."""
+
+    @property
+    def complete(self) -> bool:
+        """Whether what the vendor reported matches what was fetched (no shortfall)."""
+        return not self.report.get("shortfalls")
+
+    @property
+    def shortfalls(self) -> List[str]:
+        """Every difference between what the vendor reported and what was fetched."""
+        return list(self.report.get("shortfalls") or [])
+
+    def to_pandas(self) -> Frames:
+        """The two tables as pandas DataFrames (nullable integer and boolean columns, UTC timestamps)."""
+        import pandas as pd
+        import pyarrow as pa
+
+        mapping = {pa.uint64(): pd.UInt64Dtype(), pa.bool_(): pd.BooleanDtype()}
+        return Frames(
+            self.conversations.to_pandas(types_mapper=mapping.get),
+            self.messages.to_pandas(types_mapper=mapping.get),
+        )
+
+    def to_polars(self) -> Frames:
+        """The two tables as polars DataFrames (needs polars installed)."""
+        try:
+            import polars as pl
+        except ImportError as e:  # pragma: no cover - depends on the environment
+            raise ImportError("to_polars() needs polars: pip install polars") from e
+        return Frames(pl.from_arrow(self.conversations), pl.from_arrow(self.messages))
+
+    def __repr__(self) -> str:
+        r = self.report
+        return (
+            f"PullResult({r.get('vendor')}:{r.get('account')}: {self.conversations.num_rows} conversations, "
+            f"{self.messages.num_rows} messages, complete={self.complete})"
+        )
+
+
+def conversations_schema() -> Any:
+    """The ``pyarrow.Schema`` of the conversations table (the facade's one schema)."""
+    return _native.schemas()[0]
+
+
+def messages_schema() -> Any:
+    """The ``pyarrow.Schema`` of the messages table (the facade's one schema)."""
+    return _native.schemas()[1]
+
+
+# ------------------------------------------------------------------ connector
+
+
+class Connector:
+    """A connector to one vendor account; build it with :func:`connect`."""
+
+    def __init__(self, native: _native.Connector) -> None:
+        self._native = native
+
+    @property
+    def vendor(self) -> str:
+        """The vendor name (``kf5``)."""
+        return self._native.vendor
+
+    @property
+    def account(self) -> str:
+        """The account (tenant) it reads."""
+        return self._native.account
+
+    @property
+    def base_url(self) -> str:
+        """The base URL requests go to."""
+        return self._native.base_url
+
+    @property
+    def timezone(self) -> str:
+        """The vendor's wall-clock zone: dates and naive datetimes in queries are read in it."""
+        return self._native.timezone
+
+    @property
+    def capabilities(self) -> Dict[str, Any]:
+        """What it can do (messages, summaries, which filters the vendor applies, the page-size cap)."""
+        return dict(self._native.capabilities)
+
+    def stats(self) -> Dict[str, Any]:
+        """Counters of everything pulled so far: requests, retries, pages, reported totals."""
+        return dict(self._native.stats())
+
+    def conversations(
+        self,
+        *,
+        since: TimeArg = None,
+        until: TimeArg = None,
+        by: str = "created",
+        agent: Optional[str] = None,
+        customer: Optional[str] = None,
+        channel: Optional[str] = None,
+        messages: bool = True,
+        summaries: bool = True,
+        limit: Optional[int] = None,
+        page_size: Optional[int] = None,
+        progress: ProgressArg = None,
+    ) -> Conversations:
+        """The conversations in ``[since, until)`` on their creation (``by="created"``) or end
+        (``by="ended"``) time, optionally only one agent's (id or e-mail), customer's or channel's,
+        with messages and summaries unless turned off, at most ``limit`` of them.
+
+        Returns an iterator (also ``async for``) of :class:`Conversation`.
+
+        Raises:
+            ConfigError: an invalid time, window, ``by`` or ``limit``.
+            AuthError, RateLimitError, DecodeError, ApiError, TransportError: while iterating.
+        """
+        native = self._native.conversations(
+            since=_time("since", since),
+            until=_time("until", until),
+            by=by,
+            agent=agent,
+            customer=customer,
+            channel=channel,
+            messages=messages,
+            summaries=summaries,
+            limit=limit,
+            page_size=page_size,
+        )
+        return Conversations(native, Progress(progress, desc=self.vendor, total=limit))
+
+    def conversation(self, id: str, *, messages: bool = True, summaries: bool = True) -> Conversation:
+        """One conversation by id. Raises :class:`ApiError` (status 404) when there is none."""
+        return Conversation.from_dict(self._native.conversation(str(id), messages=messages, summaries=summaries))
+
+    def pull(
+        self,
+        *,
+        since: TimeArg = None,
+        until: TimeArg = None,
+        by: str = "created",
+        agent: Optional[str] = None,
+        customer: Optional[str] = None,
+        channel: Optional[str] = None,
+        messages: bool = True,
+        summaries: bool = True,
+        limit: Optional[int] = None,
+        page_size: Optional[int] = None,
+        progress: ProgressArg = None,
+    ) -> PullResult:
+        """Pulls the same conversations as :meth:`conversations` straight into two Arrow tables
+        built in Rust (no Python object per row). Ctrl-C stops it with ``KeyboardInterrupt``.
+        """
+        bar = Progress(progress, desc=self.vendor, total=limit)
+        try:
+            convs, msgs, report = self._native.pull(
+                since=_time("since", since),
+                until=_time("until", until),
+                by=by,
+                agent=agent,
+                customer=customer,
+                channel=channel,
+                messages=messages,
+                summaries=summaries,
+                limit=limit,
+                page_size=page_size,
+                progress=bar.set if bar.active else None,
+            )
+        finally:
+            bar.close()
+        return PullResult(convs, msgs, dict(report))
+
+    def __repr__(self) -> str:
+        return repr(self._native)
+
+
+# ------------------------------------------------------------------ sync
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """What a sync run did: one report per source (counts, reported totals, shortfalls, error, state)."""
+
+    db: str
+    sources: List[Dict[str, Any]]
+
+    @property
+    def complete(self) -> bool:
+        """Whether every source fetched everything asked for."""
+        return all(s.get("complete") for s in self.sources)
+
+    @property
+    def errors(self) -> List[str]:
+        """The error of every source that failed."""
+        return [s["pull"]["error"] for s in self.sources if s["pull"].get("error")]
+
+    def __repr__(self) -> str:
+        parts = [
+            f"{s['pull']['source']}: {s['pull']['conversations']} conversations"
+            + (f" (error: {s['pull']['error_kind']})" if s["pull"].get("error") else "")
+            for s in self.sources
+        ]
+        return f"SyncResult({self.db}: {'; '.join(parts)})"
+
+
+SourceLike = Union[Mapping[str, Any], "Simulator"]
+
+
+def _sources(config_or_sources: Any) -> tuple[List[Dict[str, Any]], Optional[str]]:
+    if isinstance(config_or_sources, (str, os.PathLike)):
+        found, db = _native.load_config(os.fspath(config_or_sources))
+        return [dict(s) for s in found], db
+    if isinstance(config_or_sources, Simulator):
+        return config_or_sources.sources(), None
+    if isinstance(config_or_sources, Mapping):
+        config_or_sources = [config_or_sources]
+    out: List[Dict[str, Any]] = []
+    for s in config_or_sources:
+        if isinstance(s, Mapping):
+            if "vendor" not in s:
+                raise TypeError(f"a source needs a `vendor`: {sorted(s)}")
+            d = dict(s)
+            d["config"] = {k: _config_value(k, v) for k, v in dict(d.get("config") or {}).items() if v is not None}
+            if "since" in d:
+                d["since"] = _time("since", d["since"])
+            out.append(d)
+        elif isinstance(s, Simulator):
+            out.extend(s.sources())
+        else:
+            raise TypeError(f"a source is a dict with vendor and config, not {type(s).__name__}")
+    return out, None
+
+
+def sync(
+    config_or_sources: Union[str, "os.PathLike[str]", "Simulator", Mapping[str, Any], Sequence[SourceLike]],
+    db: Union[str, "os.PathLike[str]", None] = None,
+    *,
+    progress: ProgressArg = None,
+    batch_size: int = 100,
+    raise_on_error: bool = True,
+) -> SyncResult:
+    """Syncs one or many sources into a SQLite database, incrementally: each run fetches from
+    the source's cursor (newest creation time seen minus its look-back), upserts by
+    (vendor, account, id) and moves the cursor in the same transaction.
+
+    ``config_or_sources`` is a ``chathaul.toml`` path (as the CLI reads), a list of sources
+    (dicts with ``vendor``, ``config`` and optionally ``name``, ``since``, ``lookback``
+    such as ``"1d"``, ``messages``, ``summaries``, ``page_size``), one such dict, or a
+    :class:`Simulator` (all its vendors). ``db`` defaults to the file's ``db``, else
+    ``chathaul.sqlite``.
+
+    Raises:
+        ConfigError: a bad source (before anything is fetched).
+        Error: (the class of the first failure) when a source failed and ``raise_on_error``;
+            the other sources still ran and what they fetched is stored.
+    """
+    sources, file_db = _sources(config_or_sources)
+    path = os.fspath(db) if db is not None else (file_db or "chathaul.sqlite")
+    bar = Progress(progress, desc="sync")
+    try:
+        reports = _native.sync(sources, path, progress=bar.set if bar.active else None, batch_size=batch_size)
+    finally:
+        bar.close()
+    result = SyncResult(db=str(path), sources=[dict(r) for r in reports])
+    if raise_on_error:
+        failed = [s["pull"] for s in result.sources if s["pull"].get("error")]
+        if failed:
+            cls = error_class(failed[0].get("error_kind"))
+            err = cls("; ".join(f["error"] for f in failed), kind=failed[0].get("error_kind") or "other")
+            err.source = failed[0].get("source")
+            err.details["result"] = result
+            raise err
+    return result
+
+
+# ------------------------------------------------------------------ simulator
+
+
+class Simulator:
+    """The simulators of every vendor, in-process on 127.0.0.1, with a seeded dataset.
+
+    Use it as a context manager::
+
+        with chathaul.Simulator(seed=7, conversations=100) as sim:
+            kf5 = chathaul.connect("kf5", **sim.config("kf5"))
+
+    ``latency_ms`` (plus up to ``jitter_ms``) delays every answer, ``rate_limit`` answers 429
+    with Retry-After above that many requests per second per account, and ``fault_rate``
+    (0..1) of the answers get a fault drawn from ``faults`` (``"500"``, ``"502"``, ``"503"``,
+    ``"drop"``, ``"truncate"``, ``"html"``, ``"slow-drip"``).
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int = 42,
+        conversations: int = 200,
+        messages: int = 12,
+        start: Union[date, str] = "2024-01-01",
+        days: int = 90,
+        latency_ms: float = 0,
+        jitter_ms: float = 0,
+        rate_limit: Optional[int] = None,
+        fault_rate: float = 0.0,
+        faults: Optional[Sequence[str]] = None,
+        port: int = 0,
+    ) -> None:
+        self._native = _native.Simulator(
+            seed=seed,
+            conversations=conversations,
+            messages=messages,
+            start=start.isoformat() if isinstance(start, date) else start,
+            days=days,
+            latency_ms=float(latency_ms),
+            jitter_ms=float(jitter_ms),
+            rate_limit=rate_limit,
+            fault_rate=float(fault_rate),
+            faults=list(faults) if faults is not None else None,
+            port=port,
+        )
+
+    @property
+    def vendors(self) -> List[str]:
+        """The vendors it serves."""
+        return list(self._native.vendors)
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT``."""
+        return self._native.url
+
+    @property
+    def seed(self) -> int:
+        return self._native.seed
+
+    @property
+    def start(self) -> date:
+        """The first local day of the data."""
+        return date.fromisoformat(self._native.start)
+
+    @property
+    def days(self) -> int:
+        """The span of the data, in days."""
+        return self._native.days
+
+    def base_url(self, vendor: str) -> str:
+        """``http://127.0.0.1:PORT/<vendor>``."""
+        return self._native.base_url(vendor)
+
+    def config(self, vendor: str) -> Dict[str, str]:
+        """The complete connector config of the vendor's demo account: ``connect(vendor, **sim.config(vendor))``."""
+        return dict(self._native.config(vendor))
+
+    def connect(self, vendor: str, **fields: Any) -> Connector:
+        """A connector to the vendor's demo account (extra fields such as ``timeout_secs`` override)."""
+        return connect(vendor, self.config(vendor), **fields)
+
+    def sources(self) -> List[Dict[str, Any]]:
+        """A sync source per vendor, named after it."""
+        return [{"name": v, "vendor": v, "config": self.config(v)} for v in self.vendors]
+
+    def truth(self, vendor: Optional[str] = None) -> List[Conversation]:
+        """What a perfect pull with messages and summaries gives: one vendor's, or all (by vendor, then id)."""
+        return [Conversation.from_dict(d) for d in self._native.truth(vendor)]
+
+    def truth_dicts(self, vendor: Optional[str] = None) -> List[Dict[str, Any]]:
+        """:meth:`truth` in the JSON contract (dicts), as the CLI's JSONL has it."""
+        return list(self._native.truth(vendor))
+
+    def stats(self) -> Dict[str, Any]:
+        """Requests served so far: ``requests``, ``throttled``, ``faults``, ``per_vendor``."""
+        return dict(self._native.stats())
+
+    @property
+    def running(self) -> bool:
+        return self._native.running
+
+    def close(self) -> None:
+        """Stops serving (idempotent)."""
+        self._native.close()
+
+    def __enter__(self) -> Simulator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return repr(self._native)
+
+
+ProgressCallback = Callable[[int, int], None]

@@ -1,0 +1,109 @@
+# Typed stubs of the Rust extension chathaul._native (crates/chathaul-py).
+# Checked against the built module by `python -m mypy.stubtest chathaul._native`.
+from typing import Any, Callable, Dict, List, Optional, Tuple, final
+
+__version__: str
+
+def connectors() -> List[Dict[str, Any]]: ...
+def linked_vendors() -> List[str]: ...
+def connect(vendor: str, config: Optional[Dict[str, str]] = None) -> Connector: ...
+def schemas() -> Tuple[Any, Any]: ...
+def load_config(path: str) -> Tuple[List[Dict[str, Any]], Optional[str]]: ...
+def sync(
+    sources: List[Dict[str, Any]],
+    db: str,
+    *,
+    progress: Optional[Callable[[int, int], object]] = None,
+    batch_size: int = 100,
+) -> List[Dict[str, Any]]: ...
+@final
+class Connector:
+    @property
+    def vendor(self) -> str: ...
+    @property
+    def account(self) -> str: ...
+    @property
+    def base_url(self) -> str: ...
+    @property
+    def timezone(self) -> str: ...
+    @property
+    def capabilities(self) -> Dict[str, Any]: ...
+    def stats(self) -> Dict[str, Any]: ...
+    def conversations(
+        self,
+        *,
+        since: Optional[str] = None,
+        until: Optional[str] = None,
+        by: str = "created",
+        agent: Optional[str] = None,
+        customer: Optional[str] = None,
+        channel: Optional[str] = None,
+        messages: bool = True,
+        summaries: bool = True,
+        limit: Optional[int] = None,
+        page_size: Optional[int] = None,
+    ) -> ConversationIterator: ...
+    def conversation(self, id: str, *, messages: bool = True, summaries: bool = True) -> Dict[str, Any]: ...
+    def pull(
+        self,
+        *,
+        since: Optional[str] = None,
+        until: Optional[str] = None,
+        by: str = "created",
+        agent: Optional[str] = None,
+        customer: Optional[str] = None,
+        channel: Optional[str] = None,
+        messages: bool = True,
+        summaries: bool = True,
+        limit: Optional[int] = None,
+        page_size: Optional[int] = None,
+        progress: Optional[Callable[[int, int], object]] = None,
+        batch_rows: int = 4096,
+    ) -> Tuple[Any, Any, Dict[str, Any]]: ...
+
+@final
+class ConversationIterator:
+    def __iter__(self) -> ConversationIterator: ...
+    def __next__(self) -> Dict[str, Any]: ...
+    @property
+    def count(self) -> int: ...
+    @property
+    def message_count(self) -> int: ...
+    def close(self) -> None: ...
+
+@final
+class Simulator:
+    def __new__(
+        cls,
+        *,
+        seed: int = 42,
+        conversations: int = 200,
+        messages: int = 12,
+        start: str = "2024-01-01",
+        days: int = 90,
+        latency_ms: float = 0.0,
+        jitter_ms: float = 0.0,
+        rate_limit: Optional[int] = None,
+        fault_rate: float = 0.0,
+        faults: Optional[List[str]] = None,
+        port: int = 0,
+    ) -> Simulator: ...
+    @property
+    def vendors(self) -> List[str]: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def seed(self) -> int: ...
+    @property
+    def conversations(self) -> int: ...
+    @property
+    def start(self) -> str: ...
+    @property
+    def days(self) -> int: ...
+    @property
+    def running(self) -> bool: ...
+    def base_url(self, vendor: str) -> str: ...
+    def config(self, vendor: str) -> Dict[str, str]: ...
+    def truth(self, vendor: Optional[str] = None) -> List[Dict[str, Any]]: ...
+    def stats(self) -> Dict[str, Any]: ...
+    def close(self) -> None: ...
