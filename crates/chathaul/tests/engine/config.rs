@@ -1,0 +1,118 @@
+use std::path::Path;
+
+use chathaul::Include;
+use chathaul::config::parse;
+
+fn env(k: &str) -> Option<String> {
+    match k {
+        "KF5_PW" => Some("kf5-secret".into()),
+        "CS_TOKEN" => Some("cs-secret".into()),
+        _ => None,
+    }
+}
+
+#[test]
+fn a_file_with_three_sources_parses_with_secrets_from_the_environment() {
+    let text = r#"
+        db = "all.sqlite"
+        lookback = "2h"
+
+        [[source]]
+        name = "kf5-main"
+        vendor = "kf5"
+        since = "2024-03-01"
+        messages = false
+        [source.config]
+        subdomain = "acme"
+        email = "ops@acme.example"
+        password = "${KF5_PW}"
+
+        [[source]]
+        vendor = "caresoft"
+        lookback = "1d"
+        [source.config]
+        domain = "acme"
+        token = "${CS_TOKEN}"
+
+        [[source]]
+        vendor = "bangwo8"
+        [source.config]
+        account = "admin"
+    "#;
+    let cfg = parse(text, Path::new("chathaul.toml"), env).unwrap();
+    assert_eq!(cfg.db.as_deref(), Some(Path::new("all.sqlite")));
+    let names: Vec<&str> = cfg.sources.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["kf5-main", "caresoft", "bangwo8"]);
+    let kf5 = &cfg.sources[0];
+    assert!(
+        kf5.config
+            .contains(&("password".to_owned(), "kf5-secret".to_owned()))
+    );
+    // A date is local midnight in the connector's zone (Asia/Shanghai for KF5).
+    assert_eq!(kf5.since.unwrap().to_rfc3339(), "2024-02-29T16:00:00+00:00");
+    assert_eq!(kf5.lookback, chathaul::chrono::Duration::hours(2));
+    assert_eq!(
+        kf5.include,
+        Include {
+            messages: false,
+            summaries: true
+        }
+    );
+    assert_eq!(cfg.sources[1].lookback, chathaul::chrono::Duration::days(1));
+    // Debug shows config keys, never values.
+    let dbg = format!("{:?}", cfg.sources);
+    assert!(
+        !dbg.contains("kf5-secret") && !dbg.contains("cs-secret"),
+        "{dbg}"
+    );
+}
+
+#[test]
+fn a_secret_in_clear_is_refused_without_echoing_it() {
+    let text = r#"
+        [[source]]
+        vendor = "caresoft"
+        [source.config]
+        domain = "acme"
+        token = "hunter2-literal"
+    "#;
+    let err = parse(text, Path::new("chathaul.toml"), env)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("config field `token`") && err.contains("must come from the environment"),
+        "{err}"
+    );
+    assert!(err.contains("CHATHAUL_CARESOFT_TOKEN"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+}
+
+#[test]
+fn an_unset_variable_and_an_unknown_vendor_are_named() {
+    let text = "[[source]]\nvendor = \"caresoft\"\n[source.config]\ndomain = \"a\"\ntoken = \"${NOPE_TOKEN}\"\n";
+    let err = parse(text, Path::new("c.toml"), env).unwrap_err();
+    assert_eq!(err.kind(), "config");
+    assert!(
+        err.to_string()
+            .contains("the environment variable NOPE_TOKEN is not set"),
+        "{err}"
+    );
+
+    let err = parse(
+        "[[source]]\nvendor = \"zendesk\"\n",
+        Path::new("c.toml"),
+        env,
+    )
+    .unwrap_err();
+    assert_eq!(err.kind(), "config");
+    assert!(
+        err.to_string()
+            .contains("unknown vendor `zendesk`; known vendors: bangwo8, caresoft, kf5"),
+        "{err}"
+    );
+
+    let err = parse("[[source]]\nvendr = \"kf5\"\n", Path::new("c.toml"), env)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("c.toml") && err.contains("vendr"), "{err}");
+}

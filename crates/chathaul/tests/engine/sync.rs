@@ -1,0 +1,245 @@
+use std::sync::Arc;
+
+use chathaul::chrono::Duration;
+use chathaul::sync::{DEFAULT_LOOKBACK, Prepared, Source, SyncOptions};
+use chathaul::{Connector, Live, Store, sync};
+
+use crate::fake::{Fake, conversations, t0};
+
+fn prepared(name: &str, fake: Arc<Fake>) -> Prepared {
+    let mut source = Source::new("fake", vec![]);
+    source.name = name.to_owned();
+    Prepared {
+        source,
+        connector: fake as Arc<dyn Connector>,
+        live: Live::shared(),
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+const OPTS: SyncOptions = SyncOptions { batch_size: 3 };
+
+#[test]
+fn a_second_run_asks_only_for_the_lookback_window() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("sync.sqlite");
+    let data = conversations("fake", 20); // every 12 h from t0: the newest is t0 + 228 h
+    let newest = t0() + Duration::hours(12 * 19);
+
+    let fake = Arc::new(Fake::new("acme", data.clone()));
+    let first = rt
+        .block_on(sync(&db, vec![prepared("main", fake.clone())], OPTS))
+        .unwrap();
+    assert_eq!(
+        fake.asked()[0].window.since,
+        None,
+        "a first run starts from the beginning"
+    );
+    assert_eq!(first[0].pull.conversations, 20);
+    assert!(first[0].pull.complete(), "{}", first[0].pull.summary_line());
+    let state = first[0].state.clone().unwrap();
+    assert_eq!(state.cursor, Some(newest - DEFAULT_LOOKBACK));
+    assert_eq!(state.last_status, "ok");
+    assert_eq!(
+        (
+            state.rows_fetched,
+            state.messages_fetched,
+            state.reported_total
+        ),
+        (20, 60, Some(20))
+    );
+
+    let fake = Arc::new(Fake::new("acme", data.clone()));
+    let second = rt
+        .block_on(sync(&db, vec![prepared("main", fake.clone())], OPTS))
+        .unwrap();
+    let asked = fake.asked();
+    assert_eq!(asked.len(), 1);
+    assert_eq!(asked[0].window.since, Some(newest - DEFAULT_LOOKBACK));
+    assert_eq!(asked[0].window.until, None);
+    assert!(asked[0].include.messages && asked[0].include.summaries);
+    // The look-back window holds the last three (newest - 24 h, - 12 h, newest).
+    assert_eq!(second[0].pull.conversations, 3);
+
+    let store = Store::open(&db).unwrap();
+    assert_eq!(
+        store.conversations().unwrap(),
+        data,
+        "no duplicates, nothing lost"
+    );
+    let msgs: i64 = store
+        .connection()
+        .query_row("SELECT count(*) FROM messages", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(msgs, 60);
+}
+
+#[test]
+fn a_failed_run_keeps_what_it_fetched_and_does_not_move_the_cursor() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("sync.sqlite");
+    let data = conversations("fake", 20);
+
+    let mut fake = Fake::new("acme", data.clone());
+    fake.fail_after = Some(7);
+    let reports = rt
+        .block_on(sync(&db, vec![prepared("main", Arc::new(fake))], OPTS))
+        .unwrap();
+    let r = &reports[0];
+    assert_eq!(r.pull.conversations, 7);
+    let err = r.pull.error.clone().unwrap();
+    assert_eq!(err, "source main: fake: /chats page 2: connection reset");
+    let state = r.state.clone().unwrap();
+    assert_eq!(state.last_status, "error");
+    assert_eq!(state.cursor, None);
+    assert_eq!(state.last_error.as_deref(), Some(err.as_str()));
+    assert_eq!(
+        Store::open(&db).unwrap().conversations().unwrap(),
+        data[..7].to_vec(),
+        "every fetched batch was kept"
+    );
+
+    let fake = Arc::new(Fake::new("acme", data.clone()));
+    let reports = rt
+        .block_on(sync(&db, vec![prepared("main", fake.clone())], OPTS))
+        .unwrap();
+    assert_eq!(
+        fake.asked()[0].window.since,
+        None,
+        "the rerun asks for the failed window again"
+    );
+    assert!(reports[0].pull.complete());
+    assert_eq!(Store::open(&db).unwrap().conversations().unwrap(), data);
+}
+
+#[test]
+fn a_shortfall_is_reported_recorded_and_holds_the_cursor() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("sync.sqlite");
+    let mut fake = Fake::new("acme", conversations("fake", 10));
+    fake.extra_reported = 2;
+    let reports = rt
+        .block_on(sync(&db, vec![prepared("main", Arc::new(fake))], OPTS))
+        .unwrap();
+    let r = &reports[0];
+    assert_eq!(
+        r.pull.shortfalls,
+        vec!["the vendor reported 12 conversations, 10 were listed".to_owned()]
+    );
+    assert!(!r.pull.complete());
+    assert!(
+        r.pull.summary_line().contains("INCOMPLETE"),
+        "{}",
+        r.pull.summary_line()
+    );
+    let state = Store::open(&db).unwrap().state("main").unwrap().unwrap();
+    assert_eq!(state.last_status, "incomplete");
+    assert_eq!(state.cursor, None);
+    assert_eq!(state.reported_total, Some(12));
+    assert_eq!(state.shortfalls, r.pull.shortfalls);
+}
+
+#[test]
+fn sources_sync_concurrently_into_one_database() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("sync.sqlite");
+    let a = conversations("fake", 15);
+    let mut b = conversations("fake", 9);
+    for c in &mut b {
+        c.account = "globex".into();
+    }
+    let sources = vec![
+        prepared("acme", Arc::new(Fake::new("acme", a.clone()))),
+        prepared("globex", Arc::new(Fake::new("globex", b.clone()))),
+    ];
+    let reports = rt
+        .block_on(sync(&db, sources, SyncOptions { batch_size: 2 }))
+        .unwrap();
+    assert_eq!(
+        reports
+            .iter()
+            .map(|r| r.pull.conversations)
+            .collect::<Vec<_>>(),
+        vec![15, 9]
+    );
+    let store = Store::open(&db).unwrap();
+    let mut expected = a;
+    expected.extend(b);
+    assert_eq!(store.conversations().unwrap(), expected);
+    let states = store.states().unwrap();
+    assert_eq!(
+        states
+            .iter()
+            .map(|s| (s.source.as_str(), s.stored))
+            .collect::<Vec<_>>(),
+        vec![("acme", 15), ("globex", 9)]
+    );
+}
+
+#[test]
+fn a_source_that_changes_account_is_refused() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("sync.sqlite");
+    rt.block_on(sync(
+        &db,
+        vec![prepared(
+            "main",
+            Arc::new(Fake::new("acme", conversations("fake", 2))),
+        )],
+        OPTS,
+    ))
+    .unwrap();
+    let reports = rt
+        .block_on(sync(
+            &db,
+            vec![prepared(
+                "main",
+                Arc::new(Fake::new("globex", conversations("fake", 2))),
+            )],
+            OPTS,
+        ))
+        .unwrap();
+    let err = reports[0].pull.error.clone().unwrap();
+    assert!(
+        err.contains("source `main` was synced from fake/acme and is now fake/globex"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_lead_report_counts_and_medians() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("r.sqlite")).unwrap();
+    store.upsert(&conversations("fake", 10)).unwrap();
+    let report = chathaul::report::LeadReport::from_store(&store).unwrap();
+    // Channels: ids 4 and 9 are `line`, the rest web.
+    let rows: Vec<(String, u64, u64)> = report
+        .channels
+        .iter()
+        .map(|c| (c.channel.clone(), c.conversations, c.messages))
+        .collect();
+    assert_eq!(
+        rows,
+        vec![("line".to_owned(), 2, 6), ("web".to_owned(), 8, 24)]
+    );
+    let v = &report.vendors[0];
+    assert_eq!(v.rating_shares.get("satisfied").copied(), Some(0.5));
+    // first_response_secs is 45 + i for i in 0..10: median 49.5.
+    let fr = v.first_response.unwrap();
+    assert_eq!((fr.secs, fr.over, fr.computed), (49.5, 10, false));
+    assert_eq!(v.wait.unwrap().secs, 30.0);
+    let text = report.to_string();
+    assert!(text.contains("50%") && text.contains("50s"), "{text}");
+}
