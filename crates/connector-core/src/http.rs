@@ -27,7 +27,7 @@ use tokio::sync::Semaphore;
 use url::Url;
 
 use crate::error::{Error, Result};
-use crate::lenient::clip;
+use crate::lenient::{clip, clip_to};
 
 /// How the client authenticates. Secrets stay in [`SecretString`]s and are
 /// exposed only where the header is built.
@@ -246,7 +246,7 @@ impl Ctx {
                 endpoint: self.endpoint.clone(),
                 page: self.page,
                 path,
-                message: clip(&e.into_inner().to_string()).into_owned(),
+                message: clip_to(&e.into_inner().to_string(), 400).into_owned(),
                 transient: false,
             }
         })
@@ -618,7 +618,7 @@ impl HttpClient {
             let inner = e.into_inner();
             // A body cut short is a transport fault in disguise: retry it.
             let transient = inner.is_eof();
-            decode_err(path, clip(&inner.to_string()).into_owned(), transient)
+            decode_err(path, clip_to(&inner.to_string(), 400).into_owned(), transient)
         })?;
         Ok(value)
     }

@@ -266,11 +266,16 @@ pub fn parse_duration_secs(text: &str) -> Result<u64, String> {
 
 /// Shortens text for an error message (a 10 MB string must not become a 10 MB error).
 pub fn clip(text: &str) -> Cow<'_, str> {
-    const MAX: usize = 60;
-    if text.len() <= MAX {
+    clip_to(text, 60)
+}
+
+/// Shortens text to at most `max` bytes (on a character boundary), saying
+/// how long it was.
+pub fn clip_to(text: &str, max: usize) -> Cow<'_, str> {
+    if text.len() <= max {
         Cow::Borrowed(text)
     } else {
-        let end = (0..=MAX).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+        let end = (0..=max).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
         Cow::Owned(format!("{}… ({} bytes)", &text[..end], text.len()))
     }
 }
