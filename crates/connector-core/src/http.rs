@@ -137,6 +137,9 @@ pub struct HttpSettings {
     pub max_in_flight: usize,
     /// Largest response body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Allow plain `http://` to a host other than loopback (credentials
+    /// would cross the network in clear). Off by default.
+    pub allow_http: bool,
 }
 
 impl Default for HttpSettings {
@@ -151,6 +154,7 @@ impl Default for HttpSettings {
             rate_limit: None,
             max_in_flight: 8,
             max_body_bytes: 64 * 1024 * 1024,
+            allow_http: false,
         }
     }
 }
@@ -347,6 +351,16 @@ impl HttpClient {
     /// credentials in it, or the credentials cannot go in a header.
     pub fn new(vendor: &'static str, account: &str, base_url: &str, auth: Auth, settings: HttpSettings) -> Result<Self> {
         let base = parse_base_url(vendor, base_url)?;
+        if base.scheme() == "http" && !settings.allow_http && !is_loopback(&base) {
+            return Err(Error::config(
+                vendor,
+                "base_url",
+                format!(
+                    "`{base}` is plain http to a host that is not this machine: credentials would cross the network \
+                     in clear; use https, or set allow_http=true if you really mean it"
+                ),
+            ));
+        }
         let auth_header = auth.header(vendor)?;
         let mut headers = HeaderMap::new();
         headers.insert(reqwest::header::ACCEPT, HeaderValue::from_static("application/json"));
@@ -641,6 +655,15 @@ pub fn parse_base_url(vendor: &'static str, base_url: &str) -> Result<Url> {
         return Err(Error::config(vendor, "base_url", "must not have a query or fragment"));
     }
     Ok(base)
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
 }
 
 fn same_origin(a: &Url, b: &Url) -> bool {

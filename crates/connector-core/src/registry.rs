@@ -57,6 +57,7 @@ pub const COMMON_FIELDS: &[ConfigField] = &[
     ConfigField::optional("concurrency", "most requests in flight at once").default("8"),
     ConfigField::optional("timeout_secs", "timeout of one request, body included, in seconds").default("30"),
     ConfigField::optional("max_attempts", "attempts per request before giving up (retries on 429, 5xx, connection errors)").default("6"),
+    ConfigField::optional("allow_http", "allow plain http:// to a host other than this machine (credentials in clear)").default("false"),
 ];
 
 /// A vendor's registration.
@@ -252,6 +253,9 @@ impl ResolvedConfig {
                 return Err(Error::config(self.vendor, "max_attempts", "must be at least 1"));
             }
             s.max_attempts = n;
+        }
+        if let Some(allow) = self.parse::<bool>("allow_http")? {
+            s.allow_http = allow;
         }
         Ok(s)
     }

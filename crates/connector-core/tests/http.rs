@@ -267,4 +267,12 @@ fn base_urls_are_checked() {
     let e = mk(&format!("https://admin:{SECRET}@example.com/")).unwrap_err().to_string();
     assert!(e.contains("must not carry credentials") && !e.contains(SECRET), "{e}");
     assert!(mk("not a url").is_err());
+    // Plain http is for this machine only, unless explicitly allowed.
+    assert!(mk("http://localhost:8080/").is_ok());
+    assert!(mk("http://[::1]:8080/").is_ok());
+    let e = mk("http://example.com/").unwrap_err().to_string();
+    assert!(e.contains("plain http") && e.contains("allow_http"), "{e}");
+    let allowed = HttpSettings { allow_http: true, ..HttpSettings::default() };
+    assert!(HttpClient::new("testvendor", "a", "http://example.com/", Auth::None, allowed).is_ok());
+    assert!(mk("https://example.com/").is_ok());
 }
