@@ -2,6 +2,19 @@
 # Checked against the built module by `python -m mypy.stubtest chathaul._native`.
 from typing import Any, Callable, Dict, List, Optional, Tuple, final
 
+__all__ = [
+    "__version__",
+    "connectors",
+    "linked_vendors",
+    "connect",
+    "Connector",
+    "ConversationIterator",
+    "Simulator",
+    "sync",
+    "load_config",
+    "schemas",
+]
+
 __version__: str
 
 def connectors() -> List[Dict[str, Any]]: ...

@@ -125,6 +125,10 @@ class TransportError(Error):
         super().__init__(message, **kw)
 
 
+# Shown (and pickled) as chathaul.X, where users catch them.
+for _cls in (Error, ConfigError, AuthError, RateLimitError, DecodeError, ApiError, TransportError):
+    _cls.__module__ = "chathaul"
+
 _BY_KIND = {
     "auth": AuthError,
     "rate_limit": RateLimitError,

@@ -1,0 +1,110 @@
+"""chathaul.sync(): sources from a Simulator, a list or a config file; incremental; errors."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import List, Tuple
+
+import pytest
+
+import chathaul
+from conftest import VENDORS
+
+
+def rows(db: Path) -> List[Tuple[str, str, str]]:
+    with sqlite3.connect(db) as con:
+        return con.execute("SELECT vendor, account, id FROM conversations ORDER BY vendor, id").fetchall()
+
+
+def test_sync_a_simulator_stores_the_truth_and_a_rerun_adds_nothing(sim: chathaul.Simulator, tmp_path: Path) -> None:
+    db = tmp_path / "chats.sqlite"
+    first = chathaul.sync(sim, db=db, progress=False)
+    assert first.complete and first.errors == []
+    assert [s["pull"]["source"] for s in first.sources] == VENDORS
+    assert [s["pull"]["conversations"] for s in first.sources] == [40, 40, 40]
+    want = sorted((c.vendor, c.account, c.id) for c in sim.truth())
+    assert sorted(rows(db)) == want
+    with sqlite3.connect(db) as con:
+        stored = {
+            (v, i): json.loads(j) for v, i, j in con.execute("SELECT vendor, id, json FROM conversations")
+        }
+        n_messages = con.execute("SELECT count(*) FROM messages").fetchone()[0]
+    for c in sim.truth_dicts():
+        assert stored[(c["vendor"], c["id"])] == c
+    assert n_messages == sum(len(c.messages) for c in sim.truth())
+    # A second run fetches only the look-back window and stores no duplicate.
+    second = chathaul.sync(sim, db=db, progress=False)
+    assert second.complete
+    assert all(s["pull"]["conversations"] < 40 for s in second.sources)
+    assert sorted(rows(db)) == want
+    assert repr(second).startswith(f"SyncResult({db}: bangwo8: ")
+
+
+def test_sync_a_list_of_sources_with_names_and_since(sim: chathaul.Simulator, tmp_path: Path) -> None:
+    db = tmp_path / "two.sqlite"
+    since = "2024-02-01"
+    result = chathaul.sync(
+        [
+            {"name": "kf5-main", "vendor": "kf5", "config": sim.config("kf5"), "since": since, "messages": False},
+            {"vendor": "caresoft", "config": sim.config("caresoft")},
+        ],
+        db=db,
+        progress=False,
+    )
+    assert [s["pull"]["source"] for s in result.sources] == ["kf5-main", "caresoft"]
+    kf5_conn = sim.connect("kf5")
+    want_kf5 = [c.id for c in kf5_conn.conversations(since=since, messages=False, progress=False)]
+    got = rows(db)
+    assert sorted(i for v, _, i in got if v == "kf5") == sorted(want_kf5)
+    assert len([r for r in got if r[0] == "caresoft"]) == 40
+    assert result.sources[0]["state"]["source"] == "kf5-main"
+
+
+def test_sync_a_config_file(sim: chathaul.Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = sim.config("bangwo8")
+    monkeypatch.setenv("DEMO_BANGWO8_PASSWORD", cfg["password"])
+    path = tmp_path / "chathaul.toml"
+    path.write_text(
+        f'db = "{tmp_path / "from-file.sqlite"}"\n'
+        "[[source]]\n"
+        'name = "helpdesk"\n'
+        'vendor = "bangwo8"\n'
+        "[source.config]\n"
+        f'base_url = "{cfg["base_url"]}"\n'
+        f'account = "{cfg["account"]}"\n'
+        'password = "${DEMO_BANGWO8_PASSWORD}"\n',
+        encoding="utf-8",
+    )
+    result = chathaul.sync(path, progress=False)
+    assert result.db == str(tmp_path / "from-file.sqlite")
+    assert result.complete and result.sources[0]["pull"]["conversations"] == 40
+    assert len(rows(tmp_path / "from-file.sqlite")) == 40
+
+
+def test_a_bad_source_is_a_config_error_before_anything_is_fetched(sim: chathaul.Simulator, tmp_path: Path) -> None:
+    db = tmp_path / "never.sqlite"
+    with pytest.raises(chathaul.ConfigError) as e:
+        chathaul.sync([{"name": "x", "vendor": "kf5", "config": {"base_url": sim.base_url("kf5")}}], db=db)
+    assert e.value.source == "x"
+    assert str(e.value) == "kf5: config field `email`: is required: pass `email=...` or set CHATHAUL_KF5_EMAIL"
+    with pytest.raises(chathaul.ConfigError, match="unknown vendor `nope`"):
+        chathaul.sync([{"vendor": "nope", "config": {}}], db=db)
+    with pytest.raises(TypeError, match="a source needs a `vendor`"):
+        chathaul.sync([{"config": {}}], db=db)
+
+
+def test_a_failing_source_raises_after_the_others_are_stored(sim: chathaul.Simulator, tmp_path: Path) -> None:
+    db = tmp_path / "partial.sqlite"
+    bad = sim.config("bangwo8")
+    bad["password"] = "wrong"
+    sources = [{"vendor": "bangwo8", "config": bad}, {"vendor": "kf5", "config": sim.config("kf5")}]
+    with pytest.raises(chathaul.AuthError) as e:
+        chathaul.sync(sources, db=db, progress=False)
+    assert str(e.value).startswith("source bangwo8: bangwo8: authentication failed")
+    assert e.value.source == "bangwo8"
+    assert "wrong" not in str(e.value)
+    assert len(rows(db)) == 40  # kf5's
+    result = chathaul.sync(sources, db=db, progress=False, raise_on_error=False)
+    assert not result.complete and len(result.errors) == 1
