@@ -47,7 +47,7 @@ def _config_value(key: str, value: Any) -> str:
     if isinstance(value, (str, int, float)):
         return str(value)
     if isinstance(value, os.PathLike):
-        return os.fspath(value)
+        return str(os.fspath(value))
     raise TypeError(f"config field {key!r} must be a string or a number, not {type(value).__name__}")
 
 

@@ -13,7 +13,7 @@ def _in_notebook() -> bool:
     if ipython is None:
         return False
     try:
-        shell = ipython.get_ipython()  # type: ignore[attr-defined]
+        shell = ipython.get_ipython()
     except Exception:
         return False
     return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
