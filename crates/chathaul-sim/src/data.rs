@@ -337,3 +337,60 @@ pub(crate) const BOT_TEXT: &[&str] = &[
     "抱歉,我没有理解您的问题,换个说法试试?",
     "",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warp_is_monotonic_and_stays_in_the_day() {
+        let mut last = 0;
+        for s in (0..86_400).step_by(7) {
+            let w = warp(s);
+            assert!(w >= last && w < 86_400, "{s} -> {w}");
+            last = w;
+        }
+        assert_eq!(warp(86_400 * 5 / 100), 8 * 3600);
+    }
+
+    #[test]
+    fn role_sequences_have_exact_counts_and_the_first_role() {
+        let mut r = rng(1, 2, 3, 4);
+        for _ in 0..50 {
+            let seq = role_sequence(&mut r, &[5, 7, 2], Some(2));
+            assert_eq!(seq[0], 2);
+            for (k, n) in [5, 7, 2].iter().enumerate() {
+                assert_eq!(seq.iter().filter(|&&x| x == k).count(), *n);
+            }
+        }
+        assert!(role_sequence(&mut r, &[0, 0, 0], Some(1)).is_empty());
+    }
+
+    #[test]
+    fn unpadded_dates_drop_only_the_date_zeros() {
+        let t = NaiveDate::from_ymd_opt(2017, 8, 3)
+            .unwrap()
+            .and_hms_opt(2, 3, 4)
+            .unwrap();
+        assert_eq!(unpadded(t), "2017-8-3 02:03:04");
+        assert_eq!(padded(t), "2017-08-03 02:03:04");
+    }
+
+    #[test]
+    fn timeline_is_strictly_increasing_and_within_the_span() {
+        let opts = SimOptions {
+            conversations: 1000,
+            days: 10,
+            ..SimOptions::default()
+        };
+        let tl = Timeline::new(&opts, 9);
+        let times: Vec<_> = (0..1000).map(|i| tl.at(i)).collect();
+        assert!(times.windows(2).all(|w| w[0] < w[1]));
+        assert!(times[0] >= opts.start.and_time(NaiveTime::MIN));
+        assert!(times[999] < (opts.start + Duration::days(10)).and_time(NaiveTime::MIN));
+        let d = opts.start + Duration::days(3);
+        let (lo, hi) = tl.range_for_dates(Some(d), Some(d));
+        assert!(times[lo as usize].date() == d && times[hi as usize - 1].date() == d);
+        assert!(times[lo as usize - 1].date() < d && times[hi as usize].date() > d);
+    }
+}

@@ -7,6 +7,7 @@ mod caresoft;
 mod cli;
 mod determinism;
 mod kf5;
+mod readme;
 
 use chathaul_sim::{SimOptions, Simulator};
 use serde_json::Value;
