@@ -270,12 +270,19 @@ fn sync_summary(db: &Path, reports: &[SourceReport]) {
 }
 
 async fn sync(args: SyncArgs, quiet: bool) -> Result<u8, Fail> {
-    if args.status && !args.config.exists() && args.db.is_some() {
-        // --status needs only the database.
-        return status(
-            args.db.as_deref().unwrap_or(Path::new("chathaul.sqlite")),
-            args.json,
-        );
+    if args.status {
+        // --status needs only the database: no secrets, no connectors.
+        let from_file = if args.db.is_none() && args.config.exists() {
+            chathaul::config::db_path(&args.config).map_err(|e| Fail::usage(e.to_string()))?
+        } else {
+            None
+        };
+        let db = args
+            .db
+            .clone()
+            .or(from_file)
+            .unwrap_or_else(|| PathBuf::from("chathaul.sqlite"));
+        return status(&db, args.json);
     }
     let config = chathaul::config::load(&args.config).map_err(|e| match e {
         Error::Io { .. } => Fail::usage(format!(
@@ -288,9 +295,6 @@ async fn sync(args: SyncArgs, quiet: bool) -> Result<u8, Fail> {
         .clone()
         .or(config.db.clone())
         .unwrap_or_else(|| PathBuf::from("chathaul.sqlite"));
-    if args.status {
-        return status(&db, args.json);
-    }
     let prepared = prepare(config.sources)?;
     let reports = run_sync(&db, prepared, args.batch_size, quiet).await?;
     if args.json {

@@ -81,6 +81,25 @@ pub fn load(path: &Path) -> Result<SyncConfig> {
     parse(&text, path, |k| std::env::var(k).ok())
 }
 
+/// The database path a configuration file names (`db`), reading nothing
+/// else: `sync --status` needs no secrets.
+///
+/// # Errors
+/// [`Error::Io`] when the file cannot be read; [`Error::Other`] for TOML that does not parse.
+pub fn db_path(path: &Path) -> Result<Option<PathBuf>> {
+    #[derive(Deserialize)]
+    struct OnlyDb {
+        db: Option<PathBuf>,
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
+        context: format!("cannot read {}", path.display()),
+        source: e,
+    })?;
+    let only: OnlyDb = toml::from_str(&text)
+        .map_err(|e| Error::Other(format!("{}: {}", path.display(), e.message())))?;
+    Ok(only.db)
+}
+
 /// Parses a configuration file's text, with an explicit environment lookup.
 ///
 /// # Errors

@@ -1,0 +1,230 @@
+use crate::common::{chathaul, config_args, sim, text};
+
+#[track_caller]
+fn assert_one_line_exit_2(out: &std::process::Output, needles: &[&str]) {
+    let (stdout, stderr) = text(out);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "one line, got:\n{stderr}");
+    assert!(stderr.starts_with("chathaul: error: "), "{stderr}");
+    for n in needles {
+        assert!(stderr.contains(n), "`{n}` missing from: {stderr}");
+    }
+    assert!(stdout.is_empty(), "{stdout}");
+}
+
+#[test]
+fn an_unknown_vendor_is_one_line_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = chathaul(dir.path())
+        .args(["pull", "zendesk"])
+        .output()
+        .unwrap();
+    assert_one_line_exit_2(
+        &out,
+        &["unknown vendor `zendesk`; known vendors: bangwo8, caresoft, kf5"],
+    );
+
+    std::fs::write(
+        dir.path().join("chathaul.toml"),
+        "[[source]]\nvendor = \"zendesk\"\n",
+    )
+    .unwrap();
+    let out = chathaul(dir.path()).args(["sync"]).output().unwrap();
+    assert_one_line_exit_2(&out, &["unknown vendor `zendesk`"]);
+}
+
+#[test]
+fn a_missing_secret_is_one_line_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = chathaul(dir.path())
+        .args([
+            "pull",
+            "bangwo8",
+            "-c",
+            "account=admin",
+            "-c",
+            "base_url=http://127.0.0.1:9/bangwo8",
+        ])
+        .output()
+        .unwrap();
+    assert_one_line_exit_2(
+        &out,
+        &[
+            "bangwo8: config field `password`",
+            "CHATHAUL_BANGWO8_PASSWORD",
+        ],
+    );
+
+    // From a config file: the variable it names is not set.
+    std::fs::write(
+        dir.path().join("chathaul.toml"),
+        "[[source]]\nname = \"cs\"\nvendor = \"caresoft\"\n[source.config]\ndomain = \"acme\"\ntoken = \"${CS_TOKEN}\"\n",
+    )
+    .unwrap();
+    let out = chathaul(dir.path()).args(["sync"]).output().unwrap();
+    assert_one_line_exit_2(
+        &out,
+        &["caresoft: config field `token`", "CS_TOKEN is not set"],
+    );
+    assert!(
+        !dir.path().join("chathaul.sqlite").exists(),
+        "nothing is created before the config is valid"
+    );
+
+    // Left out of the file and absent from the environment.
+    std::fs::write(
+        dir.path().join("chathaul.toml"),
+        "[[source]]\nname = \"cs\"\nvendor = \"caresoft\"\n[source.config]\ndomain = \"acme\"\n",
+    )
+    .unwrap();
+    let out = chathaul(dir.path()).args(["sync"]).output().unwrap();
+    assert_one_line_exit_2(
+        &out,
+        &[
+            "source cs: caresoft: config field `token`",
+            "CHATHAUL_CARESOFT_TOKEN",
+        ],
+    );
+}
+
+#[test]
+fn usage_mistakes_are_exit_2() {
+    let sim = sim(5, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let out = chathaul(dir.path())
+        .args(["pull", "kf5", "--since", "last tuesday"])
+        .args(config_args(&sim, "kf5"))
+        .output()
+        .unwrap();
+    assert_one_line_exit_2(&out, &["--since", "RFC 3339"]);
+    let out = chathaul(dir.path())
+        .args([
+            "pull",
+            "kf5",
+            "--since",
+            "2024-02-01",
+            "--until",
+            "2024-01-01",
+        ])
+        .args(config_args(&sim, "kf5"))
+        .output()
+        .unwrap();
+    assert_one_line_exit_2(&out, &["the window is empty"]);
+    let out = chathaul(dir.path())
+        .args(["pull", "kf5", "-o", "x.xlsx"])
+        .args(config_args(&sim, "kf5"))
+        .output()
+        .unwrap();
+    assert_one_line_exit_2(&out, &["x.xlsx: unknown output format"]);
+    let out = chathaul(dir.path())
+        .args(["pull", "kf5", "-c", "colour=blue"])
+        .args(config_args(&sim, "kf5"))
+        .output()
+        .unwrap();
+    assert_one_line_exit_2(&out, &["kf5: config field `colour`: unknown field"]);
+    let out = chathaul(dir.path())
+        .args(["sync", "--config", "nope.toml"])
+        .output()
+        .unwrap();
+    assert_one_line_exit_2(&out, &["nope.toml"]);
+}
+
+#[test]
+fn a_refused_login_names_source_vendor_and_endpoint_and_exits_1() {
+    let sim = sim(5, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let args: Vec<String> = config_args(&sim, "caresoft")
+        .into_iter()
+        .map(|a| {
+            if a.starts_with("token=") {
+                "token=wrong-token-123".to_owned()
+            } else {
+                a
+            }
+        })
+        .collect();
+    let out = chathaul(dir.path())
+        .args(["pull", "caresoft", "-o", "x.jsonl"])
+        .args(&args)
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("FAILED: source caresoft: caresoft: authentication failed"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("/api/v1/"),
+        "the endpoint is named: {stderr}"
+    );
+    assert!(!stderr.contains("wrong-token-123"));
+    assert!(
+        !dir.path().join("x.jsonl").exists(),
+        "a failed pull leaves no file that looks complete"
+    );
+}
+
+#[test]
+fn a_foreign_database_is_refused_and_left_alone() {
+    let sim = sim(5, 0);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("notes.db"), "not a database").unwrap();
+    let out = chathaul(dir.path())
+        .args(["pull", "kf5", "-o", "notes.db"])
+        .args(config_args(&sim, "kf5"))
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("notes.db: not a SQLite database"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("notes.db")).unwrap(),
+        "not a database"
+    );
+}
+
+#[test]
+fn connectors_lists_every_vendor_with_fields_and_completions_print() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = chathaul(dir.path())
+        .args(["connectors", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["bangwo8", "caresoft", "kf5"]);
+    let kf5 = &list[2];
+    let password = kf5["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "password")
+        .unwrap();
+    assert_eq!(password["secret"], true);
+    assert_eq!(password["env"], "CHATHAUL_KF5_PASSWORD");
+    assert_eq!(kf5["capabilities"]["messages"], true);
+
+    let out = chathaul(dir.path())
+        .args(["completions", "bash"])
+        .output()
+        .unwrap();
+    let (stdout, _) = text(&out);
+    assert!(
+        stdout.contains("_chathaul()") && stdout.contains("--summaries"),
+        "{stdout}"
+    );
+}

@@ -1,0 +1,141 @@
+use std::fs::File;
+use std::path::Path;
+
+use arrow::record_batch::RecordBatch;
+use chathaul::arrow::{conversations_from_batches, conversations_schema, messages_schema};
+use chathaul::sink::{TableFormat, table_paths};
+use chathaul::{Conversation, Store};
+use connector_testkit::assert_same_conversations;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use crate::common::{assert_ok, chathaul, config_args, sim, text};
+
+/// Pulls every vendor with messages and summaries into `file_name`, reads the
+/// output back with `read`, and compares it with the simulator's truth.
+fn each_vendor_to(file_name: &str, read: fn(&Path) -> Vec<Conversation>) {
+    let sim = sim(40, 0);
+    let dir = tempfile::tempdir().unwrap();
+    for vendor in chathaul_sim::VENDORS {
+        let out_path = dir.path().join(format!("{vendor}-{file_name}"));
+        let out = chathaul(dir.path())
+            .args(["pull", vendor, "--messages", "--summaries", "-o"])
+            .arg(&out_path)
+            .args(config_args(&sim, vendor))
+            .output()
+            .unwrap();
+        assert_ok(&out);
+        let (stdout, stderr) = text(&out);
+        assert!(stdout.is_empty(), "{stdout}");
+        assert!(
+            stderr.contains(&format!("{vendor} ({vendor}/")) && stderr.contains("40 conversations"),
+            "{stderr}"
+        );
+        let truth = sim.truth(vendor);
+        assert_eq!(truth.len(), 40);
+        assert_same_conversations(&read(&out_path), &truth);
+    }
+}
+
+fn read_jsonl(path: &Path) -> Vec<Conversation> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn read_tables(path: &Path, format: TableFormat) -> Vec<Conversation> {
+    let (c, m) = table_paths(path, format);
+    assert!(!path.exists(), "only the two table files are written");
+    let read = |p: &Path, schema| -> Vec<RecordBatch> {
+        let file = File::open(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        match format {
+            TableFormat::Csv => arrow::csv::ReaderBuilder::new(schema)
+                .with_header(true)
+                .build(file)
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap(),
+            TableFormat::Parquet => ParquetRecordBatchReaderBuilder::try_new(file)
+                .unwrap()
+                .build()
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap(),
+        }
+    };
+    conversations_from_batches(
+        &read(&c, conversations_schema()),
+        &read(&m, messages_schema()),
+    )
+    .unwrap()
+}
+
+#[test]
+fn each_vendor_to_jsonl_equals_the_truth() {
+    each_vendor_to("out.jsonl", read_jsonl);
+}
+
+#[test]
+fn each_vendor_to_csv_equals_the_truth() {
+    each_vendor_to("out.csv", |p| read_tables(p, TableFormat::Csv));
+}
+
+#[test]
+fn each_vendor_to_parquet_equals_the_truth() {
+    each_vendor_to("out.parquet", |p| read_tables(p, TableFormat::Parquet));
+}
+
+#[test]
+fn each_vendor_to_sqlite_equals_the_truth() {
+    each_vendor_to("out.sqlite", |p| {
+        Store::open(p).unwrap().conversations().unwrap()
+    });
+}
+
+#[test]
+fn jsonl_on_stdout_with_a_window_and_a_limit() {
+    let sim = sim(40, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let truth = sim.truth("kf5");
+    let mut created: Vec<_> = truth.iter().filter_map(|c| c.created_at).collect();
+    created.sort();
+    let (since, until) = (created[5], created[25]);
+    let fmt = |t: chathaul::chrono::DateTime<chathaul::chrono::Utc>| t.to_rfc3339();
+    let out = chathaul(dir.path())
+        .args([
+            "pull",
+            "kf5",
+            "--since",
+            &fmt(since),
+            "--until",
+            &fmt(until),
+        ])
+        .args(config_args(&sim, "kf5"))
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let (stdout, _) = text(&out);
+    let got: Vec<Conversation> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let expected: Vec<Conversation> = truth
+        .iter()
+        .filter(|c| c.created_at.is_some_and(|t| t >= since && t < until))
+        .map(connector_testkit::without_messages)
+        .map(|c| connector_testkit::without_summary(&c))
+        .collect();
+    assert_eq!(expected.len(), 20, "the window is half-open");
+    assert_same_conversations(&got, &expected);
+
+    let out = chathaul(dir.path())
+        .args(["pull", "kf5", "--limit", "3", "-o", "-"])
+        .args(config_args(&sim, "kf5"))
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(stdout.lines().count(), 3);
+    assert!(stderr.contains("stopped at --limit"), "{stderr}");
+}

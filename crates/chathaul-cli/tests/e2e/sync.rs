@@ -1,0 +1,145 @@
+use chathaul::Store;
+use chathaul::chrono::Duration;
+use connector_testkit::assert_same_conversations;
+
+use crate::common::{all_truth, assert_ok, chathaul, sim, text, three_source_config};
+
+#[test]
+fn a_config_with_three_sources_syncs_all_and_a_second_run_fetches_only_the_lookback_window() {
+    let sim = sim(50, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let env = three_source_config(&sim, &dir.path().join("chathaul.toml"), &[]);
+    let run = || {
+        chathaul(dir.path())
+            .args(["sync", "--db", "chats.sqlite"])
+            .envs(env.clone())
+            .output()
+            .unwrap()
+    };
+
+    let first = run();
+    assert_ok(&first);
+    let (_, stderr) = text(&first);
+    assert!(
+        stderr.contains("synced 3/3 sources into chats.sqlite: 150 conversations"),
+        "{stderr}"
+    );
+    let db = dir.path().join("chats.sqlite");
+    let truth = all_truth(&sim);
+    assert_same_conversations(&Store::open(&db).unwrap().conversations().unwrap(), &truth);
+
+    let second = run();
+    assert_ok(&second);
+    let store = Store::open(&db).unwrap();
+    assert_same_conversations(&store.conversations().unwrap(), &truth);
+    let rows: i64 = store
+        .connection()
+        .query_row("SELECT count(*) FROM conversations", [], |r| r.get(0))
+        .unwrap();
+    let messages: i64 = store
+        .connection()
+        .query_row("SELECT count(*) FROM messages", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 150, "no duplicates");
+    assert_eq!(
+        messages as usize,
+        truth.iter().map(|c| c.messages.len()).sum::<usize>()
+    );
+
+    for state in store.states().unwrap() {
+        let vendor_truth: Vec<_> = truth.iter().filter(|c| c.vendor == state.vendor).collect();
+        let newest = vendor_truth
+            .iter()
+            .filter_map(|c| c.created_at)
+            .max()
+            .unwrap();
+        let since = newest - Duration::days(1);
+        // The second run asked for [newest seen - 1 day, ...) and fetched exactly what lies there.
+        assert_eq!(state.last_window_since, Some(since), "{}", state.source);
+        assert_eq!(state.cursor, Some(since), "{}", state.source);
+        let in_window = vendor_truth
+            .iter()
+            .filter(|c| c.created_at.is_some_and(|t| t >= since))
+            .count() as u64;
+        assert_eq!(state.rows_fetched, in_window, "{}", state.source);
+        assert!(
+            in_window < 50,
+            "{}: the look-back window is not everything",
+            state.source
+        );
+        assert_eq!(state.last_status, "ok");
+        assert_eq!(state.stored, 50);
+        assert!(state.shortfalls.is_empty());
+    }
+
+    // --status shows each source's cursor, run, rows and shortfall.
+    let status = chathaul(dir.path())
+        .args(["sync", "--status", "--db", "chats.sqlite"])
+        .output()
+        .unwrap();
+    assert_ok(&status);
+    let (stdout, _) = text(&status);
+    for vendor in chathaul_sim::VENDORS {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{vendor}-demo ")))
+            .unwrap_or_else(|| panic!("{stdout}"));
+        assert!(line.contains(" ok ") && line.ends_with("none"), "{line}");
+    }
+    let status = chathaul(dir.path())
+        .args(["sync", "--status", "--json", "--db", "chats.sqlite"])
+        .output()
+        .unwrap();
+    let states: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(states.as_array().unwrap().len(), 3);
+    // Bangwo8 and CareSoft report totals; the sync state keeps them.
+    let reported: Vec<bool> = states
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["reported_total"].is_u64())
+        .collect();
+    assert_eq!(reported, [true, true, false]);
+}
+
+#[test]
+fn the_demo_syncs_three_vendors_and_reports_well_within_a_minute() {
+    let dir = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    let out = chathaul(dir.path())
+        .args(["demo", "--db", "demo.sqlite"])
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+    let (stdout, stderr) = text(&out);
+    assert!(
+        stderr.contains("synced 3/3 sources into demo.sqlite: 600 conversations"),
+        "{stderr}"
+    );
+    for needle in [
+        "Conversations and messages by vendor and channel",
+        "first response",
+        "bangwo8",
+        "caresoft",
+        "kf5",
+        "zalo",
+    ] {
+        assert!(stdout.contains(needle), "{needle} missing from:\n{stdout}");
+    }
+    let store = Store::open(&dir.path().join("demo.sqlite")).unwrap();
+    let n: i64 = store
+        .connection()
+        .query_row("SELECT count(*) FROM conversations", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 600);
+    let summaries: i64 = store
+        .connection()
+        .query_row(
+            "SELECT count(*) FROM conversations WHERE summary_template IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(summaries > 0, "the demo fetches summaries");
+}
