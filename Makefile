@@ -6,12 +6,12 @@
 CARGO ?= cargo
 INSTA_VERSION := 1.49.0
 
-.PHONY: demo test test-rust lint doc tools bench
+.PHONY: demo test test-rust lint doc tools bench examples
 
 demo:
 	$(CARGO) run --release -p chathaul-cli -- demo
 
-test: tools lint test-rust doc
+test: tools lint test-rust examples doc
 
 tools:
 	@command -v cargo-insta >/dev/null 2>&1 || $(CARGO) install cargo-insta --locked --version $(INSTA_VERSION)
@@ -24,6 +24,11 @@ lint:
 # stale, missing or unreferenced snapshot.
 test-rust:
 	$(CARGO) insta test --workspace --check --unreferenced=reject
+
+# Every example runs against the built-in simulators, so none can rot.
+EXAMPLES := pull_jsonl many_vendors sync_sqlite custom_connector
+examples:
+	@for e in $(EXAMPLES); do echo "== example $$e"; $(CARGO) run -q -p chathaul --example $$e > /dev/null || exit 1; done
 
 doc:
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps

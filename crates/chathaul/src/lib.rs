@@ -12,6 +12,11 @@ extern crate connector_kf5;
 
 pub use connector_core::*;
 
+/// The vendor simulators (with the `sim` feature): start them in-process to
+/// try, test or benchmark anything offline.
+#[cfg(feature = "sim")]
+pub use chathaul_sim as sim;
+
 pub mod arrow;
 pub mod config;
 pub mod pull;

@@ -13,10 +13,22 @@ fn every_vendor_crate_in_the_workspace_is_registered() {
         .filter_map(|name| name.strip_prefix("connector-").map(str::to_owned))
         .filter(|v| v != "core" && v != "testkit")
         .collect();
-    let registered: BTreeSet<String> = chathaul::connectors().iter().map(|f| f.name.to_owned()).collect();
-    assert_eq!(registered, present, "registered vendors differ from the crates/connector-* vendor crates");
-    let linked: BTreeSet<String> = chathaul::LINKED_VENDORS.iter().map(|v| v.to_string()).collect();
-    assert_eq!(linked, present, "each vendor crate needs a default-on feature and an `extern crate` in the facade");
+    let registered: BTreeSet<String> = chathaul::connectors()
+        .iter()
+        .map(|f| f.name.to_owned())
+        .collect();
+    assert_eq!(
+        registered, present,
+        "registered vendors differ from the crates/connector-* vendor crates"
+    );
+    let linked: BTreeSet<String> = chathaul::LINKED_VENDORS
+        .iter()
+        .map(|v| v.to_string())
+        .collect();
+    assert_eq!(
+        linked, present,
+        "each vendor crate needs a default-on feature and an `extern crate` in the facade"
+    );
     chathaul::registry::check_registry().unwrap();
 }
 
@@ -30,17 +42,37 @@ fn connectors_are_sorted_and_describe_themselves() {
     for f in all {
         assert!(!f.description.is_empty(), "{} has no description", f.name);
         let fields: Vec<&str> = f.all_fields().map(|c| c.name).collect();
-        for common in ["base_url", "timezone", "rate_limit", "concurrency", "timeout_secs", "max_attempts"] {
-            assert!(fields.contains(&common), "{} does not take `{common}`", f.name);
+        for common in [
+            "base_url",
+            "timezone",
+            "rate_limit",
+            "concurrency",
+            "timeout_secs",
+            "max_attempts",
+        ] {
+            assert!(
+                fields.contains(&common),
+                "{} does not take `{common}`",
+                f.name
+            );
         }
-        assert!(f.all_fields().any(|c| c.secret), "{} has no secret field", f.name);
+        assert!(
+            f.all_fields().any(|c| c.secret),
+            "{} has no secret field",
+            f.name
+        );
     }
 }
 
 #[test]
 fn unknown_vendor_lists_the_known_ones() {
-    let e = chathaul::connect("zendesk", [("a", "b")]).unwrap_err().to_string();
-    assert!(e.starts_with("unknown vendor `zendesk`; known vendors: "), "{e}");
+    let e = chathaul::connect("zendesk", [("a", "b")])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("unknown vendor `zendesk`; known vendors: "),
+        "{e}"
+    );
     for f in chathaul::connectors() {
         assert!(e.contains(f.name), "{e}");
     }
@@ -52,12 +84,28 @@ fn config_errors_name_the_field_and_its_environment_variable() {
         // Nothing given and an empty environment: the first required field is named.
         let no_env = |_: &str| None;
         if let Some(required) = f.fields.iter().find(|c| c.required) {
-            let e = f.resolve_with_env(Vec::<(String, String)>::new(), no_env).unwrap_err().to_string();
-            let var = format!("CHATHAUL_{}_{}", f.name.to_uppercase(), required.name.to_uppercase());
-            assert!(e.contains(&format!("config field `{}`", required.name)) && e.contains(&var), "{e}");
+            let e = f
+                .resolve_with_env(Vec::<(String, String)>::new(), no_env)
+                .unwrap_err()
+                .to_string();
+            let var = format!(
+                "CHATHAUL_{}_{}",
+                f.name.to_uppercase(),
+                required.name.to_uppercase()
+            );
+            assert!(
+                e.contains(&format!("config field `{}`", required.name)) && e.contains(&var),
+                "{e}"
+            );
         }
-        let e = f.resolve_with_env([("no_such_field", "1")], no_env).unwrap_err().to_string();
-        assert!(e.contains("`no_such_field`") && e.contains("unknown field"), "{e}");
+        let e = f
+            .resolve_with_env([("no_such_field", "1")], no_env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`no_such_field`") && e.contains("unknown field"),
+            "{e}"
+        );
     }
 }
 
@@ -66,7 +114,10 @@ fn explicit_values_win_over_the_environment_and_secrets_stay_hidden() {
     for f in chathaul::connectors() {
         let env = |var: &str| Some(format!("from-env-{var}"));
         let secret = f.fields.iter().find(|c| c.secret).unwrap();
-        let plain = f.fields.iter().find(|c| !c.secret && c.name != "base_url" && c.name != "timezone");
+        let plain = f
+            .fields
+            .iter()
+            .find(|c| !c.secret && c.name != "base_url" && c.name != "timezone");
         let mut given = vec![(secret.name.to_owned(), "hunter2-top-secret".to_owned())];
         if let Some(p) = plain {
             given.push((p.name.to_owned(), "explicit".to_owned()));
@@ -76,6 +127,10 @@ fn explicit_values_win_over_the_environment_and_secrets_stay_hidden() {
         if let Some(p) = plain {
             assert_eq!(cfg.get(p.name), Some("explicit"), "{}", f.name);
         }
-        assert!(!format!("{cfg:?}").contains("hunter2"), "{} config Debug shows the secret", f.name);
+        assert!(
+            !format!("{cfg:?}").contains("hunter2"),
+            "{} config Debug shows the secret",
+            f.name
+        );
     }
 }

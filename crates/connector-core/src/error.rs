@@ -161,11 +161,14 @@ pub enum Error {
 }
 
 fn retry_after_text(d: &Option<Duration>) -> String {
-    d.map(|d| format!(" (Retry-After: {}s)", d.as_secs_f64())).unwrap_or_default()
+    d.map(|d| format!(" (Retry-After: {}s)", d.as_secs_f64()))
+        .unwrap_or_default()
 }
 
 fn code_text(code: &Option<String>) -> String {
-    code.as_ref().map(|c| format!(" code {c}")).unwrap_or_default()
+    code.as_ref()
+        .map(|c| format!(" code {c}"))
+        .unwrap_or_default()
 }
 
 impl Error {
@@ -224,7 +227,15 @@ impl Error {
     }
 
     /// A config error.
-    pub fn config(vendor: impl Into<String>, field: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::Config { vendor: vendor.into(), field: field.into(), message: message.into() }
+    pub fn config(
+        vendor: impl Into<String>,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Error::Config {
+            vendor: vendor.into(),
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }

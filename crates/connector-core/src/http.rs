@@ -69,18 +69,32 @@ impl Auth {
         use base64_lite::encode;
         let (name, value) = match self {
             Auth::None => return Ok(None),
-            Auth::Basic { user, password } => {
-                (AUTHORIZATION, format!("Basic {}", encode(format!("{user}:{}", password.expose_secret()).as_bytes())))
-            }
+            Auth::Basic { user, password } => (
+                AUTHORIZATION,
+                format!(
+                    "Basic {}",
+                    encode(format!("{user}:{}", password.expose_secret()).as_bytes())
+                ),
+            ),
             Auth::Bearer(token) => (AUTHORIZATION, format!("Bearer {}", token.expose_secret())),
             Auth::Header { name, value } => {
-                let name = HeaderName::from_bytes(name.as_bytes())
-                    .map_err(|_| Error::config(vendor, "auth header", format!("`{name}` is not a valid header name")))?;
+                let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                    Error::config(
+                        vendor,
+                        "auth header",
+                        format!("`{name}` is not a valid header name"),
+                    )
+                })?;
                 (name, value.expose_secret().to_owned())
             }
         };
-        let mut value = HeaderValue::from_str(&value)
-            .map_err(|_| Error::config(vendor, "credentials", "contain characters that cannot be sent in an HTTP header"))?;
+        let mut value = HeaderValue::from_str(&value).map_err(|_| {
+            Error::config(
+                vendor,
+                "credentials",
+                "contain characters that cannot be sent in an HTTP header",
+            )
+        })?;
         value.set_sensitive(true);
         Ok(Some((name, value)))
     }
@@ -94,7 +108,11 @@ mod base64_lite {
     pub fn encode(input: &[u8]) -> String {
         let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
         for chunk in input.chunks(3) {
-            let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+            let b = [
+                chunk[0],
+                *chunk.get(1).unwrap_or(&0),
+                *chunk.get(2).unwrap_or(&0),
+            ];
             let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
             for i in 0..4 {
                 if i <= chunk.len() {
@@ -110,7 +128,15 @@ mod base64_lite {
     #[cfg(test)]
     #[test]
     fn rfc4648_vectors() {
-        for (i, o) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE="), ("foobar", "Zm9vYmFy")] {
+        for (i, o) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
             assert_eq!(encode(i.as_bytes()), o);
         }
     }
@@ -160,7 +186,11 @@ impl Default for HttpSettings {
 }
 
 /// The User-Agent every request carries.
-pub const USER_AGENT: &str = concat!("chathaul/", env!("CARGO_PKG_VERSION"), " (+chat-history connector)");
+pub const USER_AGENT: &str = concat!(
+    "chathaul/",
+    env!("CARGO_PKG_VERSION"),
+    " (+chat-history connector)"
+);
 
 /// One GET request: the endpoint's name for errors, the path below the base
 /// URL, the query parameters, and the page number for errors.
@@ -179,7 +209,12 @@ pub struct Request {
 impl Request {
     /// A request for `path`, known in errors as `endpoint`.
     pub fn new(endpoint: impl Into<String>, path: impl Into<String>) -> Self {
-        Self { endpoint: endpoint.into(), path: path.into(), query: Vec::new(), page: 0 }
+        Self {
+            endpoint: endpoint.into(),
+            path: path.into(),
+            query: Vec::new(),
+            page: 0,
+        }
     }
     /// Adds a query parameter.
     pub fn param(mut self, key: impl Into<String>, value: impl ToString) -> Self {
@@ -200,7 +235,11 @@ impl Request {
     }
     /// The error context of this request.
     pub fn ctx(&self, vendor: &'static str) -> Ctx {
-        Ctx { vendor, endpoint: self.endpoint.clone(), page: self.page }
+        Ctx {
+            vendor,
+            endpoint: self.endpoint.clone(),
+            page: self.page,
+        }
     }
 }
 
@@ -229,7 +268,14 @@ impl Ctx {
 
     /// An API-level error carried in a 200 response body (a vendor error code).
     pub fn api(&self, status: u16, code: Option<String>, message: impl Into<String>) -> Error {
-        Error::Api { vendor: self.vendor, endpoint: self.endpoint.clone(), page: self.page, status, code, message: message.into() }
+        Error::Api {
+            vendor: self.vendor,
+            endpoint: self.endpoint.clone(),
+            page: self.page,
+            status,
+            code,
+            message: message.into(),
+        }
     }
 
     /// Decodes a JSON value (one record of a page) into a wire type; errors
@@ -304,7 +350,10 @@ struct AccountGate {
 fn account_gate(key: String, rate: Option<f64>) -> Arc<AccountGate> {
     static GATES: OnceLock<Mutex<HashMap<String, Arc<AccountGate>>>> = OnceLock::new();
     let key = format!("{key}|{}", rate.map(f64::to_bits).unwrap_or(0));
-    let mut gates = GATES.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
+    let mut gates = GATES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
     gates
         .entry(key)
         .or_insert_with(|| {
@@ -312,9 +361,16 @@ fn account_gate(key: String, rate: Option<f64>) -> Arc<AccountGate> {
                 // One request per period, no burst: smooth pacing keeps a
                 // server counting per second from ever seeing more than `rps`.
                 let period = Duration::from_secs_f64(1.0 / rps.max(1e-3));
-                RateLimiter::direct(Quota::with_period(period).expect("non-zero period").allow_burst(NonZeroU32::MIN))
+                RateLimiter::direct(
+                    Quota::with_period(period)
+                        .expect("non-zero period")
+                        .allow_burst(NonZeroU32::MIN),
+                )
             });
-            Arc::new(AccountGate { limiter, pause_until: Mutex::new(None) })
+            Arc::new(AccountGate {
+                limiter,
+                pause_until: Mutex::new(None),
+            })
         })
         .clone()
 }
@@ -349,7 +405,13 @@ impl HttpClient {
     /// # Errors
     /// [`Error::Config`] when the base URL is not an http(s) URL or has
     /// credentials in it, or the credentials cannot go in a header.
-    pub fn new(vendor: &'static str, account: &str, base_url: &str, auth: Auth, settings: HttpSettings) -> Result<Self> {
+    pub fn new(
+        vendor: &'static str,
+        account: &str,
+        base_url: &str,
+        auth: Auth,
+        settings: HttpSettings,
+    ) -> Result<Self> {
         let base = parse_base_url(vendor, base_url)?;
         if base.scheme() == "http" && !settings.allow_http && !is_loopback(&base) {
             return Err(Error::config(
@@ -363,7 +425,10 @@ impl HttpClient {
         }
         let auth_header = auth.header(vendor)?;
         let mut headers = HeaderMap::new();
-        headers.insert(reqwest::header::ACCEPT, HeaderValue::from_static("application/json"));
+        headers.insert(
+            reqwest::header::ACCEPT,
+            HeaderValue::from_static("application/json"),
+        );
         let origin = base.clone();
         let client = reqwest::Client::builder()
             .user_agent(USER_AGENT)
@@ -384,7 +449,10 @@ impl HttpClient {
             }))
             .build()
             .map_err(|e| Error::Other(format!("{vendor}: cannot build the HTTP client: {e}")))?;
-        let gate = account_gate(format!("{vendor}|{account}|{}", base.as_str()), settings.rate_limit);
+        let gate = account_gate(
+            format!("{vendor}|{account}|{}", base.as_str()),
+            settings.rate_limit,
+        );
         Ok(Self {
             vendor,
             in_flight: Arc::new(Semaphore::new(settings.max_in_flight.max(1))),
@@ -434,8 +502,12 @@ impl HttpClient {
     /// [`Error::Other`] if the path makes the URL invalid.
     pub fn url(&self, req: &Request) -> Result<Url> {
         let joined = format!("{}{}", self.base.as_str().trim_end_matches('/'), req.path);
-        let mut url = Url::parse(&joined)
-            .map_err(|e| Error::Other(format!("{}: invalid URL for {}: {e}", self.vendor, req.endpoint)))?;
+        let mut url = Url::parse(&joined).map_err(|e| {
+            Error::Other(format!(
+                "{}: invalid URL for {}: {e}",
+                self.vendor, req.endpoint
+            ))
+        })?;
         if !req.query.is_empty() {
             url.query_pairs_mut().extend_pairs(req.query.iter());
         }
@@ -452,7 +524,11 @@ impl HttpClient {
         self.with_retries(req, || async {
             let body = self.attempt(req).await?;
             let value = self.decode::<T>(req, &body)?;
-            Ok(Response { value, fingerprint: fingerprint(&body), bytes: body.len() })
+            Ok(Response {
+                value,
+                fingerprint: fingerprint(&body),
+                bytes: body.len(),
+            })
         })
         .await
     }
@@ -483,9 +559,16 @@ impl HttpClient {
                 Ok(v) => return Ok(v),
                 Err(e) if e.is_retryable() && attempt < self.settings.max_attempts => {
                     let mut delay = backoff.next().unwrap_or(self.settings.max_backoff);
-                    if let Error::RateLimited { retry_after: Some(ra), .. } = &e {
+                    if let Error::RateLimited {
+                        retry_after: Some(ra),
+                        ..
+                    } = &e
+                    {
                         if *ra > self.settings.max_retry_after {
-                            return Err(Error::RetriesExhausted { attempts: attempt, last: Box::new(e) });
+                            return Err(Error::RetriesExhausted {
+                                attempts: attempt,
+                                last: Box::new(e),
+                            });
                         }
                         // Honour Retry-After (plus a little jitter so parallel
                         // requests do not return in lockstep).
@@ -496,7 +579,10 @@ impl HttpClient {
                     tokio::time::sleep(delay).await;
                 }
                 Err(e) if attempt > 1 && e.is_retryable() => {
-                    return Err(Error::RetriesExhausted { attempts: attempt, last: Box::new(e) });
+                    return Err(Error::RetriesExhausted {
+                        attempts: attempt,
+                        last: Box::new(e),
+                    });
                 }
                 Err(e) => return Err(e),
             }
@@ -505,9 +591,15 @@ impl HttpClient {
 
     async fn wait_turn(&self) {
         loop {
-            let pause = *self.gate.pause_until.lock().unwrap_or_else(|p| p.into_inner());
+            let pause = *self
+                .gate
+                .pause_until
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
             match pause {
-                Some(until) if until > Instant::now() => tokio::time::sleep_until(until.into()).await,
+                Some(until) if until > Instant::now() => {
+                    tokio::time::sleep_until(until.into()).await
+                }
                 _ => break,
             }
         }
@@ -519,7 +611,11 @@ impl HttpClient {
     async fn attempt(&self, req: &Request) -> Result<bytes::Bytes> {
         let url = self.url(req)?;
         self.wait_turn().await;
-        let _permit = self.in_flight.acquire().await.map_err(|_| Error::Other("client closed".into()))?;
+        let _permit = self
+            .in_flight
+            .acquire()
+            .await
+            .map_err(|_| Error::Other("client closed".into()))?;
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
         let transport = |message: String| Error::Transport {
             vendor: self.vendor,
@@ -544,7 +640,10 @@ impl HttpClient {
                 vendor: self.vendor,
                 endpoint: req.endpoint.clone(),
                 page: req.page,
-                message: format!("refused a redirect (HTTP {}) to another host: `{to}`", status.as_u16()),
+                message: format!(
+                    "refused a redirect (HTTP {}) to another host: `{to}`",
+                    status.as_u16()
+                ),
             });
         }
         let retry_after = resp.headers().get(RETRY_AFTER).and_then(parse_retry_after);
@@ -560,16 +659,26 @@ impl HttpClient {
                             page: req.page,
                             status: status.as_u16(),
                             code: None,
-                            message: format!("response body exceeds the {} byte cap", self.settings.max_body_bytes),
+                            message: format!(
+                                "response body exceeds the {} byte cap",
+                                self.settings.max_body_bytes
+                            ),
                         });
                     }
                     body.extend_from_slice(&chunk);
                 }
                 Ok(None) => break,
-                Err(e) => return Err(transport(format!("reading the body failed: {}", describe(&e)))),
+                Err(e) => {
+                    return Err(transport(format!(
+                        "reading the body failed: {}",
+                        describe(&e)
+                    )));
+                }
             }
         }
-        self.stats.bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
+        self.stats
+            .bytes
+            .fetch_add(body.len() as u64, Ordering::Relaxed);
         let text = || clip(String::from_utf8_lossy(&body).trim()).into_owned();
         match status.as_u16() {
             200..=299 => Ok(bytes::Bytes::from(body)),
@@ -580,19 +689,31 @@ impl HttpClient {
                 message: if s == 401 {
                     format!("the credentials were refused; check them ({})", text())
                 } else {
-                    format!("the account lacks the permission for this endpoint ({})", text())
+                    format!(
+                        "the account lacks the permission for this endpoint ({})",
+                        text()
+                    )
                 },
             }),
             429 => {
                 self.stats.throttled.fetch_add(1, Ordering::Relaxed);
                 if let Some(ra) = retry_after {
                     let until = Instant::now() + ra;
-                    let mut pause = self.gate.pause_until.lock().unwrap_or_else(|p| p.into_inner());
+                    let mut pause = self
+                        .gate
+                        .pause_until
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner());
                     if pause.is_none_or(|p| p < until) {
                         *pause = Some(until);
                     }
                 }
-                Err(Error::RateLimited { vendor: self.vendor, endpoint: req.endpoint.clone(), page: req.page, retry_after })
+                Err(Error::RateLimited {
+                    vendor: self.vendor,
+                    endpoint: req.endpoint.clone(),
+                    page: req.page,
+                    retry_after,
+                })
             }
             s => Err(Error::Api {
                 vendor: self.vendor,
@@ -616,11 +737,20 @@ impl HttpClient {
         };
         let first = body.iter().find(|b| !b.is_ascii_whitespace());
         match first {
-            None => return Err(decode_err(".".into(), "the response body is empty".into(), true)),
+            None => {
+                return Err(decode_err(
+                    ".".into(),
+                    "the response body is empty".into(),
+                    true,
+                ));
+            }
             Some(b'<') => {
                 return Err(decode_err(
                     ".".into(),
-                    format!("expected JSON, got an HTML page: {}", clip(String::from_utf8_lossy(body).trim())),
+                    format!(
+                        "expected JSON, got an HTML page: {}",
+                        clip(String::from_utf8_lossy(body).trim())
+                    ),
                     true,
                 ));
             }
@@ -632,7 +762,11 @@ impl HttpClient {
             let inner = e.into_inner();
             // A body cut short is a transport fault in disguise: retry it.
             let transient = inner.is_eof();
-            decode_err(path, clip_to(&inner.to_string(), 400).into_owned(), transient)
+            decode_err(
+                path,
+                clip_to(&inner.to_string(), 400).into_owned(),
+                transient,
+            )
         })?;
         Ok(value)
     }
@@ -643,16 +777,33 @@ impl HttpClient {
 /// # Errors
 /// [`Error::Config`] naming `base_url`.
 pub fn parse_base_url(vendor: &'static str, base_url: &str) -> Result<Url> {
-    let base = Url::parse(base_url.trim())
-        .map_err(|e| Error::config(vendor, "base_url", format!("`{}` is not a URL: {e}", clip(base_url))))?;
+    let base = Url::parse(base_url.trim()).map_err(|e| {
+        Error::config(
+            vendor,
+            "base_url",
+            format!("`{}` is not a URL: {e}", clip(base_url)),
+        )
+    })?;
     if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
-        return Err(Error::config(vendor, "base_url", format!("`{base}` must be an http(s) URL with a host")));
+        return Err(Error::config(
+            vendor,
+            "base_url",
+            format!("`{base}` must be an http(s) URL with a host"),
+        ));
     }
     if !base.username().is_empty() || base.password().is_some() {
-        return Err(Error::config(vendor, "base_url", "must not carry credentials; use the credential fields"));
+        return Err(Error::config(
+            vendor,
+            "base_url",
+            "must not carry credentials; use the credential fields",
+        ));
     }
     if base.query().is_some() || base.fragment().is_some() {
-        return Err(Error::config(vendor, "base_url", "must not have a query or fragment"));
+        return Err(Error::config(
+            vendor,
+            "base_url",
+            "must not have a query or fragment",
+        ));
     }
     Ok(base)
 }
@@ -667,7 +818,9 @@ fn is_loopback(url: &Url) -> bool {
 }
 
 fn same_origin(a: &Url, b: &Url) -> bool {
-    a.scheme() == b.scheme() && a.host_str() == b.host_str() && a.port_or_known_default() == b.port_or_known_default()
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
 }
 
 fn fingerprint(body: &[u8]) -> u64 {
@@ -689,7 +842,11 @@ fn parse_retry_after(v: &HeaderValue) -> Option<Duration> {
 
 /// A transport error's whole cause chain, without the URL.
 fn describe(e: &reqwest::Error) -> String {
-    let mut msg = if e.is_timeout() { "timed out".to_owned() } else { e.without_url_ref() };
+    let mut msg = if e.is_timeout() {
+        "timed out".to_owned()
+    } else {
+        e.without_url_ref()
+    };
     let mut src = std::error::Error::source(e);
     while let Some(s) = src {
         let text = s.to_string();

@@ -70,7 +70,11 @@ impl<'de> Visitor<'de> for ScalarVisitor {
         Ok(Scalar::U64(v))
     }
     fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
-        Ok(if v >= 0 { Scalar::U64(v as u64) } else { Scalar::I64(v) })
+        Ok(if v >= 0 {
+            Scalar::U64(v as u64)
+        } else {
+            Scalar::I64(v)
+        })
     }
     fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
         Ok(Scalar::F64(v))
@@ -98,7 +102,9 @@ pub fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::
 
 /// A required id: a string or a number, never empty.
 pub fn id_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    scalar(d)?.into_text().ok_or_else(|| de::Error::custom("expected an id (string or number), got null or \"\""))
+    scalar(d)?
+        .into_text()
+        .ok_or_else(|| de::Error::custom("expected an id (string or number), got null or \"\""))
 }
 
 /// An unsigned integer sent as a number or a string; `null` and `""` are absent.
@@ -123,14 +129,18 @@ pub fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Erro
             None => Ok(None),
             Some("0" | "false") => Ok(Some(false)),
             Some("1" | "true") => Ok(Some(true)),
-            Some(text) => Err(de::Error::custom(format!("expected a boolean (0/1/true/false), got `{text}`"))),
+            Some(text) => Err(de::Error::custom(format!(
+                "expected a boolean (0/1/true/false), got `{text}`"
+            ))),
         },
     }
 }
 
 /// A local date-time without offset (`2017-8-23 12:23:12`, `2017-08-20 10:23:34`,
 /// `2017-08-20T10:23:34`); `null`, `""` and MySQL's zero date are absent.
-pub fn opt_naive_datetime<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDateTime>, D::Error> {
+pub fn opt_naive_datetime<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<NaiveDateTime>, D::Error> {
     match scalar(d)?.into_text() {
         None => Ok(None),
         Some(text) => parse_naive_datetime(&text).map_err(de::Error::custom),
@@ -144,7 +154,9 @@ pub fn opt_duration_secs<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>,
         Scalar::U64(n) => Ok(Some(n)),
         other => match other.into_text() {
             None => Ok(None),
-            Some(text) => parse_duration_secs(&text).map(Some).map_err(de::Error::custom),
+            Some(text) => parse_duration_secs(&text)
+                .map(Some)
+                .map_err(de::Error::custom),
         },
     }
 }
@@ -159,7 +171,10 @@ pub fn parse_u64(text: &str) -> Result<u64, String> {
         // "12.0" is an integer in a float's clothing; anything else is an error.
         match t.parse::<f64>() {
             Ok(f) if f >= 0.0 && f.fract() == 0.0 && f < 1e19 => Ok(f as u64),
-            _ => Err(format!("expected a non-negative integer, got `{}`", clip(text))),
+            _ => Err(format!(
+                "expected a non-negative integer, got `{}`",
+                clip(text)
+            )),
         }
     })
 }
@@ -174,7 +189,12 @@ pub fn parse_naive_datetime(text: &str) -> Result<Option<NaiveDateTime>, String>
     if t.starts_with("0000-00-00") {
         return Ok(None);
     }
-    let bad = || format!("expected a date-time like 2017-08-23 12:23:12, got `{}`", clip(text));
+    let bad = || {
+        format!(
+            "expected a date-time like 2017-08-23 12:23:12, got `{}`",
+            clip(text)
+        )
+    };
     let (date, time) = match t.split_once([' ', 'T']) {
         Some((d, tm)) => (d, Some(tm)),
         None => (t, None),
@@ -217,9 +237,21 @@ pub fn parse_naive_datetime(text: &str) -> Result<Option<NaiveDateTime>, String>
 pub fn parse_date(text: &str) -> Result<NaiveDate, String> {
     let bad = || format!("expected a date like 2017-08-23, got `{}`", clip(text));
     let mut parts = text.trim().splitn(3, '-');
-    let y: i32 = parts.next().filter(|p| p.len() == 4).and_then(|p| p.parse().ok()).ok_or_else(bad)?;
-    let m: u32 = parts.next().filter(|p| (1..=2).contains(&p.len())).and_then(|p| p.parse().ok()).ok_or_else(bad)?;
-    let d: u32 = parts.next().filter(|p| (1..=2).contains(&p.len())).and_then(|p| p.parse().ok()).ok_or_else(bad)?;
+    let y: i32 = parts
+        .next()
+        .filter(|p| p.len() == 4)
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(bad)?;
+    let m: u32 = parts
+        .next()
+        .filter(|p| (1..=2).contains(&p.len()))
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(bad)?;
+    let d: u32 = parts
+        .next()
+        .filter(|p| (1..=2).contains(&p.len()))
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(bad)?;
     NaiveDate::from_ymd_opt(y, m, d).ok_or_else(bad)
 }
 
@@ -230,7 +262,12 @@ pub fn parse_date(text: &str) -> Result<NaiveDate, String> {
 pub fn parse_utc(text: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(text.trim())
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| format!("expected an instant like 2023-04-22T02:48:30Z, got `{}`", clip(text)))
+        .map_err(|_| {
+            format!(
+                "expected an instant like 2023-04-22T02:48:30Z, got `{}`",
+                clip(text)
+            )
+        })
 }
 
 /// Formats an instant as `yyyy-MM-ddTHH:mm:ssZ` (whole seconds, UTC).
@@ -243,16 +280,29 @@ pub fn format_utc_z(t: DateTime<Utc>) -> String {
 /// # Errors
 /// A message naming the text when it is not such a duration.
 pub fn parse_duration_secs(text: &str) -> Result<u64, String> {
-    let bad = || format!("expected a duration like 00:01:05 (HH:MM:SS) or seconds, got `{}`", clip(text));
+    let bad = || {
+        format!(
+            "expected a duration like 00:01:05 (HH:MM:SS) or seconds, got `{}`",
+            clip(text)
+        )
+    };
     let t = text.trim();
     if !t.contains(':') {
         return t.parse::<u64>().map_err(|_| bad());
     }
     let parts: Vec<&str> = t.split(':').collect();
-    if parts.len() > 3 || parts.iter().any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
+    if parts.len() > 3
+        || parts
+            .iter()
+            .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
         return Err(bad());
     }
-    let nums: Vec<u64> = parts.iter().map(|p| p.parse::<u64>()).collect::<Result<_, _>>().map_err(|_| bad())?;
+    let nums: Vec<u64> = parts
+        .iter()
+        .map(|p| p.parse::<u64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| bad())?;
     let (h, m, s) = match nums.as_slice() {
         [h, m, s] => (*h, *m, *s),
         [m, s] => (0, *m, *s),
@@ -275,7 +325,10 @@ pub fn clip_to(text: &str, max: usize) -> Cow<'_, str> {
     if text.len() <= max {
         Cow::Borrowed(text)
     } else {
-        let end = (0..=max).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+        let end = (0..=max)
+            .rev()
+            .find(|&i| text.is_char_boundary(i))
+            .unwrap_or(0);
         Cow::Owned(format!("{}… ({} bytes)", &text[..end], text.len()))
     }
 }
@@ -341,9 +394,17 @@ mod tests {
         for (json, want) in cases {
             assert_eq!(w(json).unwrap().n, *want, "{json}");
         }
-        for bad in [r#"{"n":"abc"}"#, r#"{"n":-1}"#, r#"{"n":"-5"}"#, r#"{"n":2.5}"#] {
+        for bad in [
+            r#"{"n":"abc"}"#,
+            r#"{"n":-1}"#,
+            r#"{"n":"-5"}"#,
+            r#"{"n":2.5}"#,
+        ] {
             let e = w(bad).unwrap_err();
-            assert!(e.contains("non-negative integer") && e.ends_with("at n"), "{bad}: {e}");
+            assert!(
+                e.contains("non-negative integer") && e.ends_with("at n"),
+                "{bad}: {e}"
+            );
         }
     }
 
@@ -351,9 +412,15 @@ mod tests {
     fn dates_padded_unpadded_and_odd() {
         let cases: &[(&str, Option<&str>)] = &[
             (r#"{"t":"2017-8-23 12:23:12"}"#, Some("2017-08-23 12:23:12")),
-            (r#"{"t":"2017-08-20 10:23:34"}"#, Some("2017-08-20 10:23:34")),
+            (
+                r#"{"t":"2017-08-20 10:23:34"}"#,
+                Some("2017-08-20 10:23:34"),
+            ),
             (r#"{"t":"2017-8-3 2:3:4"}"#, Some("2017-08-03 02:03:04")),
-            (r#"{"t":"2015-04-25T08:04:12"}"#, Some("2015-04-25 08:04:12")),
+            (
+                r#"{"t":"2015-04-25T08:04:12"}"#,
+                Some("2015-04-25 08:04:12"),
+            ),
             (r#"{"t":"2017-08-20"}"#, Some("2017-08-20 00:00:00")),
             (r#"{"t":"2017-08-20 10:23"}"#, Some("2017-08-20 10:23:00")),
             (r#"{"t":""}"#, None),
@@ -365,9 +432,19 @@ mod tests {
         }
         let frac = w(r#"{"t":"2017-08-20 10:23:34.5"}"#).unwrap().t.unwrap();
         assert_eq!(frac.and_utc().timestamp_subsec_millis(), 500);
-        for bad in [r#"{"t":"yesterday"}"#, r#"{"t":"2017-13-01 00:00:00"}"#, r#"{"t":"2017-02-30"}"#, r#"{"t":"17-8-23 1:2:3"}"#, r#"{"t":"2017-08-20 25:00:00"}"#, r#"{"t":12345}"#] {
+        for bad in [
+            r#"{"t":"yesterday"}"#,
+            r#"{"t":"2017-13-01 00:00:00"}"#,
+            r#"{"t":"2017-02-30"}"#,
+            r#"{"t":"17-8-23 1:2:3"}"#,
+            r#"{"t":"2017-08-20 25:00:00"}"#,
+            r#"{"t":12345}"#,
+        ] {
             let e = w(bad).unwrap_err();
-            assert!(e.contains("expected a date") && e.ends_with("at t"), "{bad}: {e}");
+            assert!(
+                e.contains("expected a date") && e.ends_with("at t"),
+                "{bad}: {e}"
+            );
         }
     }
 
@@ -387,15 +464,29 @@ mod tests {
         for (json, want) in cases {
             assert_eq!(w(json).unwrap().d, *want, "{json}");
         }
-        for bad in [r#"{"d":"00:61:00"}"#, r#"{"d":"abc"}"#, r#"{"d":"1:2:3:4"}"#, r#"{"d":"00:-1:00"}"#, r#"{"d":"::"}"#] {
+        for bad in [
+            r#"{"d":"00:61:00"}"#,
+            r#"{"d":"abc"}"#,
+            r#"{"d":"1:2:3:4"}"#,
+            r#"{"d":"00:-1:00"}"#,
+            r#"{"d":"::"}"#,
+        ] {
             let e = w(bad).unwrap_err();
-            assert!(e.contains("expected a duration") && e.ends_with("at d"), "{bad}: {e}");
+            assert!(
+                e.contains("expected a duration") && e.ends_with("at d"),
+                "{bad}: {e}"
+            );
         }
     }
 
     #[test]
     fn booleans() {
-        for (json, want) in [(r#"{"b":1}"#, Some(true)), (r#"{"b":"0"}"#, Some(false)), (r#"{"b":true}"#, Some(true)), (r#"{"b":""}"#, None)] {
+        for (json, want) in [
+            (r#"{"b":1}"#, Some(true)),
+            (r#"{"b":"0"}"#, Some(false)),
+            (r#"{"b":true}"#, Some(true)),
+            (r#"{"b":""}"#, None),
+        ] {
             assert_eq!(w(json).unwrap().b, want, "{json}");
         }
         assert!(w(r#"{"b":"maybe"}"#).unwrap_err().contains("at b"));
@@ -405,7 +496,11 @@ mod tests {
     fn utc_z_round_trip() {
         let t = parse_utc("2023-04-22T02:48:30Z").unwrap();
         assert_eq!(format_utc_z(t), "2023-04-22T02:48:30Z");
-        assert!(parse_utc("2023-04-22 02:48:30").unwrap_err().contains("2023-04-22 02:48:30"));
+        assert!(
+            parse_utc("2023-04-22 02:48:30")
+                .unwrap_err()
+                .contains("2023-04-22 02:48:30")
+        );
     }
 
     #[test]

@@ -16,8 +16,8 @@ pub use connector::{Capabilities, Connector, ConnectorInfo, ConversationStream};
 pub use error::{Error, Result};
 pub use model::*;
 pub use query::{Include, Query, TimeField, Window};
-pub use stats::{PullCounters, PullStats};
 pub use registry::{ConfigField, ConnectorFactory, ResolvedConfig, connect, connectors, find};
+pub use stats::{PullCounters, PullStats};
 
 // Re-exported so vendor crates and third-party connectors use the same versions.
 pub use async_trait::async_trait;

@@ -276,7 +276,12 @@ pub struct Rating {
 impl Rating {
     /// A rating slot with nothing in it.
     pub fn unrated() -> Self {
-        Self { satisfaction: Satisfaction::Unrated, score: None, comment: None, rated_at: None }
+        Self {
+            satisfaction: Satisfaction::Unrated,
+            score: None,
+            comment: None,
+            rated_at: None,
+        }
     }
 }
 
@@ -433,7 +438,11 @@ pub struct Conversation {
 
 impl Conversation {
     /// A conversation with only its identity set; connectors fill the rest.
-    pub fn new(vendor: impl Into<String>, account: impl Into<String>, id: impl Into<String>) -> Self {
+    pub fn new(
+        vendor: impl Into<String>,
+        account: impl Into<String>,
+        id: impl Into<String>,
+    ) -> Self {
         Self {
             vendor: vendor.into(),
             account: account.into(),
@@ -465,7 +474,8 @@ impl Conversation {
     /// relative to each other at the end), keeping vendor order for ties.
     pub fn sort_messages(&mut self) {
         // A stable sort keeps vendor order as the tie-break.
-        self.messages.sort_by_key(|m| (m.sent_at.is_none(), m.sent_at));
+        self.messages
+            .sort_by_key(|m| (m.sent_at.is_none(), m.sent_at));
     }
 
     /// Sets the messages (sorted as the model requires) and marks them fetched.
@@ -509,7 +519,10 @@ mod tests {
         assert_eq!(Channel::parse("line"), Channel::Other("line".into()));
         let v = serde_json::to_value(MessageKind::Other("chat.sticker".into())).unwrap();
         assert_eq!(v, "chat.sticker");
-        assert_eq!(serde_json::from_value::<Role>("bot".into()).unwrap(), Role::Bot);
+        assert_eq!(
+            serde_json::from_value::<Role>("bot".into()).unwrap(),
+            Role::Bot
+        );
     }
 
     #[test]
@@ -517,7 +530,11 @@ mod tests {
         let t = |s| Some(Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, s).unwrap());
         let msg = |text: &str, at| Message {
             id: None,
-            sender: Sender { role: Role::Unknown, id: None, name: None },
+            sender: Sender {
+                role: Role::Unknown,
+                id: None,
+                name: None,
+            },
             kind: MessageKind::Text,
             text: Some(text.into()),
             sent_at: at,
@@ -526,7 +543,12 @@ mod tests {
             raw: Value::Null,
         };
         let mut c = Conversation::new("x", "a", "1");
-        c.set_messages(vec![msg("c", t(5)), msg("a", t(1)), msg("none", None), msg("b", t(1))]);
+        c.set_messages(vec![
+            msg("c", t(5)),
+            msg("a", t(1)),
+            msg("none", None),
+            msg("b", t(1)),
+        ]);
         let order: Vec<_> = c.messages.iter().map(|m| m.text.clone().unwrap()).collect();
         assert_eq!(order, ["a", "b", "c", "none"]);
         assert!(c.messages_fetched);

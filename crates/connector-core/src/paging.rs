@@ -35,7 +35,14 @@ pub struct Page<T> {
 impl<T> Page<T> {
     /// A page with nothing reported beyond its records.
     pub fn new(number: u32, items: Vec<T>, fingerprint: u64) -> Self {
-        Self { number, items, total: None, has_next: None, next_link: None, fingerprint }
+        Self {
+            number,
+            items,
+            total: None,
+            has_next: None,
+            next_link: None,
+            fingerprint,
+        }
     }
 }
 
@@ -62,7 +69,11 @@ pub struct PageNumbers {
 }
 
 /// Walks a page-number listing: `fetch(n)` returns page `n`.
-pub fn page_numbers<'a, T, F, Fut>(opts: PageNumbers, endpoint: String, fetch: F) -> BoxStream<'a, Result<Page<T>>>
+pub fn page_numbers<'a, T, F, Fut>(
+    opts: PageNumbers,
+    endpoint: String,
+    fetch: F,
+) -> BoxStream<'a, Result<Page<T>>>
 where
     T: Send + 'a,
     F: FnMut(u32) -> Fut + Send + 'a,
@@ -74,7 +85,12 @@ where
         previous: Option<(u32, u64)>,
         endpoint: String,
     }
-    let state = State { fetch, next: Some(opts.first), previous: None, endpoint };
+    let state = State {
+        fetch,
+        next: Some(opts.first),
+        previous: None,
+        endpoint,
+    };
     stream::unfold(state, move |mut st| async move {
         let n = st.next?;
         let page = match (st.fetch)(n).await {
@@ -114,7 +130,13 @@ where
 /// Walks a next-link listing: `fetch(url, n)` returns page `n` with its next
 /// link (absolute, or relative to the page's URL). Links to another origin
 /// than `origin`, and links already visited, are errors.
-pub fn next_links<'a, T, F, Fut>(vendor: &'static str, origin: Url, first: Url, endpoint: String, fetch: F) -> BoxStream<'a, Result<Page<T>>>
+pub fn next_links<'a, T, F, Fut>(
+    vendor: &'static str,
+    origin: Url,
+    first: Url,
+    endpoint: String,
+    fetch: F,
+) -> BoxStream<'a, Result<Page<T>>>
 where
     T: Send + 'a,
     F: FnMut(Url, u32) -> Fut + Send + 'a,
@@ -128,7 +150,12 @@ where
     }
     let mut seen = HashSet::new();
     seen.insert(first.to_string());
-    let state = State { fetch, next: Some((first, 1)), seen, endpoint };
+    let state = State {
+        fetch,
+        next: Some((first, 1)),
+        seen,
+        endpoint,
+    };
     stream::unfold(state, move |mut st| {
         let origin = origin.clone();
         async move {
@@ -177,7 +204,12 @@ mod tests {
     use futures::TryStreamExt;
 
     fn opts(per_page: u32, short: bool) -> PageNumbers {
-        PageNumbers { vendor: "test", first: 1, per_page, short_page_ends: short }
+        PageNumbers {
+            vendor: "test",
+            first: 1,
+            per_page,
+            short_page_ends: short,
+        }
     }
 
     /// A listing of `n` records served `cap` at a time (the server's cap).
@@ -187,7 +219,10 @@ mod tests {
         (start..(start + size).min(n)).collect()
     }
 
-    async fn collect(o: PageNumbers, f: impl Fn(u32) -> Page<u32> + Send + Sync + 'static) -> (Result<Vec<u32>>, Vec<u32>) {
+    async fn collect(
+        o: PageNumbers,
+        f: impl Fn(u32) -> Page<u32> + Send + Sync + 'static,
+    ) -> (Result<Vec<u32>>, Vec<u32>) {
         let fetched = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let log = fetched.clone();
         let f = std::sync::Arc::new(f);
@@ -205,14 +240,22 @@ mod tests {
 
     #[tokio::test]
     async fn stops_on_empty_page() {
-        let (r, pages) = collect(opts(10, false), |n| { let i = served(25, 10, 10, n); Page::new(n, i.clone(), fingerprint_of(&i)) }).await;
+        let (r, pages) = collect(opts(10, false), |n| {
+            let i = served(25, 10, 10, n);
+            Page::new(n, i.clone(), fingerprint_of(&i))
+        })
+        .await;
         assert_eq!(r.unwrap(), (0..25).collect::<Vec<_>>());
         assert_eq!(pages, [1, 2, 3, 4]);
     }
 
     #[tokio::test]
     async fn stops_on_short_page_when_allowed() {
-        let (r, pages) = collect(opts(10, true), |n| { let i = served(25, 10, 10, n); Page::new(n, i.clone(), fingerprint_of(&i)) }).await;
+        let (r, pages) = collect(opts(10, true), |n| {
+            let i = served(25, 10, 10, n);
+            Page::new(n, i.clone(), fingerprint_of(&i))
+        })
+        .await;
         assert_eq!(r.unwrap().len(), 25);
         assert_eq!(pages, [1, 2, 3]);
     }
@@ -220,7 +263,11 @@ mod tests {
     #[tokio::test]
     async fn short_pages_from_a_capping_server_do_not_end_the_listing() {
         // The server caps pages at 7 although 10 were asked for.
-        let (r, _) = collect(opts(10, false), |n| { let i = served(25, 10, 7, n); Page::new(n, i.clone(), fingerprint_of(&i)) }).await;
+        let (r, _) = collect(opts(10, false), |n| {
+            let i = served(25, 10, 7, n);
+            Page::new(n, i.clone(), fingerprint_of(&i))
+        })
+        .await;
         assert_eq!(r.unwrap(), (0..25).collect::<Vec<_>>());
     }
 
@@ -228,14 +275,20 @@ mod tests {
     async fn stops_on_reported_total_and_missing_next() {
         let (r, pages) = collect(opts(10, false), |n| {
             let i = served(20, 10, 10, n);
-            Page { total: Some(20), ..Page::new(n, i.clone(), fingerprint_of(&i)) }
+            Page {
+                total: Some(20),
+                ..Page::new(n, i.clone(), fingerprint_of(&i))
+            }
         })
         .await;
         assert_eq!(r.unwrap().len(), 20);
         assert_eq!(pages, [1, 2]);
         let (r, pages) = collect(opts(10, false), |n| {
             let i = served(30, 10, 10, n);
-            Page { has_next: Some(n < 3), ..Page::new(n, i.clone(), fingerprint_of(&i)) }
+            Page {
+                has_next: Some(n < 3),
+                ..Page::new(n, i.clone(), fingerprint_of(&i))
+            }
         })
         .await;
         assert_eq!(r.unwrap().len(), 30);
@@ -258,11 +311,22 @@ mod tests {
         let origin = Url::parse("http://127.0.0.1:9/api/").unwrap();
         let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let c = calls.clone();
-        let r = next_links("test", origin.clone(), origin.join("list?page=1").unwrap(), "/list".into(), move |_url, n| {
-            c.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            let (items, next) = pages[(n - 1) as usize].clone();
-            async move { Ok(Page { next_link: next.map(String::from), ..Page::new(n, items, 0) }) }
-        })
+        let r = next_links(
+            "test",
+            origin.clone(),
+            origin.join("list?page=1").unwrap(),
+            "/list".into(),
+            move |_url, n| {
+                c.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let (items, next) = pages[(n - 1) as usize].clone();
+                async move {
+                    Ok(Page {
+                        next_link: next.map(String::from),
+                        ..Page::new(n, items, 0)
+                    })
+                }
+            },
+        )
         .map_ok(|p| p.items)
         .try_concat()
         .await;
@@ -271,24 +335,42 @@ mod tests {
 
     #[tokio::test]
     async fn next_links_follow_until_absent() {
-        let (r, calls) = links(vec![(vec![1, 2], Some("list?page=2")), (vec![3], Some("http://127.0.0.1:9/api/list?page=3")), (vec![4], None)]).await;
+        let (r, calls) = links(vec![
+            (vec![1, 2], Some("list?page=2")),
+            (vec![3], Some("http://127.0.0.1:9/api/list?page=3")),
+            (vec![4], None),
+        ])
+        .await;
         assert_eq!(r.unwrap(), [1, 2, 3, 4]);
         assert_eq!(calls, 3);
     }
 
     #[tokio::test]
     async fn next_link_to_another_host_is_refused() {
-        let (r, calls) = links(vec![(vec![1], Some("https://www.bangwo8.com/api/list?page=2")), (vec![2], None)]).await;
+        let (r, calls) = links(vec![
+            (vec![1], Some("https://www.bangwo8.com/api/list?page=2")),
+            (vec![2], None),
+        ])
+        .await;
         let e = r.unwrap_err().to_string();
         assert!(e.contains("another host (`www.bangwo8.com`)"), "{e}");
         assert_eq!(calls, 1);
-        let (r, _) = links(vec![(vec![1], Some("http://127.0.0.1:10/api/list?page=2")), (vec![2], None)]).await;
+        let (r, _) = links(vec![
+            (vec![1], Some("http://127.0.0.1:10/api/list?page=2")),
+            (vec![2], None),
+        ])
+        .await;
         assert!(r.is_err());
     }
 
     #[tokio::test]
     async fn repeating_next_link_is_an_error() {
-        let (r, calls) = links(vec![(vec![1], Some("list?page=2")), (vec![2], Some("list?page=2")), (vec![3], None)]).await;
+        let (r, calls) = links(vec![
+            (vec![1], Some("list?page=2")),
+            (vec![2], Some("list?page=2")),
+            (vec![3], None),
+        ])
+        .await;
         assert!(r.unwrap_err().to_string().contains("repeats"));
         assert_eq!(calls, 2);
     }

@@ -25,7 +25,9 @@ impl std::str::FromStr for TimeField {
         match s {
             "created" | "start" | "started" => Ok(TimeField::Created),
             "ended" | "end" => Ok(TimeField::Ended),
-            other => Err(Error::Query(format!("time field `{other}`: expected `created` or `ended`"))),
+            other => Err(Error::Query(format!(
+                "time field `{other}`: expected `created` or `ended`"
+            ))),
         }
     }
 }
@@ -69,9 +71,15 @@ pub struct Include {
 
 impl Include {
     /// Messages and summaries both.
-    pub const ALL: Include = Include { messages: true, summaries: true };
+    pub const ALL: Include = Include {
+        messages: true,
+        summaries: true,
+    };
     /// Neither.
-    pub const NONE: Include = Include { messages: false, summaries: false };
+    pub const NONE: Include = Include {
+        messages: false,
+        summaries: false,
+    };
 }
 
 /// A request for conversations. Each connector pushes down what its API can
@@ -105,13 +113,21 @@ impl Query {
 
     /// Sets the window on creation time.
     pub fn created(mut self, since: Option<DateTime<Utc>>, until: Option<DateTime<Utc>>) -> Self {
-        self.window = Window { field: TimeField::Created, since, until };
+        self.window = Window {
+            field: TimeField::Created,
+            since,
+            until,
+        };
         self
     }
 
     /// Sets the window on end time.
     pub fn ended(mut self, since: Option<DateTime<Utc>>, until: Option<DateTime<Utc>>) -> Self {
-        self.window = Window { field: TimeField::Ended, since, until };
+        self.window = Window {
+            field: TimeField::Ended,
+            since,
+            until,
+        };
         self
     }
 
@@ -134,7 +150,9 @@ impl Query {
     pub fn validate(&self) -> Result<()> {
         if let (Some(s), Some(u)) = (self.window.since, self.window.until) {
             if s >= u {
-                return Err(Error::Query(format!("the window is empty: since {s} is not before until {u}")));
+                return Err(Error::Query(format!(
+                    "the window is empty: since {s} is not before until {u}"
+                )));
             }
         }
         if self.page_size == Some(0) {
@@ -161,13 +179,18 @@ impl Query {
         if let Some(agent) = &self.agent {
             let hit = c.agent.as_ref().is_some_and(|a| {
                 a.id.as_deref() == Some(agent) || a.email.as_deref() == Some(agent)
-            }) || c.agents.iter().any(|a| a.id.as_deref() == Some(agent) || a.email.as_deref() == Some(agent));
+            }) || c
+                .agents
+                .iter()
+                .any(|a| a.id.as_deref() == Some(agent) || a.email.as_deref() == Some(agent));
             if !hit {
                 return false;
             }
         }
         if let Some(customer) = &self.customer {
-            if c.customer.id.as_deref() != Some(customer) && c.customer.user_id.as_deref() != Some(customer) {
+            if c.customer.id.as_deref() != Some(customer)
+                && c.customer.user_id.as_deref() != Some(customer)
+            {
                 return false;
             }
         }
@@ -187,7 +210,9 @@ impl Query {
     {
         let q = self.clone();
         let limit = self.limit.map(|l| l as usize).unwrap_or(usize::MAX);
-        stream.filter(move |r| std::future::ready(r.as_ref().map_or(true, |c| q.matches(c)))).take(limit)
+        stream
+            .filter(move |r| std::future::ready(r.as_ref().map_or(true, |c| q.matches(c))))
+            .take(limit)
     }
 }
 
@@ -202,7 +227,11 @@ mod tests {
 
     #[test]
     fn window_is_half_open() {
-        let w = Window { field: TimeField::Created, since: Some(utc("2020-01-01T00:00:00Z")), until: Some(utc("2020-01-02T00:00:00Z")) };
+        let w = Window {
+            field: TimeField::Created,
+            since: Some(utc("2020-01-01T00:00:00Z")),
+            until: Some(utc("2020-01-02T00:00:00Z")),
+        };
         assert!(w.contains(Some(utc("2020-01-01T00:00:00Z"))));
         assert!(w.contains(Some(utc("2020-01-01T23:59:59Z"))));
         assert!(!w.contains(Some(utc("2020-01-02T00:00:00Z"))));
@@ -214,22 +243,61 @@ mod tests {
     fn matches_all_filters() {
         let mut c = Conversation::new("kf5", "a", "1");
         c.created_at = Some(utc("2020-01-01T10:00:00Z"));
-        c.agent = Some(Agent { id: Some("7".into()), email: Some("a@x".into()), ..Default::default() });
+        c.agent = Some(Agent {
+            id: Some("7".into()),
+            email: Some("a@x".into()),
+            ..Default::default()
+        });
         c.customer.id = Some("v1".into());
         c.channel = Some(Channel::Web);
         let q = Query::new().created(Some(utc("2020-01-01T00:00:00Z")), None);
         assert!(q.matches(&c));
-        assert!(Query { agent: Some("a@x".into()), ..q.clone() }.matches(&c));
-        assert!(!Query { agent: Some("8".into()), ..q.clone() }.matches(&c));
-        assert!(!Query { customer: Some("v2".into()), ..q.clone() }.matches(&c));
-        assert!(!Query { channel: Some(Channel::Zalo), ..q.clone() }.matches(&c));
-        assert!(!Query::new().ended(Some(utc("2020-01-01T00:00:00Z")), None).matches(&c));
+        assert!(
+            Query {
+                agent: Some("a@x".into()),
+                ..q.clone()
+            }
+            .matches(&c)
+        );
+        assert!(
+            !Query {
+                agent: Some("8".into()),
+                ..q.clone()
+            }
+            .matches(&c)
+        );
+        assert!(
+            !Query {
+                customer: Some("v2".into()),
+                ..q.clone()
+            }
+            .matches(&c)
+        );
+        assert!(
+            !Query {
+                channel: Some(Channel::Zalo),
+                ..q.clone()
+            }
+            .matches(&c)
+        );
+        assert!(
+            !Query::new()
+                .ended(Some(utc("2020-01-01T00:00:00Z")), None)
+                .matches(&c)
+        );
     }
 
     #[test]
     fn validate_rejects_empty_windows() {
         let t = utc("2020-01-01T00:00:00Z");
         assert!(Query::new().created(Some(t), Some(t)).validate().is_err());
-        assert!(Query { page_size: Some(0), ..Query::new() }.validate().is_err());
+        assert!(
+            Query {
+                page_size: Some(0),
+                ..Query::new()
+            }
+            .validate()
+            .is_err()
+        );
     }
 }

@@ -32,11 +32,23 @@ pub struct ConfigField {
 impl ConfigField {
     /// A required, non-secret field.
     pub const fn required(name: &'static str, help: &'static str) -> Self {
-        Self { name, required: true, secret: false, default: None, help }
+        Self {
+            name,
+            required: true,
+            secret: false,
+            default: None,
+            help,
+        }
     }
     /// An optional, non-secret field.
     pub const fn optional(name: &'static str, help: &'static str) -> Self {
-        Self { name, required: false, secret: false, default: None, help }
+        Self {
+            name,
+            required: false,
+            secret: false,
+            default: None,
+            help,
+        }
     }
     /// Marks the field secret.
     pub const fn secret(mut self) -> Self {
@@ -53,11 +65,27 @@ impl ConfigField {
 /// Fields every connector accepts besides its own: `timezone` is in each
 /// vendor's list (its default differs); these tune the HTTP client.
 pub const COMMON_FIELDS: &[ConfigField] = &[
-    ConfigField::optional("rate_limit", "client-side limit in requests per second for this account (0 = none)").default("0"),
+    ConfigField::optional(
+        "rate_limit",
+        "client-side limit in requests per second for this account (0 = none)",
+    )
+    .default("0"),
     ConfigField::optional("concurrency", "most requests in flight at once").default("8"),
-    ConfigField::optional("timeout_secs", "timeout of one request, body included, in seconds").default("30"),
-    ConfigField::optional("max_attempts", "attempts per request before giving up (retries on 429, 5xx, connection errors)").default("6"),
-    ConfigField::optional("allow_http", "allow plain http:// to a host other than this machine (credentials in clear)").default("false"),
+    ConfigField::optional(
+        "timeout_secs",
+        "timeout of one request, body included, in seconds",
+    )
+    .default("30"),
+    ConfigField::optional(
+        "max_attempts",
+        "attempts per request before giving up (retries on 429, 5xx, connection errors)",
+    )
+    .default("6"),
+    ConfigField::optional(
+        "allow_http",
+        "allow plain http:// to a host other than this machine (credentials in clear)",
+    )
+    .default("false"),
 ];
 
 /// A vendor's registration.
@@ -76,7 +104,10 @@ pub struct ConnectorFactory {
 
 impl fmt::Debug for ConnectorFactory {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ConnectorFactory").field("name", &self.name).field("description", &self.description).finish()
+        f.debug_struct("ConnectorFactory")
+            .field("name", &self.name)
+            .field("description", &self.description)
+            .finish()
     }
 }
 
@@ -112,7 +143,11 @@ impl ConnectorFactory {
     ///
     /// # Errors
     /// As [`ConnectorFactory::resolve`].
-    pub fn resolve_with_env<K, V, I>(&self, values: I, env: impl Fn(&str) -> Option<String>) -> Result<ResolvedConfig>
+    pub fn resolve_with_env<K, V, I>(
+        &self,
+        values: I,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<ResolvedConfig>
     where
         I: IntoIterator<Item = (K, V)>,
         K: AsRef<str>,
@@ -123,13 +158,23 @@ impl ConnectorFactory {
             let key = k.as_ref().trim().to_owned();
             if !self.all_fields().any(|f| f.name == key) {
                 let known: Vec<_> = self.all_fields().map(|f| f.name).collect();
-                return Err(Error::config(self.name, &key, format!("unknown field; {} takes: {}", self.name, known.join(", "))));
+                return Err(Error::config(
+                    self.name,
+                    &key,
+                    format!("unknown field; {} takes: {}", self.name, known.join(", ")),
+                ));
             }
             given.insert(key, v.as_ref().to_owned());
         }
-        let mut out = ResolvedConfig { vendor: self.name, plain: BTreeMap::new(), secrets: BTreeMap::new() };
+        let mut out = ResolvedConfig {
+            vendor: self.name,
+            plain: BTreeMap::new(),
+            secrets: BTreeMap::new(),
+        };
         for field in self.all_fields() {
-            let value = given.remove(field.name).or_else(|| env(&self.env_var(field.name)).filter(|v| !v.is_empty()));
+            let value = given
+                .remove(field.name)
+                .or_else(|| env(&self.env_var(field.name)).filter(|v| !v.is_empty()));
             let value = match value {
                 Some(v) if v.trim().is_empty() => {
                     return Err(Error::config(self.name, field.name, "is empty"));
@@ -141,7 +186,11 @@ impl ConnectorFactory {
                         return Err(Error::config(
                             self.name,
                             field.name,
-                            format!("is required: pass `{}=...` or set {}", field.name, self.env_var(field.name)),
+                            format!(
+                                "is required: pass `{}=...` or set {}",
+                                field.name,
+                                self.env_var(field.name)
+                            ),
                         ));
                     }
                     None => continue,
@@ -159,7 +208,11 @@ impl ConnectorFactory {
 
 /// The environment variable for a vendor's field: `CHATHAUL_<VENDOR>_<FIELD>`.
 pub fn env_var(vendor: &str, field: &str) -> String {
-    format!("CHATHAUL_{}_{}", vendor.to_ascii_uppercase(), field.to_ascii_uppercase())
+    format!(
+        "CHATHAUL_{}_{}",
+        vendor.to_ascii_uppercase(),
+        field.to_ascii_uppercase()
+    )
 }
 
 /// A connector's configuration after defaults and environment variables were
@@ -202,7 +255,14 @@ impl ResolvedConfig {
     /// [`Error::Config`] when it is absent.
     pub fn require(&self, field: &str) -> Result<&str> {
         self.get(field).ok_or_else(|| {
-            Error::config(self.vendor, field, format!("is required: pass `{field}=...` or set {}", env_var(self.vendor, field)))
+            Error::config(
+                self.vendor,
+                field,
+                format!(
+                    "is required: pass `{field}=...` or set {}",
+                    env_var(self.vendor, field)
+                ),
+            )
         })
     }
 
@@ -219,7 +279,11 @@ impl ResolvedConfig {
         match self.get(field) {
             None => Ok(None),
             Some(text) => text.trim().parse::<T>().map(Some).map_err(|_| {
-                Error::config(self.vendor, field, format!("`{text}` is not a valid {}", std::any::type_name::<T>()))
+                Error::config(
+                    self.vendor,
+                    field,
+                    format!("`{text}` is not a valid {}", std::any::type_name::<T>()),
+                )
             }),
         }
     }
@@ -232,25 +296,41 @@ impl ResolvedConfig {
         let mut s = HttpSettings::default();
         if let Some(rps) = self.parse::<f64>("rate_limit")? {
             if !(rps >= 0.0 && rps.is_finite()) {
-                return Err(Error::config(self.vendor, "rate_limit", "must be a non-negative number"));
+                return Err(Error::config(
+                    self.vendor,
+                    "rate_limit",
+                    "must be a non-negative number",
+                ));
             }
             s.rate_limit = (rps > 0.0).then_some(rps);
         }
         if let Some(n) = self.parse::<usize>("concurrency")? {
             if n == 0 {
-                return Err(Error::config(self.vendor, "concurrency", "must be at least 1"));
+                return Err(Error::config(
+                    self.vendor,
+                    "concurrency",
+                    "must be at least 1",
+                ));
             }
             s.max_in_flight = n;
         }
         if let Some(t) = self.parse::<f64>("timeout_secs")? {
             if !(t > 0.0 && t.is_finite()) {
-                return Err(Error::config(self.vendor, "timeout_secs", "must be a positive number"));
+                return Err(Error::config(
+                    self.vendor,
+                    "timeout_secs",
+                    "must be a positive number",
+                ));
             }
             s.timeout = std::time::Duration::from_secs_f64(t);
         }
         if let Some(n) = self.parse::<u32>("max_attempts")? {
             if n == 0 {
-                return Err(Error::config(self.vendor, "max_attempts", "must be at least 1"));
+                return Err(Error::config(
+                    self.vendor,
+                    "max_attempts",
+                    "must be at least 1",
+                ));
             }
             s.max_attempts = n;
         }
@@ -278,7 +358,8 @@ impl ResolvedConfig {
 /// Never on a well-formed build; two registrations under one name are a
 /// build mistake reported by [`check_registry`].
 pub fn connectors() -> Vec<&'static ConnectorFactory> {
-    let mut all: Vec<&'static ConnectorFactory> = inventory::iter::<ConnectorFactory>.into_iter().collect();
+    let mut all: Vec<&'static ConnectorFactory> =
+        inventory::iter::<ConnectorFactory>.into_iter().collect();
     all.sort_by_key(|f| f.name);
     all.dedup_by_key(|f| f.name);
     all
@@ -289,7 +370,8 @@ pub fn connectors() -> Vec<&'static ConnectorFactory> {
 /// # Errors
 /// [`Error::Other`] naming the duplicated vendor and both descriptions.
 pub fn check_registry() -> Result<()> {
-    let mut all: Vec<&'static ConnectorFactory> = inventory::iter::<ConnectorFactory>.into_iter().collect();
+    let mut all: Vec<&'static ConnectorFactory> =
+        inventory::iter::<ConnectorFactory>.into_iter().collect();
     all.sort_by_key(|f| f.name);
     for pair in all.windows(2) {
         if pair[0].name == pair[1].name {
@@ -309,10 +391,13 @@ pub fn check_registry() -> Result<()> {
 pub fn find(name: &str) -> Result<&'static ConnectorFactory> {
     check_registry()?;
     let all = connectors();
-    all.iter().copied().find(|f| f.name.eq_ignore_ascii_case(name.trim())).ok_or_else(|| Error::UnknownVendor {
-        name: name.to_owned(),
-        known: all.iter().map(|f| f.name.to_owned()).collect(),
-    })
+    all.iter()
+        .copied()
+        .find(|f| f.name.eq_ignore_ascii_case(name.trim()))
+        .ok_or_else(|| Error::UnknownVendor {
+            name: name.to_owned(),
+            known: all.iter().map(|f| f.name.to_owned()).collect(),
+        })
 }
 
 /// Builds a connector from key/values; missing fields come from the

@@ -85,10 +85,20 @@ impl PullCounters {
             http,
             pages: load(&self.pages),
             listed: load(&self.listed),
-            reported_total: self.has_total.load(Ordering::Relaxed).then(|| load(&self.reported_total)),
+            reported_total: self
+                .has_total
+                .load(Ordering::Relaxed)
+                .then(|| load(&self.reported_total)),
             messages: load(&self.messages),
-            reported_messages: self.has_reported_messages.load(Ordering::Relaxed).then(|| load(&self.reported_messages)),
-            shortfalls: self.shortfalls.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            reported_messages: self
+                .has_reported_messages
+                .load(Ordering::Relaxed)
+                .then(|| load(&self.reported_messages)),
+            shortfalls: self
+                .shortfalls
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
         }
     }
 }

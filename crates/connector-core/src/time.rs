@@ -13,7 +13,11 @@ use crate::error::{Error, Result};
 /// [`Error::Config`] when the name is not a known IANA zone.
 pub fn parse_zone(vendor: &str, name: &str) -> Result<Tz> {
     name.parse::<Tz>().map_err(|_| {
-        Error::config(vendor, "timezone", format!("`{name}` is not an IANA time zone name (e.g. Asia/Shanghai)"))
+        Error::config(
+            vendor,
+            "timezone",
+            format!("`{name}` is not an IANA time zone name (e.g. Asia/Shanghai)"),
+        )
     })
 }
 
@@ -81,32 +85,56 @@ mod tests {
     #[test]
     fn shanghai_and_saigon_to_utc() {
         let n = NaiveDateTime::parse_from_str("2017-08-23 12:23:12", "%Y-%m-%d %H:%M:%S").unwrap();
-        assert_eq!(local_to_utc(n, chrono_tz::Asia::Shanghai), utc("2017-08-23T04:23:12Z"));
-        assert_eq!(local_to_utc(n, chrono_tz::Asia::Ho_Chi_Minh), utc("2017-08-23T05:23:12Z"));
+        assert_eq!(
+            local_to_utc(n, chrono_tz::Asia::Shanghai),
+            utc("2017-08-23T04:23:12Z")
+        );
+        assert_eq!(
+            local_to_utc(n, chrono_tz::Asia::Ho_Chi_Minh),
+            utc("2017-08-23T05:23:12Z")
+        );
     }
 
     #[test]
     fn dst_gap_and_overlap_do_not_fail() {
-        let gap = NaiveDateTime::parse_from_str("2021-03-14 02:30:00", "%Y-%m-%d %H:%M:%S").unwrap();
-        assert_eq!(local_to_utc(gap, chrono_tz::America::New_York), utc("2021-03-14T07:30:00Z"));
-        let overlap = NaiveDateTime::parse_from_str("2021-11-07 01:30:00", "%Y-%m-%d %H:%M:%S").unwrap();
-        assert_eq!(local_to_utc(overlap, chrono_tz::America::New_York), utc("2021-11-07T05:30:00Z"));
+        let gap =
+            NaiveDateTime::parse_from_str("2021-03-14 02:30:00", "%Y-%m-%d %H:%M:%S").unwrap();
+        assert_eq!(
+            local_to_utc(gap, chrono_tz::America::New_York),
+            utc("2021-03-14T07:30:00Z")
+        );
+        let overlap =
+            NaiveDateTime::parse_from_str("2021-11-07 01:30:00", "%Y-%m-%d %H:%M:%S").unwrap();
+        assert_eq!(
+            local_to_utc(overlap, chrono_tz::America::New_York),
+            utc("2021-11-07T05:30:00Z")
+        );
     }
 
     #[test]
     fn covering_dates_use_local_days_and_exclusive_until() {
         let z = chrono_tz::Asia::Shanghai;
         // 2017-08-28T16:00Z is 2017-08-29 00:00 in Shanghai: the window ends before it.
-        let (a, b) = covering_local_dates(Some(utc("2017-08-20T15:59:59Z")), Some(utc("2017-08-28T16:00:00Z")), z);
+        let (a, b) = covering_local_dates(
+            Some(utc("2017-08-20T15:59:59Z")),
+            Some(utc("2017-08-28T16:00:00Z")),
+            z,
+        );
         assert_eq!(a.unwrap().to_string(), "2017-08-20");
         assert_eq!(b.unwrap().to_string(), "2017-08-28");
         let (a, b) = widen_dates((a, b), 1);
-        assert_eq!((a.unwrap().to_string(), b.unwrap().to_string()), ("2017-08-19".into(), "2017-08-29".into()));
+        assert_eq!(
+            (a.unwrap().to_string(), b.unwrap().to_string()),
+            ("2017-08-19".into(), "2017-08-29".into())
+        );
     }
 
     #[test]
     fn bad_zone_names_the_field() {
         let e = parse_zone("kf5", "Mars/Olympus").unwrap_err().to_string();
-        assert!(e.contains("kf5") && e.contains("timezone") && e.contains("Mars/Olympus"), "{e}");
+        assert!(
+            e.contains("kf5") && e.contains("timezone") && e.contains("Mars/Olympus"),
+            "{e}"
+        );
     }
 }

@@ -44,15 +44,27 @@ enum Answer {
 async fn scripted(State(s): State<Script>, headers: HeaderMap) -> Response {
     s.hits.fetch_add(1, Ordering::SeqCst);
     if let Some(a) = headers.get(header::AUTHORIZATION) {
-        s.auth_seen.lock().unwrap().push(a.to_str().unwrap().to_owned());
+        s.auth_seen
+            .lock()
+            .unwrap()
+            .push(a.to_str().unwrap().to_owned());
     }
     let next = {
         let mut answers = s.answers.lock().unwrap();
-        if answers.len() > 1 { answers.remove(0) } else { answers[0].clone() }
+        if answers.len() > 1 {
+            answers.remove(0)
+        } else {
+            answers[0].clone()
+        }
     };
     match next {
         Answer::Status(code, body) => (StatusCode::from_u16(code).unwrap(), body).into_response(),
-        Answer::RetryAfter(secs) => (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, secs)], "slow down").into_response(),
+        Answer::RetryAfter(secs) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, secs)],
+            "slow down",
+        )
+            .into_response(),
         Answer::Json(v) => axum::Json(v).into_response(),
         Answer::Raw(ct, body) => ([(header::CONTENT_TYPE, ct)], body).into_response(),
         Answer::Truncated => Response::builder()
@@ -60,7 +72,11 @@ async fn scripted(State(s): State<Script>, headers: HeaderMap) -> Response {
             .body(axum::body::Body::from("{\"chats\": [1, 2"))
             .unwrap(),
         Answer::Redirect(to) => (StatusCode::FOUND, [(header::LOCATION, to)]).into_response(),
-        Answer::Big(n) => ([(header::CONTENT_TYPE, "application/json")], format!("\"{}\"", "x".repeat(n))).into_response(),
+        Answer::Big(n) => (
+            [(header::CONTENT_TYPE, "application/json")],
+            format!("\"{}\"", "x".repeat(n)),
+        )
+            .into_response(),
     }
 }
 
@@ -72,7 +88,10 @@ async fn paged(Query(q): Query<HashMap<String, String>>) -> axum::Json<Value> {
 }
 
 async fn serve(script: Script) -> String {
-    let app = Router::new().route("/base/s", get(scripted)).route("/base/paged", get(paged)).with_state(script);
+    let app = Router::new()
+        .route("/base/s", get(scripted))
+        .route("/base/paged", get(paged))
+        .with_state(script);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -90,12 +109,21 @@ fn fast() -> HttpSettings {
 }
 
 async fn client(answers: Vec<Answer>, settings: HttpSettings) -> (HttpClient, Script) {
-    let script = Script { answers: Arc::new(Mutex::new(answers)), ..Default::default() };
+    let script = Script {
+        answers: Arc::new(Mutex::new(answers)),
+        ..Default::default()
+    };
     let base = serve(script.clone()).await;
-    let auth = Auth::Basic { user: "admin@acme".into(), password: SecretString::from(SECRET) };
+    let auth = Auth::Basic {
+        user: "admin@acme".into(),
+        password: SecretString::from(SECRET),
+    };
     // A unique account per client, so rate-limit state is not shared between tests.
     let account = format!("acct-{}", rand_suffix());
-    (HttpClient::new("testvendor", &account, &base, auth, settings).unwrap(), script)
+    (
+        HttpClient::new("testvendor", &account, &base, auth, settings).unwrap(),
+        script,
+    )
 }
 
 fn rand_suffix() -> u64 {
@@ -109,7 +137,11 @@ fn req() -> Request {
 
 #[tokio::test]
 async fn a_503_then_200_is_retried_and_succeeds() {
-    let (c, s) = client(vec![Answer::Status(503, "busy"), Answer::Json(json!({"ok": 1}))], fast()).await;
+    let (c, s) = client(
+        vec![Answer::Status(503, "busy"), Answer::Json(json!({"ok": 1}))],
+        fast(),
+    )
+    .await;
     let r = c.get_json::<Value>(&req()).await.unwrap();
     assert_eq!(r.value, json!({"ok": 1}));
     assert_eq!(s.hits.load(Ordering::SeqCst), 2);
@@ -119,11 +151,18 @@ async fn a_503_then_200_is_retried_and_succeeds() {
 
 #[tokio::test]
 async fn retry_after_is_honoured() {
-    let (c, s) = client(vec![Answer::RetryAfter("1"), Answer::Json(json!([]))], fast()).await;
+    let (c, s) = client(
+        vec![Answer::RetryAfter("1"), Answer::Json(json!([]))],
+        fast(),
+    )
+    .await;
     let t = Instant::now();
     c.get_json::<Value>(&req()).await.unwrap();
     let waited = t.elapsed();
-    assert!(waited >= Duration::from_millis(950), "retried after {waited:?}, before Retry-After: 1");
+    assert!(
+        waited >= Duration::from_millis(950),
+        "retried after {waited:?}, before Retry-After: 1"
+    );
     assert!(waited < Duration::from_secs(4), "waited {waited:?}");
     assert_eq!(s.hits.load(Ordering::SeqCst), 2);
     assert_eq!(c.stats().throttled, 1);
@@ -134,7 +173,10 @@ async fn the_retry_budget_ends_in_an_error_that_counts_attempts() {
     let (c, s) = client(vec![Answer::Status(502, "bad gateway")], fast()).await;
     let e = c.get_json::<Value>(&req()).await.unwrap_err();
     let text = e.to_string();
-    assert!(text.starts_with("4 attempts failed; last error: testvendor: /s page 3: HTTP 502"), "{text}");
+    assert!(
+        text.starts_with("4 attempts failed; last error: testvendor: /s page 3: HTTP 502"),
+        "{text}"
+    );
     assert!(text.contains("bad gateway"), "{text}");
     assert_eq!(s.hits.load(Ordering::SeqCst), 4);
     assert_eq!(e.kind(), "api");
@@ -150,10 +192,20 @@ async fn client_errors_are_not_retried() {
 
 #[tokio::test]
 async fn auth_failure_names_vendor_and_hides_the_secret() {
-    let (c, s) = client(vec![Answer::Status(401, r#"{"error":"Couldn't authenticate you"}"#)], fast()).await;
+    let (c, s) = client(
+        vec![Answer::Status(
+            401,
+            r#"{"error":"Couldn't authenticate you"}"#,
+        )],
+        fast(),
+    )
+    .await;
     let e = c.get_json::<Value>(&req()).await.unwrap_err();
     let text = e.to_string();
-    assert!(text.starts_with("testvendor: authentication failed (/s, HTTP 401)"), "{text}");
+    assert!(
+        text.starts_with("testvendor: authentication failed (/s, HTTP 401)"),
+        "{text}"
+    );
     assert!(text.contains("Couldn't authenticate you"));
     assert_eq!(s.hits.load(Ordering::SeqCst), 1, "a 401 is not retried");
     // The secret did go over the wire, as basic auth...
@@ -162,25 +214,47 @@ async fn auth_failure_names_vendor_and_hides_the_secret() {
     // ...but never into Debug output or error text.
     for shown in [text, format!("{e:?}"), format!("{c:?}")] {
         assert!(!shown.contains(SECRET), "secret leaked: {shown}");
-        assert!(!shown.contains(&seen[6..]), "encoded secret leaked: {shown}");
+        assert!(
+            !shown.contains(&seen[6..]),
+            "encoded secret leaked: {shown}"
+        );
     }
-    let e403 = client(vec![Answer::Status(403, "admins only")], fast()).await.0.get_json::<Value>(&req()).await.unwrap_err();
+    let e403 = client(vec![Answer::Status(403, "admins only")], fast())
+        .await
+        .0
+        .get_json::<Value>(&req())
+        .await
+        .unwrap_err();
     assert!(e403.to_string().contains("lacks the permission"), "{e403}");
 }
 
 #[tokio::test]
 async fn an_html_page_with_200_is_retried_then_reported() {
-    let (c, s) = client(vec![Answer::Raw("text/html", "<html><body>502 Bad Gateway</body></html>")], fast()).await;
+    let (c, s) = client(
+        vec![Answer::Raw(
+            "text/html",
+            "<html><body>502 Bad Gateway</body></html>",
+        )],
+        fast(),
+    )
+    .await;
     let e = c.get_json::<Value>(&req()).await.unwrap_err();
     let text = e.to_string();
     assert!(text.contains("expected JSON, got an HTML page"), "{text}");
-    assert!(text.contains("testvendor: cannot decode /s page 3"), "{text}");
+    assert!(
+        text.contains("testvendor: cannot decode /s page 3"),
+        "{text}"
+    );
     assert_eq!(s.hits.load(Ordering::SeqCst), 4);
 }
 
 #[tokio::test]
 async fn a_truncated_body_is_retried() {
-    let (c, s) = client(vec![Answer::Truncated, Answer::Json(json!({"chats": [1, 2]}))], fast()).await;
+    let (c, s) = client(
+        vec![Answer::Truncated, Answer::Json(json!({"chats": [1, 2]}))],
+        fast(),
+    )
+    .await;
     let r = c.get_json::<Value>(&req()).await.unwrap();
     assert_eq!(r.value["chats"], json!([1, 2]));
     assert_eq!(s.hits.load(Ordering::SeqCst), 2);
@@ -198,7 +272,11 @@ async fn decode_errors_name_the_json_path() {
     struct Item {
         id: u64,
     }
-    let (c, _) = client(vec![Answer::Json(json!({"chats": [{"id": 1}, {"id": "x"}]}))], fast()).await;
+    let (c, _) = client(
+        vec![Answer::Json(json!({"chats": [{"id": 1}, {"id": "x"}]}))],
+        fast(),
+    )
+    .await;
     let e = c.get_json::<Env>(&req()).await.unwrap_err();
     assert!(e.to_string().contains("at chats[1].id"), "{e}");
     assert!(!e.is_retryable());
@@ -206,7 +284,10 @@ async fn decode_errors_name_the_json_path() {
 
 #[tokio::test]
 async fn bodies_over_the_cap_are_refused() {
-    let settings = HttpSettings { max_body_bytes: 1024, ..fast() };
+    let settings = HttpSettings {
+        max_body_bytes: 1024,
+        ..fast()
+    };
     let (c, _) = client(vec![Answer::Big(10_000)], settings).await;
     let e = c.get_json::<Value>(&req()).await.unwrap_err();
     assert!(e.to_string().contains("exceeds the 1024 byte cap"), "{e}");
@@ -214,15 +295,26 @@ async fn bodies_over_the_cap_are_refused() {
 
 #[tokio::test]
 async fn redirects_to_another_host_are_refused() {
-    let (c, s) = client(vec![Answer::Redirect("http://127.0.0.2:9/steal".into())], fast()).await;
+    let (c, s) = client(
+        vec![Answer::Redirect("http://127.0.0.2:9/steal".into())],
+        fast(),
+    )
+    .await;
     let e = c.get_json::<Value>(&req()).await.unwrap_err();
-    assert!(e.to_string().contains("refused a redirect (HTTP 302) to another host"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("refused a redirect (HTTP 302) to another host"),
+        "{e}"
+    );
     assert_eq!(s.hits.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]
 async fn the_client_side_rate_limit_paces_requests() {
-    let settings = HttpSettings { rate_limit: Some(10.0), ..fast() };
+    let settings = HttpSettings {
+        rate_limit: Some(10.0),
+        ..fast()
+    };
     let (c, s) = client(vec![Answer::Json(json!(1))], settings).await;
     let t = Instant::now();
     for _ in 0..6 {
@@ -230,7 +322,10 @@ async fn the_client_side_rate_limit_paces_requests() {
     }
     // 6 requests at 10/s: the first goes at once, then one every 100 ms.
     let took = t.elapsed();
-    assert!(took >= Duration::from_millis(480), "6 requests at 10/s took {took:?}");
+    assert!(
+        took >= Duration::from_millis(480),
+        "6 requests at 10/s took {took:?}"
+    );
     assert_eq!(s.hits.load(Ordering::SeqCst), 6);
 }
 
@@ -240,14 +335,24 @@ async fn pagination_over_http_stops_on_the_reported_total() {
     let c = Arc::new(c);
     let fetched = Arc::new(AtomicUsize::new(0));
     let (cc, f) = (c.clone(), fetched.clone());
-    let opts = PageNumbers { vendor: "testvendor", first: 1, per_page: 10, short_page_ends: false };
+    let opts = PageNumbers {
+        vendor: "testvendor",
+        first: 1,
+        per_page: 10,
+        short_page_ends: false,
+    };
     let items: Vec<u64> = page_numbers(opts, "/paged".into(), move |n| {
         let (c, f) = (cc.clone(), f.clone());
         async move {
             f.fetch_add(1, Ordering::SeqCst);
-            let r = c.get_json::<Value>(&Request::new("/paged", "/paged").param("page", n).page(n)).await?;
+            let r = c
+                .get_json::<Value>(&Request::new("/paged", "/paged").param("page", n).page(n))
+                .await?;
             let items: Vec<u64> = serde_json::from_value(r.value["items"].clone()).unwrap();
-            Ok(Page { total: r.value["total"].as_u64(), ..Page::new(n, items.clone(), fingerprint_of(&items)) })
+            Ok(Page {
+                total: r.value["total"].as_u64(),
+                ..Page::new(n, items.clone(), fingerprint_of(&items))
+            })
         }
     })
     .map_ok(|p| p.items)
@@ -255,24 +360,47 @@ async fn pagination_over_http_stops_on_the_reported_total() {
     .await
     .unwrap();
     assert_eq!(items, (0..23).collect::<Vec<_>>());
-    assert_eq!(fetched.load(Ordering::SeqCst), 3, "page 3 reaches the total of 23: no 4th request");
+    assert_eq!(
+        fetched.load(Ordering::SeqCst),
+        3,
+        "page 3 reaches the total of 23: no 4th request"
+    );
 }
 
 #[test]
 fn base_urls_are_checked() {
-    let mk = |u: &str| HttpClient::new("testvendor", "a", u, Auth::None, HttpSettings::default()).map(|_| ());
+    let mk = |u: &str| {
+        HttpClient::new("testvendor", "a", u, Auth::None, HttpSettings::default()).map(|_| ())
+    };
     assert!(mk("http://127.0.0.1:1/kf5").is_ok());
     let e = mk("ftp://x/").unwrap_err().to_string();
     assert!(e.contains("config field `base_url`"), "{e}");
-    let e = mk(&format!("https://admin:{SECRET}@example.com/")).unwrap_err().to_string();
-    assert!(e.contains("must not carry credentials") && !e.contains(SECRET), "{e}");
+    let e = mk(&format!("https://admin:{SECRET}@example.com/"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("must not carry credentials") && !e.contains(SECRET),
+        "{e}"
+    );
     assert!(mk("not a url").is_err());
     // Plain http is for this machine only, unless explicitly allowed.
     assert!(mk("http://localhost:8080/").is_ok());
     assert!(mk("http://[::1]:8080/").is_ok());
     let e = mk("http://example.com/").unwrap_err().to_string();
     assert!(e.contains("plain http") && e.contains("allow_http"), "{e}");
-    let allowed = HttpSettings { allow_http: true, ..HttpSettings::default() };
-    assert!(HttpClient::new("testvendor", "a", "http://example.com/", Auth::None, allowed).is_ok());
+    let allowed = HttpSettings {
+        allow_http: true,
+        ..HttpSettings::default()
+    };
+    assert!(
+        HttpClient::new(
+            "testvendor",
+            "a",
+            "http://example.com/",
+            Auth::None,
+            allowed
+        )
+        .is_ok()
+    );
     assert!(mk("https://example.com/").is_ok());
 }

@@ -27,7 +27,8 @@ pub fn snapshot_settings() -> insta::Settings {
 /// When the file cannot be read (a test setup error).
 pub fn fixture(dir: impl AsRef<Path>, name: &str) -> String {
     let path: PathBuf = dir.as_ref().join(name);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read fixture {}: {e}", path.display()))
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read fixture {}: {e}", path.display()))
 }
 
 /// A conversation as JSON without its `raw` records (the truth of a
@@ -57,14 +58,21 @@ pub fn first_difference(path: &str, a: &Value, b: &Value) -> Option<String> {
             keys.sort();
             keys.dedup();
             keys.into_iter().find_map(|k| {
-                first_difference(&format!("{path}.{k}"), x.get(k).unwrap_or(&Value::Null), y.get(k).unwrap_or(&Value::Null))
+                first_difference(
+                    &format!("{path}.{k}"),
+                    x.get(k).unwrap_or(&Value::Null),
+                    y.get(k).unwrap_or(&Value::Null),
+                )
             })
         }
         (Value::Array(x), Value::Array(y)) => {
             if x.len() != y.len() {
                 return Some(format!("{path}: {} items != {} items", x.len(), y.len()));
             }
-            x.iter().zip(y).enumerate().find_map(|(i, (p, q))| first_difference(&format!("{path}[{i}]"), p, q))
+            x.iter()
+                .zip(y)
+                .enumerate()
+                .find_map(|(i, (p, q))| first_difference(&format!("{path}[{i}]"), p, q))
         }
         _ if a == b => None,
         _ => Some(format!("{path}: {a} != {b}")),
@@ -86,17 +94,29 @@ pub fn assert_same_conversations(actual: &[Conversation], expected: &[Conversati
     let ids = |v: &[&Conversation]| v.iter().map(|c| c.id.clone()).collect::<Vec<_>>();
     let mut seen = std::collections::HashSet::new();
     for c in &a {
-        assert!(seen.insert(key(c)), "conversation {:?} was pulled more than once", key(c));
+        assert!(
+            seen.insert(key(c)),
+            "conversation {:?} was pulled more than once",
+            key(c)
+        );
     }
     if a.len() != e.len() {
         let got: std::collections::BTreeSet<_> = ids(&a).into_iter().collect();
         let want: std::collections::BTreeSet<_> = ids(&e).into_iter().collect();
         let missing: Vec<_> = want.difference(&got).take(10).collect();
         let extra: Vec<_> = got.difference(&want).take(10).collect();
-        panic!("pulled {} conversations, expected {}; missing (first 10): {missing:?}; unexpected: {extra:?}", a.len(), e.len());
+        panic!(
+            "pulled {} conversations, expected {}; missing (first 10): {missing:?}; unexpected: {extra:?}",
+            a.len(),
+            e.len()
+        );
     }
     for (x, y) in a.iter().zip(&e) {
-        if let Some(diff) = first_difference(&format!("conversation {}", x.id), &comparable(x), &comparable(y)) {
+        if let Some(diff) = first_difference(
+            &format!("conversation {}", x.id),
+            &comparable(x),
+            &comparable(y),
+        ) {
             panic!("pulled conversation differs from the truth at {diff}");
         }
     }
