@@ -96,6 +96,13 @@ pub struct PullArgs {
     /// CHATHAUL_<VENDOR>_<FIELD>; put secrets there rather than on the command line.
     #[arg(short = 'c', long = "config", value_name = "KEY=VALUE")]
     pub config: Vec<String>,
+    /// Take the connector config from a sync config file (see `chathaul sync`); -c values
+    /// override it.
+    #[arg(long, value_name = "PATH")]
+    pub from: Option<PathBuf>,
+    /// With --from: the source to use (default: the file's first source of this vendor).
+    #[arg(long, value_name = "NAME", requires = "from")]
+    pub source: Option<String>,
     /// Start of the window (inclusive): RFC 3339, or a date meaning local midnight in the
     /// connector's time zone.
     #[arg(long, value_name = "T")]

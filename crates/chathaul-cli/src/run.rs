@@ -30,6 +30,15 @@ impl Fail {
     }
 }
 
+/// Writes to stdout; a closed pipe (`| head`) is not an error worth a panic.
+fn out(text: &str) {
+    let mut o = std::io::stdout().lock();
+    let _ = o
+        .write_all(text.as_bytes())
+        .and_then(|()| o.write_all(b"\n"))
+        .and_then(|()| o.flush());
+}
+
 /// Runs the parsed command; returns the exit code.
 pub async fn run(cli: Cli) -> u8 {
     let quiet = cli.quiet;
@@ -156,7 +165,38 @@ fn parse_kv(items: &[String]) -> Result<Vec<(String, String)>, Fail> {
 }
 
 async fn pull(args: PullArgs, quiet: bool) -> Result<u8, Fail> {
-    let config = parse_kv(&args.config)?;
+    let mut config = Vec::new();
+    if let Some(file) = &args.from {
+        let cfg = chathaul::config::load(file).map_err(|e| match e {
+            Error::Io { .. } => Fail::usage(e.to_string()),
+            e => Fail::of(&e),
+        })?;
+        let source = cfg
+            .sources
+            .into_iter()
+            .find(|s| match &args.source {
+                Some(name) => &s.name == name,
+                None => s.vendor.eq_ignore_ascii_case(&args.vendor),
+            })
+            .ok_or_else(|| {
+                Fail::usage(format!(
+                    "{}: no source {}",
+                    file.display(),
+                    args.source.as_deref().map_or_else(
+                        || format!("of vendor {}", args.vendor),
+                        |n| format!("named `{n}`")
+                    )
+                ))
+            })?;
+        if !source.vendor.eq_ignore_ascii_case(&args.vendor) {
+            return Err(Fail::usage(format!(
+                "source `{}` is a {} source, not {}",
+                source.name, source.vendor, args.vendor
+            )));
+        }
+        config = source.config;
+    }
+    config.extend(parse_kv(&args.config)?);
     let connector: Arc<dyn Connector> = Arc::from(
         chathaul::connect(
             &args.vendor,
@@ -298,10 +338,7 @@ async fn sync(args: SyncArgs, quiet: bool) -> Result<u8, Fail> {
     let prepared = prepare(config.sources)?;
     let reports = run_sync(&db, prepared, args.batch_size, quiet).await?;
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&reports).unwrap_or_default()
-        );
+        out(&serde_json::to_string_pretty(&reports).unwrap_or_default());
     }
     sync_summary(&db, &reports);
     Ok(code_of(
@@ -402,12 +439,12 @@ async fn demo(args: DemoArgs, quiet: bool) -> Result<u8, Fail> {
     if !quiet {
         let store = Store::open(&args.db).map_err(|e| Fail::of(&e))?;
         let report = LeadReport::from_store(&store).map_err(|e| Fail::of(&e))?;
-        println!("\n{report}");
-        println!(
+        out(&format!("\n{report}"));
+        out(&format!(
             "Next: `chathaul sync --status --db {db}`, open {db} with any SQLite tool, or point at a real account:\n  \
              CHATHAUL_KF5_PASSWORD=... chathaul pull kf5 -c subdomain=YOURS -c email=YOU --since 2024-03-01 --messages -o chats.parquet",
             db = args.db.display()
-        );
+        ));
     }
     Ok(code_of(
         &reports.iter().map(|r| r.pull.clone()).collect::<Vec<_>>(),

@@ -80,10 +80,11 @@ impl PullReport {
     /// One line: what was fetched, beside what the vendor reported.
     pub fn summary_line(&self) -> String {
         let mut s = format!(
-            "{} ({}/{}): {} conversations, {} messages, {} pages, {} requests ({} retries) in {:.1}s",
+            "{} ({}/{}, {}): {} conversations, {} messages, {} pages, {} requests ({} retries) in {:.1}s",
             self.source,
             self.vendor,
             self.account,
+            window_text(&self.window),
             self.conversations,
             self.messages,
             self.stats.pages,
@@ -114,6 +115,22 @@ impl PullReport {
             s.push_str(&format!("; FAILED: {e}"));
         }
         s
+    }
+}
+
+/// A window as text: `created in [2024-03-01T00:00:00Z, 2024-04-01T00:00:00Z)`,
+/// `created since 2024-03-01T00:00:00Z`, or `all`.
+pub fn window_text(w: &Window) -> String {
+    use connector_core::model::utc_instant::format;
+    let field = match w.field {
+        connector_core::TimeField::Created => "created",
+        connector_core::TimeField::Ended => "ended",
+    };
+    match (w.since, w.until) {
+        (None, None) => "all".to_owned(),
+        (Some(s), None) => format!("{field} since {}", format(&s)),
+        (None, Some(u)) => format!("{field} before {}", format(&u)),
+        (Some(s), Some(u)) => format!("{field} in [{}, {})", format(&s), format(&u)),
     }
 }
 

@@ -143,3 +143,83 @@ fn the_demo_syncs_three_vendors_and_reports_well_within_a_minute() {
         .unwrap();
     assert!(summaries > 0, "the demo fetches summaries");
 }
+
+#[test]
+fn pull_takes_its_config_from_a_sync_config_file() {
+    let sim = sim(20, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let env = three_source_config(&sim, &dir.path().join("chathaul.toml"), &[]);
+    let out = chathaul(dir.path())
+        .args([
+            "pull",
+            "caresoft",
+            "--from",
+            "chathaul.toml",
+            "--source",
+            "caresoft-demo",
+            "-o",
+            "cs.jsonl",
+        ])
+        .envs(env.clone())
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let got: Vec<chathaul::Conversation> = std::fs::read_to_string(dir.path().join("cs.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_same_conversations(&got, &sim.truth("caresoft"));
+
+    let out = chathaul(dir.path())
+        .args([
+            "pull",
+            "kf5",
+            "--from",
+            "chathaul.toml",
+            "--source",
+            "caresoft-demo",
+        ])
+        .envs(env)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out)
+            .1
+            .contains("source `caresoft-demo` is a caresoft source, not kf5")
+    );
+}
+
+#[test]
+fn a_sync_through_injected_faults_still_equals_the_truth() {
+    let sim = chathaul_sim::Simulator::start_blocking(chathaul_sim::SimOptions {
+        seed: 11,
+        conversations: 30,
+        messages: 4,
+        fault_rate: 0.05,
+        ..Default::default()
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let env = three_source_config(&sim, &dir.path().join("chathaul.toml"), &[]);
+    let out = chathaul(dir.path())
+        .args(["sync", "--db", "f.sqlite", "--json"])
+        .envs(env)
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let reports: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let retries: u64 = reports
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["pull"]["stats"]["http"]["retries"].as_u64().unwrap())
+        .sum();
+    assert!(retries > 0, "faults were injected and retried");
+    let store = Store::open(&dir.path().join("f.sqlite")).unwrap();
+    assert_same_conversations(
+        &store.conversations().unwrap(),
+        &crate::common::all_truth(&sim),
+    );
+}
