@@ -228,3 +228,41 @@ fn connectors_lists_every_vendor_with_fields_and_completions_print() {
         "{stdout}"
     );
 }
+
+/// docs/cli.md lists exactly the columns of the one schema, in order.
+#[test]
+fn the_documented_columns_are_the_schema() {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/cli.md")).unwrap();
+    let table = |heading: &str| -> Vec<String> {
+        let start = doc
+            .find(heading)
+            .unwrap_or_else(|| panic!("no {heading} in docs/cli.md"));
+        doc[start..]
+            .lines()
+            .skip_while(|l| !l.starts_with("| column"))
+            .skip(2)
+            .take_while(|l| l.starts_with('|'))
+            .map(|l| l.split('`').nth(1).unwrap().to_owned())
+            .collect()
+    };
+    let names = |cols: Vec<&str>| cols.into_iter().map(str::to_owned).collect::<Vec<_>>();
+    assert_eq!(
+        table("### `conversations`"),
+        names(
+            chathaul::arrow::CONVERSATION_COLUMNS
+                .iter()
+                .map(|c| c.name)
+                .collect()
+        )
+    );
+    assert_eq!(
+        table("### `messages`"),
+        names(
+            chathaul::arrow::MESSAGE_COLUMNS
+                .iter()
+                .map(|c| c.name)
+                .collect()
+        )
+    );
+}
