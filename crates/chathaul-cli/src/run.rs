@@ -450,3 +450,61 @@ async fn demo(args: DemoArgs, quiet: bool) -> Result<u8, Fail> {
         &reports.iter().map(|r| r.pull.clone()).collect::<Vec<_>>(),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(error_kind: Option<&str>, shortfalls: usize) -> PullReport {
+        PullReport {
+            source: "s".into(),
+            vendor: "kf5".into(),
+            account: "a".into(),
+            window: Default::default(),
+            conversations: 1,
+            messages: 0,
+            stats: Default::default(),
+            limit_reached: false,
+            shortfalls: vec!["short".into(); shortfalls],
+            error: error_kind.map(|k| format!("{k} failed")),
+            error_kind: error_kind.map(str::to_owned),
+            elapsed_secs: 0.0,
+        }
+    }
+
+    #[test]
+    fn exit_codes_rank_usage_over_failure_over_shortfall() {
+        assert_eq!(code_of(&[report(None, 0)]), exit::OK);
+        assert_eq!(
+            code_of(&[report(None, 0), report(None, 1)]),
+            exit::INCOMPLETE
+        );
+        assert_eq!(
+            code_of(&[report(Some("auth"), 0), report(None, 1)]),
+            exit::FAILED
+        );
+        assert_eq!(
+            code_of(&[report(Some("transport"), 0), report(Some("config"), 0)]),
+            exit::USAGE
+        );
+    }
+
+    #[test]
+    fn config_pairs_split_on_the_first_equals_and_never_echo_values() {
+        let kv = parse_kv(&["a=b=c".to_owned(), " k =v".to_owned()])
+            .ok()
+            .unwrap();
+        assert_eq!(
+            kv,
+            vec![
+                ("a".to_owned(), "b=c".to_owned()),
+                ("k".to_owned(), "v".to_owned())
+            ]
+        );
+        let Err(Fail(code, msg)) = parse_kv(&["password".to_owned()]) else {
+            panic!("accepted")
+        };
+        assert_eq!(code, exit::USAGE);
+        assert_eq!(msg, "-c expects KEY=VALUE, got `password`");
+    }
+}

@@ -223,3 +223,42 @@ fn a_sync_through_injected_faults_still_equals_the_truth() {
         &crate::common::all_truth(&sim),
     );
 }
+
+#[test]
+fn one_failing_source_does_not_stop_the_others_and_its_error_is_recorded() {
+    let sim = sim(20, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = three_source_config(&sim, &dir.path().join("chathaul.toml"), &[]);
+    for (k, v) in &mut env {
+        if k == "TEST_CARESOFT_TOKEN" {
+            *v = "revoked-token".into();
+        }
+    }
+    let out = chathaul(dir.path())
+        .args(["sync", "--db", "s.sqlite"])
+        .envs(env)
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("synced 2/3 sources"), "{stderr}");
+    let store = Store::open(&dir.path().join("s.sqlite")).unwrap();
+    let states = store.states().unwrap();
+    let cs = states.iter().find(|s| s.source == "caresoft-demo").unwrap();
+    assert_eq!(cs.last_status, "error");
+    assert_eq!(cs.cursor, None);
+    let err = cs.last_error.clone().unwrap();
+    assert!(
+        err.starts_with("source caresoft-demo: caresoft: authentication failed (/api/v1/"),
+        "{err}"
+    );
+    assert!(!err.contains("revoked-token"));
+    for s in states.iter().filter(|s| s.source != "caresoft-demo") {
+        assert_eq!(
+            (s.last_status.as_str(), s.stored),
+            ("ok", 20),
+            "{}",
+            s.source
+        );
+    }
+}
