@@ -167,10 +167,8 @@ fn parse_kv(items: &[String]) -> Result<Vec<(String, String)>, Fail> {
 async fn pull(args: PullArgs, quiet: bool) -> Result<u8, Fail> {
     let mut config = Vec::new();
     if let Some(file) = &args.from {
-        let cfg = chathaul::config::load(file).map_err(|e| match e {
-            Error::Io { .. } => Fail::usage(e.to_string()),
-            e => Fail::of(&e),
-        })?;
+        // Every problem with the file is a configuration error (exit 2).
+        let cfg = chathaul::config::load(file).map_err(|e| Fail::usage(e.to_string()))?;
         let source = cfg
             .sources
             .into_iter()
@@ -216,6 +214,15 @@ async fn pull(args: PullArgs, quiet: bool) -> Result<u8, Fail> {
         By::Created => Query::new().created(since, until),
         By::Ended => Query::new().ended(since, until),
     };
+    for (flag, value) in [
+        ("agent", &args.agent),
+        ("customer", &args.customer),
+        ("channel", &args.channel),
+    ] {
+        if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+            return Err(Fail::usage(format!("--{flag} must not be empty")));
+        }
+    }
     query.agent = args.agent.clone();
     query.customer = args.customer.clone();
     query.channel = args.channel.as_deref().map(Channel::parse);
@@ -324,11 +331,12 @@ async fn sync(args: SyncArgs, quiet: bool) -> Result<u8, Fail> {
             .unwrap_or_else(|| PathBuf::from("chathaul.sqlite"));
         return status(&db, args.json);
     }
+    // Every problem with the file is a configuration error (exit 2).
     let config = chathaul::config::load(&args.config).map_err(|e| match e {
         Error::Io { .. } => Fail::usage(format!(
-            "{e} (pass --config PATH; the README shows the format)"
+            "{e} (pass --config PATH; docs/cli.md shows the format)"
         )),
-        e => Fail::of(&e),
+        e => Fail::usage(e.to_string()),
     })?;
     let db = args
         .db

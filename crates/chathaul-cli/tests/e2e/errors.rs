@@ -131,6 +131,18 @@ fn usage_mistakes_are_exit_2() {
         .output()
         .unwrap();
     assert_one_line_exit_2(&out, &["nope.toml"]);
+    std::fs::write(dir.path().join("empty.toml"), "lookback = \"1d\"\n").unwrap();
+    let out = chathaul(dir.path())
+        .args(["sync", "--config", "empty.toml"])
+        .output()
+        .unwrap();
+    assert_one_line_exit_2(&out, &["empty.toml: no [[source]] entries"]);
+    let out = chathaul(dir.path())
+        .args(["pull", "kf5", "--channel", ""])
+        .args(config_args(&sim, "kf5"))
+        .output()
+        .unwrap();
+    assert_one_line_exit_2(&out, &["--channel must not be empty"]);
 }
 
 #[test]
