@@ -139,3 +139,68 @@ fn jsonl_on_stdout_with_a_window_and_a_limit() {
     assert_eq!(stdout.lines().count(), 3);
     assert!(stderr.contains("stopped at --limit"), "{stderr}");
 }
+
+/// `chathaul sim --json` prints configs that `chathaul pull` takes as they are.
+#[test]
+fn the_sim_subcommand_feeds_pull_with_an_ended_window() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut sim = chathaul(dir.path())
+        .args(["sim", "--json", "--conversations", "15", "--seed", "3"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(sim.stdout.take().unwrap()).lines();
+    let configs: Vec<serde_json::Value> = (0..3)
+        .map(|_| serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap())
+        .collect();
+    let kf5 = configs.iter().find(|c| c["vendor"] == "kf5").unwrap();
+    let args: Vec<String> = kf5
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| *k != "vendor")
+        .flat_map(|(k, v)| ["-c".to_owned(), format!("{k}={}", v.as_str().unwrap())])
+        .collect();
+    let truth: Vec<Conversation> = chathaul_sim::truth(
+        &chathaul_sim::SimOptions {
+            conversations: 15,
+            seed: 3,
+            ..Default::default()
+        },
+        "kf5",
+    )
+    .collect();
+    let mut ended: Vec<_> = truth.iter().filter_map(|c| c.ended_at).collect();
+    ended.sort();
+    let since = ended[4];
+    let out = chathaul(dir.path())
+        .args([
+            "pull",
+            "kf5",
+            "--by",
+            "ended",
+            "--since",
+            &since.to_rfc3339(),
+            "--messages",
+        ])
+        .args(&args)
+        .output()
+        .unwrap();
+    sim.kill().unwrap();
+    sim.wait().unwrap();
+    assert_ok(&out);
+    let got: Vec<Conversation> = text(&out)
+        .0
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let expected: Vec<Conversation> = truth
+        .iter()
+        .filter(|c| c.ended_at.is_some_and(|t| t >= since))
+        .map(connector_testkit::without_summary)
+        .collect();
+    assert_eq!(expected.len(), ended.len() - 4);
+    assert_same_conversations(&got, &expected);
+}
