@@ -344,10 +344,25 @@ impl Store {
                 }
             }
             if let Some((source, messages)) = source {
-                let newest = conversations.iter().filter_map(|c| c.created_at).max();
+                // Compared as instants, not as text: RFC 3339 text with and
+                // without fractions does not sort as time does.
+                let stored: Option<String> = tx
+                    .query_row(
+                        "SELECT newest_seen FROM sync_state WHERE source = ?1",
+                        params![source],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(err)?
+                    .flatten();
+                let newest = conversations
+                    .iter()
+                    .filter_map(|c| c.created_at)
+                    .chain(parse_time(stored))
+                    .max();
                 tx.execute(
                     "UPDATE sync_state SET rows_fetched = rows_fetched + ?2, messages_fetched = messages_fetched + ?3,
-                         newest_seen = CASE WHEN newest_seen IS NULL OR newest_seen < ?4 THEN ?4 ELSE newest_seen END
+                         newest_seen = ?4
                      WHERE source = ?1",
                     params![source, conversations.len() as i64, messages as i64, time_text(newest)],
                 )

@@ -243,3 +243,28 @@ fn the_lead_report_counts_and_medians() {
     let text = report.to_string();
     assert!(text.contains("50%") && text.contains("50s"), "{text}");
 }
+
+#[test]
+fn the_cursor_follows_instants_not_their_text() {
+    // `…:00.5Z` sorts before `…:00Z` as text; the newest seen must be the later instant.
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("sync.sqlite");
+    let mut data = conversations("fake", 2);
+    data[0].created_at = Some(t0() + Duration::milliseconds(500));
+    data[1].created_at = Some(t0());
+    let fake = Arc::new(Fake::new("acme", data));
+    let reports = rt
+        .block_on(sync(
+            &db,
+            vec![prepared("main", fake)],
+            SyncOptions { batch_size: 1 },
+        ))
+        .unwrap();
+    let state = reports[0].state.clone().unwrap();
+    assert_eq!(state.newest_seen, Some(t0() + Duration::milliseconds(500)));
+    assert_eq!(
+        state.cursor,
+        Some(t0() + Duration::milliseconds(500) - DEFAULT_LOOKBACK)
+    );
+}
