@@ -241,9 +241,11 @@ fn connectors_lists_every_vendor_with_fields_and_completions_print() {
     );
 }
 
-/// docs/cli.md lists exactly the columns of the one schema, in order.
+/// docs/cli.md lists exactly the columns of the one schema, in order, with
+/// their types and nullability.
 #[test]
 fn the_documented_columns_are_the_schema() {
+    use chathaul::arrow::{Column, Kind};
     let doc =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/cli.md")).unwrap();
     let table = |heading: &str| -> Vec<String> {
@@ -255,26 +257,35 @@ fn the_documented_columns_are_the_schema() {
             .skip_while(|l| !l.starts_with("| column"))
             .skip(2)
             .take_while(|l| l.starts_with('|'))
-            .map(|l| l.split('`').nth(1).unwrap().to_owned())
+            .map(|l| {
+                let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+                format!("{} {}", cells[1].trim_matches('`'), cells[2])
+            })
             .collect()
     };
-    let names = |cols: Vec<&str>| cols.into_iter().map(str::to_owned).collect::<Vec<_>>();
+    fn described<G>(cols: &[Column<G>]) -> Vec<String> {
+        cols.iter()
+            .map(|c| {
+                let kind = match c.kind {
+                    Kind::Text => "text",
+                    Kind::UInt => "uint64",
+                    Kind::Bool => "bool",
+                    Kind::Time => "timestamp",
+                };
+                format!(
+                    "{} {kind}{}",
+                    c.name,
+                    if c.nullable { "" } else { ", not null" }
+                )
+            })
+            .collect()
+    }
     assert_eq!(
         table("### `conversations`"),
-        names(
-            chathaul::arrow::CONVERSATION_COLUMNS
-                .iter()
-                .map(|c| c.name)
-                .collect()
-        )
+        described(chathaul::arrow::CONVERSATION_COLUMNS)
     );
     assert_eq!(
         table("### `messages`"),
-        names(
-            chathaul::arrow::MESSAGE_COLUMNS
-                .iter()
-                .map(|c| c.name)
-                .collect()
-        )
+        described(chathaul::arrow::MESSAGE_COLUMNS)
     );
 }
