@@ -1,0 +1,344 @@
+//! `chathaul sync` killed with SIGKILL at 20+ moments, each followed by a
+//! rerun that must leave the database equal to the truth, with no duplicate
+//! and no missing row; corrupt and foreign databases are refused untouched.
+//!
+//! (crates/chathaul-cli/tests/e2e/kill.rs kills four times and checks once at
+//! the end; here every moment gets its own check, and the moments are aimed
+//! at database writes too, by killing as soon as the WAL file grows.)
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use chathaul::Store;
+use chathaul_reliability::chathaul_bin;
+use chathaul_sim::{SimOptions, Simulator};
+use connector_core::Conversation;
+use connector_testkit::assert_same_conversations;
+use rand::{Rng, SeedableRng};
+
+fn chathaul(dir: &Path) -> Command {
+    let mut c = Command::new(chathaul_bin());
+    c.env_clear().current_dir(dir);
+    c
+}
+
+/// A config file with the simulator's three vendors; secrets in the environment.
+fn config(
+    sim: &Simulator,
+    path: &Path,
+    lookback: &str,
+    extra: &[(&str, &str)],
+) -> Vec<(String, String)> {
+    let mut toml = format!("lookback = \"{lookback}\"\n");
+    let mut env = Vec::new();
+    for vendor in chathaul_sim::VENDORS {
+        toml.push_str(&format!(
+            "\n[[source]]\nname = \"{vendor}-demo\"\nvendor = \"{vendor}\"\n[source.config]\n"
+        ));
+        for (k, v) in extra {
+            toml.push_str(&format!("{k} = \"{v}\"\n"));
+        }
+        for (k, v) in sim.config(vendor) {
+            if matches!(k.as_str(), "password" | "token") {
+                let var = format!("TEST_{}_{}", vendor.to_uppercase(), k.to_uppercase());
+                toml.push_str(&format!("{k} = \"${{{var}}}\"\n"));
+                env.push((var, v));
+            } else {
+                toml.push_str(&format!("{k} = \"{v}\"\n"));
+            }
+        }
+    }
+    std::fs::write(path, toml).unwrap();
+    env
+}
+
+fn truth(sim: &Simulator) -> Vec<Conversation> {
+    chathaul_sim::VENDORS
+        .iter()
+        .flat_map(|v| sim.truth(v))
+        .collect()
+}
+
+fn count(store: &Store, sql: &str) -> i64 {
+    store.connection().query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+/// The database equals the truth: every conversation, field by field, each
+/// once; every message once; WAL mode; integrity intact; every source ok.
+#[track_caller]
+fn assert_db_is_truth(db: &Path, truth: &[Conversation], moment: &str) {
+    let store = Store::open(db).unwrap_or_else(|e| panic!("{moment}: {e}"));
+    assert_same_conversations(&store.conversations().unwrap(), truth);
+    let messages: usize = truth.iter().map(|c| c.messages.len()).sum();
+    assert_eq!(
+        count(&store, "SELECT count(*) FROM messages") as usize,
+        messages,
+        "{moment}: message rows"
+    );
+    assert_eq!(
+        count(
+            &store,
+            "SELECT count(*) FROM (SELECT 1 FROM messages GROUP BY vendor, account, conversation_id, seq HAVING count(*) > 1)"
+        ),
+        0,
+        "{moment}: duplicate messages"
+    );
+    let mode: String = store
+        .connection()
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal", "{moment}");
+    let check: String = store
+        .connection()
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok", "{moment}");
+    for s in store.states().unwrap() {
+        assert_eq!(s.last_status, "ok", "{moment}: {}", s.source);
+        assert!(s.cursor.is_some(), "{moment}: {}", s.source);
+    }
+}
+
+#[track_caller]
+fn assert_ok(out: &Output, moment: &str) {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{moment}: stderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The WAL file's size and modification time (a write changes one of them).
+fn wal_stamp(db: &Path) -> Option<(u64, std::time::SystemTime)> {
+    let mut wal = db.as_os_str().to_owned();
+    wal.push("-wal");
+    let m = std::fs::metadata(PathBuf::from(wal)).ok()?;
+    Some((m.len(), m.modified().ok()?))
+}
+
+#[derive(Debug, Default)]
+struct Seen {
+    before_any_row: u32,
+    mid_run: u32,
+    after_the_run: u32,
+    on_a_wal_write: u32,
+}
+
+#[test]
+fn sync_killed_at_22_moments_then_rerun_always_equals_the_truth() {
+    // Latency and one request at a time stretch a run to about a second, so
+    // kills land during fetches; --batch-size 1 makes a commit per
+    // conversation, so they land during writes and commits too.
+    let sim = Simulator::start_blocking(SimOptions {
+        seed: 23,
+        conversations: 16,
+        messages: 4,
+        latency: Duration::from_millis(8),
+        ..SimOptions::default()
+    })
+    .unwrap();
+    let truth = truth(&sim);
+    let dir = tempfile::tempdir().unwrap();
+    let slow = config(
+        &sim,
+        &dir.path().join("slow.toml"),
+        "1d",
+        &[("concurrency", "1")],
+    );
+    let fast = config(&sim, &dir.path().join("fast.toml"), "1d", &[]);
+    chathaul_bin(); // built before anything is timed
+    let db = dir.path().join("kill.sqlite");
+    let sync = |cfg: &str, env: &[(String, String)]| {
+        let mut c = chathaul(dir.path());
+        c.args([
+            "sync",
+            "--config",
+            cfg,
+            "--db",
+            "kill.sqlite",
+            "--batch-size",
+            "1",
+            "--quiet",
+        ])
+        .envs(env.iter().cloned());
+        c
+    };
+
+    // How long an uninterrupted slow run takes.
+    let started = Instant::now();
+    assert_ok(&sync("slow.toml", &slow).output().unwrap(), "a full run");
+    let full = started.elapsed();
+    assert_db_is_truth(&db, &truth, "a full run");
+
+    let seed: u64 = std::env::var("CHATHAUL_KILL_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| rand::rng().random());
+    eprintln!(
+        "kill moments seed: {seed} (set CHATHAUL_KILL_SEED to replay); a full run takes {full:?}"
+    );
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut seen = Seen::default();
+    let moments = 22;
+    for m in 0..moments {
+        // Half the moments start from an empty database (a first run, every
+        // conversation written), half re-sync a complete one from the start
+        // (its cursors cleared), so every conversation is fetched again and
+        // upserted over its row: kills land in those rewrites too.
+        if m % 2 == 0 {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(dir.path().join(format!("kill.sqlite{suffix}")));
+            }
+        } else {
+            let c = rusqlite::Connection::open(&db).unwrap();
+            c.execute("UPDATE sync_state SET cursor = NULL", [])
+                .unwrap();
+        }
+        let on_wal = m % 3 == 2;
+        let wait = full.mul_f64(rng.random_range(0.0..1.1));
+        let mut child = sync("slow.toml", &slow).spawn().unwrap();
+        let began = Instant::now();
+        let wal_before = wal_stamp(&db);
+        let mut wal_write = false;
+        loop {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            if on_wal && began.elapsed() > wait / 4 && wal_stamp(&db) != wal_before {
+                wal_write = true;
+                break;
+            }
+            if !on_wal && began.elapsed() >= wait {
+                break;
+            }
+            std::thread::sleep(Duration::from_micros(500));
+        }
+        let finished = child.try_wait().unwrap().is_some();
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let moment = format!("moment {m} (seed {seed}, after {:?})", began.elapsed());
+        // What the kill left opens, holds no duplicate, and is consistent.
+        if db.exists() {
+            let store = Store::open(&db).unwrap_or_else(|e| panic!("{moment}: {e}"));
+            let rows = count(&store, "SELECT count(*) FROM conversations");
+            let keys = count(
+                &store,
+                "SELECT count(*) FROM (SELECT DISTINCT vendor, account, id FROM conversations)",
+            );
+            assert_eq!(rows, keys, "{moment}: duplicate rows");
+            let running = store
+                .states()
+                .unwrap()
+                .iter()
+                .any(|s| s.last_status == "running");
+            match () {
+                _ if finished => seen.after_the_run += 1,
+                _ if rows == 0 => seen.before_any_row += 1,
+                _ if running => seen.mid_run += 1,
+                _ => seen.after_the_run += 1,
+            }
+        } else {
+            seen.before_any_row += 1;
+        }
+        seen.on_a_wal_write += u32::from(wal_write);
+        // The rerun (at full speed) completes and the database is the truth.
+        assert_ok(&sync("fast.toml", &fast).output().unwrap(), &moment);
+        assert_db_is_truth(&db, &truth, &moment);
+    }
+    eprintln!("{moments} kill moments: {seen:?}");
+    assert!(
+        seen.mid_run + seen.on_a_wal_write >= 8,
+        "too few kills landed mid-run: {seen:?}"
+    );
+}
+
+/// Runs the binary on `db` and checks the file is refused and left as it was.
+fn assert_refused(dir: &Path, db: &str, env: &[(String, String)], needle: &str) {
+    let path = dir.join(db);
+    let before = std::fs::read(&path).unwrap();
+    for args in [
+        vec!["sync", "--config", "c.toml", "--db", db],
+        vec!["sync", "--status", "--config", "c.toml", "--db", db],
+    ] {
+        let out = chathaul(dir)
+            .args(&args)
+            .envs(env.iter().cloned())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_ne!(out.status.code(), Some(0), "{db} {args:?}: accepted");
+        assert!(stderr.contains(needle), "{db} {args:?}: {stderr}");
+        assert!(
+            stderr.contains(db),
+            "{db}: the error names the file: {stderr}"
+        );
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            before,
+            "{db} {args:?}: the file changed"
+        );
+    }
+}
+
+#[test]
+fn corrupt_and_foreign_databases_are_refused_and_left_untouched() {
+    let sim = Simulator::start_blocking(SimOptions {
+        seed: 5,
+        conversations: 30,
+        messages: 3,
+        ..SimOptions::default()
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let env = config(&sim, &dir.path().join("c.toml"), "1d", &[]);
+
+    // Not a database at all.
+    std::fs::write(
+        dir.path().join("notes.sqlite"),
+        "my notes, not a database\n",
+    )
+    .unwrap();
+    assert_refused(dir.path(), "notes.sqlite", &env, "not a SQLite database");
+
+    // Another application's SQLite database.
+    {
+        let c = rusqlite::Connection::open(dir.path().join("app.db")).unwrap();
+        c.execute_batch("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO users VALUES (1, 'ann');")
+            .unwrap();
+    }
+    assert_refused(dir.path(), "app.db", &env, "chathaul did not create");
+
+    // A chathaul database whose pages were overwritten with garbage.
+    let out = chathaul(dir.path())
+        .args(["sync", "--config", "c.toml", "--db", "good.sqlite"])
+        .envs(env.iter().cloned())
+        .output()
+        .unwrap();
+    assert_ok(&out, "a first sync");
+    // Fold the WAL into the file, as a closed database has it.
+    {
+        let c = rusqlite::Connection::open(dir.path().join("good.sqlite")).unwrap();
+        let _: i64 = c
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+            .unwrap();
+    }
+    let good = std::fs::read(dir.path().join("good.sqlite")).unwrap();
+    assert!(good.len() > 8 * 4096, "{} bytes", good.len());
+    let mut garbled = good.clone();
+    for b in &mut garbled[100..] {
+        *b = b.wrapping_mul(31).wrapping_add(7);
+    }
+    std::fs::write(dir.path().join("garbled.sqlite"), &garbled).unwrap();
+    assert_refused(
+        dir.path(),
+        "garbled.sqlite",
+        &env,
+        "database garbled.sqlite",
+    );
+
+    // The same database cut in half (a copy interrupted midway).
+    std::fs::write(dir.path().join("half.sqlite"), &good[..good.len() / 2]).unwrap();
+    assert_refused(dir.path(), "half.sqlite", &env, "database half.sqlite");
+}
