@@ -381,6 +381,10 @@ pub struct HttpClient {
     base: Url,
     auth_header: Option<(HeaderName, HeaderValue)>,
     auth: Auth,
+    /// The credential in every form it travels in (the secret, the header
+    /// value, basic auth's base64): scrubbed from any response text an error
+    /// quotes, so a server that echoes the request cannot leak it.
+    redact: Vec<String>,
     settings: HttpSettings,
     client: reqwest::Client,
     gate: Arc<AccountGate>,
@@ -424,6 +428,7 @@ impl HttpClient {
             ));
         }
         let auth_header = auth.header(vendor)?;
+        let redact = redactions(&auth, auth_header.as_ref());
         let mut headers = HeaderMap::new();
         headers.insert(
             reqwest::header::ACCEPT,
@@ -459,6 +464,7 @@ impl HttpClient {
             base,
             auth_header,
             auth,
+            redact,
             settings,
             client,
             gate,
@@ -634,7 +640,7 @@ impl HttpClient {
                 .headers()
                 .get(reqwest::header::LOCATION)
                 .and_then(|v| v.to_str().ok())
-                .map(|l| clip(l).into_owned())
+                .map(|l| clip(&self.scrub(l)).into_owned())
                 .unwrap_or_default();
             return Err(Error::Paging {
                 vendor: self.vendor,
@@ -679,7 +685,7 @@ impl HttpClient {
         self.stats
             .bytes
             .fetch_add(body.len() as u64, Ordering::Relaxed);
-        let text = || clip(String::from_utf8_lossy(&body).trim()).into_owned();
+        let text = || clip(&self.scrub(String::from_utf8_lossy(&body).trim())).into_owned();
         match status.as_u16() {
             200..=299 => Ok(bytes::Bytes::from(body)),
             s @ (401 | 403) => Err(Error::Unauthenticated {
@@ -726,6 +732,17 @@ impl HttpClient {
         }
     }
 
+    /// `text` with every form of the credential replaced by `[REDACTED]`.
+    fn scrub(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for secret in &self.redact {
+            if out.contains(secret.as_str()) {
+                out = out.replace(secret.as_str(), "[REDACTED]");
+            }
+        }
+        out
+    }
+
     fn decode<T: DeserializeOwned>(&self, req: &Request, body: &[u8]) -> Result<T> {
         let decode_err = |path: String, message: String, transient: bool| Error::Decode {
             vendor: self.vendor,
@@ -749,7 +766,7 @@ impl HttpClient {
                     ".".into(),
                     format!(
                         "expected JSON, got an HTML page: {}",
-                        clip(String::from_utf8_lossy(body).trim())
+                        clip(&self.scrub(String::from_utf8_lossy(body).trim()))
                     ),
                     true,
                 ));
@@ -764,12 +781,34 @@ impl HttpClient {
             let transient = inner.is_eof();
             decode_err(
                 path,
-                clip_to(&inner.to_string(), 400).into_owned(),
+                clip_to(&self.scrub(&inner.to_string()), 400).into_owned(),
                 transient,
             )
         })?;
         Ok(value)
     }
+}
+
+/// The credential of `auth` in every form a server could echo: the secret
+/// itself, the whole header value, and for basic auth its base64 part.
+/// Longest first, so a longer form is replaced before a part of it.
+fn redactions(auth: &Auth, header: Option<&(HeaderName, HeaderValue)>) -> Vec<String> {
+    let mut out: Vec<String> = match auth {
+        Auth::None => Vec::new(),
+        Auth::Basic { password, .. } => vec![password.expose_secret().to_owned()],
+        Auth::Bearer(token) => vec![token.expose_secret().to_owned()],
+        Auth::Header { value, .. } => vec![value.expose_secret().to_owned()],
+    };
+    if let Some(value) = header.and_then(|(_, v)| v.to_str().ok()) {
+        out.push(value.to_owned());
+        if let Some(encoded) = value.strip_prefix("Basic ") {
+            out.push(encoded.to_owned());
+        }
+    }
+    out.retain(|s| !s.is_empty());
+    out.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    out.dedup();
+    out
 }
 
 /// Parses and checks a base URL.
