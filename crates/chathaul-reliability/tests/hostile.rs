@@ -506,3 +506,202 @@ async fn plain_http_to_another_host_is_refused_before_any_request() {
         );
     }
 }
+
+/// How a fuzz case damages one simulator answer.
+#[derive(Debug, Clone)]
+enum Damage {
+    /// Cut the body at this fraction of its length.
+    Cut(f64),
+    /// Overwrite the byte at this fraction with this byte.
+    Byte(f64, u8),
+    /// Replace the first value of this key with this JSON.
+    Value(&'static str, &'static str),
+    /// Remove every occurrence of this key.
+    DropKey(&'static str),
+}
+
+fn damage(body: &[u8], d: &Damage) -> Vec<u8> {
+    let at = |f: f64| ((body.len() as f64 * f) as usize).min(body.len().saturating_sub(1));
+    match d {
+        Damage::Cut(f) => body[..at(*f)].to_vec(),
+        Damage::Byte(f, b) => {
+            let mut v = body.to_vec();
+            if !v.is_empty() {
+                let i = at(*f);
+                v[i] = *b;
+            }
+            v
+        }
+        Damage::Value(key, json) => {
+            let Ok(mut v) = serde_json::from_slice::<Value>(body) else {
+                return body.to_vec();
+            };
+            fn walk(v: &mut Value, key: &str, new: &Value) -> bool {
+                match v {
+                    Value::Object(m) => {
+                        if let Some(slot) = m.get_mut(key) {
+                            *slot = new.clone();
+                            return true;
+                        }
+                        m.values_mut().any(|x| walk(x, key, new))
+                    }
+                    Value::Array(a) => a.iter_mut().any(|x| walk(x, key, new)),
+                    _ => false,
+                }
+            }
+            walk(&mut v, key, &serde_json::from_str(json).unwrap());
+            serde_json::to_vec(&v).unwrap()
+        }
+        Damage::DropKey(key) => {
+            let Ok(mut v) = serde_json::from_slice::<Value>(body) else {
+                return body.to_vec();
+            };
+            fn walk(v: &mut Value, key: &str) {
+                match v {
+                    Value::Object(m) => {
+                        m.remove(key);
+                        m.values_mut().for_each(|x| walk(x, key));
+                    }
+                    Value::Array(a) => a.iter_mut().for_each(|x| walk(x, key)),
+                    _ => {}
+                }
+            }
+            walk(&mut v, key);
+            serde_json::to_vec(&v).unwrap()
+        }
+    }
+}
+
+fn damages() -> impl proptest::strategy::Strategy<Value = Damage> {
+    use proptest::prelude::*;
+    const KEYS: &[&str] = &[
+        "chats",
+        "r_id",
+        "id",
+        "conversation_id",
+        "start_time",
+        "created_at",
+        "contents",
+        "im_chatrecords",
+        "messages",
+        "count",
+        "numFound",
+        "code",
+        "data",
+        "status",
+        "chat",
+        "spokesman_identity",
+        "msg",
+        "upload",
+        "rating",
+        "evaluate",
+        "chat_duration",
+        "waitTime",
+    ];
+    const VALUES: &[&str] = &[
+        "null",
+        "\"\"",
+        "{}",
+        "[]",
+        "[[[[1]]]]",
+        "-1",
+        "1.5",
+        "true",
+        "\"2024-13-45 99:99:99\"",
+        "18446744073709551616",
+        "{\"a\": [1, {\"b\": null}]}",
+        "\"nul \\u0000 here\"",
+    ];
+    prop_oneof![
+        (0.0f64..1.0).prop_map(Damage::Cut),
+        (0.0f64..1.0, any::<u8>()).prop_map(|(f, b)| Damage::Byte(f, b)),
+        (
+            proptest::sample::select(KEYS),
+            proptest::sample::select(VALUES)
+        )
+            .prop_map(|(k, v)| Damage::Value(k, v)),
+        proptest::sample::select(KEYS).prop_map(Damage::DropKey),
+    ]
+}
+
+#[test]
+fn fuzz_damaged_simulator_answers_end_in_a_result_or_a_specific_error() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+    let cases = std::env::var("CHATHAUL_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(48);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    // The upstream runs on its own thread: the proxy fetches it blocking.
+    let sim = chathaul_sim::Simulator::start_blocking(chathaul_sim::SimOptions {
+        seed: 17,
+        conversations: 12,
+        messages: 3,
+        ..Default::default()
+    })
+    .unwrap();
+    let upstream = format!("http://{}", sim.addr());
+    let mut runner = TestRunner::new(Config {
+        cases,
+        failure_persistence: None,
+        max_shrink_iters: 32,
+        ..Config::default()
+    });
+    let strategy = (
+        proptest::sample::select(VENDORS.to_vec()),
+        0u64..30,
+        damages(),
+        1u32..8,
+    );
+    let with_error = std::sync::atomic::AtomicU32::new(0);
+    let result = runner.run(&strategy, |(vendor, k, d, page_size)| {
+        rt.block_on(async {
+            let d2 = d.clone();
+            let proxy = chathaul_reliability::MutatingProxy::start(
+                upstream.clone(),
+                std::sync::Arc::new(move |n, _path: &str, body: &[u8]| {
+                    (n == k).then(|| damage(body, &d2))
+                }),
+            )
+            .await;
+            let mut values = sim.config(vendor);
+            for (key, v) in &mut values {
+                if key == "base_url" {
+                    *v = format!("{}/{vendor}", proxy.url());
+                }
+            }
+            let c = connector(vendor, values, fast_http(1)).unwrap();
+            let q = Query {
+                page_size: Some(page_size),
+                ..Query::new().with_messages(true).with_summaries(true)
+            };
+            let pulled = pull(c.as_ref(), &q, Duration::from_secs(20)).await;
+            prop_assert!(!pulled.timed_out, "{vendor} {d:?}: hung");
+            let mut ids = std::collections::BTreeSet::new();
+            for c in pulled.ok() {
+                prop_assert!(ids.insert(c.id.clone()), "{vendor} {d:?}: {} twice", c.id);
+            }
+            for e in pulled.errors() {
+                if let Err(why) = error_is_specific(e, vendor) {
+                    prop_assert!(false, "{vendor} {d:?} at request {k}: {why}");
+                }
+            }
+            if !pulled.errors().is_empty() {
+                with_error.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            Ok(())
+        })
+    });
+    eprintln!(
+        "fuzz: {cases} damaged answers, {} pulls ended in a specific error",
+        with_error.into_inner()
+    );
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}
