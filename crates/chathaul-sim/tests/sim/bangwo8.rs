@@ -565,3 +565,65 @@ async fn truth_follows_the_mapping() {
         "an empty message"
     );
 }
+
+#[tokio::test]
+async fn records_have_the_documented_fields_in_order() {
+    let sim = default_sim().await;
+    let body = get_json(&sim, "bangwo8", &format!("{LIST}?per_page=3"), BW8, 200).await;
+    let keys: Vec<&str> = body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys, ["chats", "count", "next_page", "previous_page"]);
+    let documented = [
+        "r_id",
+        "type",
+        "support_id",
+        "support_name",
+        "uname",
+        "start_time",
+        "end_time",
+        "client_ip",
+        "ip_info",
+        "evaluate",
+        "evaluate_time",
+        "evaluate_remark",
+        "end_type",
+        "servicer_msg_count",
+        "client_msg_count",
+        "first_response",
+        "contents",
+    ];
+    for c in body["chats"].as_array().unwrap() {
+        let keys: Vec<&str> = c.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys, documented);
+    }
+    let id = text(&body["chats"][0]["r_id"]);
+    let recs = get_json(
+        &sim,
+        "bangwo8",
+        &format!("/api/v1/imchat/chatrecords/{id}.json"),
+        BW8,
+        200,
+    )
+    .await;
+    let keys: Vec<&str> = recs
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        ["im_chatrecords", "count", "next_page", "previous_page"]
+    );
+    for m in recs["im_chatrecords"]["contents"].as_array().unwrap() {
+        let keys: Vec<&str> = m.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            ["spokesman", "spokesman_identity", "msg", "create_time"]
+        );
+    }
+}

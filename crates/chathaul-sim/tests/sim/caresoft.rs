@@ -357,3 +357,56 @@ async fn durations_and_missed_chats() {
             .any(|c| c.raw["cus_email"] == "" && c.customer.email.is_none())
     );
 }
+
+#[tokio::test]
+async fn records_have_the_documented_fields() {
+    let sim = default_sim().await;
+    let body = get_json(&sim, "caresoft", &format!("{LIST}?count=5&page=1"), CS, 200).await;
+    let keys: Vec<&str> = body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys, ["code", "numFound", "chats"]);
+    let documented = [
+        "ticket_id",
+        "ticket_no",
+        "customer_id",
+        "group_name",
+        "conversation_id",
+        "cus_email",
+        "cus_name",
+        "cus_phone",
+        "start_time",
+        "end_time",
+        "chat_duration",
+        "agent_email",
+        "agent_name",
+        "ring_time",
+        "meet_time",
+        "waitTime",
+        "answer_time",
+        "chat_status",
+        "landing_page",
+        "referrer",
+        "is_trigger",
+        "facebook_page_id",
+        "service_id",
+    ];
+    for c in body["chats"].as_array().unwrap() {
+        let keys: Vec<&str> = c.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys, documented);
+        let id = c["conversation_id"].as_str().unwrap();
+        let parts: Vec<&str> = id.split('-').collect();
+        assert_eq!(parts.len(), 3, "{id}");
+        assert_eq!(parts[0].len(), 14, "{id}: yyyyMMddHHmmss");
+        assert_eq!(
+            parts[0],
+            c["start_time"]
+                .as_str()
+                .unwrap()
+                .replace(['-', ' ', ':'], "")
+        );
+    }
+}

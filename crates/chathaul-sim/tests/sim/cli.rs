@@ -97,7 +97,8 @@ async fn binary_prints_json_configs_writes_truth_and_serves() {
 }
 
 #[test]
-fn plain_lines_name_the_base_url_then_the_fields() {
+fn plain_lines_name_the_base_url_then_the_fields_and_ctrl_c_stops_it() {
+    let started = std::time::Instant::now();
     let mut child = Child(
         Command::new(env!("CARGO_BIN_EXE_chathaul-sim"))
             .args(["--port", "0"])
@@ -122,6 +123,33 @@ fn plain_lines_name_the_base_url_then_the_fields() {
     assert!(first[0].starts_with("bangwo8 http://127.0.0.1:"));
     assert!(first[0].ends_with("/bangwo8 account=admin@demo password=bangwo8-demo-password"));
     assert!(first[1].ends_with("/caresoft domain=demo token=caresoft-demo-token"));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "started in {:?}",
+        started.elapsed()
+    );
+
+    // Ctrl-C (SIGINT) stops it cleanly, with exit status 0.
+    let pid = child.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let status = loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still running 5 s after SIGINT"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status:?}");
 }
 
 #[test]

@@ -280,3 +280,55 @@ async fn filters_visitor_user_and_inclusive_dates() {
     get_json(&sim, "kf5", &format!("{LIST}?start=yesterday"), KF5, 400).await;
     get_json(&sim, "kf5", &format!("{LIST}?visitor_id=abc"), KF5, 400).await;
 }
+
+#[tokio::test]
+async fn records_have_the_documented_fields() {
+    let sim = default_sim().await;
+    let truth = sim.truth("kf5");
+    let body = get_json(
+        &sim,
+        "kf5",
+        &format!("/apiv2/chats/{}.json", truth[0].id),
+        KF5,
+        200,
+    )
+    .await;
+    let chat = body["chat"].as_object().unwrap();
+    let keys: Vec<&str> = chat.keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "id",
+            "type",
+            "started_by",
+            "status",
+            "agent_id",
+            "rating",
+            "visitor_id",
+            "user_id",
+            "created_at",
+            "assigned_at",
+            "end_at",
+            "messages"
+        ]
+    );
+    assert_eq!(chat["type"], "chat");
+    for m in chat["messages"].as_array().unwrap() {
+        let keys: Vec<&str> = m.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "id",
+                "chat_id",
+                "type",
+                "name",
+                "msg",
+                "upload_id",
+                "is_read",
+                "created_at",
+                "upload"
+            ]
+        );
+        assert_eq!(m["chat_id"], chat["id"]);
+    }
+}
