@@ -705,3 +705,75 @@ fn fuzz_damaged_simulator_answers_end_in_a_result_or_a_specific_error() {
         panic!("{e}");
     }
 }
+
+#[tokio::test]
+async fn a_200_answer_that_is_not_a_listing_is_an_error_not_an_empty_listing() {
+    // A gateway's `{}`, an API error carried in a 200 body (Bangwo8 reports
+    // errors as `status` codes in 200 answers), a bare array: none of them is
+    // "no conversations". (`{"chats": null}` and `{"chats": []}` are.)
+    for vendor in VENDORS {
+        for body in [
+            r#"{}"#,
+            r#"[]"#,
+            r#"{"status": "100001", "message": "无权限 (no permission)"}"#,
+            r#"{"error": "maintenance"}"#,
+        ] {
+            let (_, e) = crafted(vendor, body, body.as_bytes().to_vec()).await;
+            assert!(e.contains("page 1"), "{vendor} {body}: {e}");
+            if body.contains("100001") && vendor == "bangwo8" {
+                assert!(
+                    e.contains("100001") && e.contains("no permission"),
+                    "{vendor}: {e}"
+                );
+            }
+        }
+        let mut empty = page(vendor, vec![], 0);
+        let mut empties = vec![empty.to_string()];
+        if vendor != "caresoft" {
+            // CareSoft's envelope always carries `code`; the others' `chats` may be null.
+            empty["chats"] = Value::Null;
+            empties.push(empty.to_string());
+        }
+        for body in empties {
+            let b = body.as_bytes().to_vec();
+            let (pulled, _, _) = against(
+                vendor,
+                move |_| Reply::bytes(b.clone()),
+                settings(),
+                Query::new(),
+            )
+            .await;
+            assert!(
+                pulled.items.is_empty(),
+                "{vendor} {body}: {:?}",
+                pulled.errors()
+            );
+        }
+    }
+    // The same for a session's chat records: a 200 without `im_chatrecords`
+    // is not "no messages".
+    let server = HostileServer::start(|hit| {
+        if hit.path.starts_with("/api/v1/imchat/chatrecords/") {
+            Reply::json(&json!({"status": "100001", "message": "无权限"}))
+        } else if hit.page() == 1 {
+            Reply::json(&page("bangwo8", vec![record("bangwo8", 1)], 1))
+        } else {
+            Reply::json(&page("bangwo8", vec![], 1))
+        }
+    })
+    .await;
+    let c = connector("bangwo8", config("bangwo8", &server.url()), settings()).unwrap();
+    let pulled = pull(
+        c.as_ref(),
+        &Query::new().with_messages(true),
+        Duration::from_secs(10),
+    )
+    .await;
+    let errors = pulled.errors();
+    assert_eq!(errors.len(), 1, "{:?}", pulled.ok());
+    let e = errors[0].to_string();
+    assert!(
+        e.contains("/api/v1/imchat/chatrecords/1.json") && e.contains("100001"),
+        "{e}"
+    );
+}

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::NaiveDate;
 use connector_core::connector::{Capabilities, Connector, ConnectorInfo, ConversationStream};
+use connector_core::http::Ctx;
 use connector_core::model::{Conversation, Message};
 use connector_core::paging::{Page, PageNumbers, fingerprint_of, page_numbers};
 use connector_core::query::{Include, Query, TimeField};
@@ -20,6 +21,20 @@ use crate::client::{Client, HISTORIES, segment};
 use crate::config::Bangwo8Config;
 use crate::convert::{self, Missing};
 use crate::wire::{Chat, Record, Records};
+
+/// A 200 answer without its envelope's `key`: the vendor's error code and
+/// message when the body carries them, else the missing key. Never read as an
+/// empty page, which would end the listing silently short.
+fn not_an_answer(ctx: &Ctx, status: Option<String>, message: Option<String>, key: &str) -> Error {
+    match (status, message) {
+        (None, None) => ctx.field(key, "missing: the answer is not the documented envelope"),
+        (code, message) => ctx.api(
+            200,
+            code,
+            message.unwrap_or_else(|| format!("the answer has no `{key}`")),
+        ),
+    }
+}
 
 /// What the bangwo8 connector can do.
 pub const CAPABILITIES: Capabilities = Capabilities {
@@ -121,7 +136,9 @@ impl Bangwo8Connector {
             let (path, params, w) = (path.clone(), params.clone(), w.clone());
             async move {
                 let (env, ctx) = self.client.histories(&path, &params, n, per_page).await?;
-                let items = env.chats.unwrap_or_default();
+                let Some(items) = env.chats else {
+                    return Err(not_an_answer(&ctx, env.status, env.message, "chats"));
+                };
                 let mut convs = Vec::with_capacity(items.len());
                 for (i, item) in items.into_iter().enumerate() {
                     let chat: Chat = ctx.decode(&format!("chats[{i}]"), &item)?;
@@ -191,7 +208,15 @@ impl Bangwo8Connector {
             async move {
                 let (env, ctx) = self.client.chatrecords(r_id, n, DEFAULT_PAGE_SIZE).await?;
                 let contents = match env.im_chatrecords {
-                    None | Some(Value::Null) => Vec::new(),
+                    None => {
+                        return Err(not_an_answer(
+                            &ctx,
+                            env.status,
+                            env.message,
+                            "im_chatrecords",
+                        ));
+                    }
+                    Some(Value::Null) => Vec::new(),
                     Some(Value::Array(a)) if a.is_empty() => Vec::new(),
                     Some(v) => ctx
                         .decode::<Records>("im_chatrecords", &v)?

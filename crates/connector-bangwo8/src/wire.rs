@@ -6,15 +6,16 @@
 
 use chrono::NaiveDateTime;
 use connector_core::lenient::{opt_naive_datetime, opt_string, opt_u64};
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 /// `GET /api/v1/imchat/histories[/{agent_id}].json`:
 /// `{"chats": [...], "count": 42, "next_page": "https://www.bangwo8.com/...", "previous_page": null}`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct ListEnvelope {
-    /// The sessions of this page (`null` or absent: none).
-    #[serde(default)]
+    /// The sessions of this page (`null`: none). Absent (`None`): the answer
+    /// is not a listing (an error code in a 200 body, a gateway's `{}`).
+    #[serde(default, deserialize_with = "present_list")]
     pub chats: Option<Vec<Value>>,
     /// The total the listing reports.
     #[serde(default, deserialize_with = "opt_u64")]
@@ -22,6 +23,26 @@ pub(crate) struct ListEnvelope {
     /// An absolute link on www.bangwo8.com; only its presence is used.
     #[serde(default, deserialize_with = "opt_string")]
     pub next_page: Option<String>,
+    /// An error code carried in a 200 answer (as the summary endpoint does).
+    #[serde(default, deserialize_with = "opt_string")]
+    pub status: Option<String>,
+    /// The message that goes with `status`.
+    #[serde(default, deserialize_with = "opt_string")]
+    pub message: Option<String>,
+}
+
+/// A key that is present: `null` reads as an empty list, so only an absent
+/// key (the field's default) is `None`.
+fn present_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<Value>>, D::Error> {
+    Ok(Some(
+        Option::<Vec<Value>>::deserialize(d)?.unwrap_or_default(),
+    ))
+}
+
+/// A key that is present, whatever its value (`null` included); only an
+/// absent key (the field's default) is `None`.
+fn present_value<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }
 
 /// One session of a listing.
@@ -66,15 +87,22 @@ pub(crate) struct Chat {
 /// `{"im_chatrecords": {"r_id": "221", "contents": [...]}, "count": 42, "next_page": ..., "previous_page": null}`.
 ///
 /// `im_chatrecords` is read as a value: servers of this kind send `null` or
-/// `[]` (an empty PHP array) when a session has no messages.
+/// `[]` (an empty PHP array) when a session has no messages; absent
+/// (`None`), the answer is not a chat-records answer.
 #[derive(Debug, Deserialize)]
 pub(crate) struct RecordsEnvelope {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present_value")]
     pub im_chatrecords: Option<Value>,
     #[serde(default, deserialize_with = "opt_u64")]
     pub count: Option<u64>,
     #[serde(default, deserialize_with = "opt_string")]
     pub next_page: Option<String>,
+    /// An error code carried in a 200 answer.
+    #[serde(default, deserialize_with = "opt_string")]
+    pub status: Option<String>,
+    /// The message that goes with `status`.
+    #[serde(default, deserialize_with = "opt_string")]
+    pub message: Option<String>,
 }
 
 /// The `im_chatrecords` object.
