@@ -26,6 +26,10 @@ const DEFAULT_PER_PAGE: u64 = 100;
 pub(crate) const ACCOUNT: &str = "admin@demo";
 /// The demo account's password.
 pub(crate) const PASSWORD: &str = "bangwo8-demo-password";
+/// A non-administrator agent of the demo account: lists answer 403.
+pub(crate) const AGENT_ACCOUNT: &str = "agent@demo";
+/// That agent's password.
+pub(crate) const AGENT_PASSWORD: &str = "bangwo8-agent-password";
 
 /// One vendor dataset: everything needed to generate any record on demand.
 #[derive(Debug, Clone)]
@@ -521,10 +525,20 @@ fn error(status: u16, message: &str) -> Reply {
     )
 }
 
-/// Checks the basic credentials; `None` when they are right.
-pub(crate) fn check_auth(headers: &axum::http::HeaderMap) -> Option<Reply> {
+/// Checks the basic credentials; `None` when they are right. Listing needs
+/// the administrator; messages and summaries are open to every agent
+/// (调用者权限: 管理员 / 所有客服).
+pub(crate) fn check_auth(headers: &axum::http::HeaderMap, admin_only: bool) -> Option<Reply> {
     match crate::http::basic_auth(headers) {
         Some((user, pass)) if user == ACCOUNT && pass == PASSWORD => None,
+        Some((user, pass)) if user == AGENT_ACCOUNT && pass == AGENT_PASSWORD => {
+            admin_only.then(|| {
+                error(
+                    403,
+                    "Forbidden: 权限不足,只有管理员可以查看会话列表 (administrator only)",
+                )
+            })
+        }
         _ => Some(
             error(
                 401,

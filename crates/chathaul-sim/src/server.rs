@@ -104,7 +104,10 @@ fn done(r: Result<Reply, Reply>) -> Response<Body> {
 }
 
 async fn bw_list(AxState(s): AxState<St>, h: HeaderMap, RawQuery(q): RawQuery) -> Response<Body> {
-    done(bangwo8::check_auth(&h).map_or_else(|| bangwo8::list(&s.bangwo8, None, &params(q)), Err))
+    done(
+        bangwo8::check_auth(&h, true)
+            .map_or_else(|| bangwo8::list(&s.bangwo8, None, &params(q)), Err),
+    )
 }
 
 async fn bw_agent_list(
@@ -113,7 +116,7 @@ async fn bw_agent_list(
     h: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response<Body> {
-    done(bangwo8::check_auth(&h).map_or_else(
+    done(bangwo8::check_auth(&h, true).map_or_else(
         || match file.strip_suffix(".json") {
             Some(agent) => bangwo8::list(&s.bangwo8, Some(agent), &params(q)),
             None => Err(not_found()),
@@ -129,7 +132,7 @@ async fn bw_records(
     RawQuery(q): RawQuery,
 ) -> Response<Body> {
     done(
-        bangwo8::check_auth(&h)
+        bangwo8::check_auth(&h, false)
             .map_or_else(|| bangwo8::chatrecords(&s.bangwo8, &file, &params(q)), Err),
     )
 }
@@ -141,7 +144,7 @@ async fn bw_summary(
     RawQuery(q): RawQuery,
 ) -> Response<Body> {
     done(
-        bangwo8::check_auth(&h)
+        bangwo8::check_auth(&h, false)
             .map_or_else(|| bangwo8::summary(&s.bangwo8, &file, &params(q)), Err),
     )
 }

@@ -42,6 +42,35 @@ async fn auth_is_basic_account_and_password() {
             .starts_with("Basic")
     );
     get_json(&sim, "bangwo8", LIST, BW8, 200).await;
+    // A non-administrator agent may read messages and summaries, not lists.
+    let agent = Cred::Basic("agent@demo", "bangwo8-agent-password");
+    let body = get_json(&sim, "bangwo8", LIST, agent, 403).await;
+    assert_eq!(body["status"], "403");
+    get_json(
+        &sim,
+        "bangwo8",
+        "/api/v1/imchat/histories/2381.json",
+        agent,
+        403,
+    )
+    .await;
+    let id = &sim.truth("bangwo8")[0].id;
+    get_json(
+        &sim,
+        "bangwo8",
+        &format!("/api/v1/imchat/chatrecords/{id}.json"),
+        agent,
+        200,
+    )
+    .await;
+    get_json(
+        &sim,
+        "bangwo8",
+        &format!("/api/v1/servicesummary/{id}.json?servicesummary_type=1"),
+        agent,
+        200,
+    )
+    .await;
     assert_eq!(
         sim.config("bangwo8"),
         vec![
