@@ -306,6 +306,15 @@ async fn array_and_scalar_filters() {
         list(format!("conversation_type=3&conversation_id={}", zalo.id)).await,
         vec![zalo.id.clone()]
     );
+    // Inbound and outbound split the live chats between them.
+    let inbound = list("chat_type=0".into()).await;
+    let outbound = list("chat_type=1".into()).await;
+    assert!(!inbound.is_empty() && !outbound.is_empty());
+    let mut both: Vec<String> = inbound.into_iter().chain(outbound).collect();
+    both.sort();
+    assert_eq!(both, ids_where(&truth, web));
+    let body = get_json(&sim, "caresoft", &format!("{LIST}?chat_type=2"), CS, 200).await;
+    assert_eq!(body["code"], "INVALID_PARAMETER");
     get_json(&sim, "caresoft", &format!("{LIST}?assignees[]=x"), CS, 400).await;
 }
 

@@ -178,3 +178,35 @@ fn mean_message_count_has_a_long_tail() {
     .collect();
     assert!(none.iter().all(|&n| n == 0));
 }
+
+#[tokio::test]
+async fn an_empty_dataset_serves_empty_lists() {
+    let sim = sim(SimOptions {
+        conversations: 0,
+        ..SimOptions::default()
+    })
+    .await;
+    let body = get_json(&sim, "bangwo8", "/api/v1/imchat/histories.json", BW8, 200).await;
+    assert_eq!(
+        body,
+        serde_json::json!({"chats": [], "count": 0, "next_page": null, "previous_page": null})
+    );
+    let body = get_json(&sim, "kf5", "/apiv2/chats.json", KF5, 200).await;
+    assert_eq!(body, serde_json::json!({"chats": []}));
+    let body = get_json(&sim, "caresoft", "/api/v1/chats", CS, 200).await;
+    assert_eq!(
+        body,
+        serde_json::json!({"code": "OK", "numFound": 0, "chats": []})
+    );
+    for vendor in VENDORS {
+        assert!(sim.truth(vendor).is_empty());
+    }
+    assert!(
+        chathaul_sim::truth(&SimOptions::default(), "zendesk")
+            .next()
+            .is_none()
+    );
+    assert!(sim.config("zendesk").is_empty());
+    let (status, _, _) = get_raw(&sim, "zendesk", "/api/v2/tickets.json", KF5).await;
+    assert_eq!(status, 404);
+}
