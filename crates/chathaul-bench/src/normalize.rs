@@ -1,0 +1,265 @@
+//! Normalization throughput on one core: wire JSON pages → model.
+//!
+//! The connectors' decode and convert functions are crate-private, so this
+//! goes through the public path: a pull through `chathaul::connect`, on a
+//! current-thread runtime (one core), against a loopback server that replays
+//! pre-recorded vendor pages. A first pass records every page the simulator
+//! serves; the measured passes are served from memory only, so the
+//! simulator's page generation is not measured. The figure is the CPU time
+//! of the client thread: HTTP client (request, response parsing), envelope
+//! and record decoding, mapping to the model, and the stream machinery.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
+use bytes::Bytes;
+use chathaul::Query;
+use chathaul_sim::{SimOptions, Simulator};
+use futures::StreamExt;
+
+use crate::util::thread_cpu;
+
+/// One vendor's figures.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub vendor: &'static str,
+    pub dataset: String,
+    pub passes: u32,
+    pub conversations: u64,
+    pub messages: u64,
+    pub bytes: u64,
+    pub requests: u64,
+    pub cpu: f64,
+    pub wall: f64,
+}
+
+impl Row {
+    pub fn per_cpu_sec(&self, n: u64) -> f64 {
+        n as f64 / self.cpu.max(1e-9)
+    }
+}
+
+struct Replay {
+    upstream: SocketAddr,
+    recording: AtomicBool,
+    cache: Mutex<HashMap<String, Bytes>>,
+    misses: AtomicU64,
+    client: reqwest::Client,
+}
+
+async fn replay(State(r): State<Arc<Replay>>, uri: Uri, headers: HeaderMap) -> Response {
+    let key = uri
+        .path_and_query()
+        .map_or_else(|| uri.path().to_owned(), |p| p.as_str().to_owned());
+    let hit = r
+        .cache
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&key)
+        .cloned();
+    let body = match hit {
+        Some(b) => b,
+        None if r.recording.load(Ordering::Relaxed) => {
+            let mut req = r.client.get(format!("http://{}{key}", r.upstream));
+            for (k, v) in &headers {
+                if k == "authorization" {
+                    req = req.header(k, v);
+                }
+            }
+            match req.send().await {
+                Ok(res) if res.status().is_success() => match res.bytes().await {
+                    Ok(b) => {
+                        r.cache
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .insert(key, b.clone());
+                        b
+                    }
+                    Err(_) => return status(StatusCode::BAD_GATEWAY),
+                },
+                Ok(res) => return status(res.status()),
+                Err(_) => return status(StatusCode::BAD_GATEWAY),
+            }
+        }
+        None => {
+            r.misses.fetch_add(1, Ordering::Relaxed);
+            return status(StatusCode::NOT_FOUND);
+        }
+    };
+    Response::builder()
+        .header("content-type", "application/json; charset=utf-8")
+        .body(Body::from(body))
+        .unwrap_or_else(|_| status(StatusCode::INTERNAL_SERVER_ERROR))
+}
+
+fn status(s: StatusCode) -> Response {
+    let mut r = Response::new(Body::empty());
+    *r.status_mut() = s;
+    r
+}
+
+/// Starts the replaying server on a thread of its own (one worker).
+fn start_replay(upstream: SocketAddr) -> (SocketAddr, Arc<Replay>) {
+    let state = Arc::new(Replay {
+        upstream,
+        recording: AtomicBool::new(true),
+        cache: Mutex::new(HashMap::new()),
+        misses: AtomicU64::new(0),
+        client: reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("a reqwest client"),
+    });
+    let (tx, rx) = std::sync::mpsc::channel();
+    let st = state.clone();
+    std::thread::Builder::new()
+        .name("replay".into())
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("a loopback port");
+                tx.send(listener.local_addr().expect("an address"))
+                    .expect("the main thread waits");
+                let app = Router::new().fallback(replay).with_state(st);
+                axum::serve(listener, app)
+                    .await
+                    .expect("the replay server runs");
+            });
+        })
+        .expect("a thread");
+    (rx.recv().expect("the replay server starts"), state)
+}
+
+/// One pull through `config`, counted.
+async fn pull_once(
+    vendor: &str,
+    config: &[(String, String)],
+    query: &Query,
+) -> Result<(u64, u64, u64, u64), String> {
+    let conn = chathaul::connect(vendor, config.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .map_err(|e| e.to_string())?;
+    let (mut convs, mut msgs) = (0u64, 0u64);
+    let mut stream = conn.conversations(query);
+    while let Some(c) = stream.next().await {
+        let c = c.map_err(|e| e.to_string())?;
+        convs += 1;
+        msgs += c.messages.len() as u64;
+        drop(c);
+    }
+    drop(stream);
+    let http = conn.stats().http;
+    Ok((convs, msgs, http.bytes, http.requests))
+}
+
+/// The dataset per vendor: many messages per conversation for the vendors
+/// that have messages, so message pages are full 100-record pages.
+fn dataset(vendor: &str, tiny: bool) -> SimOptions {
+    let (conversations, messages) = match (vendor, tiny) {
+        ("caresoft", false) => (30_000, 1),
+        ("caresoft", true) => (300, 1),
+        (_, false) => (2_000, 60),
+        (_, true) => (20, 12),
+    };
+    SimOptions {
+        conversations,
+        messages,
+        ..SimOptions::default()
+    }
+}
+
+/// Measures every vendor; at least `min_cpu` of client CPU per vendor.
+pub fn run(tiny: bool) -> Result<Vec<Row>, String> {
+    let min_cpu = if tiny {
+        Duration::ZERO
+    } else {
+        Duration::from_millis(2500)
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut rows = Vec::new();
+    for vendor in ["bangwo8", "kf5", "caresoft"] {
+        let opts = dataset(vendor, tiny);
+        let dataset = format!(
+            "{} conversations, {} messages mean",
+            opts.conversations, opts.messages
+        );
+        let sim = Simulator::start_blocking(opts).map_err(|e| e.to_string())?;
+        let (addr, state) = start_replay(sim.addr());
+        let config: Vec<(String, String)> = sim
+            .config(vendor)
+            .into_iter()
+            .map(|(k, v)| {
+                if k == "base_url" {
+                    (k, format!("http://{addr}/{vendor}"))
+                } else {
+                    (k, v)
+                }
+            })
+            .collect();
+        let query = Query::new().with_messages(vendor != "caresoft");
+        // Record every page, then replay from memory only.
+        rt.block_on(pull_once(vendor, &config, &query))
+            .map_err(|e| format!("{vendor}: recording pass: {e}"))?;
+        state.recording.store(false, Ordering::Relaxed);
+        drop(sim);
+        let mut row = Row {
+            vendor: leak(vendor),
+            dataset,
+            passes: 0,
+            conversations: 0,
+            messages: 0,
+            bytes: 0,
+            requests: 0,
+            cpu: 0.0,
+            wall: 0.0,
+        };
+        let (mut cpu, mut wall) = (Duration::ZERO, Duration::ZERO);
+        while row.passes == 0 || cpu < min_cpu {
+            let (c0, w0) = (thread_cpu(), Instant::now());
+            let (convs, msgs, bytes, requests) = rt
+                .block_on(pull_once(vendor, &config, &query))
+                .map_err(|e| format!("{vendor}: measured pass: {e}"))?;
+            cpu += thread_cpu().saturating_sub(c0);
+            wall += w0.elapsed();
+            row.passes += 1;
+            row.conversations += convs;
+            row.messages += msgs;
+            row.bytes += bytes;
+            row.requests += requests;
+        }
+        let misses = state.misses.load(Ordering::Relaxed);
+        if misses > 0 {
+            return Err(format!(
+                "{vendor}: {misses} requests were not recorded (the pull is not deterministic)"
+            ));
+        }
+        row.cpu = cpu.as_secs_f64();
+        row.wall = wall.as_secs_f64();
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+fn leak(s: &str) -> &'static str {
+    match s {
+        "bangwo8" => "bangwo8",
+        "kf5" => "kf5",
+        _ => "caresoft",
+    }
+}
