@@ -24,6 +24,8 @@ step "fresh virtual environment $VENV from $("$PYTHON" --version)"
 rm -rf "$VENV"
 "$PYTHON" -m venv "$VENV"
 PY="$VENV/bin/python"
+# The build backend runs the venv's `maturin` binary.
+export PATH="$VENV/bin:$PATH" VIRTUAL_ENV="$VENV"
 "$PY" -m pip install --quiet --upgrade pip
 "$PY" -m pip install --quiet -r tests/python/requirements.txt
 
@@ -33,7 +35,7 @@ case "$BUILD" in
     "$PY" -m pip install --quiet --no-build-isolation . ;;
   dev)
     step "maturin develop (debug)"
-    (source "$VENV/bin/activate" && maturin develop --quiet) ;;
+    maturin develop --quiet ;;
   *)
     echo "CHATHAUL_PY_BUILD must be wheel or dev, not $BUILD" >&2; exit 2 ;;
 esac

@@ -26,7 +26,11 @@ const AHEAD: usize = 64;
 /// from `CHATHAUL_<VENDOR>_<FIELD>` environment variables, then defaults).
 #[pyfunction]
 #[pyo3(signature = (vendor, config = None))]
-pub(crate) fn connect(py: Python<'_>, vendor: &str, config: Option<BTreeMap<String, String>>) -> PyResult<PyConnector> {
+pub(crate) fn connect(
+    py: Python<'_>,
+    vendor: &str,
+    config: Option<BTreeMap<String, String>>,
+) -> PyResult<PyConnector> {
     let config = config.unwrap_or_default();
     let made = py.detach(|| -> Result<PyConnector, Error> {
         let factory = chathaul::find(vendor)?;
@@ -66,17 +70,28 @@ impl PyConnector {
         page_size: Option<u32>,
     ) -> Result<Query, Error> {
         let field: TimeField = by.parse()?;
-        let since = since.map(|t| parse_instant("since", t, self.zone)).transpose()?;
-        let until = until.map(|t| parse_instant("until", t, self.zone)).transpose()?;
+        let since = since
+            .map(|t| parse_instant("since", t, self.zone))
+            .transpose()?;
+        let until = until
+            .map(|t| parse_instant("until", t, self.zone))
+            .transpose()?;
         if limit == Some(0) {
             return Err(Error::Query("limit must be at least 1".into()));
         }
         let q = Query {
-            window: Window { field, since, until },
+            window: Window {
+                field,
+                since,
+                until,
+            },
             agent,
             customer,
             channel: channel.map(Channel::parse),
-            include: Include { messages, summaries },
+            include: Include {
+                messages,
+                summaries,
+            },
             page_size,
             limit,
         };
@@ -143,23 +158,48 @@ impl PyConnector {
         page_size: Option<u32>,
     ) -> PyResult<ConversationIterator> {
         let q = self
-            .query(since, until, by, agent, customer, channel, messages, summaries, limit, page_size)
+            .query(
+                since, until, by, agent, customer, channel, messages, summaries, limit, page_size,
+            )
             .map_err(|e| to_pyerr(py, &e))?;
-        Ok(ConversationIterator { feed: Feed::start(self.inner.clone(), q), yielded: 0, messages: 0 })
+        Ok(ConversationIterator {
+            feed: Feed::start(self.inner.clone(), q),
+            yielded: 0,
+            messages: 0,
+        })
     }
 
     /// Fetches one conversation by id, as a dict in the JSON contract.
     #[pyo3(signature = (id, *, messages = true, summaries = true))]
-    fn conversation<'py>(&self, py: Python<'py>, id: &str, messages: bool, summaries: bool) -> PyResult<Bound<'py, PyAny>> {
+    fn conversation<'py>(
+        &self,
+        py: Python<'py>,
+        id: &str,
+        messages: bool,
+        summaries: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let inner = self.inner.clone();
         let id = id.to_owned();
-        let task = runtime().spawn(async move { inner.conversation(&id, Include { messages, summaries }).await });
+        let task = runtime().spawn(async move {
+            inner
+                .conversation(
+                    &id,
+                    Include {
+                        messages,
+                        summaries,
+                    },
+                )
+                .await
+        });
         let abort = task.abort_handle();
         let got = wait(py, task).inspect_err(|_| abort.abort())?;
         match got {
             Ok(Ok(c)) => to_py(py, &c),
             Ok(Err(e)) => Err(to_pyerr(py, &e)),
-            Err(join) => Err(to_pyerr(py, &Error::Other(format!("the fetch task failed: {join}")))),
+            Err(join) => Err(to_pyerr(
+                py,
+                &Error::Other(format!("the fetch task failed: {join}")),
+            )),
         }
     }
 
@@ -186,7 +226,9 @@ impl PyConnector {
         batch_rows: usize,
     ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>)> {
         let q = self
-            .query(since, until, by, agent, customer, channel, messages, summaries, limit, page_size)
+            .query(
+                since, until, by, agent, customer, channel, messages, summaries, limit, page_size,
+            )
             .map_err(|e| to_pyerr(py, &e))?;
         let started = Instant::now();
         let batch_rows = batch_rows.max(1);
@@ -245,17 +287,24 @@ impl PyConnector {
         report.set_item("conversations", n_conversations)?;
         report.set_item("messages", n_messages)?;
         report.set_item("limit_reached", limit_reached)?;
-        report.set_item("shortfalls", chathaul::pull::shortfalls(&stats, limit_reached))?;
+        report.set_item(
+            "shortfalls",
+            chathaul::pull::shortfalls(&stats, limit_reached),
+        )?;
         report.set_item("stats", to_py(py, &stats)?)?;
         report.set_item("elapsed_secs", started.elapsed().as_secs_f64())?;
-        let conversations = PyTable::try_new(conversation_batches, conversations_schema())?.into_pyarrow(py)?;
+        let conversations =
+            PyTable::try_new(conversation_batches, conversations_schema())?.into_pyarrow(py)?;
         let messages = PyTable::try_new(message_batches, messages_schema())?.into_pyarrow(py)?;
         Ok((conversations, messages, report.into_any()))
     }
 
     fn __repr__(&self) -> String {
         let info = self.inner.info();
-        format!("<chathaul.Connector {} account={:?} base_url={:?}>", info.vendor, info.account, info.base_url)
+        format!(
+            "<chathaul.Connector {} account={:?} base_url={:?}>",
+            info.vendor, info.account, info.base_url
+        )
     }
 }
 
@@ -290,7 +339,10 @@ impl Feed {
                 }
             }
         });
-        Self { rx: Some(rx), task: Some(task.abort_handle()) }
+        Self {
+            rx: Some(rx),
+            task: Some(task.abort_handle()),
+        }
     }
 
     fn close(&mut self) {
@@ -302,7 +354,9 @@ impl Feed {
 
     /// Waits up to [`POLL`] for the next conversation (call with the GIL released).
     fn next_blocking(&mut self) -> Step<Conversation> {
-        let Some(rx) = self.rx.as_mut() else { return Step::Done };
+        let Some(rx) = self.rx.as_mut() else {
+            return Step::Done;
+        };
         let got = runtime().block_on(async { tokio::time::timeout(POLL, rx.recv()).await });
         match got {
             Ok(Some(Ok(c))) => Step::Item(c),
@@ -315,7 +369,9 @@ impl Feed {
     /// Feeds conversations to `sink` for up to [`POLL`] (call with the GIL
     /// released): `Tick` when the time is up, `Done` or `Failed` at the end.
     fn drain_blocking(&mut self, mut sink: impl FnMut(Conversation)) -> Step<()> {
-        let Some(rx) = self.rx.as_mut() else { return Step::Done };
+        let Some(rx) = self.rx.as_mut() else {
+            return Step::Done;
+        };
         runtime().block_on(async {
             let deadline = tokio::time::Instant::now() + POLL;
             loop {

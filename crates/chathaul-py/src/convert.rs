@@ -43,8 +43,12 @@ pub(crate) fn json_to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py,
 }
 
 /// The JSON form of any serializable model value, as Python objects.
-pub(crate) fn to_py<'py, T: serde::Serialize>(py: Python<'py>, value: &T) -> PyResult<Bound<'py, PyAny>> {
-    let v = serde_json::to_value(value).map_err(|e| crate::errors::to_pyerr(py, &Error::Other(e.to_string())))?;
+pub(crate) fn to_py<'py, T: serde::Serialize>(
+    py: Python<'py>,
+    value: &T,
+) -> PyResult<Bound<'py, PyAny>> {
+    let v = serde_json::to_value(value)
+        .map_err(|e| crate::errors::to_pyerr(py, &Error::Other(e.to_string())))?;
     json_to_py(py, &v)
 }
 
@@ -56,7 +60,12 @@ pub(crate) fn parse_instant(name: &str, text: &str, zone: Tz) -> Result<DateTime
     if let Ok(at) = DateTime::parse_from_rfc3339(t) {
         return Ok(at.with_timezone(&Utc));
     }
-    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"] {
+    for format in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ] {
         if let Ok(naive) = NaiveDateTime::parse_from_str(t, format) {
             return Ok(local_to_utc(naive, zone));
         }
@@ -77,12 +86,32 @@ mod tests {
     fn instants_with_offsets_dates_and_local_times() {
         let sh: Tz = "Asia/Shanghai".parse().unwrap();
         let utc = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
-        assert_eq!(parse_instant("since", "2024-01-01T08:00:00+08:00", sh).unwrap(), utc("2024-01-01T00:00:00Z"));
-        assert_eq!(parse_instant("since", "2024-01-01T00:00:00Z", sh).unwrap(), utc("2024-01-01T00:00:00Z"));
-        assert_eq!(parse_instant("since", "2024-01-01", sh).unwrap(), utc("2023-12-31T16:00:00Z"));
-        assert_eq!(parse_instant("since", "2024-01-01T10:30:00", sh).unwrap(), utc("2024-01-01T02:30:00Z"));
-        assert_eq!(parse_instant("since", "2024-01-01 10:30:00.5", sh).unwrap(), utc("2024-01-01T02:30:00.5Z"));
-        let err = parse_instant("until", "last week", sh).unwrap_err().to_string();
-        assert!(err.starts_with("invalid query: until `last week` is not a time"), "{err}");
+        assert_eq!(
+            parse_instant("since", "2024-01-01T08:00:00+08:00", sh).unwrap(),
+            utc("2024-01-01T00:00:00Z")
+        );
+        assert_eq!(
+            parse_instant("since", "2024-01-01T00:00:00Z", sh).unwrap(),
+            utc("2024-01-01T00:00:00Z")
+        );
+        assert_eq!(
+            parse_instant("since", "2024-01-01", sh).unwrap(),
+            utc("2023-12-31T16:00:00Z")
+        );
+        assert_eq!(
+            parse_instant("since", "2024-01-01T10:30:00", sh).unwrap(),
+            utc("2024-01-01T02:30:00Z")
+        );
+        assert_eq!(
+            parse_instant("since", "2024-01-01 10:30:00.5", sh).unwrap(),
+            utc("2024-01-01T02:30:00.5Z")
+        );
+        let err = parse_instant("until", "last week", sh)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("invalid query: until `last week` is not a time"),
+            "{err}"
+        );
     }
 }

@@ -26,16 +26,29 @@ fn details<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyDict>> {
     d.set_item("kind", e.kind())?;
     d.set_item("vendor", e.vendor())?;
     match e.root() {
-        Error::Unauthenticated { endpoint, status, .. } => {
+        Error::Unauthenticated {
+            endpoint, status, ..
+        } => {
             d.set_item("endpoint", endpoint)?;
             d.set_item("status", status)?;
         }
-        Error::RateLimited { endpoint, page, retry_after, .. } => {
+        Error::RateLimited {
+            endpoint,
+            page,
+            retry_after,
+            ..
+        } => {
             d.set_item("endpoint", endpoint)?;
             d.set_item("page", page)?;
             d.set_item("retry_after", retry_after.map(|r| r.as_secs_f64()))?;
         }
-        Error::Api { endpoint, page, status, code, .. } => {
+        Error::Api {
+            endpoint,
+            page,
+            status,
+            code,
+            ..
+        } => {
             d.set_item("endpoint", endpoint)?;
             d.set_item("page", page)?;
             d.set_item("status", status)?;
@@ -45,12 +58,22 @@ fn details<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyDict>> {
             d.set_item("endpoint", endpoint)?;
             d.set_item("page", page)?;
         }
-        Error::Decode { endpoint, page, path, .. } => {
+        Error::Decode {
+            endpoint,
+            page,
+            path,
+            ..
+        } => {
             d.set_item("endpoint", endpoint)?;
             d.set_item("page", page)?;
             d.set_item("path", path)?;
         }
-        Error::Field { endpoint, page, field, .. } => {
+        Error::Field {
+            endpoint,
+            page,
+            field,
+            ..
+        } => {
             d.set_item("endpoint", endpoint)?;
             d.set_item("page", page)?;
             d.set_item("path", field)?;

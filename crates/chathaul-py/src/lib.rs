@@ -24,7 +24,8 @@ fn connectors(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
         let d = PyDict::new(py);
         d.set_item("name", factory.name)?;
         d.set_item("description", factory.description)?;
-        let caps = serde_json::to_value(factory.capabilities).map_err(|e| to_pyerr(py, &chathaul::Error::Other(e.to_string())))?;
+        let caps = serde_json::to_value(factory.capabilities)
+            .map_err(|e| to_pyerr(py, &chathaul::Error::Other(e.to_string())))?;
         d.set_item("capabilities", convert::json_to_py(py, &caps)?)?;
         let fields = PyList::empty(py);
         for field in factory.all_fields() {

@@ -35,7 +35,9 @@ where
 {
     let mut fut = std::pin::pin!(fut);
     loop {
-        let step = py.detach(|| runtime().block_on(async { tokio::time::timeout(POLL, fut.as_mut()).await }));
+        let step = py.detach(|| {
+            runtime().block_on(async { tokio::time::timeout(POLL, fut.as_mut()).await })
+        });
         match step {
             Ok(out) => return Ok(out),
             Err(_elapsed) => py.check_signals()?,

@@ -26,7 +26,10 @@ impl PySimulator {
         let guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         match guard.as_ref() {
             Some(sim) => Ok(f(sim)),
-            None => Err(to_pyerr(py, &Error::Other("the simulator is closed".into()))),
+            None => Err(to_pyerr(
+                py,
+                &Error::Other("the simulator is closed".into()),
+            )),
         }
     }
 
@@ -35,7 +38,13 @@ impl PySimulator {
             Ok(())
         } else {
             let known = VENDORS.iter().map(|v| v.to_string()).collect();
-            Err(to_pyerr(py, &Error::UnknownVendor { name: vendor.to_owned(), known }))
+            Err(to_pyerr(
+                py,
+                &Error::UnknownVendor {
+                    name: vendor.to_owned(),
+                    known,
+                },
+            ))
         }
     }
 }
@@ -65,17 +74,24 @@ impl PySimulator {
         port: u16,
     ) -> PyResult<Self> {
         let opts = (|| -> Result<SimOptions, Error> {
-            let start = NaiveDate::parse_from_str(start.trim(), "%Y-%m-%d")
-                .map_err(|_| config_error("start", format!("`{start}` is not a date (YYYY-MM-DD)")))?;
+            let start = NaiveDate::parse_from_str(start.trim(), "%Y-%m-%d").map_err(|_| {
+                config_error("start", format!("`{start}` is not a date (YYYY-MM-DD)"))
+            })?;
             let ms = |field: &str, v: f64| {
                 if v.is_finite() && v >= 0.0 {
                     Ok(Duration::from_secs_f64(v / 1000.0))
                 } else {
-                    Err(config_error(field, format!("{v} is not a non-negative number of milliseconds")))
+                    Err(config_error(
+                        field,
+                        format!("{v} is not a non-negative number of milliseconds"),
+                    ))
                 }
             };
             if !(0.0..=1.0).contains(&fault_rate) {
-                return Err(config_error("fault_rate", format!("{fault_rate} is not between 0 and 1")));
+                return Err(config_error(
+                    "fault_rate",
+                    format!("{fault_rate} is not between 0 and 1"),
+                ));
             }
             let faults = match faults {
                 None => Fault::DEFAULT.to_vec(),
@@ -100,8 +116,19 @@ impl PySimulator {
         })()
         .map_err(|e| to_pyerr(py, &e))?;
         let started = wait(py, Simulator::start(opts.clone()))?;
-        let sim = started.map_err(|e| to_pyerr(py, &Error::Io { context: "starting the simulator".into(), source: e }))?;
-        Ok(Self { inner: Mutex::new(Some(sim)), opts })
+        let sim = started.map_err(|e| {
+            to_pyerr(
+                py,
+                &Error::Io {
+                    context: "starting the simulator".into(),
+                    source: e,
+                },
+            )
+        })?;
+        Ok(Self {
+            inner: Mutex::new(Some(sim)),
+            opts,
+        })
     }
 
     /// The vendors it serves.
@@ -143,7 +170,10 @@ impl PySimulator {
     /// Whether it is still serving.
     #[getter]
     fn running(&self) -> bool {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).is_some()
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
     }
 
     /// The base URL of one vendor: `http://127.0.0.1:PORT/kf5`.
@@ -180,7 +210,10 @@ impl PySimulator {
         let all: Vec<Conversation> = py.detach(|| {
             let mut sorted = vendors.clone();
             sorted.sort_unstable();
-            sorted.iter().flat_map(|v| chathaul_sim::truth(&opts, v)).collect()
+            sorted
+                .iter()
+                .flat_map(|v| chathaul_sim::truth(&opts, v))
+                .collect()
         });
         let out = PyList::empty(py);
         for c in &all {
@@ -211,7 +244,12 @@ impl PySimulator {
     }
 
     fn __repr__(&self) -> String {
-        let addr = self.inner.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|s| s.addr().to_string());
+        let addr = self
+            .inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|s| s.addr().to_string());
         match addr {
             Some(a) => format!(
                 "<chathaul.Simulator http://{a} seed={} conversations={} per vendor>",

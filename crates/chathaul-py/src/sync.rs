@@ -63,7 +63,10 @@ impl SourceSpec {
 
 /// The sources and database a sync config file names.
 #[pyfunction]
-pub(crate) fn load_config<'py>(py: Python<'py>, path: PathBuf) -> PyResult<(Bound<'py, PyList>, Option<PathBuf>)> {
+pub(crate) fn load_config<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+) -> PyResult<(Bound<'py, PyList>, Option<PathBuf>)> {
     let cfg = chathaul::config::load(&path).map_err(|e| to_pyerr(py, &e))?;
     let out = PyList::empty(py);
     for s in &cfg.sources {
@@ -97,30 +100,42 @@ pub(crate) fn sync<'py>(
     progress: Option<Bound<'py, PyAny>>,
     batch_size: usize,
 ) -> PyResult<Bound<'py, PyList>> {
-    let sources = sources.into_iter().map(SourceSpec::into_source).collect::<Result<Vec<_>, _>>();
+    let sources = sources
+        .into_iter()
+        .map(SourceSpec::into_source)
+        .collect::<Result<Vec<_>, _>>();
     let sources = sources.map_err(|e| to_pyerr(py, &e))?;
     if sources.is_empty() {
         return Err(to_pyerr(py, &Error::Query("no sources to sync".into())));
     }
-    let prepared: Vec<Prepared> = py.detach(|| {
-        let _enter = runtime().enter();
-        prepare(sources)
-    })
-    .map_err(|(name, e)| {
-        let err = to_pyerr(py, &e);
-        // Name the source, keeping the exception's class and details.
-        let value = err.value(py);
-        let _ = value.setattr("source", name);
-        err
-    })?;
+    let prepared: Vec<Prepared> = py
+        .detach(|| {
+            let _enter = runtime().enter();
+            prepare(sources)
+        })
+        .map_err(|(name, e)| {
+            let err = to_pyerr(py, &e);
+            // Name the source, keeping the exception's class and details.
+            let value = err.value(py);
+            let _ = value.setattr("source", name);
+            err
+        })?;
     let live: Vec<Arc<Live>> = prepared.iter().map(|p| p.live.clone()).collect();
-    let options = SyncOptions { batch_size: batch_size.max(1) };
+    let options = SyncOptions {
+        batch_size: batch_size.max(1),
+    };
     let task = runtime().spawn(async move { chathaul::sync(&db, prepared, options).await });
     let abort = task.abort_handle();
     let mut task = std::pin::pin!(task);
-    let totals = || live.iter().map(|l| l.get()).fold((0, 0), |(c, m), (c2, m2)| (c + c2, m + m2));
+    let totals = || {
+        live.iter()
+            .map(|l| l.get())
+            .fold((0, 0), |(c, m), (c2, m2)| (c + c2, m + m2))
+    };
     let done = loop {
-        let step = py.detach(|| runtime().block_on(async { tokio::time::timeout(POLL, task.as_mut()).await }));
+        let step = py.detach(|| {
+            runtime().block_on(async { tokio::time::timeout(POLL, task.as_mut()).await })
+        });
         match step {
             Ok(joined) => break joined,
             Err(_elapsed) => {
@@ -142,7 +157,12 @@ pub(crate) fn sync<'py>(
     let reports = match done {
         Ok(Ok(reports)) => reports,
         Ok(Err(e)) => return Err(to_pyerr(py, &e)),
-        Err(join) => return Err(to_pyerr(py, &Error::Other(format!("the sync task failed: {join}")))),
+        Err(join) => {
+            return Err(to_pyerr(
+                py,
+                &Error::Other(format!("the sync task failed: {join}")),
+            ));
+        }
     };
     let out = PyList::empty(py);
     for r in &reports {
