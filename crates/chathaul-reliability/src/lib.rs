@@ -209,6 +209,9 @@ pub enum Reply {
     Endless,
     /// 200 with the head sent and then nothing, forever.
     Stall,
+    /// 200 with a body that trickles one byte every 50 ms, forever (always
+    /// under any size cap, never done).
+    Trickle,
     /// A redirect (302) to this location.
     Redirect(String),
     /// A status with extra headers and a body.
@@ -270,6 +273,16 @@ impl Reply {
                 );
                 let s =
                     futures::stream::repeat_with(move || Ok::<_, std::io::Error>(chunk.clone()));
+                Response::new(Body::from_stream(s))
+            }
+            Reply::Trickle => {
+                let s = futures::stream::unfold(true, |first| async move {
+                    if !first {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    let byte: &'static [u8] = if first { b"[" } else { b" " };
+                    Some((Ok::<_, std::io::Error>(Bytes::from_static(byte)), false))
+                });
                 Response::new(Body::from_stream(s))
             }
             Reply::Stall => {

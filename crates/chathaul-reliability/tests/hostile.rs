@@ -338,6 +338,16 @@ async fn html_endless_and_stalled_bodies_end_within_the_limits() {
             "{vendor}: took {took:?} for 2 × 0.6 s"
         );
 
+        // A body that trickles forever, under any size cap: the request
+        // timeout covers the body too.
+        let (pulled, _, took) = against(vendor, |_| Reply::Trickle, settings(), Query::new()).await;
+        let e = the_error(vendor, "trickling body", &pulled).to_string();
+        assert!(e.contains("2 attempts failed"), "{vendor}: {e}");
+        assert!(
+            took < Duration::from_secs(3),
+            "{vendor}: took {took:?} for 2 × 0.6 s"
+        );
+
         // 503 forever: the retry budget, then the last error.
         let (pulled, _, _) = against(
             vendor,

@@ -133,7 +133,7 @@ fn sync_killed_at_22_moments_then_rerun_always_equals_the_truth() {
     // conversation, so they land during writes and commits too.
     let sim = Simulator::start_blocking(SimOptions {
         seed: 23,
-        conversations: 16,
+        conversations: 12,
         messages: 4,
         latency: Duration::from_millis(8),
         ..SimOptions::default()

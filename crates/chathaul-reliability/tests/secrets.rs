@@ -333,3 +333,96 @@ fn the_binary_leaks_no_credential_at_trace_level_with_progress_in_any_format() {
     let files = scan_dir(dir.path(), &secrets);
     assert!(files >= 3 * 7, "{files} files scanned");
 }
+
+/// Kills the `openssl s_server` this test started, however the test ends.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn https_to_a_self_signed_certificate_is_refused() {
+    let openssl = Path::new("/usr/bin/openssl");
+    if !openssl.exists() {
+        eprintln!("skipped: no /usr/bin/openssl to serve a self-signed certificate");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let status = Command::new(openssl)
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ])
+        .args([
+            "-keyout",
+            "k.pem",
+            "-out",
+            "c.pem",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+        ])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+        .current_dir(dir.path())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let _server = Child(
+        Command::new(openssl)
+            .args([
+                "s_server", "-quiet", "-www", "-cert", "c.pem", "-key", "k.pem",
+            ])
+            .args(["-accept", &format!("127.0.0.1:{port}")])
+            .current_dir(dir.path())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let up = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            up.elapsed() < Duration::from_secs(10),
+            "s_server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let base = format!("https://127.0.0.1:{port}");
+    for vendor in VENDORS {
+        let mut values: Vec<(String, String)> = match vendor {
+            "bangwo8" => vec![
+                ("account".into(), "a".into()),
+                ("password".into(), "tls-pw-secret".into()),
+            ],
+            "kf5" => vec![
+                ("email".into(), "e@x.example".into()),
+                ("password".into(), "tls-pw-secret".into()),
+            ],
+            _ => vec![("token".into(), "tls-tok-secret".into())],
+        };
+        values.push(("base_url".into(), base.clone()));
+        let c = connector(vendor, values, fast_http(1)).unwrap();
+        let pulled = pull(c.as_ref(), &Query::new(), Duration::from_secs(10)).await;
+        let e = pulled.errors()[0].to_string();
+        assert!(e.contains("certificate"), "{vendor}: {e}");
+        assert!(e.contains(vendor) && e.contains("page 1"), "{vendor}: {e}");
+        assert!(!e.contains("secret"), "{vendor}: {e}");
+    }
+}
