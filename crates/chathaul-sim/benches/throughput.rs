@@ -65,7 +65,31 @@ async fn measure(sim: &Simulator, name: &str, url: String, auth: Auth) {
     );
 }
 
+/// Conversations per second of ground truth (generation, rendering and mapping, no HTTP).
+fn truth_rate(vendor: &str) {
+    let opts = SimOptions {
+        conversations: 20_000,
+        ..SimOptions::default()
+    };
+    let start = Instant::now();
+    let (mut n, mut messages) = (0u64, 0u64);
+    for c in chathaul_sim::truth(&opts, vendor) {
+        n += 1;
+        messages += c.messages.len() as u64;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "{:<44} {:>9.0} conv/s  {:>9.0} msg/s",
+        format!("{vendor} truth (no HTTP)"),
+        n as f64 / secs,
+        messages as f64 / secs
+    );
+}
+
 fn main() {
+    for vendor in chathaul_sim::VENDORS {
+        truth_rate(vendor);
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
