@@ -335,8 +335,16 @@ impl Data {
         conv.created_at = Some(utc(c.created));
         conv.assigned_at = c.assigned.map(utc);
         conv.ended_at = c.end.map(utc);
-        let messages = self
-            .messages(&c)
+        let generated = self.messages(&c);
+        // The list item as served: with the same messages for some chats.
+        let mut raw = self.render(&c, false);
+        if c.listed_with_messages {
+            let listed = generated.iter().map(|(m, _)| m.clone()).collect();
+            raw.as_object_mut()
+                .expect("a chat renders as an object")
+                .insert("messages".into(), Value::Array(listed));
+        }
+        let messages = generated
             .into_iter()
             .map(|(raw, at)| {
                 let ty = raw["type"].as_str().unwrap_or_default();
@@ -383,7 +391,7 @@ impl Data {
             })
             .collect();
         conv.set_messages(messages);
-        conv.raw = self.render(&c, c.listed_with_messages);
+        conv.raw = raw;
         conv
     }
 }
