@@ -163,6 +163,6 @@ mod tests {
     fn missing_fail() {
         let a = Conversation::new("kf5", "acme", "1");
         let b = Conversation::new("kf5", "acme", "2");
-        assert_same_conversations(&[a.clone()], &[a, b]);
+        assert_same_conversations(std::slice::from_ref(&a), &[a.clone(), b]);
     }
 }
