@@ -32,7 +32,7 @@ export PATH="$VENV/bin:$PATH" VIRTUAL_ENV="$VENV"
 case "$BUILD" in
   wheel)
     step "pip install . (maturin, release)"
-    "$PY" -m pip install --quiet --no-build-isolation . ;;
+    "$PY" -m pip install --quiet . ;;
   dev)
     step "maturin develop (debug)"
     maturin develop --quiet ;;
