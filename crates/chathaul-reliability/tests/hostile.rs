@@ -787,3 +787,49 @@ async fn a_200_answer_that_is_not_a_listing_is_an_error_not_an_empty_listing() {
         "{e}"
     );
 }
+
+#[tokio::test]
+async fn pages_repeated_shuffled_or_in_a_cycle_are_an_error_not_endless_duplicates() {
+    // A server that ignores `page` and shuffles, or serves two pages in a
+    // cycle, with a total that promises a million: without care this is an
+    // endless stream of the same conversations.
+    for cycle in [false, true] {
+        for vendor in VENDORS {
+            let v = vendor.to_owned();
+            let server = HostileServer::start(move |hit| {
+                if hit.path == listing_path(&v)
+                    && (v != "caresoft" || hit.param("conversation_type").as_deref() == Some("0"))
+                {
+                    let even = hit.page() % 2 == 0;
+                    let r = match (cycle, even) {
+                        (false, false) => vec![record(&v, 1), record(&v, 2)],
+                        (false, true) => vec![record(&v, 2), record(&v, 1)],
+                        (true, false) => vec![record(&v, 1), record(&v, 2)],
+                        (true, true) => vec![record(&v, 3), record(&v, 4)],
+                    };
+                    Reply::json(&page(&v, r, 1_000_000))
+                } else {
+                    Reply::json(&page(&v, vec![], 0))
+                }
+            })
+            .await;
+            let c = connector(vendor, config(vendor, &server.url()), settings()).unwrap();
+            let q = Query {
+                page_size: Some(2),
+                ..Query::new()
+            };
+            let pulled = pull(c.as_ref(), &q, Duration::from_secs(10)).await;
+            let e = the_error(vendor, "a repeated page", &pulled).to_string();
+            let want = if cycle {
+                "page 3 repeats page 1"
+            } else {
+                "page 2 repeats page 1"
+            };
+            assert!(e.contains(want), "{vendor}: {e}");
+            let ids: Vec<String> = pulled.ok().into_iter().map(|c| c.id).collect();
+            let distinct: std::collections::BTreeSet<&String> = ids.iter().collect();
+            assert_eq!(distinct.len(), ids.len(), "{vendor}: duplicates {ids:?}");
+            assert_eq!(ids.len(), if cycle { 4 } else { 2 }, "{vendor}");
+        }
+    }
+}

@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use connector_core::connector::{Capabilities, Connector, ConnectorInfo, ConversationStream};
 use connector_core::http::Ctx;
 use connector_core::model::{Conversation, Message};
-use connector_core::paging::{Page, PageNumbers, fingerprint_of, page_numbers};
+use connector_core::paging::{Page, PageNumbers, fingerprint_of_set, page_numbers};
 use connector_core::query::{Include, Query, TimeField};
 use connector_core::registry::ResolvedConfig;
 use connector_core::time::{Tz, covering_local_dates};
@@ -153,8 +153,8 @@ impl Bangwo8Connector {
                 // Counting what arrived (rather than page × per_page) stays
                 // right if the server serves fewer than asked per page.
                 let has_next = env.next_page.is_some() && w.count.is_none_or(|c| w.received < c);
-                let ids: Vec<&str> = convs.iter().map(|c| c.id.as_str()).collect();
-                let fp = fingerprint_of(&ids);
+                // Order-insensitive: a page repeated shuffled is still a repeat.
+                let fp = fingerprint_of_set(convs.iter().map(|c| c.id.as_str()));
                 Ok(Page {
                     has_next: Some(has_next),
                     ..Page::new(n, convs, fp)
@@ -234,12 +234,7 @@ impl Bangwo8Connector {
                 let mut received = r.lock().unwrap_or_else(|p| p.into_inner());
                 *received += messages.len() as u64;
                 let has_next = env.next_page.is_some() && count.is_none_or(|c| *received < c);
-                let fp = fingerprint_of(
-                    &messages
-                        .iter()
-                        .map(|m| m.raw.to_string())
-                        .collect::<Vec<_>>(),
-                );
+                let fp = fingerprint_of_set(messages.iter().map(|m| m.raw.to_string()));
                 Ok(Page {
                     has_next: Some(has_next),
                     ..Page::new(n, messages, fp)

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use chrono::Duration;
-use connector_core::paging::{Page, PageNumbers, fingerprint_of, page_numbers};
+use connector_core::paging::{Page, PageNumbers, fingerprint_of_set, page_numbers};
 use connector_core::registry::ResolvedConfig;
 use connector_core::{
     Capabilities, Connector, ConnectorInfo, Conversation, ConversationStream, Error, Include,
@@ -188,13 +188,8 @@ impl CaresoftConnector {
                 if page.total.is_some() {
                     *total.lock().unwrap_or_else(|p| p.into_inner()) = page.total;
                 }
-                let fp = fingerprint_of(
-                    &page
-                        .conversations
-                        .iter()
-                        .map(|c| c.id.as_str())
-                        .collect::<Vec<_>>(),
-                );
+                // Order-insensitive: a page repeated shuffled is still a repeat.
+                let fp = fingerprint_of_set(page.conversations.iter().map(|c| c.id.as_str()));
                 Ok(Page {
                     total: page.total,
                     ..Page::new(n, page.conversations, fp)

@@ -53,6 +53,14 @@ pub fn fingerprint_of<H: Hash + ?Sized>(keys: &H) -> u64 {
     h.finish()
 }
 
+/// A page fingerprint that ignores the records' order: a server that
+/// repeats a page with its records shuffled repeats its fingerprint too.
+pub fn fingerprint_of_set<K: Hash>(keys: impl IntoIterator<Item = K>) -> u64 {
+    let mut each: Vec<u64> = keys.into_iter().map(|k| fingerprint_of(&k)).collect();
+    each.sort_unstable();
+    fingerprint_of(&each)
+}
+
 /// How a page-number listing is walked.
 #[derive(Debug, Clone, Copy)]
 pub struct PageNumbers {
@@ -82,13 +90,15 @@ where
     struct State<F> {
         fetch: F,
         next: Option<u32>,
-        previous: Option<(u32, u64)>,
+        /// Every page's fingerprint and number so far: a server that cycles
+        /// through pages (1, 2, 1, 2, …) repeats one that is not the last.
+        seen: std::collections::HashMap<u64, u32>,
         endpoint: String,
     }
     let state = State {
         fetch,
         next: Some(opts.first),
-        previous: None,
+        seen: std::collections::HashMap::new(),
         endpoint,
     };
     stream::unfold(state, move |mut st| async move {
@@ -103,19 +113,17 @@ where
         if page.items.is_empty() {
             return None;
         }
-        if let Some((prev_n, prev_fp)) = st.previous {
-            if prev_fp == page.fingerprint {
-                st.next = None;
-                let err = Error::Paging {
-                    vendor: opts.vendor,
-                    endpoint: st.endpoint.clone(),
-                    page: n,
-                    message: format!("page {n} repeats page {prev_n}; stopping instead of looping"),
-                };
-                return Some((Err(err), st));
-            }
+        if let Some(&prev_n) = st.seen.get(&page.fingerprint) {
+            st.next = None;
+            let err = Error::Paging {
+                vendor: opts.vendor,
+                endpoint: st.endpoint.clone(),
+                page: n,
+                message: format!("page {n} repeats page {prev_n}; stopping instead of looping"),
+            };
+            return Some((Err(err), st));
         }
-        st.previous = Some((n, page.fingerprint));
+        st.seen.insert(page.fingerprint, n);
         let seen = u64::from(n) * u64::from(opts.per_page);
         let done = page.has_next == Some(false)
             || page.total.is_some_and(|t| seen >= t)
@@ -305,6 +313,35 @@ mod tests {
         let e = r.unwrap_err().to_string();
         assert!(e.contains("page 2 repeats page 1"), "{e}");
         assert_eq!(pages, [1, 2]);
+    }
+
+    #[tokio::test]
+    async fn a_page_repeated_out_of_order_or_cycled_is_an_error() {
+        // The same records shuffled: an order-insensitive fingerprint repeats.
+        let (r, pages) = collect(opts(2, false), |n| {
+            let i: Vec<u32> = if n % 2 == 0 { vec![2, 1] } else { vec![1, 2] };
+            Page::new(n, i.clone(), fingerprint_of_set(&i))
+        })
+        .await;
+        let e = r.unwrap_err().to_string();
+        assert!(e.contains("page 2 repeats page 1"), "{e}");
+        assert_eq!(pages, [1, 2]);
+        // Two real pages served in a cycle: page 3 repeats page 1.
+        let (r, pages) = collect(opts(2, false), |n| {
+            let i: Vec<u32> = if n % 2 == 0 { vec![3, 4] } else { vec![1, 2] };
+            Page::new(n, i.clone(), fingerprint_of_set(&i))
+        })
+        .await;
+        let e = r.unwrap_err().to_string();
+        assert!(e.contains("page 3 repeats page 1"), "{e}");
+        assert_eq!(pages, [1, 2, 3]);
+        // Order still counts for nothing else: distinct pages pass.
+        assert_ne!(fingerprint_of_set([1, 2]), fingerprint_of_set([1, 3]));
+        assert_ne!(fingerprint_of_set([1, 1]), fingerprint_of_set([1]));
+        assert_eq!(
+            fingerprint_of_set(["a", "b"]),
+            fingerprint_of_set(["b", "a"])
+        );
     }
 
     async fn links(pages: Vec<(Vec<u32>, Option<&'static str>)>) -> (Result<Vec<u32>>, usize) {

@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use connector_core::http::Ctx;
-use connector_core::paging::{Page, PageNumbers, fingerprint_of, page_numbers};
+use connector_core::paging::{Page, PageNumbers, fingerprint_of_set, page_numbers};
 use connector_core::registry::ResolvedConfig;
 use connector_core::time::{covering_local_dates, widen_dates};
 use connector_core::{
@@ -146,11 +146,9 @@ impl Kf5Connector {
                 path,
             });
         }
-        let ids: Vec<&str> = listed
-            .iter()
-            .map(|l| l.decoded.conversation.id.as_str())
-            .collect();
-        let fingerprint = fingerprint_of(&ids);
+        // Order-insensitive: a page repeated shuffled is still a repeat.
+        let fingerprint =
+            fingerprint_of_set(listed.iter().map(|l| l.decoded.conversation.id.as_str()));
         Ok(Page::new(n, listed, fingerprint))
     }
 
