@@ -6,12 +6,12 @@
 CARGO ?= cargo
 INSTA_VERSION := 1.49.0
 
-.PHONY: demo test test-rust lint doc tools bench examples test-python
+.PHONY: demo test test-rust lint doc tools bench examples test-python package
 
 demo:
 	$(CARGO) run --release -p chathaul-cli -- demo
 
-test: tools lint test-rust examples doc test-python
+test: tools lint test-rust examples doc package test-python
 
 tools:
 	@command -v cargo-insta >/dev/null 2>&1 || $(CARGO) install cargo-insta --locked --version $(INSTA_VERSION)
@@ -37,3 +37,8 @@ test-python:
 
 doc:
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps
+
+# The publishable crates package cleanly (test-only crates are excluded).
+package:
+	$(CARGO) package --workspace --no-verify --allow-dirty --exclude chathaul-bench --exclude chathaul-py \
+		--exclude chathaul-reliability --exclude connector-testkit
