@@ -42,3 +42,6 @@ doc:
 package:
 	$(CARGO) package --workspace --no-verify --allow-dirty --exclude chathaul-bench --exclude chathaul-py \
 		--exclude chathaul-reliability --exclude connector-testkit
+
+# Benchmarks (issue 11): writes BENCHMARKS.md; BENCH_SIZE=tiny for the quick run in the test command.
+bench: ; benches/run.sh

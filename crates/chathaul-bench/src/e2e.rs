@@ -14,7 +14,7 @@ pub const LATENCY: Duration = Duration::from_millis(80);
 /// The server-side rate limit, requests per second per account.
 pub const RATE_LIMIT: u32 = 20;
 /// chathaul's concurrency setting for a latency-bound pull without a rate limit.
-pub const CONCURRENCY: u32 = 32;
+pub const CONCURRENCY: u32 = 64;
 
 /// Where the programs are.
 #[derive(Debug, Clone)]
@@ -182,7 +182,7 @@ pub fn rate_limited(tools: &Tools, tiny: bool) -> Result<Vec<Limited>, String> {
             (_, true) => (10, vec![]),
             ("bangwo8", false) => (100, vec![]),
             ("kf5", false) => (350, vec![]),
-            (_, false) => (4_000, vec!["--page-size".into(), "20".into()]),
+            (_, false) => (2_000, vec!["--page-size".into(), "20".into()]),
         };
         let s = sim(n, Some(RATE_LIMIT))?;
         let pull = chathaul_pull(

@@ -28,10 +28,12 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let mut tiny = std::env::var("BENCH_SIZE").is_ok_and(|s| s == "tiny");
     let mut out: Option<PathBuf> = None;
+    let mut only: Option<String> = None;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--tiny" => tiny = true,
             "--out" => out = args.next().map(PathBuf::from),
+            "--only" => only = args.next(),
             "-h" | "--help" => {
                 println!(
                     "chathaul-bench [--tiny] [--out PATH]   (BENCH_SIZE=tiny, BENCH_PYTHON=python)"
@@ -46,6 +48,9 @@ fn main() {
     }
     let root = repo_root();
     let out = out.unwrap_or_else(|| {
+        if only.is_some() {
+            return root.join("target/bench-only.md");
+        }
         if tiny {
             root.join("target/bench-tiny.md")
         } else {
@@ -96,36 +101,39 @@ fn main() {
     }
     let _ = writeln!(md);
 
-    section(
-        &mut md,
-        &mut failures,
-        "1. Normalization throughput, one core",
-        || normalization(tiny),
-    );
-    section(
-        &mut md,
-        &mut failures,
-        "2. End-to-end under a server-side rate limit",
-        || rate_limited(&tools, tiny),
-    );
-    section(
-        &mut md,
-        &mut failures,
-        "3. End-to-end without a rate limit: chathaul vs the Python baseline",
-        || speedup(&tools, tiny),
-    );
-    section(
-        &mut md,
-        &mut failures,
-        "4 and 6. Memory and cost growth",
-        || memory_section(&tools, &sim_bin, tiny),
-    );
-    section(
-        &mut md,
-        &mut failures,
-        "5. Python: `pull().to_pandas()` vs a DataFrame from the baseline's dicts",
-        || pandas_section(python.as_deref(), &root, tiny),
-    );
+    type Run<'a> = Box<dyn FnOnce() -> Result<String, String> + 'a>;
+    let sections: Vec<(&str, &str, Run)> = vec![
+        (
+            "normalize",
+            "1. Normalization throughput, one core",
+            Box::new(|| normalization(tiny)),
+        ),
+        (
+            "rate-limit",
+            "2. End-to-end under a server-side rate limit",
+            Box::new(|| rate_limited(&tools, tiny)),
+        ),
+        (
+            "speedup",
+            "3. End-to-end without a rate limit: chathaul vs the Python baseline",
+            Box::new(|| speedup(&tools, tiny)),
+        ),
+        (
+            "memory",
+            "4 and 6. Memory and cost growth",
+            Box::new(|| memory_section(&tools, &sim_bin, tiny)),
+        ),
+        (
+            "pandas",
+            "5. Python: `pull().to_pandas()` vs a DataFrame from the baseline's dicts",
+            Box::new(|| pandas_section(python.as_deref(), &root, tiny)),
+        ),
+    ];
+    for (key, title, run) in sections {
+        if only.as_deref().is_none_or(|o| o == key) {
+            section(&mut md, &mut failures, title, run);
+        }
+    }
 
     let notes = root.join("benches/notes.md");
     if let Ok(n) = std::fs::read_to_string(&notes) {
