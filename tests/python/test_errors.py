@@ -114,3 +114,17 @@ def test_a_closed_simulator_says_so() -> None:
     assert not sim.running
     with pytest.raises(chathaul.Error, match="^the simulator is closed$"):
         sim.config("kf5")
+
+
+def test_secrets_stay_out_of_reprs_reports_and_errors(tmp_path: object) -> None:
+    with chathaul.Simulator(conversations=3) as sim:
+        secrets = [sim.config("bangwo8")["password"], sim.config("kf5")["password"], sim.config("caresoft")["token"]]
+        texts = []
+        for vendor in sim.vendors:
+            conn = sim.connect(vendor)
+            texts += [repr(conn), repr(conn.stats()), repr(conn.capabilities)]
+            texts.append(repr(conn.pull(progress=False).report))
+        texts.append(repr(chathaul.sync(sim, db=f"{tmp_path}/s.sqlite", progress=False).sources))
+        texts.append(repr(sim))
+    for secret in secrets:
+        assert all(secret not in t for t in texts)

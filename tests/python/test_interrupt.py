@@ -121,3 +121,31 @@ def test_other_threads_run_during_a_pull() -> None:
     assert elapsed > 0.5
     # With the GIL held the spinner could not tick; released, it ticks about once a millisecond.
     assert during > 0.25 * elapsed * 1000, (during, elapsed)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="raise_signal(SIGINT) needs POSIX")
+def test_ctrl_c_in_process_stops_the_whole_sync(tmp_path: object) -> None:
+    """After KeyboardInterrupt no source keeps writing in the background, and the database is whole."""
+    import sqlite3
+
+    db = os.path.join(str(tmp_path), "stopped.sqlite")
+    with chathaul.Simulator(conversations=100, latency_ms=150) as sim:
+        timer = threading.Timer(1.0, lambda: signal.raise_signal(signal.SIGINT))
+        timer.start()
+        started = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            chathaul.sync(sim, db=db, progress=False)
+        assert time.monotonic() - started < 2.0
+
+        def count() -> int:
+            with sqlite3.connect(db) as con:
+                return int(con.execute("SELECT count(*) FROM conversations").fetchone()[0])
+
+        at_interrupt = count()
+        time.sleep(1.0)
+        assert count() == at_interrupt < 300
+        assert chathaul.sync(sim, db=db, progress=False).complete
+        with sqlite3.connect(db) as con:
+            assert con.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+            rows = con.execute("SELECT vendor, id FROM conversations").fetchall()
+        assert sorted(rows) == sorted((c.vendor, c.id) for c in sim.truth())

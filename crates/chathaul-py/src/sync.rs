@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use chathaul::sync::{Prepared, Source, SyncOptions, prepare};
 use chathaul::{Error, Include, Live};
@@ -11,7 +12,7 @@ use pyo3::types::{PyDict, PyList};
 
 use crate::convert::to_py;
 use crate::errors::to_pyerr;
-use crate::runtime::{POLL, runtime};
+use crate::runtime::POLL;
 
 /// One source as Python gives it.
 #[derive(FromPyObject)]
@@ -108,41 +109,53 @@ pub(crate) fn sync<'py>(
     if sources.is_empty() {
         return Err(to_pyerr(py, &Error::Query("no sources to sync".into())));
     }
+    // The sync runs on a runtime of its own, shut down on Ctrl-C:
+    // `chathaul::sync` spawns a task per source, which dropping its future
+    // alone would not cancel. (Everything else uses the global runtime.)
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .thread_name("chathaul-sync")
+        .build()
+        .map_err(|e| {
+            let context = "cannot start the sync runtime".to_owned();
+            to_pyerr(py, &Error::Io { context, source: e })
+        })?;
     let prepared: Vec<Prepared> = py
         .detach(|| {
-            let _enter = runtime().enter();
+            let _enter = rt.enter();
             prepare(sources)
         })
         .map_err(|(name, e)| {
             let err = to_pyerr(py, &e);
             // Name the source, keeping the exception's class and details.
-            let value = err.value(py);
-            let _ = value.setattr("source", name);
+            let _ = err.value(py).setattr("source", name);
             err
         })?;
     let live: Vec<Arc<Live>> = prepared.iter().map(|p| p.live.clone()).collect();
     let options = SyncOptions {
         batch_size: batch_size.max(1),
     };
-    let task = runtime().spawn(async move { chathaul::sync(&db, prepared, options).await });
-    let abort = task.abort_handle();
-    let mut task = std::pin::pin!(task);
+    let wal = PathBuf::from(format!("{}-wal", db.display()));
+    let mut task = rt.spawn(async move { chathaul::sync(&db, prepared, options).await });
     let totals = || {
         live.iter()
             .map(|l| l.get())
             .fold((0, 0), |(c, m), (c2, m2)| (c + c2, m + m2))
     };
     let done = loop {
-        let step = py.detach(|| {
-            runtime().block_on(async { tokio::time::timeout(POLL, task.as_mut()).await })
-        });
+        let step = py.detach(|| rt.block_on(async { tokio::time::timeout(POLL, &mut task).await }));
         match step {
             Ok(joined) => break joined,
             Err(_elapsed) => {
                 if let Err(interrupt) = py.check_signals() {
-                    // Cancels the run; every batch already written is a whole
-                    // transaction with its cursor.
-                    abort.abort();
+                    // Cancels every source task. Each batch already written is
+                    // a whole transaction with its cursor; the database
+                    // writer finishes the one in hand.
+                    py.detach(move || {
+                        rt.shutdown_timeout(Duration::from_secs(5));
+                        wait_for_close(&wal);
+                    });
                     return Err(interrupt);
                 }
                 if let Some(cb) = &progress {
@@ -171,4 +184,16 @@ pub(crate) fn sync<'py>(
         out.append(d)?;
     }
     Ok(out)
+}
+
+/// Waits (up to two seconds) until the database writer of a cancelled sync
+/// has closed the database: in WAL mode the last connection to close removes
+/// the `-wal` file. Until then, opening the file with another SQLite library
+/// in this process (Python's `sqlite3`) could break SQLite's locking.
+/// A stopgap until `chathaul::sync` can be cancelled and joined.
+fn wait_for_close(wal: &std::path::Path) {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while wal.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
