@@ -458,6 +458,24 @@ async fn redirects_and_links_to_another_host_get_no_credentials() {
             elsewhere.hits().is_empty(),
             "{vendor}: a request went to the other host"
         );
+
+        // Redirects on the same host, in a loop: followed at most 5 times.
+        let path = listing_path(vendor);
+        let (pulled, hits, _) = against(
+            vendor,
+            move |hit| {
+                Reply::Redirect(format!(
+                    "{path}?page=1&conversation_type=0&hop={}",
+                    hit.query.len()
+                ))
+            },
+            settings(),
+            Query::new(),
+        )
+        .await;
+        let e = the_error(vendor, "redirect loop", &pulled).to_string();
+        assert!(e.contains("more than 5 redirects"), "{vendor}: {e}");
+        assert!(hits.len() <= 2 * 6 + 6, "{vendor}: {} requests", hits.len());
     }
 
     // Bangwo8's next_page links are absolute: one pointing at another host
