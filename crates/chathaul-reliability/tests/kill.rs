@@ -342,3 +342,94 @@ fn corrupt_and_foreign_databases_are_refused_and_left_untouched() {
     std::fs::write(dir.path().join("half.sqlite"), &good[..good.len() / 2]).unwrap();
     assert_refused(dir.path(), "half.sqlite", &env, "database half.sqlite");
 }
+
+/// The files in `dir` whose names end with one of `exts`.
+fn files(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.ends_with(".toml"))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_failed_or_killed_pull_never_leaves_a_file_that_looks_whole() {
+    // Faults on every other request and one attempt each: the pull fails.
+    let faulty = Simulator::start_blocking(SimOptions {
+        seed: 3,
+        conversations: 40,
+        messages: 3,
+        fault_rate: 0.5,
+        ..SimOptions::default()
+    })
+    .unwrap();
+    // Latency: a pull takes long enough to be killed midway.
+    let slow = Simulator::start_blocking(SimOptions {
+        seed: 3,
+        conversations: 40,
+        messages: 3,
+        latency: Duration::from_millis(10),
+        ..SimOptions::default()
+    })
+    .unwrap();
+    chathaul_bin();
+    for ext in ["jsonl", "csv", "parquet"] {
+        let dir = tempfile::tempdir().unwrap();
+        let pull = |sim: &Simulator, attempts: &str| {
+            let mut c = chathaul(dir.path());
+            c.args(["pull", "bangwo8", "--messages", "--page-size", "5", "-o"])
+                .arg(format!("out.{ext}"))
+                .args([
+                    "-c",
+                    &format!("max_attempts={attempts}"),
+                    "-c",
+                    "concurrency=1",
+                ]);
+            for (k, v) in sim.config("bangwo8") {
+                c.args(["-c", &format!("{k}={v}")]);
+            }
+            c
+        };
+        let out = pull(&faulty, "1").output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{ext}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let left = files(dir.path());
+        assert!(
+            left.iter().all(|f| !f.ends_with(&format!(".{ext}"))),
+            "{ext}: a failed pull left {left:?}"
+        );
+
+        let mut child = pull(&slow, "6").spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "{ext}: the pull ended before the kill"
+        );
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let left = files(dir.path());
+        assert!(
+            left.iter().all(|f| !f.ends_with(&format!(".{ext}"))),
+            "{ext}: a killed pull left {left:?}"
+        );
+        // And a pull that completes leaves the whole file(s).
+        let out = pull(&slow, "6").output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            files(dir.path())
+                .iter()
+                .any(|f| f.ends_with(&format!(".{ext}")))
+        );
+    }
+}
