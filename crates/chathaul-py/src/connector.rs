@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chathaul::arrow::{BatchBuilder, conversations_schema, messages_schema};
-
 use chathaul::time::{Tz, parse_zone};
 use chathaul::{Channel, Connector, Conversation, Error, Include, Query, TimeField, Window};
 use futures::StreamExt;
