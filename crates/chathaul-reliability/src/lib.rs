@@ -121,6 +121,9 @@ pub fn error_is_specific(e: &Error, vendor: &str) -> std::result::Result<(), Str
     if !matches!(e.root(), Error::Unauthenticated { .. }) && !text.contains(" page ") {
         missing.push("the page");
     }
+    if text.contains('\n') || text.contains('\r') {
+        missing.push("a single line (it has line breaks)");
+    }
     if text.len() > 2_000 {
         missing.push("brevity (over 2000 characters)");
     }

@@ -354,7 +354,7 @@ async fn html_endless_and_stalled_bodies_end_within_the_limits() {
             |_| Reply::Body {
                 status: 503,
                 content_type: "text/html",
-                body: "<html>503</html>".into(),
+                body: "<html>\r\n<head><title>503</title></head>\r\n<body>\n  Service\tUnavailable\n</body>\n</html>\n".into(),
             },
             settings(),
             Query::new(),

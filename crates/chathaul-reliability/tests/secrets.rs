@@ -188,6 +188,49 @@ async fn a_server_that_echoes_the_authorization_header_does_not_leak_it_into_err
     }
 }
 
+#[tokio::test]
+async fn an_echoed_credential_on_the_summary_endpoint_is_scrubbed_too() {
+    // Bangwo8's summaries are read by the connector itself (its relaxed
+    // JSON): the same scrubbing applies to what its errors quote.
+    let server = HostileServer::start(|hit| {
+        let auth = hit.authorization.clone().unwrap_or_default();
+        if hit.path.starts_with("/api/v1/servicesummary/") {
+            Reply::Body {
+                status: 200,
+                content_type: "text/html",
+                body: format!("<html>\n<body>you sent {auth}</body>\n</html>").into(),
+            }
+        } else if hit.path.starts_with("/api/v1/imchat/histories") && hit.page() == 1 {
+            Reply::json(&serde_json::json!({"chats": [{"r_id": "7", "type": "2",
+                "start_time": "2024-01-02 10:00:00"}], "count": 1}))
+        } else {
+            Reply::json(&serde_json::json!({"chats": [], "count": 1}))
+        }
+    })
+    .await;
+    let values: Vec<(String, String)> = vec![
+        ("account".into(), "admin".into()),
+        ("password".into(), "pw-Zq84-secret".into()),
+        ("base_url".into(), server.url()),
+    ];
+    let secrets = forms(&values);
+    let c = connector("bangwo8", values, fast_http(1)).unwrap();
+    let pulled = pull(
+        c.as_ref(),
+        &Query::new().with_summaries(true),
+        Duration::from_secs(10),
+    )
+    .await;
+    let e = pulled.errors()[0];
+    let text = e.to_string();
+    assert!(
+        text.contains("/api/v1/servicesummary/7.json") && text.contains("[REDACTED]"),
+        "{text}"
+    );
+    assert!(!text.contains('\n'), "{text}");
+    assert_clean("the summary error", &format!("{e} {e:?}"), &secrets);
+}
+
 fn scan_dir(dir: &Path, secrets: &[String]) -> usize {
     let mut n = 0;
     for entry in std::fs::read_dir(dir).unwrap() {

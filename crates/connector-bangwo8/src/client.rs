@@ -96,7 +96,7 @@ impl Client {
         let mut attempt = 1;
         let envelope = loop {
             let body = self.http.get_bytes(&req).await?;
-            match decode_summary(&ctx, &body) {
+            match decode_summary(&self.http, &ctx, &body) {
                 // A body cut short (or an HTML error page) is a transport
                 // fault in disguise; `get_json` would retry it, so do we.
                 Err(e) if e.is_retryable() && attempt < max => attempt += 1,
@@ -140,7 +140,8 @@ fn decode_error(ctx: &Ctx, path: String, message: String, transient: bool) -> Er
 }
 
 /// Decodes a summary body, strictly first, then relaxed (see [`Client::summary`]).
-fn decode_summary(ctx: &Ctx, body: &[u8]) -> Result<SummaryEnvelope> {
+/// Text quoted in an error is scrubbed of the credential and on one line.
+fn decode_summary(http: &HttpClient, ctx: &Ctx, body: &[u8]) -> Result<SummaryEnvelope> {
     let text = String::from_utf8_lossy(body);
     let trimmed = text.trim();
     if trimmed.is_empty() {
@@ -154,7 +155,7 @@ fn decode_summary(ctx: &Ctx, body: &[u8]) -> Result<SummaryEnvelope> {
     if trimmed.starts_with('<') {
         let msg = format!(
             "expected JSON, got an HTML page: {}",
-            connector_core::lenient::clip(trimmed)
+            connector_core::lenient::clip(&http.quote(trimmed.as_bytes()))
         );
         return Err(decode_error(ctx, ".".into(), msg, true));
     }
@@ -165,7 +166,8 @@ fn decode_summary(ctx: &Ctx, body: &[u8]) -> Result<SummaryEnvelope> {
                 Some(v) => v,
                 None => {
                     let transient = strict.is_eof();
-                    let msg = connector_core::lenient::clip(&strict.to_string()).into_owned();
+                    let msg = connector_core::lenient::clip(&http.scrub(&strict.to_string()))
+                        .into_owned();
                     return Err(decode_error(ctx, ".".into(), msg, transient));
                 }
             }

@@ -347,10 +347,10 @@ impl Connector for Bangwo8Connector {
                 drop(listing);
                 return self.complete(c, include).await;
             }
-            if let (Some(t), Ok(seen)) = (target, c.id.trim().parse::<u64>()) {
-                if seen > t {
-                    break;
-                }
+            if let (Some(t), Ok(seen)) = (target, c.id.trim().parse::<u64>())
+                && seen > t
+            {
+                break;
             }
         }
         Err(Error::Api {

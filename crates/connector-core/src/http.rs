@@ -685,7 +685,7 @@ impl HttpClient {
         self.stats
             .bytes
             .fetch_add(body.len() as u64, Ordering::Relaxed);
-        let text = || clip(&self.scrub(String::from_utf8_lossy(&body).trim())).into_owned();
+        let text = || clip(&self.quote(&body)).into_owned();
         match status.as_u16() {
             200..=299 => Ok(bytes::Bytes::from(body)),
             s @ (401 | 403) => Err(Error::Unauthenticated {
@@ -732,8 +732,19 @@ impl HttpClient {
         }
     }
 
+    /// A response body as errors quote it: scrubbed of the credential, on
+    /// one line (an HTML error page's line breaks and indentation collapse to
+    /// single spaces, so logs and the one-line CLI message stay readable).
+    ///
+    /// For connectors that read a body themselves ([`HttpClient::get_bytes`])
+    /// and quote it in an error.
+    pub fn quote(&self, body: &[u8]) -> String {
+        let text = self.scrub(&String::from_utf8_lossy(body));
+        text.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
     /// `text` with every form of the credential replaced by `[REDACTED]`.
-    fn scrub(&self, text: &str) -> String {
+    pub fn scrub(&self, text: &str) -> String {
         let mut out = text.to_owned();
         for secret in &self.redact {
             if out.contains(secret.as_str()) {
@@ -766,7 +777,7 @@ impl HttpClient {
                     ".".into(),
                     format!(
                         "expected JSON, got an HTML page: {}",
-                        clip(&self.scrub(String::from_utf8_lossy(body).trim()))
+                        clip(&self.quote(body))
                     ),
                     true,
                 ));

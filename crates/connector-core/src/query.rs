@@ -148,12 +148,12 @@ impl Query {
     /// # Errors
     /// [`Error::Query`] for an empty or inverted window, a zero page size or a zero limit.
     pub fn validate(&self) -> Result<()> {
-        if let (Some(s), Some(u)) = (self.window.since, self.window.until) {
-            if s >= u {
-                return Err(Error::Query(format!(
-                    "the window is empty: since {s} is not before until {u}"
-                )));
-            }
+        if let (Some(s), Some(u)) = (self.window.since, self.window.until)
+            && s >= u
+        {
+            return Err(Error::Query(format!(
+                "the window is empty: since {s} is not before until {u}"
+            )));
         }
         if self.page_size == Some(0) {
             return Err(Error::Query("page size must be at least 1".into()));
@@ -187,17 +187,16 @@ impl Query {
                 return false;
             }
         }
-        if let Some(customer) = &self.customer {
-            if c.customer.id.as_deref() != Some(customer)
-                && c.customer.user_id.as_deref() != Some(customer)
-            {
-                return false;
-            }
+        if let Some(customer) = &self.customer
+            && c.customer.id.as_deref() != Some(customer)
+            && c.customer.user_id.as_deref() != Some(customer)
+        {
+            return false;
         }
-        if let Some(channel) = &self.channel {
-            if c.channel.as_ref() != Some(channel) {
-                return false;
-            }
+        if let Some(channel) = &self.channel
+            && c.channel.as_ref() != Some(channel)
+        {
+            return false;
         }
         true
     }

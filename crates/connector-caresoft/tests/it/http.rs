@@ -442,7 +442,7 @@ async fn server_errors_are_retried() {
     let n = calls.clone();
     let srv = server::serve(move |p| {
         // Every other request fails with 503.
-        if n.fetch_add(1, Ordering::SeqCst) % 2 == 0 {
+        if n.fetch_add(1, Ordering::SeqCst).is_multiple_of(2) {
             (503, "<html>busy</html>".into())
         } else {
             (200, page_of(&recs, p))
