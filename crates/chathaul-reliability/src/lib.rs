@@ -515,6 +515,24 @@ pub fn chathaul_bin() -> &'static Path {
             .to_owned();
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = std::process::Command::new(cargo);
+        // Not the variables `cargo test` gives this process (the package's
+        // name, its dirs, the test's library path): build scripts that watch
+        // them would see a change and rebuild everything, twice per run.
+        for (key, _) in std::env::vars_os() {
+            let key = key.to_string_lossy().into_owned();
+            let injected = (key.starts_with("CARGO_")
+                && !matches!(key.as_str(), "CARGO_HOME" | "CARGO_TARGET_DIR"))
+                || matches!(
+                    key.as_str(),
+                    "OUT_DIR"
+                        | "LD_LIBRARY_PATH"
+                        | "DYLD_FALLBACK_LIBRARY_PATH"
+                        | "RUST_TEST_THREADS"
+                );
+            if injected {
+                cmd.env_remove(&key);
+            }
+        }
         cmd.current_dir(&workspace)
             .args(["build", "-q", "-p", "chathaul-cli", "--bin", "chathaul"])
             .arg("--target-dir")

@@ -135,7 +135,7 @@ fn sync_killed_at_22_moments_then_rerun_always_equals_the_truth() {
         seed: 23,
         conversations: 12,
         messages: 4,
-        latency: Duration::from_millis(8),
+        latency: Duration::from_millis(6),
         ..SimOptions::default()
     })
     .unwrap();

@@ -2,7 +2,7 @@
 //! 429s, 5xx, dropped connections, truncated bodies and HTML pages; the
 //! result equals the truth exactly, or ends in an error that says what failed.
 //!
-//! `CHATHAUL_SOAK_CASES` sets the number of cases (default 16; each case runs
+//! `CHATHAUL_SOAK_CASES` sets the number of cases (default 12; each case runs
 //! all three vendors at once). The figures (seeds, requests, faults) are
 //! printed and written to `$CARGO_TARGET_TMPDIR/soak-summary.txt`.
 
@@ -142,7 +142,7 @@ fn pulls_through_injected_faults_equal_the_truth_or_say_what_failed() {
     let cases: u32 = std::env::var("CHATHAUL_SOAK_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(16);
+        .unwrap_or(12);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
