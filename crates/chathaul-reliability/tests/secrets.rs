@@ -261,6 +261,14 @@ fn the_binary_leaks_no_credential_at_trace_level_with_progress_in_any_format() {
         ..SimOptions::default()
     })
     .unwrap();
+    let slow = Simulator::start_blocking(SimOptions {
+        seed: 4,
+        conversations: 8,
+        messages: 3,
+        latency: Duration::from_millis(60),
+        ..SimOptions::default()
+    })
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let bin = chathaul_bin();
     let mut secrets = Vec::new();
@@ -319,8 +327,11 @@ fn the_binary_leaks_no_credential_at_trace_level_with_progress_in_any_format() {
         }
         // On a terminal (a pty from `script`), with the progress display.
         if script {
+            // Against a slow simulator, so the progress line is drawn a few times.
+            let slow_base = slow.base_url(vendor);
             let mut line = format!("'{}'", bin.display());
             for a in &args {
+                let a = a.replace(&sim.base_url(vendor), &slow_base);
                 line.push_str(&format!(" '{a}'"));
             }
             line.push_str(&format!(" -o {vendor}-tty.jsonl"));
@@ -338,7 +349,12 @@ fn the_binary_leaks_no_credential_at_trace_level_with_progress_in_any_format() {
                 "{}",
                 String::from_utf8_lossy(&out.stdout)
             );
-            transcripts.push(String::from_utf8_lossy(&out.stdout).into_owned());
+            let tty = String::from_utf8_lossy(&out.stdout).into_owned();
+            assert!(
+                tty.contains(" conv/s"),
+                "{vendor}: no progress line drawn:\n{tty}"
+            );
+            transcripts.push(tty);
         }
         // Wrong credentials at trace level: refused, and not echoed.
         let wrong: Vec<(String, String)> = env
