@@ -851,3 +851,90 @@ async fn pages_repeated_shuffled_or_in_a_cycle_are_an_error_not_endless_duplicat
         }
     }
 }
+
+#[tokio::test]
+async fn hostile_retry_after_values_never_panic_nor_wait_long() {
+    for value in [
+        "1e300",
+        "18446744073709551616",
+        "-5",
+        "NaN",
+        "inf",
+        "soon",
+        "Fri, 31 Dec 9999 23:59:59 GMT",
+        "0.001",
+    ] {
+        for vendor in VENDORS {
+            let v = value.to_owned();
+            let (pulled, _, took) = against(
+                vendor,
+                move |_| Reply::WithHeaders {
+                    status: 429,
+                    headers: vec![("retry-after", v.clone())],
+                    body: "{}".into(),
+                },
+                settings(),
+                Query::new(),
+            )
+            .await;
+            let e = the_error(vendor, value, &pulled).to_string();
+            assert!(e.contains("rate limited"), "{vendor} {value}: {e}");
+            assert!(took < Duration::from_secs(3), "{vendor} {value}: {took:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_retry_after_too_long_to_honour_does_not_stall_the_other_requests() {
+    // Bangwo8 fetches messages for several conversations at once; one
+    // answer asks to come back in an hour. That request fails at once (over
+    // `max_retry_after`); the others must not be paused for the hour.
+    let server = HostileServer::start(|hit| {
+        if hit.path == "/api/v1/imchat/chatrecords/3.json" {
+            Reply::WithHeaders {
+                status: 429,
+                headers: vec![("retry-after", "3600".into())],
+                body: "{}".into(),
+            }
+        } else if hit.path.starts_with("/api/v1/imchat/chatrecords/") {
+            std::thread::sleep(Duration::from_millis(30));
+            Reply::json(&json!({"im_chatrecords": {"contents": []}, "count": 0}))
+        } else if hit.page() == 1 {
+            Reply::json(&page(
+                "bangwo8",
+                (1..=20).map(|i| record("bangwo8", i)).collect(),
+                20,
+            ))
+        } else {
+            Reply::json(&page("bangwo8", vec![], 20))
+        }
+    })
+    .await;
+    let http = HttpSettings {
+        max_in_flight: 2,
+        ..settings()
+    };
+    let c = connector("bangwo8", config("bangwo8", &server.url()), http).unwrap();
+    let started = std::time::Instant::now();
+    let pulled = pull(
+        c.as_ref(),
+        &Query::new().with_messages(true),
+        Duration::from_secs(15),
+    )
+    .await;
+    assert!(!pulled.timed_out, "the pull stalled behind the Retry-After");
+    let errors = pulled.errors();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let e = errors[0].to_string();
+    assert!(
+        e.contains("rate limited") && e.contains("chatrecords/3.json"),
+        "{e}"
+    );
+    // The other 19 conversations came through, with their messages.
+    assert_eq!(pulled.ok().len(), 19);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}

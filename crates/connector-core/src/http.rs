@@ -703,8 +703,13 @@ impl HttpClient {
             }),
             429 => {
                 self.stats.throttled.fetch_add(1, Ordering::Relaxed);
-                if let Some(ra) = retry_after {
-                    let until = Instant::now() + ra;
+                // Pause the account only for a wait that will be honoured: a
+                // longer one fails this request at once, and must not hold
+                // every other request of the account for that long.
+                if let Some(until) = retry_after
+                    .filter(|ra| *ra <= self.settings.max_retry_after)
+                    .and_then(|ra| Instant::now().checked_add(ra))
+                {
                     let mut pause = self
                         .gate
                         .pause_until
@@ -883,7 +888,9 @@ fn fingerprint(body: &[u8]) -> u64 {
 fn parse_retry_after(v: &HeaderValue) -> Option<Duration> {
     let s = v.to_str().ok()?.trim();
     if let Ok(secs) = s.parse::<f64>() {
-        return (secs >= 0.0 && secs.is_finite()).then(|| Duration::from_secs_f64(secs));
+        // A value too large for a Duration (`1e300`) is "very long", not a panic.
+        return (secs >= 0.0 && secs.is_finite())
+            .then(|| Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX));
     }
     let at = chrono::DateTime::parse_from_rfc2822(s).ok()?;
     let delta = at.with_timezone(&chrono::Utc) - chrono::Utc::now();
