@@ -490,8 +490,6 @@ fn two_syncs_at_once_on_one_database_both_finish_and_it_equals_the_truth() {
 }
 
 #[test]
-#[ignore = "bug (facade store.rs, reported): two syncs creating one new database at once; \
-            the second fails with `table chathaul_meta already exists`"]
 fn two_syncs_at_once_creating_one_new_database_both_finish() {
     two_syncs_at_once(true);
 }

@@ -139,15 +139,14 @@ pub fn window_text(w: &Window) -> String {
 /// listing total is only checked on a pull that walked to the end.
 pub fn shortfalls(stats: &PullStats, limit_reached: bool) -> Vec<String> {
     let mut out = Vec::new();
-    if !limit_reached {
-        if let Some(total) = stats.reported_total {
-            if total != stats.listed {
-                out.push(format!(
-                    "the vendor reported {total} conversations, {} were listed",
-                    stats.listed
-                ));
-            }
-        }
+    if !limit_reached
+        && let Some(total) = stats.reported_total
+        && total != stats.listed
+    {
+        out.push(format!(
+            "the vendor reported {total} conversations, {} were listed",
+            stats.listed
+        ));
     }
     out.extend(stats.shortfalls.iter().cloned());
     out

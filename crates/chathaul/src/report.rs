@@ -89,10 +89,10 @@ fn column_f64(store: &Store, sql: &str, vendor: &str) -> Result<Vec<f64>> {
         .map_err(db_err)?;
     let mut out = Vec::new();
     for r in rows {
-        if let Some(v) = r.map_err(db_err)? {
-            if v >= 0.0 {
-                out.push(v);
-            }
+        if let Some(v) = r.map_err(db_err)?
+            && v >= 0.0
+        {
+            out.push(v);
         }
     }
     Ok(out)

@@ -157,6 +157,26 @@ fn create_sql() -> String {
     )
 }
 
+/// Switches the database to WAL mode. Changing the journal mode needs a lock
+/// SQLite's busy handler does not wait for, so a concurrent opener (another
+/// sync creating the same file) is waited out here, for up to 30 s.
+fn enable_wal(conn: &Connection) -> rusqlite::Result<()> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
 impl Store {
     /// Opens (or creates) a chathaul database.
     ///
@@ -197,52 +217,64 @@ impl Store {
         let conn = Connection::open(path).map_err(|e| db_error(path, "cannot open", e))?;
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(|e| db_error(path, "cannot configure", e))?;
-        let tables: Vec<String> = conn
-            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+        let list_tables = |conn: &Connection| -> rusqlite::Result<Vec<String>> {
+            conn.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")?
+                .query_map([], |r| r.get(0))?
+                .collect()
+        };
+        let mut tables = list_tables(&conn)
             .map_err(|e| db_error(path, "corrupt or unreadable (refusing to touch it)", e))?;
         if tables.is_empty() {
-            conn.pragma_update(None, "journal_mode", "WAL")
-                .map_err(|e| db_error(path, "cannot enable WAL", e))?;
-            conn.execute_batch(&format!("BEGIN; {} COMMIT;", create_sql()))
-                .map_err(|e| db_error(path, "cannot create the tables", e))?;
-        } else {
-            let app: Option<String> = if tables.iter().any(|t| t == "chathaul_meta") {
-                conn.query_row(
-                    "SELECT value FROM chathaul_meta WHERE key = 'application'",
-                    [],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(|e| db_error(path, "corrupt or unreadable", e))?
-            } else {
-                None
-            };
-            if app.as_deref() != Some("chathaul") {
-                return Err(Error::Other(format!(
-                    "database {}: a SQLite database chathaul did not create (tables: {}); refusing to write to it",
-                    path.display(),
-                    tables.join(", ")
-                )));
+            // Another process may be creating the same new database at this
+            // moment: take the write lock, look again, create only if still empty.
+            conn.execute_batch("BEGIN IMMEDIATE")
+                .map_err(|e| db_error(path, "cannot lock the new database", e))?;
+            let created = list_tables(&conn).and_then(|t| {
+                if t.is_empty() {
+                    conn.execute_batch(&create_sql())?;
+                }
+                conn.execute_batch("COMMIT")
+            });
+            if let Err(e) = created {
+                let _ = conn.execute_batch("ROLLBACK");
+                return Err(db_error(path, "cannot create the tables", e));
             }
-            let version: Option<String> = conn
-                .query_row(
-                    "SELECT value FROM chathaul_meta WHERE key = 'schema_version'",
-                    [],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(|e| db_error(path, "corrupt or unreadable", e))?;
-            if version.as_deref() != Some(SCHEMA_VERSION) {
-                return Err(Error::Other(format!(
-                    "database {}: schema version {} is not {SCHEMA_VERSION}, the one this chathaul writes",
-                    path.display(),
-                    version.as_deref().unwrap_or("(none)")
-                )));
-            }
-            conn.pragma_update(None, "journal_mode", "WAL")
-                .map_err(|e| db_error(path, "cannot enable WAL", e))?;
+            tables = list_tables(&conn).map_err(|e| db_error(path, "corrupt or unreadable", e))?;
         }
+        let app: Option<String> = if tables.iter().any(|t| t == "chathaul_meta") {
+            conn.query_row(
+                "SELECT value FROM chathaul_meta WHERE key = 'application'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| db_error(path, "corrupt or unreadable", e))?
+        } else {
+            None
+        };
+        if app.as_deref() != Some("chathaul") {
+            return Err(Error::Other(format!(
+                "database {}: a SQLite database chathaul did not create (tables: {}); refusing to write to it",
+                path.display(),
+                tables.join(", ")
+            )));
+        }
+        let version: Option<String> = conn
+            .query_row(
+                "SELECT value FROM chathaul_meta WHERE key = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| db_error(path, "corrupt or unreadable", e))?;
+        if version.as_deref() != Some(SCHEMA_VERSION) {
+            return Err(Error::Other(format!(
+                "database {}: schema version {} is not {SCHEMA_VERSION}, the one this chathaul writes",
+                path.display(),
+                version.as_deref().unwrap_or("(none)")
+            )));
+        }
+        enable_wal(&conn).map_err(|e| db_error(path, "cannot enable WAL", e))?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(|e| db_error(path, "cannot configure", e))?;
         Ok(Store {
@@ -461,11 +493,9 @@ impl Store {
             )
             .map_err(err)?;
         let mut cursor = parse_time(cursor);
-        if complete {
-            if let Some(newest) = parse_time(newest) {
-                let next = newest - lookback;
-                cursor = Some(cursor.map_or(next, |c| c.max(next)));
-            }
+        if complete && let Some(newest) = parse_time(newest) {
+            let next = newest - lookback;
+            cursor = Some(cursor.map_or(next, |c| c.max(next)));
         }
         tx.execute(
             "UPDATE sync_state SET cursor = ?2, last_run_finished = ?3, last_status = ?4, last_error = ?5,

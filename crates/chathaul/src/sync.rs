@@ -256,21 +256,25 @@ pub async fn sync(
             source: e,
         })?;
     let handle = WriterHandle(tx);
-    let tasks: Vec<_> = sources
-        .into_iter()
-        .map(|p| {
-            let handle = handle.clone();
-            tokio::spawn(async move { run_source(p, handle, options).await })
-        })
-        .collect();
+    // A JoinSet aborts every source task when it is dropped: if this future
+    // is dropped (Ctrl-C, a timeout), no source keeps fetching and writing in
+    // the background; the writer then sees its channel close and stops after
+    // the batch in hand (each batch is one transaction).
+    let mut tasks = tokio::task::JoinSet::new();
+    let count = sources.len();
+    for (i, p) in sources.into_iter().enumerate() {
+        let handle = handle.clone();
+        tasks.spawn(async move { (i, run_source(p, handle, options).await) });
+    }
     drop(handle);
-    let mut reports = Vec::new();
-    for t in tasks {
-        match t.await {
-            Ok(r) => reports.push(r),
+    let mut reports: Vec<Option<SourceReport>> = (0..count).map(|_| None).collect();
+    while let Some(done) = tasks.join_next().await {
+        match done {
+            Ok((i, r)) => reports[i] = Some(r),
             Err(e) => return Err(Error::Other(format!("a sync task failed: {e}"))),
         }
     }
+    let reports: Vec<SourceReport> = reports.into_iter().flatten().collect();
     let db: PathBuf = db.to_owned();
     tokio::task::spawn_blocking(move || writer_thread.join())
         .await

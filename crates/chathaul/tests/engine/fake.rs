@@ -197,7 +197,7 @@ pub fn conversations(vendor: &str, n: usize) -> Vec<Conversation> {
                 },
                 text: Some(text.into()),
                 sent_at: Some(start + Duration::seconds(10 * k as i64 + 45)),
-                read: Some(k % 2 == 0),
+                read: Some(k.is_multiple_of(2)),
                 attachments: if k == 2 {
                     vec![Attachment {
                         name: Some("ảnh.png".into()),
