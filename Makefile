@@ -6,12 +6,12 @@
 CARGO ?= cargo
 INSTA_VERSION := 1.49.0
 
-.PHONY: demo test test-rust lint doc tools bench examples test-python package
+.PHONY: demo test test-rust lint doc tools bench examples test-python package bench-tiny
 
 demo:
 	$(CARGO) run --release -p chathaul-cli -- demo
 
-test: tools lint test-rust examples doc package test-python
+test: tools lint test-rust examples doc package bench-tiny test-python
 
 tools:
 	@command -v cargo-insta >/dev/null 2>&1 || $(CARGO) install cargo-insta --locked --version $(INSTA_VERSION)
@@ -29,6 +29,10 @@ test-rust:
 EXAMPLES := pull_jsonl many_vendors sync_sqlite custom_connector
 examples:
 	@for e in $(EXAMPLES); do echo "== example $$e"; $(CARGO) run -q -p chathaul --example $$e > /dev/null || exit 1; done
+
+# Every benchmark program runs for a tiny size (figures printed, no time asserted), so none can rot.
+bench-tiny:
+	BENCH_SIZE=tiny benches/run.sh
 
 # Builds the Python module into a fresh virtual environment (pip install .)
 # and runs pytest, the notebook, mypy and mypy.stubtest.

@@ -73,8 +73,12 @@ impl Writer {
                     .build(BufWriter::new(file)),
             )),
             TableFormat::Parquet => {
+                // Row groups of 64k rows: the writer buffers one row group
+                // in memory, so the default (about a million rows) made
+                // memory grow with the pull; this keeps it flat.
                 let props = WriterProperties::builder()
                     .set_compression(Compression::ZSTD(ZstdLevel::default()))
+                    .set_max_row_group_row_count(Some(64 * 1024))
                     .build();
                 let w = ArrowWriter::try_new(file, schema, Some(props))
                     .map_err(|e| Error::Other(format!("cannot write {}: {e}", path.display())))?;
