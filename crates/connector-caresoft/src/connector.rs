@@ -2,13 +2,15 @@
 //! conversation type (0, then 1, then 3), pushes down what the API filters,
 //! then applies the whole query exactly on the client.
 
+use std::collections::{HashMap, VecDeque};
 use std::future::ready;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Poll;
 
 use async_trait::async_trait;
 use chrono::Duration;
-use connector_core::paging::{Page, PageNumbers, fingerprint_of_set, page_numbers};
+use connector_core::paging::fingerprint_of_set;
 use connector_core::registry::ResolvedConfig;
 use connector_core::{
     Capabilities, Connector, ConnectorInfo, Conversation, ConversationStream, Error, Include,
@@ -19,6 +21,7 @@ use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use crate::VENDOR;
 use crate::client::{CHATS, Client, Filters, TimeFilter};
 use crate::config::{CaresoftConfig, ConversationType};
+use crate::convert::ChatsPage;
 
 /// The largest page the API serves (`count`, "Tối đa 500").
 pub const MAX_PAGE_SIZE: u32 = 500;
@@ -159,64 +162,206 @@ impl CaresoftConnector {
         }
     }
 
-    /// The pages of one type's listing, as conversations; when the listing
-    /// ends, its `numFound` is recorded and compared with what was listed.
+    /// Fetches one listing page, tagged with its number.
+    async fn fetch_page(
+        &self,
+        ty: ConversationType,
+        filters: Arc<Filters>,
+        count: u32,
+        n: u32,
+    ) -> (u32, Result<ChatsPage>) {
+        (n, self.client.chats(ty, &filters, count, n).await)
+    }
+
+    /// The pages of one type's listing, as conversations, in page order.
+    ///
+    /// Page 1 comes first; once it reports `numFound`, page 2, then pages
+    /// `3..=ceil(numFound / count)` up to `ahead` at a time (the HTTP
+    /// client's in-flight bound applies on top), then any further page one
+    /// at a time. Without `numFound`, pages follow one at a time until
+    /// an empty one. The stop rules, the order-insensitive repeated-page
+    /// check and the counters are applied in page order, so what is yielded
+    /// does not depend on `ahead`; only pages fetched ahead past a stop are
+    /// extra requests. When the listing ends, its `numFound` is recorded and
+    /// compared with what was listed. An error is the last item.
     fn type_pages<'a>(
         &'a self,
         ty: ConversationType,
         filters: Filters,
         count: u32,
+        ahead: usize,
     ) -> BoxStream<'a, Result<Vec<Conversation>>> {
-        let listed = Arc::new(AtomicU64::new(0));
-        let total = Arc::new(std::sync::Mutex::new(None::<u64>));
-        let counters = self.counters.clone();
-        let opts = PageNumbers {
-            vendor: VENDOR,
-            first: 1,
-            per_page: count,
-            short_page_ends: false,
+        type Source<'a> = BoxStream<'a, (u32, Result<ChatsPage>)>;
+        struct Walk<'a> {
+            source: Source<'a>,
+            /// Page 1 is pending: the rest is planned once it arrives.
+            first: bool,
+            /// Every page's fingerprint and number so far.
+            seen: HashMap<u64, u32>,
+            listed: u64,
+            total: Option<u64>,
+            /// The last page was yielded (`Some(true)`: compare with the
+            /// total first) or an error was (`Some(false)`).
+            ended: Option<bool>,
+        }
+        let filters = Arc::new(filters);
+        let ahead = ahead.max(1);
+        let fetch = move |n: u32| self.fetch_page(ty, filters.clone(), count, n);
+        let walk = Walk {
+            source: stream::once(fetch.clone()(1)).boxed(),
+            first: true,
+            seen: HashMap::new(),
+            listed: 0,
+            total: None,
+            ended: None,
         };
-        let (listed_in, total_in, counters_in) = (listed.clone(), total.clone(), counters.clone());
-        let pages = page_numbers(opts, CHATS.to_owned(), move |n| {
-            let filters = filters.clone();
-            let (listed, total, counters) =
-                (listed_in.clone(), total_in.clone(), counters_in.clone());
+        stream::unfold(walk, move |mut w| {
+            let fetch = fetch.clone();
             async move {
-                let page = self.client.chats(ty, &filters, count, n).await?;
-                counters.page(page.conversations.len());
-                listed.fetch_add(page.conversations.len() as u64, Ordering::Relaxed);
+                let finish = |w: &Walk<'_>| {
+                    // Walked to its end: compare with the reported total.
+                    if let Some(t) = w.total {
+                        self.counters.reported_total(t);
+                        if w.listed != t {
+                            self.counters.shortfall(format!(
+                                "{CHATS} conversation_type {}: the vendor reported {t} chats (numFound), {} were listed",
+                                ty.code(),
+                                w.listed
+                            ));
+                        }
+                    }
+                };
+                match w.ended {
+                    Some(true) => {
+                        finish(&w);
+                        return None;
+                    }
+                    Some(false) => return None,
+                    None => {}
+                }
+                let Some((n, page)) = w.source.next().await else {
+                    finish(&w);
+                    return None;
+                };
+                let page = match page {
+                    Ok(p) => p,
+                    Err(e) => {
+                        w.ended = Some(false);
+                        return Some((Err(e), w));
+                    }
+                };
+                self.counters.page(page.conversations.len());
+                w.listed += page.conversations.len() as u64;
                 if page.total.is_some() {
-                    *total.lock().unwrap_or_else(|p| p.into_inner()) = page.total;
+                    w.total = page.total;
+                }
+                if page.conversations.is_empty() {
+                    finish(&w);
+                    return None;
                 }
                 // Order-insensitive: a page repeated shuffled is still a repeat.
                 let fp = fingerprint_of_set(page.conversations.iter().map(|c| c.id.as_str()));
-                Ok(Page {
-                    total: page.total,
-                    ..Page::new(n, page.conversations, fp)
-                })
+                if let Some(&prev) = w.seen.get(&fp) {
+                    w.ended = Some(false);
+                    let err = Error::Paging {
+                        vendor: VENDOR,
+                        endpoint: CHATS.to_owned(),
+                        page: n,
+                        message: format!("page {n} repeats page {prev}; stopping instead of looping"),
+                    };
+                    return Some((Err(err), w));
+                }
+                w.seen.insert(fp, n);
+                let done = page
+                    .total
+                    .is_some_and(|t| u64::from(n) * u64::from(count) >= t)
+                    || n == u32::MAX;
+                if done {
+                    w.ended = Some(true);
+                } else if w.first {
+                    w.first = false;
+                    // The pages numFound promises: page 2 alone, so a
+                    // server that ignores `page` is caught (page 2 repeats
+                    // page 1) before anything is fetched ahead; then the
+                    // rest `ahead` at a time; any page past them (a total
+                    // that grew) one at a time.
+                    let last = page.total.map_or(1, |t| {
+                        u32::try_from(t.div_ceil(u64::from(count.max(1)))).unwrap_or(u32::MAX)
+                    });
+                    let second = stream::iter(2..=last.min(2)).map(fetch.clone()).buffered(1);
+                    let rest = stream::iter(3..=last).map(fetch.clone()).buffered(ahead);
+                    let promised = second.chain(rest);
+                    let beyond = last.checked_add(1).map(|next| next..=u32::MAX);
+                    let beyond = stream::iter(beyond.into_iter().flatten())
+                        .map(fetch)
+                        .buffered(1);
+                    w.source = promised.chain(beyond).boxed();
+                }
+                Some((Ok(page.conversations), w))
             }
-        });
-        stream::unfold(Some(pages), move |state| {
-            let (listed, total, counters) = (listed.clone(), total.clone(), counters.clone());
-            async move {
-                let mut pages = state?;
-                match pages.next().await {
-                    Some(Ok(page)) => Some((Ok(page.items), Some(pages))),
-                    Some(Err(e)) => Some((Err(e), None)),
-                    None => {
-                        // Walked to its end: compare with the reported total.
-                        let total = *total.lock().unwrap_or_else(|p| p.into_inner());
-                        if let Some(t) = total {
-                            counters.reported_total(t);
-                            let n = listed.load(Ordering::Relaxed);
-                            if n != t {
-                                counters.shortfall(format!(
-                                    "{CHATS} conversation_type {}: the vendor reported {t} chats (numFound), {n} were listed",
-                                    ty.code()
-                                ));
+        })
+        .boxed()
+    }
+
+    /// Every listed type's pages, in type order, as one stream that ends
+    /// after the first error. With `ahead > 0` the later types are listed
+    /// at the same time as the current one, each holding at most `ahead`
+    /// pages until its turn; with 0 a type starts when the previous ends.
+    fn ordered_types<'a>(
+        lanes: Vec<BoxStream<'a, Result<Vec<Conversation>>>>,
+        ahead: usize,
+    ) -> BoxStream<'a, Result<Vec<Conversation>>> {
+        struct Lane<'a> {
+            pages: BoxStream<'a, Result<Vec<Conversation>>>,
+            held: VecDeque<Result<Vec<Conversation>>>,
+            ended: bool,
+        }
+        let mut lanes: VecDeque<Lane<'a>> = lanes
+            .into_iter()
+            .map(|pages| Lane {
+                pages,
+                held: VecDeque::new(),
+                ended: false,
+            })
+            .collect();
+        let mut failed = false;
+        stream::poll_fn(move |cx| {
+            if failed {
+                return Poll::Ready(None);
+            }
+            loop {
+                // Let the later types run ahead, within their bound.
+                for lane in lanes.iter_mut().skip(1) {
+                    while !lane.ended && lane.held.len() < ahead {
+                        match lane.pages.poll_next_unpin(cx) {
+                            Poll::Ready(Some(item)) => {
+                                lane.ended = item.is_err();
+                                lane.held.push_back(item);
                             }
+                            Poll::Ready(None) => lane.ended = true,
+                            Poll::Pending => break,
                         }
-                        None
+                    }
+                }
+                let Some(front) = lanes.front_mut() else {
+                    return Poll::Ready(None);
+                };
+                let item = match front.held.pop_front() {
+                    Some(item) => Some(item),
+                    None if front.ended => None,
+                    None => match front.pages.poll_next_unpin(cx) {
+                        Poll::Ready(item) => item,
+                        Poll::Pending => return Poll::Pending,
+                    },
+                };
+                match item {
+                    Some(item) => {
+                        // Stop after an error without yielding a later type.
+                        failed = item.is_err();
+                        return Poll::Ready(Some(item));
+                    }
+                    None => {
+                        lanes.pop_front();
                     }
                 }
             }
@@ -225,25 +370,26 @@ impl CaresoftConnector {
     }
 
     /// Every configured type's listing, in order, as one stream that ends
-    /// after the first error.
-    fn listing<'a>(&'a self, plan: Plan) -> BoxStream<'a, Result<Conversation>> {
+    /// after the first error. Without a limit, pages and types are fetched
+    /// concurrently up to the HTTP client's in-flight bound; with one, one
+    /// page at a time, so nothing far beyond the limit is fetched.
+    fn listing<'a>(&'a self, plan: Plan, limited: bool) -> BoxStream<'a, Result<Conversation>> {
         let Plan {
             types,
             filters,
             count,
             ..
         } = plan;
-        let pages =
-            stream::iter(types).flat_map(move |ty| self.type_pages(ty, filters.clone(), count));
-        // Stop after an error without polling the next type's listing.
-        let pages = stream::unfold((pages, false), |(mut pages, failed)| async move {
-            if failed {
-                return None;
-            }
-            let item = pages.next().await?;
-            let failed = item.is_err();
-            Some((item, (pages, failed)))
-        });
+        let ahead = if limited {
+            1
+        } else {
+            self.client.http.settings().max_in_flight.max(1)
+        };
+        let lanes = types
+            .into_iter()
+            .map(|ty| self.type_pages(ty, filters.clone(), count, ahead))
+            .collect();
+        let pages = Self::ordered_types(lanes, if limited { 0 } else { ahead });
         pages
             .flat_map(|page| match page {
                 Ok(items) => stream::iter(items.into_iter().map(Ok)).left_stream(),
@@ -266,7 +412,8 @@ impl Connector for CaresoftConnector {
         self.warn_unsupported(query.include);
         let plan = Plan::new(query, &self.config.conversation_types);
         let exact = plan.exact.clone();
-        exact.apply(self.listing(plan)).boxed()
+        let limited = exact.limit.is_some();
+        exact.apply(self.listing(plan, limited)).boxed()
     }
 
     async fn conversation(&self, id: &str, include: Include) -> Result<Conversation> {
@@ -277,7 +424,7 @@ impl Connector for CaresoftConnector {
         };
         for &ty in &self.config.conversation_types {
             let found = self
-                .type_pages(ty, filters.clone(), MAX_PAGE_SIZE)
+                .type_pages(ty, filters.clone(), MAX_PAGE_SIZE, 1)
                 .map_ok(|items| stream::iter(items.into_iter().map(Ok)))
                 .try_flatten()
                 .try_filter(|c| ready(c.id == id))

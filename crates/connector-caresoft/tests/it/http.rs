@@ -84,8 +84,11 @@ async fn every_type_is_listed_in_order_and_tagged_with_its_channel() {
         );
         assert_eq!(param(&p, "count").as_deref(), Some("500"));
     }
+    // The types are listed concurrently: one request each, in any order.
+    let mut pages = srv.pages();
+    pages.sort();
     assert_eq!(
-        srv.pages(),
+        pages,
         [
             ("0".into(), "1".into()),
             ("1".into(), "1".into()),
@@ -107,8 +110,9 @@ async fn pages_of_500_until_num_found() {
     let got = pull(&c, &Query::new()).await.unwrap();
     assert_eq!(got.len(), 1203);
     assert_eq!(got[1202].id, "web-1202");
-    // 3 * 500 >= 1203: no fourth request.
-    let pages: Vec<_> = srv.pages().into_iter().map(|(_, p)| p).collect();
+    // 3 * 500 >= 1203: no fourth request (2 and 3 are fetched together).
+    let mut pages: Vec<_> = srv.pages().into_iter().map(|(_, p)| p).collect();
+    pages.sort();
     assert_eq!(pages, ["1", "2", "3"]);
     let stats = c.stats();
     assert_eq!(
@@ -364,10 +368,16 @@ async fn a_code_other_than_ok_is_an_error_carrying_it_and_ends_the_stream() {
         err.to_string(),
         "caresoft: /api/v1/chats page 2: HTTP 200 code RATE_LIMIT_EXCEEDED: Vượt quá giới hạn"
     );
-    // Neither Facebook nor Zalo was asked for after the error.
-    assert_eq!(
-        srv.pages(),
-        [("0".into(), "1".into()), ("0".into(), "2".into())]
+    // Pages 2 and 3 (numFound 5) are fetched together, the other types
+    // alongside; nothing of them is yielded after the error (checked by
+    // `pull_until_error`), and nothing is asked for past numFound.
+    let pages = srv.pages();
+    assert!(pages.contains(&("0".into(), "2".into())), "{pages:?}");
+    assert!(
+        pages
+            .iter()
+            .all(|(_, p)| ["1", "2", "3"].contains(&p.as_str())),
+        "{pages:?}"
     );
 }
 
@@ -392,7 +402,12 @@ async fn malformed_wait_time_names_field_page_and_endpoint() {
               expected a duration like 00:01:05 (HH:MM:SS) or seconds, got `8 giây`",
         "{e}"
     );
-    assert_eq!(srv.requests().len(), 2);
+    // Two pages of type 0 (numFound 4); at most page 1 of the other, empty
+    // types, which are listed alongside.
+    let pages = srv.pages();
+    let live: Vec<_> = pages.iter().filter(|(t, _)| t == "0").collect();
+    assert_eq!(live, [&("0".into(), "1".into()), &("0".into(), "2".into())]);
+    assert!(pages.iter().all(|(t, p)| t == "0" || p == "1"), "{pages:?}");
 }
 
 #[tokio::test]
@@ -575,4 +590,208 @@ async fn one_conversation_by_id() {
     let e = c.conversation("nope", Include::NONE).await.unwrap_err();
     assert!(matches!(e, Error::Api { status: 404, .. }), "{e:?}");
     assert!(e.to_string().contains("no conversation `nope`"), "{e}");
+}
+
+/// A stand-in answering every request after `delay`, counting how many
+/// requests it holds at once: `(base_url, most at once, requests)`.
+async fn slow_server(
+    delay: std::time::Duration,
+    per_type: Vec<Value>,
+) -> (String, Arc<AtomicUsize>, Arc<std::sync::Mutex<Vec<Params>>>) {
+    use axum::extract::{Query as Q, State};
+    #[derive(Clone)]
+    struct St {
+        recs: Arc<Vec<Value>>,
+        now: Arc<AtomicUsize>,
+        most: Arc<AtomicUsize>,
+        log: Arc<std::sync::Mutex<Vec<Params>>>,
+        delay: std::time::Duration,
+    }
+    async fn chats(
+        State(st): State<St>,
+        Q(p): Q<Params>,
+    ) -> ([(&'static str, &'static str); 1], String) {
+        st.log.lock().unwrap().push(p.clone());
+        let now = st.now.fetch_add(1, Ordering::SeqCst) + 1;
+        st.most.fetch_max(now, Ordering::SeqCst);
+        tokio::time::sleep(st.delay).await;
+        st.now.fetch_sub(1, Ordering::SeqCst);
+        (
+            [("content-type", "application/json")],
+            page_of(&st.recs, &p),
+        )
+    }
+    let st = St {
+        recs: Arc::new(per_type),
+        now: Arc::default(),
+        most: Arc::default(),
+        log: Arc::default(),
+        delay,
+    };
+    let (most, log) = (st.most.clone(), st.log.clone());
+    let app = axum::Router::new()
+        .route("/caresoft/api/v1/chats", axum::routing::get(chats))
+        .with_state(st);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}/caresoft"), most, log)
+}
+
+#[tokio::test]
+async fn the_pages_of_one_type_are_fetched_concurrently_in_order() {
+    // 6 pages of 10, each answered after 100 ms.
+    let (base, most, log) =
+        slow_server(std::time::Duration::from_millis(100), records("web", 60)).await;
+    let c = connector(&base, &[LiveChat]);
+    let q = Query {
+        page_size: Some(10),
+        ..Query::new()
+    };
+    let got = pull(&c, &q).await.unwrap();
+    let want: Vec<String> = (0..60).map(|i| format!("web-{i}")).collect();
+    assert_eq!(ids(&got), want, "page order kept");
+    let most = most.load(Ordering::SeqCst);
+    assert!(
+        most > 1,
+        "the server never held more than {most} request at once"
+    );
+    // Page 1 alone, page 2 alone (a server ignoring `page` is caught there),
+    // then pages 3 to 6 at once, within the client's in-flight bound (8).
+    assert!(most <= 4, "{most} requests at once");
+    let pages: Vec<String> = log
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|p| param(p, "page").unwrap())
+        .collect();
+    assert_eq!(pages[..2], ["1", "2"]);
+    let mut rest = pages[2..].to_vec();
+    rest.sort();
+    assert_eq!(rest, ["3", "4", "5", "6"]);
+    let stats = c.stats();
+    assert_eq!(
+        (stats.pages, stats.listed, stats.reported_total),
+        (6, 60, Some(60))
+    );
+    assert!(stats.shortfalls.is_empty(), "{:?}", stats.shortfalls);
+}
+
+#[tokio::test]
+async fn pages_and_types_are_fetched_concurrently_in_order() {
+    // 6 pages of 10 per type, each answered after 100 ms.
+    let (base, most, log) =
+        slow_server(std::time::Duration::from_millis(100), records("r", 60)).await;
+    let c = connector(&base, ALL);
+    let q = Query {
+        page_size: Some(10),
+        ..Query::new()
+    };
+    let got = pull(&c, &q).await.unwrap();
+    // Every type's 60 records, types in order 0, 1, 3, each in page order.
+    assert_eq!(got.len(), 180);
+    let want: Vec<String> = (0..3)
+        .flat_map(|_| (0..60).map(|i| format!("r-{i}")))
+        .collect();
+    assert_eq!(ids(&got), want);
+    let channels: Vec<_> = got.iter().map(|c| c.channel.clone().unwrap()).collect();
+    assert_eq!(channels[0], Channel::Web);
+    assert_eq!(channels[60], Channel::Facebook);
+    assert_eq!(channels[179], Channel::Zalo);
+    let most = most.load(Ordering::SeqCst);
+    assert!(
+        most > 1,
+        "the server never held more than {most} request at once"
+    );
+    // Within the client's in-flight bound (8), and no page past numFound.
+    assert!(most <= 8, "{most} requests at once");
+    let mut pages: Vec<(String, String)> = log
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                param(p, "conversation_type").unwrap(),
+                param(p, "page").unwrap(),
+            )
+        })
+        .collect();
+    pages.sort();
+    let want: Vec<(String, String)> = ["0", "1", "3"]
+        .iter()
+        .flat_map(|t| (1..=6).map(move |n| (t.to_string(), n.to_string())))
+        .collect();
+    assert_eq!(pages, want);
+    let stats = c.stats();
+    assert_eq!(
+        (stats.pages, stats.listed, stats.http.requests),
+        (18, 180, 18)
+    );
+    assert!(stats.shortfalls.is_empty(), "{:?}", stats.shortfalls);
+}
+
+#[tokio::test]
+async fn with_a_limit_pages_are_fetched_one_at_a_time() {
+    let (base, most, log) =
+        slow_server(std::time::Duration::from_millis(20), records("r", 60)).await;
+    let c = connector(&base, ALL);
+    let q = Query {
+        page_size: Some(10),
+        limit: Some(25),
+        ..Query::new()
+    };
+    let got = pull(&c, &q).await.unwrap();
+    let want: Vec<String> = (0..25).map(|i| format!("r-{i}")).collect();
+    assert_eq!(ids(&got), want);
+    assert_eq!(most.load(Ordering::SeqCst), 1);
+    let pages: Vec<_> = log
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                param(p, "conversation_type").unwrap(),
+                param(p, "page").unwrap(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, String)> = ["1", "2", "3"]
+        .iter()
+        .map(|n| ("0".to_string(), n.to_string()))
+        .collect();
+    assert_eq!(pages, want);
+}
+
+#[tokio::test]
+async fn an_empty_page_before_num_found_ends_the_listing_with_a_shortfall() {
+    // numFound promises 6 pages of 10; page 3 comes back empty.
+    let recs = records("web", 60);
+    let srv = server::serve(move |p| match param(p, "page").as_deref() {
+        Some("3") => (
+            200,
+            json!({"code": "OK", "numFound": 60, "chats": []}).to_string(),
+        ),
+        _ => (200, page_of(&recs, p)),
+    })
+    .await;
+    let c = connector(&srv.base_url, &[LiveChat]);
+    let q = Query {
+        page_size: Some(10),
+        ..Query::new()
+    };
+    let got = pull(&c, &q).await.unwrap();
+    let want: Vec<String> = (0..20).map(|i| format!("web-{i}")).collect();
+    assert_eq!(ids(&got), want, "nothing after the empty page");
+    let stats = c.stats();
+    // Pages fetched ahead past the empty one are not counted as listed.
+    assert_eq!(
+        (stats.pages, stats.listed, stats.reported_total),
+        (3, 20, Some(60))
+    );
+    assert_eq!(
+        stats.shortfalls,
+        [
+            "/api/v1/chats conversation_type 0: the vendor reported 60 chats (numFound), 20 were listed"
+        ]
+    );
 }
