@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use connector_core::connector::{Capabilities, Connector, ConnectorInfo, ConversationStream};
 use connector_core::http::Ctx;
 use connector_core::model::{Conversation, Message};
-use connector_core::paging::{Page, PageNumbers, fingerprint_of_set, page_numbers};
+use connector_core::paging::{Page, PageNumbers, fingerprint_of, fingerprint_of_set, page_numbers};
 use connector_core::query::{Include, Query, TimeField};
 use connector_core::registry::ResolvedConfig;
 use connector_core::time::{Tz, covering_local_dates};
@@ -218,15 +218,18 @@ impl Bangwo8Connector {
                     }
                     Some(Value::Null) => Vec::new(),
                     Some(Value::Array(a)) if a.is_empty() => Vec::new(),
-                    Some(v) => ctx
-                        .decode::<Records>("im_chatrecords", &v)?
-                        .contents
-                        .unwrap_or_default(),
+                    Some(v) => {
+                        // Checked in place (nothing copied), then taken out.
+                        ctx.decode::<Records>("im_chatrecords", &v)?;
+                        take_contents(v)
+                    }
                 };
                 let mut messages = Vec::with_capacity(contents.len());
+                let mut keys = Vec::with_capacity(contents.len());
                 for (i, item) in contents.into_iter().enumerate() {
                     let record: Record =
                         ctx.decode(&format!("im_chatrecords.contents[{i}]"), &item)?;
+                    keys.push(record_key(&record));
                     messages.push(convert::message(record, item, self.zone));
                 }
                 let mut count = c.lock().unwrap_or_else(|p| p.into_inner());
@@ -234,7 +237,9 @@ impl Bangwo8Connector {
                 let mut received = r.lock().unwrap_or_else(|p| p.into_inner());
                 *received += messages.len() as u64;
                 let has_next = env.next_page.is_some() && count.is_none_or(|c| *received < c);
-                let fp = fingerprint_of_set(messages.iter().map(|m| m.raw.to_string()));
+                // Order-insensitive: a page repeated shuffled is still a repeat.
+                keys.sort_unstable();
+                let fp = fingerprint_of(&keys);
                 Ok(Page {
                     has_next: Some(has_next),
                     ..Page::new(n, messages, fp)
@@ -277,6 +282,27 @@ impl Bangwo8Connector {
         }
         Ok(c)
     }
+}
+
+/// The `contents` array of an `im_chatrecords` value already checked to
+/// decode as [`Records`], moved out of it. Like the derived decoding, an
+/// array is read as the struct's fields in order (`contents` first).
+fn take_contents(v: Value) -> Vec<Value> {
+    let contents = match v {
+        Value::Object(mut m) => m.remove("contents"),
+        Value::Array(a) => a.into_iter().next(),
+        _ => None,
+    };
+    match contents {
+        Some(Value::Array(a)) => a,
+        _ => Vec::new(),
+    }
+}
+
+/// One message's share of its page's fingerprint: every field decoded from
+/// it, hashed without serializing the message back to text.
+fn record_key(r: &Record) -> u64 {
+    fingerprint_of(&(&r.spokesman, &r.spokesman_identity, &r.msg, &r.create_time))
 }
 
 fn pushdown(query: &Query, zone: Tz) -> (String, Vec<(String, String)>) {

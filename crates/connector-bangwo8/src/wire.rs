@@ -6,6 +6,7 @@
 
 use chrono::NaiveDateTime;
 use connector_core::lenient::{opt_naive_datetime, opt_string, opt_u64};
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
@@ -105,11 +106,14 @@ pub(crate) struct RecordsEnvelope {
     pub message: Option<String>,
 }
 
-/// The `im_chatrecords` object.
+/// The `im_chatrecords` object, checked for its shape only: `contents` is
+/// `null`/absent or an array of anything (`IgnoredAny` is zero-sized, so
+/// nothing is copied); the messages are then moved out of the value.
 #[derive(Debug, Deserialize)]
 pub(crate) struct Records {
     #[serde(default)]
-    pub contents: Option<Vec<Value>>,
+    #[allow(dead_code)]
+    pub contents: Option<Vec<IgnoredAny>>,
 }
 
 /// One message.

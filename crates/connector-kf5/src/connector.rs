@@ -19,7 +19,7 @@ use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 
 use crate::client::{Kf5Client, LIST_ENDPOINT};
 use crate::config::Kf5Config;
-use crate::convert::{Decoded, decode_chat, decode_messages};
+use crate::convert::{Decoded, chat_messages, decode_chat, decode_messages};
 use crate::{CAPABILITIES, VENDOR};
 
 /// The page size KF5 documents as its default; also the largest page size
@@ -137,7 +137,7 @@ impl Kf5Connector {
         let (ctx, items) = self.client.list_page(params, n, per_page).await?;
         self.counters.page(items.len());
         let mut listed = Vec::with_capacity(items.len());
-        for (i, raw) in items.iter().enumerate() {
+        for (i, raw) in items.into_iter().enumerate() {
             let path = format!("chats[{i}]");
             let decoded = decode_chat(&ctx, &path, raw, &self.info.account, self.config.timezone)?;
             listed.push(Listed {
@@ -195,7 +195,7 @@ impl Kf5Connector {
             decoded:
                 Decoded {
                     mut conversation,
-                    messages,
+                    has_messages,
                 },
             ctx,
             path,
@@ -204,27 +204,28 @@ impl Kf5Connector {
             return Ok(conversation);
         }
         let zone = self.config.timezone;
-        let messages = match messages {
-            Some(items) => decode_messages(&ctx, &format!("{path}.messages"), &items, zone)?,
-            None => {
-                let (ctx, chat) = self.client.chat(&conversation.id).await?;
-                let detail = decode_chat(&ctx, "chat", &chat, &self.info.account, zone)?;
-                if detail.conversation.id != conversation.id {
-                    return Err(ctx.field(
-                        "chat.id",
-                        format!(
-                            "is `{}`, expected `{}`",
-                            detail.conversation.id, conversation.id
-                        ),
-                    ));
-                }
-                decode_messages(
-                    &ctx,
-                    "chat.messages",
-                    detail.messages.as_deref().unwrap_or_default(),
-                    zone,
-                )?
+        let messages = if has_messages {
+            // Decoded in place from the list item kept in `raw`.
+            let items = chat_messages(&conversation.raw);
+            decode_messages(&ctx, &format!("{path}.messages"), items, zone)?
+        } else {
+            let (ctx, chat) = self.client.chat(&conversation.id).await?;
+            let detail = decode_chat(&ctx, "chat", chat, &self.info.account, zone)?;
+            if detail.conversation.id != conversation.id {
+                return Err(ctx.field(
+                    "chat.id",
+                    format!(
+                        "is `{}`, expected `{}`",
+                        detail.conversation.id, conversation.id
+                    ),
+                ));
             }
+            decode_messages(
+                &ctx,
+                "chat.messages",
+                chat_messages(&detail.conversation.raw),
+                zone,
+            )?
         };
         self.counters
             .messages(&conversation.id, messages.len(), None);
@@ -287,6 +288,11 @@ impl Connector for Kf5Connector {
             .limit
             .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
         let in_flight = self.client.http.settings().max_in_flight.max(1);
+        // The window counts chats, not requests: a list item that carries its
+        // messages needs no request yet holds a slot, so the window is wider
+        // than the in-flight bound (the HTTP client's semaphore still caps
+        // the requests in flight).
+        let window = in_flight.saturating_mul(4);
         // Filter and limit before fetching messages: no request for a chat
         // that will not be returned. `buffered` keeps the listing order.
         let pulled = self
@@ -299,27 +305,20 @@ impl Connector for Kf5Connector {
                     Err(e) => Err(e),
                 }
             })
-            .buffered(in_flight);
+            .buffered(window);
         query.apply(pulled).boxed()
     }
 
     async fn conversation(&self, id: &str, include: Include) -> Result<Conversation> {
         let (ctx, chat) = self.client.chat(id).await?;
         let Decoded {
-            mut conversation,
-            messages,
-        } = decode_chat(
-            &ctx,
-            "chat",
-            &chat,
-            &self.info.account,
-            self.config.timezone,
-        )?;
+            mut conversation, ..
+        } = decode_chat(&ctx, "chat", chat, &self.info.account, self.config.timezone)?;
         if include.messages {
             let messages = decode_messages(
                 &ctx,
                 "chat.messages",
-                messages.as_deref().unwrap_or_default(),
+                chat_messages(&conversation.raw),
                 self.config.timezone,
             )?;
             self.counters

@@ -13,15 +13,17 @@ use crate::VENDOR;
 use crate::wire::{WireChat, WireMessage, WireUpload};
 
 /// A chat record decoded and mapped, messages aside: the conversation (with
-/// `raw` set, messages not fetched) and the item's own `messages` array if it
-/// carries one.
+/// `raw` set to the record itself, messages not fetched) and whether the
+/// record carries its own `messages` array (which stays in `raw`, read from
+/// there by [`chat_messages`]).
 #[derive(Debug)]
 pub(crate) struct Decoded {
     pub conversation: Conversation,
-    pub messages: Option<Vec<Value>>,
+    pub has_messages: bool,
 }
 
-/// Decodes one chat record found at `path` (`chats[3]`, `chat`) and maps it.
+/// Decodes one chat record found at `path` (`chats[3]`, `chat`) and maps it;
+/// the record is moved into the conversation's `raw`.
 ///
 /// # Errors
 /// [`connector_core::Error::Decode`] naming the JSON path of a malformed
@@ -29,39 +31,47 @@ pub(crate) struct Decoded {
 pub(crate) fn decode_chat(
     ctx: &Ctx,
     path: &str,
-    raw: &Value,
+    raw: Value,
     account: &str,
     zone: Tz,
 ) -> Result<Decoded> {
-    let mut wire: WireChat = ctx.decode(path, raw)?;
-    let messages = wire.messages.take();
-    let conversation = chat(&wire, raw, account, zone)
-        .ok_or_else(|| ctx.field(format!("{path}.id"), "missing"))?;
+    let wire: WireChat = ctx.decode(path, &raw)?;
+    let has_messages = wire.messages.is_some();
+    let conversation =
+        chat(wire, raw, account, zone).ok_or_else(|| ctx.field(format!("{path}.id"), "missing"))?;
     Ok(Decoded {
         conversation,
-        messages,
+        has_messages,
     })
 }
 
+/// The `messages` array a chat record carries (empty when it has none), read
+/// in place from the record kept in `raw`.
+pub(crate) fn chat_messages(raw: &Value) -> &[Value] {
+    raw.get("messages")
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
 /// Maps a chat; `None` when it has no id.
-pub(crate) fn chat(w: &WireChat, raw: &Value, account: &str, zone: Tz) -> Option<Conversation> {
-    let id = w.id.clone()?;
+pub(crate) fn chat(w: WireChat, raw: Value, account: &str, zone: Tz) -> Option<Conversation> {
+    let id = w.id?;
     let mut c = Conversation::new(VENDOR, account, id);
     c.channel = Some(Channel::Web);
     c.initiated_by = w.started_by.as_deref().map(initiated_by);
     c.status = w.status.as_deref().map(status);
-    c.agent = w.agent_id.as_ref().map(|id| Agent {
-        id: Some(id.clone()),
+    c.agent = w.agent_id.map(|id| Agent {
+        id: Some(id),
         ..Agent::default()
     });
     c.agents = c.agent.iter().cloned().collect();
-    c.customer.id = w.visitor_id.clone();
-    c.customer.user_id = w.user_id.clone();
+    c.customer.id = w.visitor_id;
+    c.customer.user_id = w.user_id;
     c.rating = Some(rating(w.rating.as_deref()));
     c.created_at = w.created_at.map(|t| local_to_utc(t, zone));
     c.assigned_at = w.assigned_at.map(|t| local_to_utc(t, zone));
     c.ended_at = w.end_at.map(|t| local_to_utc(t, zone));
-    c.raw = raw.clone();
+    c.raw = raw;
     Some(c)
 }
 
@@ -130,13 +140,15 @@ pub(crate) fn decode_messages(
         .map(|(j, raw)| {
             let at = format!("{path}[{j}]");
             let wire: WireMessage = ctx.decode(&at, raw)?;
-            let upload = match &wire.upload {
+            // Read in place: `upload` accepts any value, so only an object
+            // is decoded (and nothing is copied out of `raw` to look at it).
+            let upload = match raw.get("upload") {
                 Some(obj @ Value::Object(_)) => {
                     Some(ctx.decode::<WireUpload>(&format!("{at}.upload"), obj)?)
                 }
                 _ => None,
             };
-            Ok(message(&wire, upload.as_ref(), raw, zone))
+            Ok(message(wire, upload.as_ref(), raw, zone))
         })
         .collect()
 }
@@ -144,7 +156,7 @@ pub(crate) fn decode_messages(
 /// Maps one message. The API has no sender-role field: a join event without
 /// a name is the system's, everything else is `unknown`.
 pub(crate) fn message(
-    w: &WireMessage,
+    w: WireMessage,
     upload: Option<&WireUpload>,
     raw: &Value,
     zone: Tz,
@@ -156,14 +168,14 @@ pub(crate) fn message(
         Role::Unknown
     };
     Message {
-        id: w.id.clone(),
+        id: w.id,
         sender: Sender {
             role,
             id: None,
-            name: w.name.clone(),
+            name: w.name,
         },
         kind,
-        text: w.msg.clone(),
+        text: w.msg,
         sent_at: w.created_at.map(|t| local_to_utc(t, zone)),
         read: w.is_read,
         attachments: upload.map(attachment).into_iter().collect(),
@@ -237,7 +249,7 @@ mod tests {
         let raw = json!({"id": "290", "started_by": "agent", "status": "close", "agent_id": 2192,
             "rating": null, "visitor_id": "547", "user_id": 45190, "created_at": "2015-4-25 08:04:12",
             "assigned_at": "", "end_at": "2015-04-30 09:55:01"});
-        let d = decode_chat(&ctx(), "chats[0]", &raw, "acme", ZONE).unwrap();
+        let d = decode_chat(&ctx(), "chats[0]", raw.clone(), "acme", ZONE).unwrap();
         let c = d.conversation;
         assert_eq!(
             (c.id.as_str(), c.account.as_str(), c.vendor.as_str()),
@@ -262,13 +274,14 @@ mod tests {
         assert_eq!(c.rating, Some(Rating::unrated()));
         assert!(!c.messages_fetched);
         assert_eq!(c.raw, raw);
-        assert!(d.messages.is_none());
+        assert!(!d.has_messages);
+        assert!(chat_messages(&c.raw).is_empty());
     }
 
     #[test]
     fn null_agent_means_no_agent() {
         let raw = json!({"id": 1, "agent_id": null});
-        let c = decode_chat(&ctx(), "chats[0]", &raw, "acme", ZONE)
+        let c = decode_chat(&ctx(), "chats[0]", raw, "acme", ZONE)
             .unwrap()
             .conversation;
         assert_eq!((c.agent, c.agents), (None, vec![]));
@@ -276,7 +289,7 @@ mod tests {
 
     #[test]
     fn missing_id_and_bad_dates_name_the_field_page_and_endpoint() {
-        let e = decode_chat(&ctx(), "chats[4]", &json!({"id": null}), "acme", ZONE)
+        let e = decode_chat(&ctx(), "chats[4]", json!({"id": null}), "acme", ZONE)
             .unwrap_err()
             .to_string();
         assert_eq!(
@@ -286,7 +299,7 @@ mod tests {
         let e = decode_chat(
             &ctx(),
             "chats[4]",
-            &json!({"id": 1, "created_at": "yesterday"}),
+            json!({"id": 1, "created_at": "yesterday"}),
             "acme",
             ZONE,
         )

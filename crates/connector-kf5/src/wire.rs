@@ -5,6 +5,7 @@
 
 use chrono::NaiveDateTime;
 use connector_core::lenient::{opt_bool, opt_naive_datetime, opt_string, opt_u64};
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
@@ -48,10 +49,11 @@ pub(crate) struct WireChat {
     #[serde(default, deserialize_with = "opt_naive_datetime")]
     pub end_at: Option<NaiveDateTime>,
     /// `None` when the item carries no `messages` array (`null` or absent):
-    /// then the messages come from the detail endpoint. Decoded lazily, only
-    /// when messages are wanted.
+    /// then the messages come from the detail endpoint. Only checked to be
+    /// an array here, not copied: the messages are decoded lazily, only when
+    /// wanted, in place from the record kept in `raw`.
     #[serde(default, deserialize_with = "opt_array")]
-    pub messages: Option<Vec<Value>>,
+    pub messages: Option<Vec<IgnoredAny>>,
 }
 
 /// One message (消息).
@@ -69,10 +71,9 @@ pub(crate) struct WireMessage {
     pub is_read: Option<bool>,
     #[serde(default, deserialize_with = "opt_naive_datetime")]
     pub created_at: Option<NaiveDateTime>,
-    /// An object describes the file; `null`, `""` or `[]` (PHP's empty
-    /// array) mean no file; anything else stays in `raw` only.
-    #[serde(default)]
-    pub upload: Option<Value>,
+    // `upload`: an object describes the file; `null`, `""` or `[]` (PHP's
+    // empty array) mean no file; anything else stays in `raw` only. Read in
+    // place from `raw` (any value is accepted), so not a field here.
 }
 
 /// The `upload` object of a message. The docs only say "object"; the
@@ -99,8 +100,10 @@ fn null_as_empty<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Value>, D::Error
     Ok(Option::<Vec<Value>>::deserialize(d)?.unwrap_or_default())
 }
 
-fn opt_array<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<Value>>, D::Error> {
-    Option::<Vec<Value>>::deserialize(d)
+/// `null`/absent or an array of anything, checked without copying elements
+/// (`IgnoredAny` is zero-sized: the `Vec` never allocates).
+fn opt_array<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<IgnoredAny>>, D::Error> {
+    Option::<Vec<IgnoredAny>>::deserialize(d)
 }
 
 /// Any JSON value as text: strings as they are (blank → absent), `null` →
