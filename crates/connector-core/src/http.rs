@@ -397,6 +397,101 @@ pub struct HttpClient {
     stats: Arc<Stats>,
 }
 
+/// What one exchange needs, owned, so it can run as a task.
+struct ExchangeParts {
+    client: reqwest::Client,
+    url: Url,
+    auth_header: Option<(HeaderName, HeaderValue)>,
+    gate: Arc<AccountGate>,
+    in_flight: Arc<Semaphore>,
+    stats: Arc<Stats>,
+    max_body_bytes: usize,
+}
+
+/// How one exchange ended, before it is turned into an [`Error`].
+enum Exchange {
+    Done {
+        status: reqwest::StatusCode,
+        retry_after: Option<Duration>,
+        location: Option<String>,
+        body: Vec<u8>,
+    },
+    SendFailed(String),
+    BodyFailed(String),
+    TooBig(reqwest::StatusCode),
+}
+
+/// Aborts a task when dropped (a cancelled request stops at once).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Waits for the account's turn (a 429's pause, the rate limit), takes an
+/// in-flight permit, sends the request and reads the body under the cap.
+async fn exchange(p: ExchangeParts) -> Exchange {
+    loop {
+        let pause = *p.gate.pause_until.lock().unwrap_or_else(|e| e.into_inner());
+        match pause {
+            Some(until) if until > Instant::now() => tokio::time::sleep_until(until.into()).await,
+            _ => break,
+        }
+    }
+    if let Some(limiter) = &p.gate.limiter {
+        limiter.until_ready().await;
+    }
+    let Ok(_permit) = p.in_flight.acquire().await else {
+        return Exchange::SendFailed("the client is closed".into());
+    };
+    p.stats.requests.fetch_add(1, Ordering::Relaxed);
+    let mut builder = p.client.get(p.url);
+    if let Some((name, value)) = p.auth_header {
+        builder = builder.header(name, value);
+    }
+    let mut resp = match builder.send().await {
+        Ok(r) => r,
+        Err(e) => return Exchange::SendFailed(describe(&e)),
+    };
+    let status = resp.status();
+    let retry_after = resp.headers().get(RETRY_AFTER).and_then(parse_retry_after);
+    let location = resp
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    if status.is_redirection() {
+        return Exchange::Done {
+            status,
+            retry_after,
+            location,
+            body: Vec::new(),
+        };
+    }
+    // Read the body under the size cap, whatever the status.
+    let mut body = Vec::new();
+    loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > p.max_body_bytes {
+                    return Exchange::TooBig(status);
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => break,
+            Err(e) => return Exchange::BodyFailed(describe(&e)),
+        }
+    }
+    Exchange::Done {
+        status,
+        retry_after,
+        location,
+        body,
+    }
+}
+
 impl fmt::Debug for HttpClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpClient")
@@ -600,52 +695,62 @@ impl HttpClient {
         }
     }
 
-    async fn wait_turn(&self) {
-        loop {
-            let pause = *self
-                .gate
-                .pause_until
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            match pause {
-                Some(until) if until > Instant::now() => {
-                    tokio::time::sleep_until(until.into()).await
-                }
-                _ => break,
-            }
-        }
-        if let Some(limiter) = &self.gate.limiter {
-            limiter.until_ready().await;
-        }
-    }
-
     async fn attempt(&self, req: &Request) -> Result<bytes::Bytes> {
         let url = self.url(req)?;
-        self.wait_turn().await;
-        let _permit = self
-            .in_flight
-            .acquire()
-            .await
-            .map_err(|_| Error::Other("client closed".into()))?;
-        self.stats.requests.fetch_add(1, Ordering::Relaxed);
         let transport = |message: String| Error::Transport {
             vendor: self.vendor,
             endpoint: req.endpoint.clone(),
             page: req.page,
             message,
         };
-        let mut builder = self.client.get(url);
-        if let Some((name, value)) = &self.auth_header {
-            builder = builder.header(name.clone(), value.clone());
-        }
-        let mut resp = builder.send().await.map_err(|e| transport(describe(&e)))?;
-        let status = resp.status();
+        // The exchange runs as a task of its own. It holds one of the
+        // client's in-flight permits from the moment it is granted until the
+        // body is read; as a task it finishes (and gives the permit back)
+        // even if the caller stops polling for a while, e.g. a stream that
+        // fetched ahead and waits for its turn. Otherwise such a paused
+        // future could hold permits that every other request of the client
+        // waits for: a deadlock. Dropping the caller aborts the task.
+        let task = tokio::spawn(exchange(ExchangeParts {
+            client: self.client.clone(),
+            url,
+            auth_header: self.auth_header.clone(),
+            gate: self.gate.clone(),
+            in_flight: self.in_flight.clone(),
+            stats: self.stats.clone(),
+            max_body_bytes: self.settings.max_body_bytes,
+        }));
+        let mut guard = AbortOnDrop(task);
+        let outcome = (&mut guard.0)
+            .await
+            .map_err(|e| Error::Other(format!("{}: the request task failed: {e}", self.vendor)))?;
+        let (status, retry_after, location, body) = match outcome {
+            Exchange::Done {
+                status,
+                retry_after,
+                location,
+                body,
+            } => (status, retry_after, location, body),
+            Exchange::SendFailed(message) => return Err(transport(message)),
+            Exchange::BodyFailed(message) => {
+                return Err(transport(format!("reading the body failed: {message}")));
+            }
+            Exchange::TooBig(status) => {
+                return Err(Error::Api {
+                    vendor: self.vendor,
+                    endpoint: req.endpoint.clone(),
+                    page: req.page,
+                    status: status.as_u16(),
+                    code: None,
+                    message: format!(
+                        "response body exceeds the {} byte cap",
+                        self.settings.max_body_bytes
+                    ),
+                });
+            }
+        };
         if status.is_redirection() {
-            let to = resp
-                .headers()
-                .get(reqwest::header::LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .map(|l| clip(&self.scrub(l)).into_owned())
+            let to = location
+                .map(|l| clip(&self.scrub(&l)).into_owned())
                 .unwrap_or_default();
             return Err(Error::Paging {
                 vendor: self.vendor,
@@ -656,36 +761,6 @@ impl HttpClient {
                     status.as_u16()
                 ),
             });
-        }
-        let retry_after = resp.headers().get(RETRY_AFTER).and_then(parse_retry_after);
-        // Read the body under the size cap, whatever the status.
-        let mut body = Vec::new();
-        loop {
-            match resp.chunk().await {
-                Ok(Some(chunk)) => {
-                    if body.len() + chunk.len() > self.settings.max_body_bytes {
-                        return Err(Error::Api {
-                            vendor: self.vendor,
-                            endpoint: req.endpoint.clone(),
-                            page: req.page,
-                            status: status.as_u16(),
-                            code: None,
-                            message: format!(
-                                "response body exceeds the {} byte cap",
-                                self.settings.max_body_bytes
-                            ),
-                        });
-                    }
-                    body.extend_from_slice(&chunk);
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    return Err(transport(format!(
-                        "reading the body failed: {}",
-                        describe(&e)
-                    )));
-                }
-            }
         }
         self.stats
             .bytes
