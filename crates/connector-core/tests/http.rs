@@ -410,14 +410,20 @@ async fn a_request_future_left_unpolled_does_not_starve_the_others() {
     // One request in flight at a time. Request A is polled once (so it takes
     // the only permit) and then left alone, as a stream that fetched ahead
     // and waits for its turn leaves it; request B must still go through.
-    let settings = HttpSettings { max_in_flight: 1, ..fast() };
+    let settings = HttpSettings {
+        max_in_flight: 1,
+        ..fast()
+    };
     let (c, s) = client(vec![Answer::Json(json!({"ok": true}))], settings).await;
     let req_a = req();
     let mut a = Box::pin(c.get_json::<Value>(&req_a));
     assert!(futures::poll!(&mut a).is_pending());
     tokio::time::sleep(Duration::from_millis(50)).await;
     let b = tokio::time::timeout(Duration::from_secs(5), c.get_json::<Value>(&req())).await;
-    assert!(b.expect("request B waited forever for the permit held by A").is_ok());
+    assert!(
+        b.expect("request B waited forever for the permit held by A")
+            .is_ok()
+    );
     // A still completes when it is polled again.
     assert_eq!(a.await.unwrap().value, json!({"ok": true}));
     assert_eq!(s.hits.load(Ordering::SeqCst), 2);
