@@ -3,12 +3,16 @@
 
 // Name every enabled vendor crate: a crate nothing names is not linked, and
 // its `inventory` registration would silently vanish.
+// Each is also public, for its typed config: `chathaul::kf5::Kf5Config`.
+/// The Bangwo8 connector: its typed config and connector.
 #[cfg(feature = "bangwo8")]
-extern crate connector_bangwo8;
+pub extern crate connector_bangwo8 as bangwo8;
+/// The CareSoft connector: its typed config and connector.
 #[cfg(feature = "caresoft")]
-extern crate connector_caresoft;
+pub extern crate connector_caresoft as caresoft;
+/// The KF5 connector: its typed config and connector.
 #[cfg(feature = "kf5")]
-extern crate connector_kf5;
+pub extern crate connector_kf5 as kf5;
 
 pub use connector_core::*;
 
