@@ -117,14 +117,23 @@ impl Data {
         self.opts.conversations as u64
     }
 
+    fn ids(&self) -> data::SparseIds {
+        data::SparseIds {
+            seed: self.opts.seed,
+            vendor: TAG,
+            first: FIRST_ID,
+            stride: 3,
+            len: self.len(),
+        }
+    }
+
     fn r_id(&self, i: u64) -> u64 {
-        FIRST_ID + 3 * i + data::key(self.opts.seed, TAG, i, stream::ID) % 3
+        self.ids().id(i)
     }
 
     /// The index of a session id, if it exists.
     fn index_of(&self, r_id: u64) -> Option<u64> {
-        let i = r_id.checked_sub(FIRST_ID)? / 3;
-        (i < self.len() && self.r_id(i) == r_id).then_some(i)
+        self.ids().index_of(r_id)
     }
 
     /// Generates session `i`.

@@ -37,6 +37,31 @@ pub(crate) fn key(seed: u64, vendor: u64, index: u64, stream: u64) -> u64 {
     mix(mix(mix(mix(seed) ^ vendor) ^ index) ^ stream)
 }
 
+/// Ascending, sparse record ids: record `i` gets `first + stride * i` plus a
+/// seeded offset below `stride`, so ids have gaps (as real ones do) yet stay
+/// in listing order and map back to their index without a table.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SparseIds {
+    pub seed: u64,
+    pub vendor: u64,
+    pub first: u64,
+    pub stride: u64,
+    pub len: u64,
+}
+
+impl SparseIds {
+    /// The id of record `i`.
+    pub(crate) fn id(&self, i: u64) -> u64 {
+        self.first + self.stride * i + key(self.seed, self.vendor, i, stream::ID) % self.stride
+    }
+
+    /// The index of an id, if a record has it.
+    pub(crate) fn index_of(&self, id: u64) -> Option<u64> {
+        let i = id.checked_sub(self.first)? / self.stride;
+        (i < self.len && self.id(i) == id).then_some(i)
+    }
+}
+
 /// The random stream for (seed, vendor, index, stream).
 pub(crate) fn rng(seed: u64, vendor: u64, index: u64, stream: u64) -> ChaCha8Rng {
     ChaCha8Rng::seed_from_u64(key(seed, vendor, index, stream))

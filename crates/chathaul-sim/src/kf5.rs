@@ -104,13 +104,22 @@ impl Data {
         self.opts.conversations as u64
     }
 
+    fn ids(&self) -> data::SparseIds {
+        data::SparseIds {
+            seed: self.opts.seed,
+            vendor: TAG,
+            first: FIRST_ID,
+            stride: 2,
+            len: self.len(),
+        }
+    }
+
     fn id(&self, i: u64) -> u64 {
-        FIRST_ID + 2 * i + data::key(self.opts.seed, TAG, i, stream::ID) % 2
+        self.ids().id(i)
     }
 
     fn index_of(&self, id: u64) -> Option<u64> {
-        let i = id.checked_sub(FIRST_ID)? / 2;
-        (i < self.len() && self.id(i) == id).then_some(i)
+        self.ids().index_of(id)
     }
 
     /// Generates chat `i`.
