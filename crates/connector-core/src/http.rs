@@ -21,8 +21,10 @@ use backon::{BackoffBuilder, ExponentialBuilder};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use tokio::sync::Semaphore;
 use url::Url;
 
@@ -289,22 +291,80 @@ impl Ctx {
         if let Ok(v) = <T as serde::Deserialize>::deserialize(value) {
             return Ok(v);
         }
-        serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
-            let inner = e.path().to_string();
-            let path = match inner.as_str() {
-                "." => prefix.to_owned(),
-                p if prefix.is_empty() => p.to_owned(),
-                p => format!("{prefix}.{p}"),
-            };
-            Error::Decode {
-                vendor: self.vendor,
-                endpoint: self.endpoint.clone(),
-                page: self.page,
-                path,
-                message: clip_to(&e.into_inner().to_string(), 400).into_owned(),
-                transient: false,
+        serde_path_to_error::deserialize::<_, T>(value)
+            .map_err(|e| self.decode_error(prefix, &e.path().to_string(), &e.inner().to_string(), false))
+    }
+
+    /// Decodes one record kept as raw JSON text (borrowed from its page)
+    /// into a wire type, which may borrow from it; errors name the path
+    /// below `prefix` (`chats[3]`).
+    ///
+    /// # Errors
+    /// [`Error::Decode`] naming the path.
+    pub fn decode_raw<'a, T: Deserialize<'a>>(&self, prefix: &str, raw: &'a RawValue) -> Result<T> {
+        if let Ok(v) = serde_json::from_str::<T>(raw.get()) {
+            return Ok(v);
+        }
+        let de = &mut serde_json::Deserializer::from_str(raw.get());
+        serde_path_to_error::deserialize::<_, T>(de)
+            .map_err(|e| self.decode_error(prefix, &e.path().to_string(), &e.inner().to_string(), false))
+    }
+
+    /// Decodes a whole response body (an envelope, which may borrow its
+    /// records from `body` as [`RawValue`]s). An empty body, an HTML page and
+    /// a body cut short are transient errors (worth retrying); anything else
+    /// names the JSON path where it failed.
+    ///
+    /// Errors may quote the body: [`HttpClient::get_with`] scrubs the
+    /// credential out of them.
+    ///
+    /// # Errors
+    /// [`Error::Decode`] naming the path.
+    pub fn decode_body<'a, T: Deserialize<'a>>(&self, body: &'a [u8]) -> Result<T> {
+        match body.iter().find(|b| !b.is_ascii_whitespace()) {
+            None => return Err(self.decode_error("", ".", "the response body is empty", true)),
+            Some(b'<') => {
+                let text = String::from_utf8_lossy(body);
+                let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+                let message = format!("expected JSON, got an HTML page: {}", clip(&one_line));
+                return Err(self.decode_error("", ".", &message, true));
             }
+            _ => {}
+        }
+        // Fast path first; on failure decode again with path tracking, only
+        // to say where it failed.
+        if let Ok(v) = serde_json::from_slice::<T>(body) {
+            return Ok(v);
+        }
+        let de = &mut serde_json::Deserializer::from_slice(body);
+        serde_path_to_error::deserialize::<_, T>(de).map_err(|e| {
+            // A body cut short is a transport fault in disguise: retry it.
+            let transient = e.inner().is_eof();
+            self.decode_error("", &e.path().to_string(), &e.inner().to_string(), transient)
         })
+    }
+
+    fn decode_error(
+        &self,
+        prefix: &str,
+        inner: &str,
+        message: &str,
+        transient: bool,
+    ) -> Error {
+        let path = match inner {
+            "." if prefix.is_empty() => inner.to_owned(),
+            "." => prefix.to_owned(),
+            p if prefix.is_empty() => p.to_owned(),
+            p => format!("{prefix}.{p}"),
+        };
+        Error::Decode {
+            vendor: self.vendor,
+            endpoint: self.endpoint.clone(),
+            page: self.page,
+            path,
+            message: clip_to(message, 400).into_owned(),
+            transient,
+        }
     }
 }
 
@@ -627,9 +687,25 @@ impl HttpClient {
     /// statuses; [`Error::Decode`] naming the JSON path; and after the retry
     /// budget, [`Error::RetriesExhausted`] saying how many attempts failed.
     pub async fn get_json<T: DeserializeOwned>(&self, req: &Request) -> Result<Response<T>> {
+        self.get_with(req, |ctx, body| ctx.decode_body(body)).await
+    }
+
+    /// GETs a page, retrying transient failures, and hands its body to
+    /// `read` (which may borrow from it, e.g. records as
+    /// [`RawValue`]s, and returns what it made of them). A transient error
+    /// from `read` (a body cut short) is retried like a failed request; the
+    /// credential is scrubbed from every error `read` returns.
+    ///
+    /// # Errors
+    /// As [`HttpClient::get_json`], and whatever `read` returns.
+    pub async fn get_with<R, F>(&self, req: &Request, read: F) -> Result<Response<R>>
+    where
+        F: Fn(&Ctx, &[u8]) -> Result<R>,
+    {
+        let ctx = req.ctx(self.vendor);
         self.with_retries(req, || async {
             let body = self.attempt(req).await?;
-            let value = self.decode::<T>(req, &body)?;
+            let value = read(&ctx, &body).map_err(|e| e.scrubbed(|t| self.scrub(t)))?;
             Ok(Response {
                 value,
                 fingerprint: fingerprint(&body),
@@ -837,56 +913,6 @@ impl HttpClient {
             }
         }
         out
-    }
-
-    fn decode<T: DeserializeOwned>(&self, req: &Request, body: &[u8]) -> Result<T> {
-        let decode_err = |path: String, message: String, transient: bool| Error::Decode {
-            vendor: self.vendor,
-            endpoint: req.endpoint.clone(),
-            page: req.page,
-            path,
-            message,
-            transient,
-        };
-        let first = body.iter().find(|b| !b.is_ascii_whitespace());
-        match first {
-            None => {
-                return Err(decode_err(
-                    ".".into(),
-                    "the response body is empty".into(),
-                    true,
-                ));
-            }
-            Some(b'<') => {
-                return Err(decode_err(
-                    ".".into(),
-                    format!(
-                        "expected JSON, got an HTML page: {}",
-                        clip(&self.quote(body))
-                    ),
-                    true,
-                ));
-            }
-            _ => {}
-        }
-        // Fast path first; on failure decode again with path tracking, only
-        // to say where it failed.
-        if let Ok(v) = serde_json::from_slice::<T>(body) {
-            return Ok(v);
-        }
-        let de = &mut serde_json::Deserializer::from_slice(body);
-        let value = serde_path_to_error::deserialize::<_, T>(de).map_err(|e| {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
-            // A body cut short is a transport fault in disguise: retry it.
-            let transient = inner.is_eof();
-            decode_err(
-                path,
-                clip_to(&self.scrub(&inner.to_string()), 400).into_owned(),
-                transient,
-            )
-        })?;
-        Ok(value)
     }
 }
 

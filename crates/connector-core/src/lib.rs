@@ -8,6 +8,7 @@ pub mod lenient;
 pub mod model;
 pub mod paging;
 pub mod query;
+pub mod raw;
 pub mod registry;
 pub mod stats;
 pub mod time;
@@ -16,6 +17,7 @@ pub use connector::{Capabilities, Connector, ConnectorInfo, ConversationStream};
 pub use error::{Error, Result};
 pub use model::*;
 pub use query::{Include, Query, TimeField, Window};
+pub use raw::RawJson;
 pub use registry::{ConfigField, ConnectorFactory, ResolvedConfig, connect, connectors, find};
 pub use stats::{PullCounters, PullStats};
 

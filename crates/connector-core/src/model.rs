@@ -9,7 +9,7 @@
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use crate::raw::RawJson;
 
 /// Defines an "open" enum: known snake_case values plus `Other(raw)` for any
 /// value a vendor sends that we do not know, so an unknown value is kept rather
@@ -372,8 +372,8 @@ pub struct Message {
     pub read: Option<bool>,
     /// Files attached to it.
     pub attachments: Vec<Attachment>,
-    /// The vendor's original record.
-    pub raw: Value,
+    /// The vendor's original record, as it came (any JSON value).
+    pub raw: RawJson,
 }
 
 /// One chat session, normalized.
@@ -432,8 +432,8 @@ pub struct Conversation {
     pub messages_fetched: bool,
     /// The messages, ordered by time, then by vendor order.
     pub messages: Vec<Message>,
-    /// The vendor's original record.
-    pub raw: Value,
+    /// The vendor's original record, as it came (any JSON value).
+    pub raw: RawJson,
 }
 
 impl Conversation {
@@ -466,7 +466,7 @@ impl Conversation {
             referrer: None,
             messages_fetched: false,
             messages: Vec::new(),
-            raw: Value::Null,
+            raw: RawJson::null(),
         }
     }
 
@@ -496,6 +496,7 @@ pub fn conversation_schema() -> serde_json::Value {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+    use serde_json::Value;
 
     #[test]
     fn json_contract_names_and_formats() {
@@ -540,7 +541,7 @@ mod tests {
             sent_at: at,
             read: None,
             attachments: vec![],
-            raw: Value::Null,
+            raw: RawJson::null(),
         };
         let mut c = Conversation::new("x", "a", "1");
         c.set_messages(vec![

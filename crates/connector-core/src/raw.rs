@@ -1,0 +1,233 @@
+//! [`RawJson`]: a vendor's original record, kept as the JSON text it came in.
+//!
+//! Connectors keep every record verbatim next to its normalized form
+//! (`Conversation::raw`, `Message::raw`). Holding it as text rather than as a
+//! `serde_json::Value` tree means a record is copied once (one allocation)
+//! instead of being rebuilt node by node, which is most of the cost of
+//! decoding a page; sinks write it out as it is.
+
+use std::fmt;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+/// A JSON value kept as compact text: always valid JSON, never containing a
+/// line break (so it can sit on one JSONL line).
+///
+/// Serializing with `serde_json` writes the text verbatim (through
+/// `serde_json`'s raw-value mechanism); `serde_json::to_value` parses it.
+/// Other serde formats should serialize [`RawJson::to_value`] instead.
+/// Equality is JSON equality: `{"a": 1}` equals `{"a":1}`.
+#[derive(Clone)]
+pub struct RawJson(Box<RawValue>);
+
+impl RawJson {
+    /// JSON `null`.
+    pub fn null() -> Self {
+        Self(RawValue::NULL.to_owned())
+    }
+
+    /// Copies a raw value (a record borrowed from a page), made compact when
+    /// it spans lines.
+    pub fn from_raw(raw: &RawValue) -> Self {
+        Self::from_boxed(raw.to_owned())
+    }
+
+    /// Parses and keeps JSON text (made compact when it spans lines).
+    ///
+    /// # Errors
+    /// When `text` is not one JSON value.
+    pub fn parse(text: &str) -> Result<Self, serde_json::Error> {
+        RawValue::from_string(text.trim().to_owned()).map(Self::from_boxed)
+    }
+
+    /// The compact JSON text of a value.
+    pub fn from_value(value: &Value) -> Self {
+        let text = value.to_string();
+        Self(RawValue::from_string(text).expect("a Value serializes to valid JSON"))
+    }
+
+    fn from_boxed(raw: Box<RawValue>) -> Self {
+        // A line break in valid JSON is always whitespace between tokens
+        // (strings cannot hold one unescaped): only then is there anything
+        // to squeeze out. Single-line records are kept byte for byte.
+        if !raw.get().bytes().any(|b| b == b'\n' || b == b'\r') {
+            return Self(raw);
+        }
+        let compact = minify(raw.get());
+        Self(RawValue::from_string(compact).unwrap_or(raw))
+    }
+
+    /// The JSON text.
+    pub fn get(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The value as `serde_json`'s raw value.
+    pub fn as_raw(&self) -> &RawValue {
+        &self.0
+    }
+
+    /// The value parsed into a tree.
+    pub fn to_value(&self) -> Value {
+        // The text was checked to be JSON when it was made; a value too deep
+        // for the parser's recursion limit is kept as its text.
+        serde_json::from_str(self.get()).unwrap_or_else(|_| Value::String(self.get().to_owned()))
+    }
+
+    /// Whether the value is JSON `null`.
+    pub fn is_null(&self) -> bool {
+        self.get() == "null"
+    }
+
+    /// One member of an object, parsed (`None` when absent or not an object).
+    pub fn field(&self, key: &str) -> Option<Value> {
+        match self.to_value() {
+            Value::Object(mut m) => m.remove(key),
+            _ => None,
+        }
+    }
+}
+
+/// Drops the whitespace between tokens of valid JSON text.
+fn minify(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for ch in text.chars() {
+        if in_string {
+            out.push(ch);
+            match (escaped, ch) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+        } else if !matches!(ch, ' ' | '\t' | '\n' | '\r') {
+            in_string = ch == '"';
+            out.push(ch);
+        }
+    }
+    out
+}
+
+impl Default for RawJson {
+    fn default() -> Self {
+        Self::null()
+    }
+}
+
+impl PartialEq for RawJson {
+    fn eq(&self, other: &Self) -> bool {
+        self.get() == other.get() || self.to_value() == other.to_value()
+    }
+}
+
+impl PartialEq<Value> for RawJson {
+    fn eq(&self, other: &Value) -> bool {
+        self.to_value() == *other
+    }
+}
+
+impl fmt::Debug for RawJson {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.get())
+    }
+}
+
+impl fmt::Display for RawJson {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.get())
+    }
+}
+
+impl From<Value> for RawJson {
+    fn from(value: Value) -> Self {
+        Self::from_value(&value)
+    }
+}
+
+impl From<&RawValue> for RawJson {
+    fn from(raw: &RawValue) -> Self {
+        Self::from_raw(raw)
+    }
+}
+
+impl Serialize for RawJson {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for RawJson {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Box::<RawValue>::deserialize(d).map(Self::from_boxed)
+    }
+}
+
+impl JsonSchema for RawJson {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        Value::schema_name()
+    }
+
+    fn inline_schema() -> bool {
+        Value::inline_schema()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        Value::json_schema(generator)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn kept_verbatim_on_one_line() {
+        let page = r#"{"chats":[{"r_id": "7", "msg":"a\nb \" }"},
+            {
+              "r_id": 8,
+              "s": "two  spaces\r\n"
+            }]}"#;
+        #[derive(Deserialize)]
+        struct Page<'a> {
+            #[serde(borrow)]
+            chats: Vec<&'a RawValue>,
+        }
+        let p: Page = serde_json::from_str(page).unwrap();
+        let a = RawJson::from_raw(p.chats[0]);
+        assert_eq!(a.get(), r#"{"r_id": "7", "msg":"a\nb \" }"}"#, "single-line: as sent");
+        let b = RawJson::from_raw(p.chats[1]);
+        assert_eq!(b.get(), r#"{"r_id":8,"s":"two  spaces\r\n"}"#);
+        assert_eq!(b, json!({"r_id": 8, "s": "two  spaces\r\n"}));
+        assert_eq!(b.field("r_id"), Some(json!(8)));
+        // JSON equality, not text equality.
+        assert_eq!(RawJson::parse(r#"{ "a" : 1 }"#).unwrap(), RawJson::from(json!({"a": 1})));
+        assert_ne!(RawJson::from(json!({"a": 1})), RawJson::from(json!({"a": 2})));
+    }
+
+    #[test]
+    fn serializes_as_json_not_as_a_string() {
+        #[derive(Serialize, Deserialize)]
+        struct Rec {
+            raw: RawJson,
+        }
+        let r = Rec {
+            raw: RawJson::parse(r#"{"x":[1,"y"]}"#).unwrap(),
+        };
+        assert_eq!(serde_json::to_string(&r).unwrap(), r#"{"raw":{"x":[1,"y"]}}"#);
+        assert_eq!(serde_json::to_value(&r).unwrap(), json!({"raw": {"x": [1, "y"]}}));
+        let back: Rec = serde_json::from_str(r#"{"raw": {"x":
+            [1, "y"]}}"#)
+        .unwrap();
+        assert_eq!(back.raw.get(), r#"{"x":[1,"y"]}"#);
+        let from_value: Rec = serde_json::from_value(json!({"raw": {"x": [1, "y"]}})).unwrap();
+        assert_eq!(from_value.raw, r.raw);
+        assert!(RawJson::default().is_null());
+        assert!(RawJson::parse("not json").is_err());
+        assert_eq!(format!("{:?}", r.raw), r#"{"x":[1,"y"]}"#);
+    }
+}
