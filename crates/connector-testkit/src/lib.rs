@@ -21,6 +21,16 @@ pub fn snapshot_settings() -> insta::Settings {
     s
 }
 
+/// A value as a JSON tree, for snapshots: `raw` records (kept as JSON text,
+/// which only `serde_json` writes inline) become ordinary JSON, so a YAML
+/// snapshot shows them as the vendor sent them.
+///
+/// # Panics
+/// When the value does not serialize (a test setup error).
+pub fn snapshot_value<T: serde::Serialize + ?Sized>(value: &T) -> Value {
+    serde_json::to_value(value).expect("the value serializes to JSON")
+}
+
 /// Reads a fixture file as text.
 ///
 /// # Panics
