@@ -4,13 +4,15 @@
 
 use connector_core::http::{Auth, Ctx, HttpClient, Request};
 use connector_core::model::Summary;
+use connector_core::time::Tz;
 use connector_core::{Error, Result};
 use serde_json::Value;
 
 use crate::VENDOR;
 use crate::config::Bangwo8Config;
 use crate::convert;
-use crate::wire::{ListEnvelope, RecordsEnvelope, SummaryEnvelope, relax_json};
+use crate::normalize::{self, ListingPage, MessagesPage};
+use crate::wire::{SummaryEnvelope, relax_json};
 
 /// The listing of all sessions.
 pub(crate) const HISTORIES: &str = "/api/v1/imchat/histories.json";
@@ -32,6 +34,15 @@ pub(crate) fn segment(text: &str) -> String {
     out
 }
 
+/// What one listing walk asks for and how its records are stamped.
+#[derive(Debug)]
+pub(crate) struct Listing<'a> {
+    pub path: &'a str,
+    pub params: &'a [(String, String)],
+    pub account: &'a str,
+    pub zone: Tz,
+}
+
 /// The client of one account.
 #[derive(Debug)]
 pub(crate) struct Client {
@@ -50,36 +61,44 @@ impl Client {
         })
     }
 
-    /// One page of a listing: `path` is [`HISTORIES`] or an agent's listing;
-    /// `params` are the pushed-down filters.
+    /// One page of a listing, normalized: `path` is [`HISTORIES`] or an
+    /// agent's listing; `params` are the pushed-down filters.
     pub async fn histories(
         &self,
-        path: &str,
-        params: &[(String, String)],
+        listing: &Listing<'_>,
         page: u32,
         per_page: u32,
-    ) -> Result<(ListEnvelope, Ctx)> {
-        let mut req = Request::new(path, path).page(page);
-        req.query.extend(params.iter().cloned());
+    ) -> Result<ListingPage> {
+        let mut req = Request::new(listing.path, listing.path).page(page);
+        req.query.extend(listing.params.iter().cloned());
         let req = req.param("page", page).param("per_page", per_page);
-        let resp = self.http.get_json::<ListEnvelope>(&req).await?;
-        Ok((resp.value, req.ctx(VENDOR)))
+        let resp = self
+            .http
+            .get_with(&req, |ctx, body| {
+                normalize::listing_page(ctx, body, listing.account, listing.zone)
+            })
+            .await?;
+        Ok(resp.value)
     }
 
-    /// One page of a session's chat records.
+    /// One page of a session's chat records, normalized.
     pub async fn chatrecords(
         &self,
         r_id: &str,
         page: u32,
         per_page: u32,
-    ) -> Result<(RecordsEnvelope, Ctx)> {
+        zone: Tz,
+    ) -> Result<MessagesPage> {
         let path = format!("/api/v1/imchat/chatrecords/{}.json", segment(r_id));
         let req = Request::new(path.clone(), path)
             .page(page)
             .param("page", page)
             .param("per_page", per_page);
-        let resp = self.http.get_json::<RecordsEnvelope>(&req).await?;
-        Ok((resp.value, req.ctx(VENDOR)))
+        let resp = self
+            .http
+            .get_with(&req, |ctx, body| normalize::messages_page(ctx, body, zone))
+            .await?;
+        Ok(resp.value)
     }
 
     /// A session's IM service summary; `None` when the vendor says there is

@@ -6,35 +6,17 @@ use std::sync::{Arc, Mutex};
 
 use chrono::NaiveDate;
 use connector_core::connector::{Capabilities, Connector, ConnectorInfo, ConversationStream};
-use connector_core::http::Ctx;
 use connector_core::model::{Conversation, Message};
-use connector_core::paging::{Page, PageNumbers, fingerprint_of, fingerprint_of_set, page_numbers};
+use connector_core::paging::{Page, PageNumbers, fingerprint_of_set, page_numbers};
 use connector_core::query::{Include, Query, TimeField};
 use connector_core::registry::ResolvedConfig;
 use connector_core::time::{Tz, covering_local_dates};
 use connector_core::{Error, PullCounters, PullStats, Result};
 use futures::stream::{self, BoxStream, StreamExt};
-use serde_json::Value;
 
 use crate::VENDOR;
-use crate::client::{Client, HISTORIES, segment};
+use crate::client::{Client, HISTORIES, Listing, segment};
 use crate::config::Bangwo8Config;
-use crate::convert::{self, Missing};
-use crate::wire::{Chat, Record, Records};
-
-/// A 200 answer without its envelope's `key`: the vendor's error code and
-/// message when the body carries them, else the missing key. Never read as an
-/// empty page, which would end the listing silently short.
-fn not_an_answer(ctx: &Ctx, status: Option<String>, message: Option<String>, key: &str) -> Error {
-    match (status, message) {
-        (None, None) => ctx.field(key, "missing: the answer is not the documented envelope"),
-        (code, message) => ctx.api(
-            200,
-            code,
-            message.unwrap_or_else(|| format!("the answer has no `{key}`")),
-        ),
-    }
-}
 
 /// What the bangwo8 connector can do.
 pub const CAPABILITIES: Capabilities = Capabilities {
@@ -135,24 +117,21 @@ impl Bangwo8Connector {
         let pages = page_numbers(opts, endpoint, move |n| {
             let (path, params, w) = (path.clone(), params.clone(), w.clone());
             async move {
-                let (env, ctx) = self.client.histories(&path, &params, n, per_page).await?;
-                let Some(items) = env.chats else {
-                    return Err(not_an_answer(&ctx, env.status, env.message, "chats"));
+                let listing = Listing {
+                    path: &path,
+                    params: &params,
+                    account: &self.info.account,
+                    zone: self.zone,
                 };
-                let mut convs = Vec::with_capacity(items.len());
-                for (i, item) in items.into_iter().enumerate() {
-                    let chat: Chat = ctx.decode(&format!("chats[{i}]"), &item)?;
-                    let c = convert::conversation(chat, item, &self.info.account, self.zone)
-                        .map_err(|Missing(f)| ctx.field(format!("chats[{i}].{f}"), "missing"))?;
-                    convs.push(c);
-                }
+                let page = self.client.histories(&listing, n, per_page).await?;
+                let convs = page.conversations;
                 self.counters.page(convs.len());
                 let mut w = w.lock().unwrap_or_else(|p| p.into_inner());
                 w.received += convs.len() as u64;
-                w.count = env.count.or(w.count);
+                w.count = page.count.or(w.count);
                 // Counting what arrived (rather than page × per_page) stays
                 // right if the server serves fewer than asked per page.
-                let has_next = env.next_page.is_some() && w.count.is_none_or(|c| w.received < c);
+                let has_next = page.has_next_link && w.count.is_none_or(|c| w.received < c);
                 // Order-insensitive: a page repeated shuffled is still a repeat.
                 let fp = fingerprint_of_set(convs.iter().map(|c| c.id.as_str()));
                 Ok(Page {
@@ -206,43 +185,18 @@ impl Bangwo8Connector {
         let pages = page_numbers(opts, endpoint, move |n| {
             let (c, r) = (c.clone(), r.clone());
             async move {
-                let (env, ctx) = self.client.chatrecords(r_id, n, DEFAULT_PAGE_SIZE).await?;
-                let contents = match env.im_chatrecords {
-                    None => {
-                        return Err(not_an_answer(
-                            &ctx,
-                            env.status,
-                            env.message,
-                            "im_chatrecords",
-                        ));
-                    }
-                    Some(Value::Null) => Vec::new(),
-                    Some(Value::Array(a)) if a.is_empty() => Vec::new(),
-                    Some(v) => {
-                        // Checked in place (nothing copied), then taken out.
-                        ctx.decode::<Records>("im_chatrecords", &v)?;
-                        take_contents(v)
-                    }
-                };
-                let mut messages = Vec::with_capacity(contents.len());
-                let mut keys = Vec::with_capacity(contents.len());
-                for (i, item) in contents.into_iter().enumerate() {
-                    let record: Record =
-                        ctx.decode(&format!("im_chatrecords.contents[{i}]"), &item)?;
-                    keys.push(record_key(&record));
-                    messages.push(convert::message(record, item, self.zone));
-                }
+                let page = self
+                    .client
+                    .chatrecords(r_id, n, DEFAULT_PAGE_SIZE, self.zone)
+                    .await?;
                 let mut count = c.lock().unwrap_or_else(|p| p.into_inner());
-                *count = env.count.or(*count);
+                *count = page.count.or(*count);
                 let mut received = r.lock().unwrap_or_else(|p| p.into_inner());
-                *received += messages.len() as u64;
-                let has_next = env.next_page.is_some() && count.is_none_or(|c| *received < c);
-                // Order-insensitive: a page repeated shuffled is still a repeat.
-                keys.sort_unstable();
-                let fp = fingerprint_of(&keys);
+                *received += page.messages.len() as u64;
+                let has_next = page.has_next_link && count.is_none_or(|c| *received < c);
                 Ok(Page {
                     has_next: Some(has_next),
-                    ..Page::new(n, messages, fp)
+                    ..Page::new(n, page.messages, page.fingerprint)
                 })
             }
         });
@@ -282,27 +236,6 @@ impl Bangwo8Connector {
         }
         Ok(c)
     }
-}
-
-/// The `contents` array of an `im_chatrecords` value already checked to
-/// decode as [`Records`], moved out of it. Like the derived decoding, an
-/// array is read as the struct's fields in order (`contents` first).
-fn take_contents(v: Value) -> Vec<Value> {
-    let contents = match v {
-        Value::Object(mut m) => m.remove("contents"),
-        Value::Array(a) => a.into_iter().next(),
-        _ => None,
-    };
-    match contents {
-        Some(Value::Array(a)) => a,
-        _ => Vec::new(),
-    }
-}
-
-/// One message's share of its page's fingerprint: every field decoded from
-/// it, hashed without serializing the message back to text.
-fn record_key(r: &Record) -> u64 {
-    fingerprint_of(&(&r.spokesman, &r.spokesman_identity, &r.msg, &r.create_time))
 }
 
 fn pushdown(query: &Query, zone: Tz) -> (String, Vec<(String, String)>) {

@@ -2,13 +2,13 @@
 //! no I/O, no errors except a record without its id.
 
 use chrono::NaiveDateTime;
+use connector_core::RawJson;
 use connector_core::lenient::parse_u64;
 use connector_core::model::{
     Agent, Channel, Conversation, Customer, Message, MessageKind, Metrics, Party, Rating, Role,
     Satisfaction, Sender, Status, Summary, SummaryField,
 };
 use connector_core::time::{Tz, local_to_utc};
-use serde_json::Value;
 
 use crate::VENDOR;
 use crate::wire::{Chat, Record, ServiceSummary};
@@ -90,7 +90,7 @@ fn utc(t: Option<NaiveDateTime>, zone: Tz) -> Option<chrono::DateTime<chrono::Ut
 /// [`Missing`] `r_id` when the record has no id.
 pub(crate) fn conversation(
     chat: Chat,
-    raw: Value,
+    raw: RawJson,
     account: &str,
     zone: Tz,
 ) -> Result<Conversation, Missing> {
@@ -138,7 +138,7 @@ pub(crate) fn conversation(
 }
 
 /// One chat record as a message.
-pub(crate) fn message(record: Record, raw: Value, zone: Tz) -> Message {
+pub(crate) fn message(record: Record, raw: RawJson, zone: Tz) -> Message {
     let role = role(record.spokesman_identity.as_deref());
     let id = (role == Role::Customer)
         .then(|| record.spokesman.clone())
@@ -184,6 +184,7 @@ pub(crate) fn summary(s: ServiceSummary) -> Result<Summary, Missing> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     #[test]
     fn type_to_channel_and_initiator() {
@@ -241,7 +242,7 @@ mod tests {
             "first_response": "34", "servicer_msg_count": 3, "client_msg_count": ""
         });
         let zone: Tz = "Asia/Shanghai".parse().unwrap();
-        let c = conversation(chat(raw.clone()), raw.clone(), "acct", zone).unwrap();
+        let c = conversation(chat(raw.clone()), raw.clone().into(), "acct", zone).unwrap();
         assert_eq!(c.id, "7");
         assert_eq!(c.account, "acct");
         assert_eq!(c.channel, None);
@@ -263,14 +264,14 @@ mod tests {
         assert_eq!(c.raw, raw);
 
         let no_agent = serde_json::json!({"r_id": "8"});
-        let c = conversation(chat(no_agent.clone()), no_agent, "acct", zone).unwrap();
+        let c = conversation(chat(no_agent.clone()), no_agent.into(), "acct", zone).unwrap();
         assert_eq!(c.agent, None);
         assert!(c.agents.is_empty());
         assert_eq!(c.status, Some(Status::Open));
 
         let no_id = serde_json::json!({"r_id": "", "type": 1});
         assert_eq!(
-            conversation(chat(no_id.clone()), no_id, "acct", zone).unwrap_err(),
+            conversation(chat(no_id.clone()), no_id.into(), "acct", zone).unwrap_err(),
             Missing("r_id".into())
         );
     }
@@ -278,7 +279,13 @@ mod tests {
     #[test]
     fn customer_spokesman_is_also_the_sender_id() {
         let zone: Tz = "Asia/Shanghai".parse().unwrap();
-        let rec = |json: Value| message(serde_json::from_value(json.clone()).unwrap(), json, zone);
+        let rec = |json: Value| {
+            message(
+                serde_json::from_value(json.clone()).unwrap(),
+                json.into(),
+                zone,
+            )
+        };
         let m = rec(
             serde_json::json!({"spokesman": "u2_6", "spokesman_identity": 2, "msg": "kj", "create_time": "2018-10-24 15:14:12"}),
         );

@@ -1,23 +1,23 @@
 //! The Bangwo8 JSON exactly as it comes off the wire, quirks and all: numbers
 //! as strings or numbers (even within one response), dates with or without
 //! zero padding, empty strings meaning absent. Envelopes keep their records as
-//! raw JSON values so each record is decoded on its own, with a path
-//! (`chats[4].start_time`) in any error, and kept verbatim in `raw`.
+//! raw JSON text borrowed from the page, so each record is decoded on its
+//! own, with a path (`chats[4].start_time`) in any error, and kept verbatim
+//! in `raw` (one copy, no JSON tree built).
 
 use chrono::NaiveDateTime;
 use connector_core::lenient::{opt_naive_datetime, opt_string, opt_u64};
-use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// `GET /api/v1/imchat/histories[/{agent_id}].json`:
 /// `{"chats": [...], "count": 42, "next_page": "https://www.bangwo8.com/...", "previous_page": null}`.
 #[derive(Debug, Deserialize)]
-pub(crate) struct ListEnvelope {
+pub(crate) struct ListEnvelope<'a> {
     /// The sessions of this page (`null`: none). Absent (`None`): the answer
     /// is not a listing (an error code in a 200 body, a gateway's `{}`).
-    #[serde(default, deserialize_with = "present_list")]
-    pub chats: Option<Vec<Value>>,
+    #[serde(default, borrow, deserialize_with = "present_list")]
+    pub chats: Option<Vec<&'a RawValue>>,
     /// The total the listing reports.
     #[serde(default, deserialize_with = "opt_u64")]
     pub count: Option<u64>,
@@ -34,16 +34,16 @@ pub(crate) struct ListEnvelope {
 
 /// A key that is present: `null` reads as an empty list, so only an absent
 /// key (the field's default) is `None`.
-fn present_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<Value>>, D::Error> {
+fn present_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<&'de RawValue>>, D::Error> {
     Ok(Some(
-        Option::<Vec<Value>>::deserialize(d)?.unwrap_or_default(),
+        Option::<Vec<&'de RawValue>>::deserialize(d)?.unwrap_or_default(),
     ))
 }
 
 /// A key that is present, whatever its value (`null` included); only an
 /// absent key (the field's default) is `None`.
-fn present_value<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
-    Value::deserialize(d).map(Some)
+fn present_value<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&'de RawValue>::deserialize(d).map(Some)
 }
 
 /// One session of a listing.
@@ -87,13 +87,13 @@ pub(crate) struct Chat {
 /// `GET /api/v1/imchat/chatrecords/{r_id}.json`:
 /// `{"im_chatrecords": {"r_id": "221", "contents": [...]}, "count": 42, "next_page": ..., "previous_page": null}`.
 ///
-/// `im_chatrecords` is read as a value: servers of this kind send `null` or
+/// `im_chatrecords` is read as raw JSON: servers of this kind send `null` or
 /// `[]` (an empty PHP array) when a session has no messages; absent
 /// (`None`), the answer is not a chat-records answer.
 #[derive(Debug, Deserialize)]
-pub(crate) struct RecordsEnvelope {
-    #[serde(default, deserialize_with = "present_value")]
-    pub im_chatrecords: Option<Value>,
+pub(crate) struct RecordsEnvelope<'a> {
+    #[serde(default, borrow, deserialize_with = "present_value")]
+    pub im_chatrecords: Option<&'a RawValue>,
     #[serde(default, deserialize_with = "opt_u64")]
     pub count: Option<u64>,
     #[serde(default, deserialize_with = "opt_string")]
@@ -106,14 +106,19 @@ pub(crate) struct RecordsEnvelope {
     pub message: Option<String>,
 }
 
-/// The `im_chatrecords` object, checked for its shape only: `contents` is
-/// `null`/absent or an array of anything (`IgnoredAny` is zero-sized, so
-/// nothing is copied); the messages are then moved out of the value.
+/// The `im_chatrecords` object: `contents` is `null`/absent or an array of
+/// records, each kept as raw JSON borrowed from the page.
 #[derive(Debug, Deserialize)]
-pub(crate) struct Records {
-    #[serde(default)]
-    #[allow(dead_code)]
-    pub contents: Option<Vec<IgnoredAny>>,
+pub(crate) struct Records<'a> {
+    #[serde(default, borrow)]
+    pub contents: Option<Vec<&'a RawValue>>,
+}
+
+/// Whether an `im_chatrecords` value says "no messages": `null`, or `[]`
+/// (an empty PHP array).
+pub(crate) fn is_empty_records(raw: &RawValue) -> bool {
+    let t = raw.get();
+    t == "null" || t.strip_prefix('[').is_some_and(|r| r.trim_start() == "]")
 }
 
 /// One message.
@@ -236,6 +241,7 @@ pub(crate) fn relax_json(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     #[test]
     fn relax_json_drops_trailing_commas_and_comments_only_outside_strings() {

@@ -296,7 +296,10 @@ async fn quirks_mixed_numbers_unpadded_dates_empty_strings_unknown_codes() {
     assert!(d.agents.is_empty());
     // A record without `type` and with a field the docs do not name.
     assert_eq!((e.channel.clone(), e.initiated_by.clone()), (None, None));
-    assert_eq!(e.raw["new_field_not_in_the_docs"]["kept"], "in raw");
+    assert_eq!(
+        e.raw.to_value()["new_field_not_in_the_docs"]["kept"],
+        "in raw"
+    );
     // Messages: time order, vendor order for equal times, a numeric spokesman,
     // unknown and missing identities, a message without a time last.
     let texts: Vec<_> = a

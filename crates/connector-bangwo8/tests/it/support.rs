@@ -229,6 +229,8 @@ macro_rules! snap {
     ($name:expr, $value:expr) => {{
         let mut settings = connector_testkit::snapshot_settings();
         settings.set_snapshot_path("../snapshots");
-        settings.bind(|| insta::assert_yaml_snapshot!($name, $value))
+        settings.bind(|| {
+            insta::assert_yaml_snapshot!($name, connector_testkit::snapshot_value(&$value))
+        })
     }};
 }
