@@ -2,6 +2,7 @@
 //! served JSON (quirks included) and the ground truth.
 
 use chrono::{Duration, NaiveDate, NaiveDateTime};
+use connector_core::RawJson;
 use connector_core::model::{
     Agent, Channel, Conversation, Customer, Message, MessageKind, Metrics, Party, Rating, Role,
     Satisfaction, Sender, Status, Summary, SummaryField,
@@ -475,12 +476,12 @@ impl Data {
                     sent_at: Some(utc(at)),
                     read: None,
                     attachments: Vec::new(),
-                    raw,
+                    raw: RawJson::from(raw),
                 }
             })
             .collect();
         conv.set_messages(messages);
-        conv.raw = self.render(&c);
+        conv.raw = RawJson::from(self.render(&c));
         conv
     }
 }

@@ -2,6 +2,7 @@
 //! conversations, the served JSON and the ground truth.
 
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use connector_core::RawJson;
 use connector_core::model::{Agent, Channel, Conversation, Customer, Metrics, Status, TicketRef};
 use connector_core::time::local_to_utc;
 use rand::Rng;
@@ -313,7 +314,7 @@ impl Data {
         });
         conv.landing_page = c.landing_page.clone();
         conv.referrer = c.referrer.clone();
-        conv.raw = self.render(&c);
+        conv.raw = RawJson::from(self.render(&c));
         conv
     }
 }

@@ -2,6 +2,7 @@
 //! JSON (no totals, no links, capped pages) and the ground truth.
 
 use chrono::{Duration, NaiveDate, NaiveDateTime};
+use connector_core::RawJson;
 use connector_core::model::{
     Agent, Attachment, Channel, Conversation, Customer, Message, MessageKind, Party, Rating, Role,
     Satisfaction, Sender, Status,
@@ -395,12 +396,12 @@ impl Data {
                     sent_at: Some(utc(at)),
                     read: raw["is_read"].as_u64().map(|r| r == 1),
                     attachments,
-                    raw,
+                    raw: RawJson::from(raw),
                 }
             })
             .collect();
         conv.set_messages(messages);
-        conv.raw = raw;
+        conv.raw = RawJson::from(raw);
         conv
     }
 }

@@ -11,8 +11,7 @@ use connector_core::time::Tz;
 
 use crate::VENDOR;
 use crate::config::{CaresoftConfig, ConversationType};
-use crate::convert::{self, ChatsPage};
-use crate::wire::ChatsEnvelope;
+use crate::normalize::{self, ChatsPage};
 
 /// The listing endpoint, as documented (also its path below the base URL).
 pub const CHATS: &str = "/api/v1/chats";
@@ -114,10 +113,11 @@ impl Client {
         req.param("page", page).param("count", count)
     }
 
-    /// Fetches and converts one listing page.
+    /// Fetches one listing page and normalizes it with
+    /// [`normalize::conversations_page`].
     ///
     /// # Errors
-    /// Any HTTP error of [`HttpClient::get_json`]; a `code` other than `OK`
+    /// Any HTTP error of [`HttpClient::get_with`]; a `code` other than `OK`
     /// as [`connector_core::Error::Api`] carrying the code; decode and field
     /// errors naming the page and JSON path.
     pub async fn chats(
@@ -128,8 +128,13 @@ impl Client {
         page: u32,
     ) -> Result<ChatsPage> {
         let req = Self::chats_request(ty, filters, count, page);
-        let resp = self.http.get_json::<ChatsEnvelope>(&req).await?;
-        convert::chats_page(&req.ctx(VENDOR), &self.account, self.zone, ty, resp.value)
+        let resp = self
+            .http
+            .get_with(&req, |ctx, body| {
+                normalize::conversations_page(ctx, body, &self.account, self.zone, ty)
+            })
+            .await?;
+        Ok(resp.value)
     }
 }
 

@@ -21,7 +21,7 @@ use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use crate::VENDOR;
 use crate::client::{CHATS, Client, Filters, TimeFilter};
 use crate::config::{CaresoftConfig, ConversationType};
-use crate::convert::ChatsPage;
+use crate::normalize::ChatsPage;
 
 /// The largest page the API serves (`count`, "Tối đa 500").
 pub const MAX_PAGE_SIZE: u32 = 500;

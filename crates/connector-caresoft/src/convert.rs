@@ -2,12 +2,16 @@
 //! functions, no I/O.
 
 use connector_core::http::Ctx;
+use connector_core::lenient::clip_to;
 use connector_core::time::{Tz, local_to_utc};
-use connector_core::{Agent, Conversation, Customer, Error, Metrics, Result, Status, TicketRef};
-use serde_json::Value;
+use connector_core::{
+    Agent, Conversation, Customer, Error, Metrics, RawJson, Result, Status, TicketRef,
+};
+use serde_json::value::RawValue;
 
 use crate::VENDOR;
 use crate::config::ConversationType;
+use crate::normalize::ChatsPage;
 use crate::wire::{ChatsEnvelope, WireChat};
 
 /// The chat status of a chat the parties met in.
@@ -34,7 +38,7 @@ pub(crate) fn conversation(
     zone: Tz,
     listed_as: ConversationType,
     chat: WireChat,
-    raw: Value,
+    raw: RawJson,
 ) -> std::result::Result<Conversation, &'static str> {
     let id = chat.conversation_id.ok_or("conversation_id")?;
     let utc = |t: Option<chrono::NaiveDateTime>| t.map(|t| local_to_utc(t, zone));
@@ -80,15 +84,6 @@ pub(crate) fn conversation(
     Ok(c)
 }
 
-/// A decoded listing page: its conversations and the total the vendor reported.
-#[derive(Debug)]
-pub(crate) struct ChatsPage {
-    /// The page's conversations, in the API's order.
-    pub conversations: Vec<Conversation>,
-    /// `numFound`.
-    pub total: Option<u64>,
-}
-
 /// Checks a listing envelope and converts its records; errors name the
 /// vendor, endpoint, page and JSON path (`chats[4].waitTime`).
 ///
@@ -102,7 +97,7 @@ pub(crate) fn chats_page(
     account: &str,
     zone: Tz,
     listed_as: ConversationType,
-    envelope: ChatsEnvelope,
+    envelope: ChatsEnvelope<'_>,
 ) -> Result<ChatsPage> {
     match envelope.code.as_deref() {
         Some("OK") => {}
@@ -122,10 +117,10 @@ pub(crate) fn chats_page(
     };
     let mut conversations = Vec::with_capacity(chats.len());
     for (i, raw) in chats.into_iter().enumerate() {
-        let prefix = format!("chats[{i}]");
-        let chat: WireChat = decode_record(ctx, &prefix, &raw)?;
-        let c = conversation(account, zone, listed_as, chat, raw)
-            .map_err(|field| ctx.field(format!("{prefix}.{field}"), "missing"))?;
+        let prefix = || format!("chats[{i}]");
+        let chat = decode_record(ctx, prefix, raw)?;
+        let c = conversation(account, zone, listed_as, chat, RawJson::from_raw(raw))
+            .map_err(|field| ctx.field(format!("{}.{field}", prefix()), "missing"))?;
         conversations.push(c);
     }
     Ok(ChatsPage {
@@ -134,47 +129,57 @@ pub(crate) fn chats_page(
     })
 }
 
-/// Decodes one record like [`Ctx::decode`], but keeps up to 200 bytes of the
-/// message: `Ctx::decode` clips it to 60, which cuts off the offending value
-/// of a lenient parser's message (`… got `8 giây``).
-fn decode_record<T: serde::de::DeserializeOwned>(
-    ctx: &Ctx,
-    prefix: &str,
-    value: &Value,
-) -> Result<T> {
-    serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
-        let path = match e.path().to_string().as_str() {
-            "." => prefix.to_owned(),
-            p => format!("{prefix}.{p}"),
-        };
+/// Decodes one record with [`Ctx::decode_raw`]; its path prefix
+/// (`chats[3]`) is only formatted when the record fails to decode.
+///
+/// The error message is kept as it was when records were decoded from
+/// `Value`s: without the `at line 1 column 42` serde_json appends when
+/// decoding text (the path already says where), and clipped to 200 bytes,
+/// which keeps the offending value of a lenient parser's message (`… got
+/// `8 giây``).
+fn decode_record(ctx: &Ctx, prefix: impl Fn() -> String, raw: &RawValue) -> Result<WireChat> {
+    // The common case, without formatting a prefix per record.
+    if let Ok(chat) = serde_json::from_str(raw.get()) {
+        return Ok(chat);
+    }
+    ctx.decode_raw(&prefix(), raw).map_err(|e| match e {
         Error::Decode {
-            vendor: ctx.vendor,
-            endpoint: ctx.endpoint.clone(),
-            page: ctx.page,
+            vendor,
+            endpoint,
+            page,
             path,
-            message: clip_message(&e.into_inner().to_string()),
-            transient: false,
-        }
+            message,
+            transient,
+        } => Error::Decode {
+            vendor,
+            endpoint,
+            page,
+            path,
+            message: clip_to(without_position(&message), 200).into_owned(),
+            transient,
+        },
+        other => other,
     })
 }
 
-fn clip_message(text: &str) -> String {
-    const MAX: usize = 200;
-    if text.len() <= MAX {
-        return text.to_owned();
-    }
-    let end = (0..=MAX)
-        .rev()
-        .find(|&i| text.is_char_boundary(i))
-        .unwrap_or(0);
-    format!("{}… ({} bytes)", &text[..end], text.len())
+/// `message` without a trailing ` at line N column M`.
+fn without_position(message: &str) -> &str {
+    let Some((head, tail)) = message.rsplit_once(" at line ") else {
+        return message;
+    };
+    let position = tail.split_once(" column ").filter(|(line, column)| {
+        [line, column]
+            .iter()
+            .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    });
+    if position.is_some() { head } else { message }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use connector_core::Channel;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     const SAIGON: Tz = Tz::Asia__Ho_Chi_Minh;
 
@@ -187,11 +192,12 @@ mod tests {
     }
 
     fn one(record: Value, listed_as: ConversationType) -> Result<Conversation> {
+        let raw = RawJson::from(record);
         let env = ChatsEnvelope {
             code: Some("OK".into()),
             message: None,
             num_found: Some(1),
-            chats: Some(vec![record]),
+            chats: Some(vec![raw.as_raw()]),
         };
         chats_page(&ctx(), "acme", SAIGON, listed_as, env)
             .map(|p| p.conversations.into_iter().next().unwrap())
@@ -320,8 +326,21 @@ mod tests {
     }
 
     #[test]
+    fn position_suffix_is_dropped_only_when_it_is_one() {
+        assert_eq!(without_position("got `8s` at line 1 column 39"), "got `8s`");
+        for kept in [
+            "got `8s`",
+            "got `at line 3`",
+            "got `x at line 1 column` ",
+            "got `x at line a column 2`",
+        ] {
+            assert_eq!(without_position(kept), kept);
+        }
+    }
+
+    #[test]
     fn envelope_codes() {
-        let env = |code: Option<&str>, chats: Option<Vec<Value>>| ChatsEnvelope {
+        let env = |code: Option<&str>, chats: Option<Vec<&'static RawValue>>| ChatsEnvelope {
             code: code.map(String::from),
             message: Some("Token không hợp lệ".into()),
             num_found: None,

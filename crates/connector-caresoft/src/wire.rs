@@ -6,14 +6,15 @@
 use chrono::NaiveDateTime;
 use connector_core::lenient::{opt_duration_secs, opt_naive_datetime, opt_string, opt_u64};
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// The `GET /api/v1/chats` envelope: `{"code":"OK","numFound":34,"chats":[...]}`.
 ///
-/// Records stay [`Value`]s here so each is decoded on its own, with its index
-/// in the error path, and kept verbatim as `raw`.
+/// Records stay raw JSON text borrowed from the body, so each is decoded on
+/// its own, with its index in the error path, and copied verbatim as `raw`
+/// (no `Value` tree is built for a record).
 #[derive(Debug, Deserialize)]
-pub(crate) struct ChatsEnvelope {
+pub(crate) struct ChatsEnvelope<'a> {
     /// `OK` on success; anything else is the vendor's error code.
     #[serde(default, deserialize_with = "opt_string")]
     pub code: Option<String>,
@@ -24,8 +25,8 @@ pub(crate) struct ChatsEnvelope {
     #[serde(default, rename = "numFound", deserialize_with = "opt_u64")]
     pub num_found: Option<u64>,
     /// The records of this page.
-    #[serde(default)]
-    pub chats: Option<Vec<Value>>,
+    #[serde(default, borrow)]
+    pub chats: Option<Vec<&'a RawValue>>,
 }
 
 /// One chat record of the listing.

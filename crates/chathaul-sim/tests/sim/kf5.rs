@@ -104,7 +104,7 @@ async fn list_has_no_totals_and_caps_pages_at_100() {
             break;
         }
         for c in chats {
-            assert_eq!(c, &truth[all.len()].raw);
+            assert_eq!(truth[all.len()].raw, *c);
             all.push(c["id"].as_u64().unwrap());
         }
     }
@@ -120,7 +120,7 @@ async fn messages_are_in_some_list_items_and_always_in_the_detail() {
     let truth = sim.truth("kf5");
     let with = truth
         .iter()
-        .filter(|c| c.raw.get("messages").is_some())
+        .filter(|c| c.raw.field("messages").is_some())
         .count();
     assert!(
         with > 20 && with < 180,
@@ -139,14 +139,14 @@ async fn messages_are_in_some_list_items_and_always_in_the_detail() {
         let messages = chat["messages"]
             .as_array()
             .expect("the detail always has messages");
-        let raws: Vec<&Value> = c.messages.iter().map(|m| &m.raw).collect();
-        assert_eq!(messages.iter().collect::<Vec<_>>(), raws);
-        if let Some(listed) = c.raw.get("messages") {
-            assert_eq!(listed, &chat["messages"]);
+        let raws: Vec<Value> = c.messages.iter().map(|m| m.raw.to_value()).collect();
+        assert_eq!(*messages, raws);
+        if let Some(listed) = c.raw.field("messages") {
+            assert_eq!(listed, chat["messages"]);
         }
         let mut without = chat.clone();
         without.as_object_mut().unwrap().remove("messages");
-        let mut raw = c.raw.clone();
+        let mut raw = c.raw.to_value();
         raw.as_object_mut().unwrap().remove("messages");
         assert_eq!(without, raw);
     }
@@ -160,9 +160,10 @@ async fn uploads_ratings_and_roles() {
     let messages: Vec<_> = truth.iter().flat_map(|c| &c.messages).collect();
     let upload = messages
         .iter()
-        .find(|m| m.raw["upload"].is_object())
+        .find(|m| m.raw.to_value()["upload"].is_object())
         .expect("an upload");
-    let keys: BTreeSet<&str> = upload.raw["upload"]
+    let upload_raw = upload.raw.to_value();
+    let keys: BTreeSet<&str> = upload_raw["upload"]
         .as_object()
         .unwrap()
         .keys()
@@ -172,16 +173,22 @@ async fn uploads_ratings_and_roles() {
         keys,
         BTreeSet::from(["id", "name", "url", "size", "content_type"])
     );
-    assert_eq!(upload.raw["upload_id"], upload.raw["upload"]["id"]);
+    assert_eq!(
+        upload.raw.to_value()["upload_id"],
+        upload.raw.to_value()["upload"]["id"]
+    );
     assert_eq!(upload.attachments.len(), 1);
     assert_eq!(
         upload.attachments[0].url.as_deref(),
-        upload.raw["upload"]["url"].as_str()
+        upload.raw.to_value()["upload"]["url"].as_str()
     );
-    assert!(messages.iter().any(|m| m.raw["upload"].is_null()
-        && m.raw["upload_id"].is_number()
+    assert!(messages.iter().any(|m| m.raw.to_value()["upload"].is_null()
+        && m.raw.to_value()["upload_id"].is_number()
         && m.attachments.is_empty()));
-    let ratings: BTreeSet<String> = truth.iter().map(|c| c.raw["rating"].to_string()).collect();
+    let ratings: BTreeSet<String> = truth
+        .iter()
+        .map(|c| c.raw.to_value()["rating"].to_string())
+        .collect();
     for r in ["null", "\"good\"", "\"bad\"", "\"\""] {
         assert!(ratings.contains(r), "rating {r} in {ratings:?}");
     }

@@ -1,0 +1,212 @@
+//! One listing page, from the bytes of its body to normalized
+//! [`Conversation`]s: the very function the connector runs on every page of
+//! `GET /api/v1/chats`, public so it can be measured on recorded pages and
+//! reused on bodies fetched some other way.
+//!
+//! The envelope is decoded with its records borrowed from the body as raw
+//! JSON text; each record is decoded on its own (its index in any error
+//! path) and copied verbatim as [`Conversation::raw`]. No `serde_json::Value`
+//! tree is built for a record.
+//!
+//! ```
+//! use connector_caresoft::ConversationType;
+//! use connector_caresoft::normalize::conversations_page;
+//! use connector_core::http::Ctx;
+//! use connector_core::time::Tz;
+//!
+//! let body = br#"{"code":"OK","numFound":34,"chats":[
+//!     {"conversation_id":"20230422094830-AIVGTIVI-503996","start_time":"2023-04-22 09:48:30",
+//!      "waitTime":"00:00:08","chat_status":"LBL_CHAT_STATUS_MEET","service_id":60047005}]}"#;
+//! let ctx = Ctx { vendor: "caresoft", endpoint: "/api/v1/chats".into(), page: 1 };
+//! let page = conversations_page(&ctx, body, "acme", Tz::Asia__Ho_Chi_Minh, ConversationType::LiveChat)?;
+//! assert_eq!(page.total, Some(34));
+//! let c = &page.conversations[0];
+//! assert_eq!(c.id, "20230422094830-AIVGTIVI-503996");
+//! assert_eq!(c.created_at.unwrap().to_rfc3339(), "2023-04-22T02:48:30+00:00");
+//! assert_eq!(c.metrics.wait_secs, Some(8));
+//! assert_eq!(c.raw.field("service_id"), Some(60047005.into()));
+//! # Ok::<(), connector_core::Error>(())
+//! ```
+
+use connector_core::http::Ctx;
+use connector_core::time::Tz;
+use connector_core::{Conversation, Result};
+
+use crate::config::ConversationType;
+use crate::convert;
+use crate::wire::ChatsEnvelope;
+
+/// One listing page, normalized.
+#[derive(Debug, Clone)]
+pub struct ChatsPage {
+    /// The page's conversations, in the API's order.
+    pub conversations: Vec<Conversation>,
+    /// How many chats the vendor says match, over all pages (`numFound`).
+    pub total: Option<u64>,
+}
+
+/// Normalizes the body of one `GET /api/v1/chats` page, listed under
+/// `listed_as` (which sets every conversation's channel), for `account`,
+/// reading CareSoft's wall-clock times in `zone`. `ctx` names the endpoint
+/// and page in errors.
+///
+/// # Errors
+/// [`connector_core::Error::Decode`] naming the JSON path
+/// (`chats[3].waitTime`) when the body or a record does not decode (an
+/// empty, HTML or cut-short body is transient);
+/// [`connector_core::Error::Api`] carrying the code when `code` is not `OK`;
+/// [`connector_core::Error::Field`] when `chats` or a record's
+/// `conversation_id` is missing.
+pub fn conversations_page(
+    ctx: &Ctx,
+    body: &[u8],
+    account: &str,
+    zone: Tz,
+    listed_as: ConversationType,
+) -> Result<ChatsPage> {
+    let envelope: ChatsEnvelope<'_> = ctx.decode_body(body)?;
+    convert::chats_page(ctx, account, zone, listed_as, envelope)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use connector_core::{Channel, Error, Status};
+    use serde_json::json;
+
+    const DOC_EXAMPLE: &str = include_str!(
+        "../tests/fixtures/chats_doc_example_ellipsis_and_trailing_comma_removed.json"
+    );
+
+    fn ctx(page: u32) -> Ctx {
+        Ctx {
+            vendor: crate::VENDOR,
+            endpoint: crate::CHATS.into(),
+            page,
+        }
+    }
+
+    fn page(body: &str, listed_as: ConversationType) -> Result<ChatsPage> {
+        conversations_page(
+            &ctx(2),
+            body.as_bytes(),
+            "acme",
+            Tz::Asia__Ho_Chi_Minh,
+            listed_as,
+        )
+    }
+
+    #[test]
+    fn the_doc_example_page() {
+        let p = page(DOC_EXAMPLE, ConversationType::Facebook).unwrap();
+        assert_eq!(p.total, Some(34));
+        assert_eq!(p.conversations.len(), 1);
+        let c = &p.conversations[0];
+        assert_eq!(
+            (c.vendor.as_str(), c.account.as_str(), c.id.as_str()),
+            ("caresoft", "acme", "20230422094830-AIVGTIVI-503996")
+        );
+        assert_eq!(c.channel, Some(Channel::Facebook));
+        assert_eq!(c.status, Some(Status::Closed));
+        assert_eq!(
+            c.created_at.unwrap().to_rfc3339(),
+            "2023-04-22T02:48:30+00:00"
+        );
+        assert_eq!(
+            (
+                c.metrics.wait_secs,
+                c.metrics.talk_secs,
+                c.metrics.duration_secs
+            ),
+            (Some(8), Some(31), Some(39))
+        );
+        assert_eq!(c.customer.id.as_deref(), Some("165644057"));
+        assert_eq!(
+            c.agent.as_ref().and_then(|a| a.email.as_deref()),
+            Some("dungntt1110@gmail.com")
+        );
+        // The record is kept as sent, fields the model has no place for included.
+        let fixture: serde_json::Value = serde_json::from_str(DOC_EXAMPLE).unwrap();
+        assert_eq!(c.raw, fixture["chats"][0]);
+        assert_eq!(c.raw.field("service_id"), Some(json!(60047005)));
+        assert!(!c.raw.get().contains('\n'), "{}", c.raw);
+    }
+
+    #[test]
+    fn records_in_order_and_kept_verbatim() {
+        let body = r#"{"code":"OK","numFound":"2","chats":[
+            {"conversation_id": "b", "cus_name": "Nguyễn Văn A", "x": [1, {"y": null}]},
+            {"conversation_id": 7}]}"#;
+        let p = page(body, ConversationType::Zalo).unwrap();
+        let ids: Vec<&str> = p.conversations.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!((ids, p.total), (vec!["b", "7"], Some(2)));
+        assert_eq!(
+            p.conversations[0].raw.get(),
+            r#"{"conversation_id": "b", "cus_name": "Nguyễn Văn A", "x": [1, {"y": null}]}"#
+        );
+        assert_eq!(
+            p.conversations[0].customer.name.as_deref(),
+            Some("Nguyễn Văn A")
+        );
+    }
+
+    #[test]
+    fn a_bad_record_names_its_path() {
+        let body = json!({"code": "OK", "numFound": 4, "chats": [
+            {"conversation_id": "a"}, {"conversation_id": "b"}, {"conversation_id": "c"},
+            {"conversation_id": "d", "waitTime": "8 giây"}
+        ]})
+        .to_string();
+        let e = page(&body, ConversationType::LiveChat).unwrap_err();
+        assert!(
+            matches!(&e, Error::Decode { path, page: 2, transient: false, .. } if path == "chats[3].waitTime"),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            "caresoft: cannot decode /api/v1/chats page 2: at chats[3].waitTime: \
+             expected a duration like 00:01:05 (HH:MM:SS) or seconds, got `8 giây`"
+        );
+        let body = r#"{"code":"OK","chats":[{"conversation_id":"a"},{"cus_name":"x"}]}"#;
+        let e = page(body, ConversationType::LiveChat).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "caresoft: /api/v1/chats page 2: field `chats[1].conversation_id`: missing"
+        );
+        let e = page(
+            r#"{"code":"OK","chats":[{"conversation_id":"a"}, 5]}"#,
+            ConversationType::LiveChat,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&e, Error::Decode { path, .. } if path == "chats[1]"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn bad_bodies() {
+        let e = page(
+            r#"{"code":"OK","chats":[{"conversation_id":"a"}"#,
+            ConversationType::LiveChat,
+        )
+        .unwrap_err();
+        assert!(e.is_retryable(), "a body cut short is transient: {e:?}");
+        let e = page("", ConversationType::LiveChat).unwrap_err();
+        assert!(e.is_retryable(), "{e:?}");
+        let e = page(
+            r#"{"code":"ERROR_TOKEN","message":"Token không hợp lệ"}"#,
+            ConversationType::LiveChat,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "caresoft: /api/v1/chats page 2: HTTP 200 code ERROR_TOKEN: Token không hợp lệ"
+        );
+        let e = page(r#"{"code":"OK","chats":{}}"#, ConversationType::LiveChat).unwrap_err();
+        assert!(
+            matches!(&e, Error::Decode { path, transient: false, .. } if path == "chats"),
+            "{e:?}"
+        );
+    }
+}
