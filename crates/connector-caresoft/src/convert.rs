@@ -2,11 +2,8 @@
 //! functions, no I/O.
 
 use connector_core::http::Ctx;
-use connector_core::lenient::clip_to;
 use connector_core::time::{Tz, local_to_utc};
-use connector_core::{
-    Agent, Conversation, Customer, Error, Metrics, RawJson, Result, Status, TicketRef,
-};
+use connector_core::{Agent, Conversation, Customer, Metrics, RawJson, Result, Status, TicketRef};
 use serde_json::value::RawValue;
 
 use crate::VENDOR;
@@ -131,48 +128,12 @@ pub(crate) fn chats_page(
 
 /// Decodes one record with [`Ctx::decode_raw`]; its path prefix
 /// (`chats[3]`) is only formatted when the record fails to decode.
-///
-/// The error message is kept as it was when records were decoded from
-/// `Value`s: without the `at line 1 column 42` serde_json appends when
-/// decoding text (the path already says where), and clipped to 200 bytes,
-/// which keeps the offending value of a lenient parser's message (`… got
-/// `8 giây``).
 fn decode_record(ctx: &Ctx, prefix: impl Fn() -> String, raw: &RawValue) -> Result<WireChat> {
     // The common case, without formatting a prefix per record.
     if let Ok(chat) = serde_json::from_str(raw.get()) {
         return Ok(chat);
     }
-    ctx.decode_raw(&prefix(), raw).map_err(|e| match e {
-        Error::Decode {
-            vendor,
-            endpoint,
-            page,
-            path,
-            message,
-            transient,
-        } => Error::Decode {
-            vendor,
-            endpoint,
-            page,
-            path,
-            message: clip_to(without_position(&message), 200).into_owned(),
-            transient,
-        },
-        other => other,
-    })
-}
-
-/// `message` without a trailing ` at line N column M`.
-fn without_position(message: &str) -> &str {
-    let Some((head, tail)) = message.rsplit_once(" at line ") else {
-        return message;
-    };
-    let position = tail.split_once(" column ").filter(|(line, column)| {
-        [line, column]
-            .iter()
-            .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-    });
-    if position.is_some() { head } else { message }
+    ctx.decode_raw(&prefix(), raw)
 }
 
 #[cfg(test)]
@@ -326,19 +287,6 @@ mod tests {
     }
 
     #[test]
-    fn position_suffix_is_dropped_only_when_it_is_one() {
-        assert_eq!(without_position("got `8s` at line 1 column 39"), "got `8s`");
-        for kept in [
-            "got `8s`",
-            "got `at line 3`",
-            "got `x at line 1 column` ",
-            "got `x at line a column 2`",
-        ] {
-            assert_eq!(without_position(kept), kept);
-        }
-    }
-
-    #[test]
     fn envelope_codes() {
         let env = |code: Option<&str>, chats: Option<Vec<&'static RawValue>>| ChatsEnvelope {
             code: code.map(String::from),
@@ -354,7 +302,9 @@ mod tests {
             env(Some("ERROR_TOKEN"), None),
         )
         .unwrap_err();
-        assert!(matches!(&e, Error::Api { code: Some(c), .. } if c == "ERROR_TOKEN"));
+        assert!(
+            matches!(&e, connector_core::Error::Api { code: Some(c), .. } if c == "ERROR_TOKEN")
+        );
         assert_eq!(
             e.to_string(),
             "caresoft: /api/v1/chats page 3: HTTP 200 code ERROR_TOKEN: Token không hợp lệ"

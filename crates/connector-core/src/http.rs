@@ -291,8 +291,9 @@ impl Ctx {
         if let Ok(v) = <T as serde::Deserialize>::deserialize(value) {
             return Ok(v);
         }
-        serde_path_to_error::deserialize::<_, T>(value)
-            .map_err(|e| self.decode_error(prefix, &e.path().to_string(), &e.inner().to_string(), false))
+        serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
+            self.decode_error(prefix, &e.path().to_string(), &e.inner().to_string(), false)
+        })
     }
 
     /// Decodes one record kept as raw JSON text (borrowed from its page)
@@ -306,8 +307,15 @@ impl Ctx {
             return Ok(v);
         }
         let de = &mut serde_json::Deserializer::from_str(raw.get());
-        serde_path_to_error::deserialize::<_, T>(de)
-            .map_err(|e| self.decode_error(prefix, &e.path().to_string(), &e.inner().to_string(), false))
+        serde_path_to_error::deserialize::<_, T>(de).map_err(|e| {
+            // The path says where; a line and column within one record
+            // would only add noise.
+            let inner = e.inner();
+            let text = inner.to_string();
+            let position = format!(" at line {} column {}", inner.line(), inner.column());
+            let message = text.strip_suffix(&position).unwrap_or(&text);
+            self.decode_error(prefix, &e.path().to_string(), message, false)
+        })
     }
 
     /// Decodes a whole response body (an envelope, which may borrow its
@@ -344,13 +352,7 @@ impl Ctx {
         })
     }
 
-    fn decode_error(
-        &self,
-        prefix: &str,
-        inner: &str,
-        message: &str,
-        transient: bool,
-    ) -> Error {
+    fn decode_error(&self, prefix: &str, inner: &str, message: &str, transient: bool) -> Error {
         let path = match inner {
             "." if prefix.is_empty() => inner.to_owned(),
             "." => prefix.to_owned(),

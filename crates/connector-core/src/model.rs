@@ -6,10 +6,10 @@
 //! `schema/conversation.schema.json` in this crate is generated from these
 //! types and a test fails when the two drift.
 
+use crate::raw::RawJson;
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use crate::raw::RawJson;
 
 /// Defines an "open" enum: known snake_case values plus `Other(raw)` for any
 /// value a vendor sends that we do not know, so an unknown value is kept rather

@@ -199,14 +199,24 @@ mod tests {
         }
         let p: Page = serde_json::from_str(page).unwrap();
         let a = RawJson::from_raw(p.chats[0]);
-        assert_eq!(a.get(), r#"{"r_id": "7", "msg":"a\nb \" }"}"#, "single-line: as sent");
+        assert_eq!(
+            a.get(),
+            r#"{"r_id": "7", "msg":"a\nb \" }"}"#,
+            "single-line: as sent"
+        );
         let b = RawJson::from_raw(p.chats[1]);
         assert_eq!(b.get(), r#"{"r_id":8,"s":"two  spaces\r\n"}"#);
         assert_eq!(b, json!({"r_id": 8, "s": "two  spaces\r\n"}));
         assert_eq!(b.field("r_id"), Some(json!(8)));
         // JSON equality, not text equality.
-        assert_eq!(RawJson::parse(r#"{ "a" : 1 }"#).unwrap(), RawJson::from(json!({"a": 1})));
-        assert_ne!(RawJson::from(json!({"a": 1})), RawJson::from(json!({"a": 2})));
+        assert_eq!(
+            RawJson::parse(r#"{ "a" : 1 }"#).unwrap(),
+            RawJson::from(json!({"a": 1}))
+        );
+        assert_ne!(
+            RawJson::from(json!({"a": 1})),
+            RawJson::from(json!({"a": 2}))
+        );
     }
 
     #[test]
@@ -218,10 +228,18 @@ mod tests {
         let r = Rec {
             raw: RawJson::parse(r#"{"x":[1,"y"]}"#).unwrap(),
         };
-        assert_eq!(serde_json::to_string(&r).unwrap(), r#"{"raw":{"x":[1,"y"]}}"#);
-        assert_eq!(serde_json::to_value(&r).unwrap(), json!({"raw": {"x": [1, "y"]}}));
-        let back: Rec = serde_json::from_str(r#"{"raw": {"x":
-            [1, "y"]}}"#)
+        assert_eq!(
+            serde_json::to_string(&r).unwrap(),
+            r#"{"raw":{"x":[1,"y"]}}"#
+        );
+        assert_eq!(
+            serde_json::to_value(&r).unwrap(),
+            json!({"raw": {"x": [1, "y"]}})
+        );
+        let back: Rec = serde_json::from_str(
+            r#"{"raw": {"x":
+            [1, "y"]}}"#,
+        )
         .unwrap();
         assert_eq!(back.raw.get(), r#"{"x":[1,"y"]}"#);
         let from_value: Rec = serde_json::from_value(json!({"raw": {"x": [1, "y"]}})).unwrap();

@@ -4,15 +4,23 @@
 //! 5xx retried, others [`connector_core::Error::Api`]).
 
 use connector_core::http::{Auth, Ctx, HttpClient, Request};
+use connector_core::time::Tz;
 use connector_core::{Error, Result};
-use serde_json::Value;
 
 use crate::VENDOR;
 use crate::config::{Credential, Kf5Config};
-use crate::wire::{DetailEnvelope, ListEnvelope};
+use crate::normalize::{self, ListedChat};
 
 /// The documented listing endpoint.
 pub(crate) const LIST_ENDPOINT: &str = "/apiv2/chats.json";
+
+/// How records are stamped and what is decoded of them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Stamp<'a> {
+    pub account: &'a str,
+    pub zone: Tz,
+    pub with_messages: bool,
+}
 
 /// The KF5 HTTP client of one connector.
 #[derive(Debug)]
@@ -39,27 +47,40 @@ impl Kf5Client {
         Ok(Self { http })
     }
 
-    /// One page of `GET /apiv2/chats.json` with the pushed-down `params`.
+    /// One page of `GET /apiv2/chats.json` with the pushed-down `params`,
+    /// normalized, with a fingerprint of its body.
     pub async fn list_page(
         &self,
         params: &[(String, String)],
         page: u32,
         per_page: u32,
-    ) -> Result<(Ctx, Vec<Value>)> {
+        stamp: Stamp<'_>,
+    ) -> Result<Vec<ListedChat>> {
         let mut req = Request::new(LIST_ENDPOINT, LIST_ENDPOINT).page(page);
         req.query.extend(params.iter().cloned());
         let req = req.param("page", page).param("per_page", per_page);
-        let resp = self.http.get_json::<ListEnvelope>(&req).await?;
-        Ok((req.ctx(VENDOR), resp.value.chats))
+        let resp = self
+            .http
+            .get_with(&req, |ctx, body| {
+                normalize::listing_page(ctx, body, stamp.account, stamp.zone, stamp.with_messages)
+            })
+            .await?;
+        Ok(resp.value)
     }
 
-    /// `GET /apiv2/chats/{id}.json`: the chat object inside the envelope.
-    pub async fn chat(&self, id: &str) -> Result<(Ctx, Value)> {
+    /// `GET /apiv2/chats/{id}.json`, normalized (messages included), with
+    /// the request's context for errors about it.
+    pub async fn chat(&self, id: &str, stamp: Stamp<'_>) -> Result<(Ctx, ListedChat)> {
         check_id(id)?;
         let path = format!("/apiv2/chats/{id}.json");
         let req = Request::new(path.clone(), path);
-        let resp = self.http.get_json::<DetailEnvelope>(&req).await?;
-        Ok((req.ctx(VENDOR), resp.value.chat))
+        let resp = self
+            .http
+            .get_with(&req, |ctx, body| {
+                normalize::detail(ctx, body, stamp.account, stamp.zone)
+            })
+            .await?;
+        Ok((req.ctx(VENDOR), resp.value))
     }
 }
 

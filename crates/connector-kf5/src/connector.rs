@@ -7,7 +7,6 @@ use std::collections::HashSet;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use connector_core::http::Ctx;
 use connector_core::paging::{Page, PageNumbers, fingerprint_of_set, page_numbers};
 use connector_core::registry::ResolvedConfig;
 use connector_core::time::{covering_local_dates, widen_dates};
@@ -17,9 +16,9 @@ use connector_core::{
 };
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 
-use crate::client::{Kf5Client, LIST_ENDPOINT};
+use crate::client::{Kf5Client, LIST_ENDPOINT, Stamp};
 use crate::config::Kf5Config;
-use crate::convert::{Decoded, chat_messages, decode_chat, decode_messages};
+use crate::normalize::ListedChat;
 use crate::{CAPABILITIES, VENDOR};
 
 /// The page size KF5 documents as its default; also the largest page size
@@ -40,11 +39,7 @@ pub struct Kf5Connector {
 }
 
 /// A listed chat, before its messages are fetched.
-struct Listed {
-    decoded: Decoded,
-    ctx: Ctx,
-    path: String,
-}
+type Listed = ListedChat;
 
 impl Kf5Connector {
     /// A connector for a typed configuration.
@@ -128,36 +123,36 @@ impl Kf5Connector {
         params
     }
 
+    fn stamp(&self, with_messages: bool) -> Stamp<'_> {
+        Stamp {
+            account: &self.info.account,
+            zone: self.config.timezone,
+            with_messages,
+        }
+    }
+
     async fn page(
         &self,
         params: &[(String, String)],
         n: u32,
         per_page: u32,
+        with_messages: bool,
     ) -> Result<Page<Listed>> {
-        let (ctx, items) = self.client.list_page(params, n, per_page).await?;
-        self.counters.page(items.len());
-        let mut listed = Vec::with_capacity(items.len());
-        for (i, raw) in items.into_iter().enumerate() {
-            let path = format!("chats[{i}]");
-            let decoded = decode_chat(&ctx, &path, raw, &self.info.account, self.config.timezone)?;
-            listed.push(Listed {
-                decoded,
-                ctx: ctx.clone(),
-                path,
-            });
-        }
+        let stamp = self.stamp(with_messages);
+        let listed = self.client.list_page(params, n, per_page, stamp).await?;
+        self.counters.page(listed.len());
         // Order-insensitive: a page repeated shuffled is still a repeat.
-        let fingerprint =
-            fingerprint_of_set(listed.iter().map(|l| l.decoded.conversation.id.as_str()));
+        let fingerprint = fingerprint_of_set(listed.iter().map(|l| l.conversation.id.as_str()));
         Ok(Page::new(n, listed, fingerprint))
     }
 
     fn list<'a>(&'a self, query: &Query) -> BoxStream<'a, Result<Listed>> {
         let per_page = query.page_size_or(DEFAULT_PER_PAGE, MAX_PER_PAGE);
+        let with_messages = query.include.messages;
         let mut listings = self
             .push_down(query)
             .into_iter()
-            .map(|params| self.listing(params, per_page));
+            .map(|params| self.listing(params, per_page, with_messages));
         match (listings.next(), listings.next()) {
             (Some(a), Some(b)) => merge_by_id(a, b),
             (Some(a), None) => a,
@@ -169,6 +164,7 @@ impl Kf5Connector {
         &'a self,
         params: Vec<(String, String)>,
         per_page: u32,
+        with_messages: bool,
     ) -> BoxStream<'a, Result<Listed>> {
         let opts = PageNumbers {
             vendor: VENDOR,
@@ -180,7 +176,7 @@ impl Kf5Connector {
         };
         page_numbers(opts, LIST_ENDPOINT.to_owned(), move |n| {
             let params = params.clone();
-            async move { self.page(&params, n, per_page).await }
+            async move { self.page(&params, n, per_page, with_messages).await }
         })
         .flat_map(|page| match page {
             Ok(p) => stream::iter(p.items.into_iter().map(Ok)).left_stream(),
@@ -191,41 +187,29 @@ impl Kf5Connector {
 
     /// Adds the messages to a listed chat when they are wanted.
     async fn complete(&self, listed: Listed, include: Include) -> Result<Conversation> {
-        let Listed {
-            decoded:
-                Decoded {
-                    mut conversation,
-                    has_messages,
-                },
-            ctx,
-            path,
+        let ListedChat {
+            mut conversation,
+            messages,
         } = listed;
         if !include.messages {
             return Ok(conversation);
         }
-        let zone = self.config.timezone;
-        let messages = if has_messages {
-            // Decoded in place from the list item kept in `raw`.
-            let items = chat_messages(&conversation.raw);
-            decode_messages(&ctx, &format!("{path}.messages"), items, zone)?
-        } else {
-            let (ctx, chat) = self.client.chat(&conversation.id).await?;
-            let detail = decode_chat(&ctx, "chat", chat, &self.info.account, zone)?;
-            if detail.conversation.id != conversation.id {
-                return Err(ctx.field(
-                    "chat.id",
-                    format!(
-                        "is `{}`, expected `{}`",
-                        detail.conversation.id, conversation.id
-                    ),
-                ));
+        let messages = match messages {
+            // The list item carried them.
+            Some(messages) => messages?,
+            None => {
+                let (ctx, detail) = self.client.chat(&conversation.id, self.stamp(true)).await?;
+                if detail.conversation.id != conversation.id {
+                    return Err(ctx.field(
+                        "chat.id",
+                        format!(
+                            "is `{}`, expected `{}`",
+                            detail.conversation.id, conversation.id
+                        ),
+                    ));
+                }
+                detail.messages.unwrap_or(Ok(Vec::new()))?
             }
-            decode_messages(
-                &ctx,
-                "chat.messages",
-                chat_messages(&detail.conversation.raw),
-                zone,
-            )?
         };
         self.counters
             .messages(&conversation.id, messages.len(), None);
@@ -242,7 +226,7 @@ fn merge_by_id<'a>(
     b: BoxStream<'a, Result<Listed>>,
 ) -> BoxStream<'a, Result<Listed>> {
     fn key(l: &Listed) -> (u64, &str) {
-        let id = l.decoded.conversation.id.as_str();
+        let id = l.conversation.id.as_str();
         (id.parse().unwrap_or(u64::MAX), id)
     }
     let state = (a.peekable(), b.peekable(), HashSet::new(), false);
@@ -263,7 +247,7 @@ fn merge_by_id<'a>(
                 b.next().await
             }?;
             match &item {
-                Ok(l) if !seen.insert(l.decoded.conversation.id.clone()) => continue,
+                Ok(l) if !seen.insert(l.conversation.id.clone()) => continue,
                 Ok(_) => return Some((item, (a, b, seen, false))),
                 Err(_) => return Some((item, (a, b, seen, true))),
             }
@@ -297,7 +281,7 @@ impl Connector for Kf5Connector {
         // that will not be returned. `buffered` keeps the listing order.
         let pulled = self
             .list(query)
-            .try_filter(move |l| std::future::ready(q.matches(&l.decoded.conversation)))
+            .try_filter(move |l| std::future::ready(q.matches(&l.conversation)))
             .take(limit)
             .map(move |r| async move {
                 match r {
@@ -310,17 +294,13 @@ impl Connector for Kf5Connector {
     }
 
     async fn conversation(&self, id: &str, include: Include) -> Result<Conversation> {
-        let (ctx, chat) = self.client.chat(id).await?;
-        let Decoded {
-            mut conversation, ..
-        } = decode_chat(&ctx, "chat", chat, &self.info.account, self.config.timezone)?;
+        let (_, detail) = self.client.chat(id, self.stamp(include.messages)).await?;
+        let ListedChat {
+            mut conversation,
+            messages,
+        } = detail;
         if include.messages {
-            let messages = decode_messages(
-                &ctx,
-                "chat.messages",
-                chat_messages(&conversation.raw),
-                self.config.timezone,
-            )?;
+            let messages = messages.unwrap_or(Ok(Vec::new()))?;
             self.counters
                 .messages(&conversation.id, messages.len(), None);
             conversation.set_messages(messages);

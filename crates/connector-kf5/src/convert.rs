@@ -4,26 +4,31 @@
 use connector_core::http::Ctx;
 use connector_core::time::{Tz, local_to_utc};
 use connector_core::{
-    Agent, Attachment, Channel, Conversation, Message, MessageKind, Party, Rating, Result, Role,
-    Satisfaction, Sender, Status,
+    Agent, Attachment, Channel, Conversation, Message, MessageKind, Party, Rating, RawJson, Result,
+    Role, Satisfaction, Sender, Status,
 };
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::VENDOR;
 use crate::wire::{WireChat, WireMessage, WireUpload};
 
-/// A chat record decoded and mapped, messages aside: the conversation (with
-/// `raw` set to the record itself, messages not fetched) and whether the
-/// record carries its own `messages` array (which stays in `raw`, read from
-/// there by [`chat_messages`]).
+/// A chat record decoded and mapped: the conversation (with `raw` set to
+/// the record itself, messages not fetched) and, when they were asked for
+/// and the record carries a `messages` array, its messages (a bad message is
+/// that chat's error, not the page's).
 #[derive(Debug)]
-pub(crate) struct Decoded {
+pub struct ListedChat {
+    /// The chat, without messages.
     pub conversation: Conversation,
-    pub has_messages: bool,
+    /// The record's own messages, in vendor order: `None` when they were
+    /// not asked for or the record has no `messages` array (then they come
+    /// from `/apiv2/chats/{id}.json`).
+    pub messages: Option<Result<Vec<Message>>>,
 }
 
-/// Decodes one chat record found at `path` (`chats[3]`, `chat`) and maps it;
-/// the record is moved into the conversation's `raw`.
+/// Decodes one chat record found at `path` (`chats[3]`, `chat`) and maps
+/// it; the record is copied into the conversation's `raw`, and its messages
+/// are decoded when `with_messages`.
 ///
 /// # Errors
 /// [`connector_core::Error::Decode`] naming the JSON path of a malformed
@@ -31,30 +36,26 @@ pub(crate) struct Decoded {
 pub(crate) fn decode_chat(
     ctx: &Ctx,
     path: &str,
-    raw: Value,
+    raw: &RawValue,
     account: &str,
     zone: Tz,
-) -> Result<Decoded> {
-    let wire: WireChat = ctx.decode(path, &raw)?;
-    let has_messages = wire.messages.is_some();
-    let conversation =
-        chat(wire, raw, account, zone).ok_or_else(|| ctx.field(format!("{path}.id"), "missing"))?;
-    Ok(Decoded {
+    with_messages: bool,
+) -> Result<ListedChat> {
+    let mut wire: WireChat = ctx.decode_raw(path, raw)?;
+    let items = wire.messages.take();
+    let conversation = chat(wire, RawJson::from_raw(raw), account, zone)
+        .ok_or_else(|| ctx.field(format!("{path}.id"), "missing"))?;
+    let messages = items
+        .filter(|_| with_messages)
+        .map(|items| decode_messages(ctx, &format!("{path}.messages"), &items, zone));
+    Ok(ListedChat {
         conversation,
-        has_messages,
+        messages,
     })
 }
 
-/// The `messages` array a chat record carries (empty when it has none), read
-/// in place from the record kept in `raw`.
-pub(crate) fn chat_messages(raw: &Value) -> &[Value] {
-    raw.get("messages")
-        .and_then(Value::as_array)
-        .map_or(&[], Vec::as_slice)
-}
-
 /// Maps a chat; `None` when it has no id.
-pub(crate) fn chat(w: WireChat, raw: Value, account: &str, zone: Tz) -> Option<Conversation> {
+pub(crate) fn chat(w: WireChat, raw: RawJson, account: &str, zone: Tz) -> Option<Conversation> {
     let id = w.id?;
     let mut c = Conversation::new(VENDOR, account, id);
     c.channel = Some(Channel::Web);
@@ -131,7 +132,7 @@ pub(crate) fn message_kind(v: Option<&str>) -> MessageKind {
 pub(crate) fn decode_messages(
     ctx: &Ctx,
     path: &str,
-    items: &[Value],
+    items: &[&RawValue],
     zone: Tz,
 ) -> Result<Vec<Message>> {
     items
@@ -139,16 +140,15 @@ pub(crate) fn decode_messages(
         .enumerate()
         .map(|(j, raw)| {
             let at = format!("{path}[{j}]");
-            let wire: WireMessage = ctx.decode(&at, raw)?;
-            // Read in place: `upload` accepts any value, so only an object
-            // is decoded (and nothing is copied out of `raw` to look at it).
-            let upload = match raw.get("upload") {
-                Some(obj @ Value::Object(_)) => {
-                    Some(ctx.decode::<WireUpload>(&format!("{at}.upload"), obj)?)
+            let wire: WireMessage = ctx.decode_raw(&at, raw)?;
+            // `upload` accepts any value: only an object is decoded.
+            let upload = match wire.upload {
+                Some(obj) if obj.get().starts_with('{') => {
+                    Some(ctx.decode_raw::<WireUpload>(&format!("{at}.upload"), obj)?)
                 }
                 _ => None,
             };
-            Ok(message(wire, upload.as_ref(), raw, zone))
+            Ok(message(wire, upload.as_ref(), RawJson::from_raw(raw), zone))
         })
         .collect()
 }
@@ -158,7 +158,7 @@ pub(crate) fn decode_messages(
 pub(crate) fn message(
     w: WireMessage,
     upload: Option<&WireUpload>,
-    raw: &Value,
+    raw: RawJson,
     zone: Tz,
 ) -> Message {
     let kind = message_kind(w.kind.as_deref());
@@ -179,7 +179,7 @@ pub(crate) fn message(
         sent_at: w.created_at.map(|t| local_to_utc(t, zone)),
         read: w.is_read,
         attachments: upload.map(attachment).into_iter().collect(),
-        raw: raw.clone(),
+        raw,
     }
 }
 
@@ -197,6 +197,16 @@ pub(crate) fn attachment(u: &WireUpload) -> Attachment {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn rv(v: &serde_json::Value) -> Box<RawValue> {
+        RawValue::from_string(v.to_string()).unwrap()
+    }
+
+    fn messages(items: &[serde_json::Value], path: &str) -> Result<Vec<Message>> {
+        let raws: Vec<Box<RawValue>> = items.iter().map(rv).collect();
+        let refs: Vec<&RawValue> = raws.iter().map(|r| &**r).collect();
+        decode_messages(&ctx(), path, &refs, ZONE)
+    }
 
     const ZONE: Tz = Tz::Asia__Shanghai;
 
@@ -249,7 +259,7 @@ mod tests {
         let raw = json!({"id": "290", "started_by": "agent", "status": "close", "agent_id": 2192,
             "rating": null, "visitor_id": "547", "user_id": 45190, "created_at": "2015-4-25 08:04:12",
             "assigned_at": "", "end_at": "2015-04-30 09:55:01"});
-        let d = decode_chat(&ctx(), "chats[0]", raw.clone(), "acme", ZONE).unwrap();
+        let d = decode_chat(&ctx(), "chats[0]", &rv(&raw), "acme", ZONE, true).unwrap();
         let c = d.conversation;
         assert_eq!(
             (c.id.as_str(), c.account.as_str(), c.vendor.as_str()),
@@ -274,14 +284,13 @@ mod tests {
         assert_eq!(c.rating, Some(Rating::unrated()));
         assert!(!c.messages_fetched);
         assert_eq!(c.raw, raw);
-        assert!(!d.has_messages);
-        assert!(chat_messages(&c.raw).is_empty());
+        assert!(d.messages.is_none(), "no messages array");
     }
 
     #[test]
     fn null_agent_means_no_agent() {
         let raw = json!({"id": 1, "agent_id": null});
-        let c = decode_chat(&ctx(), "chats[0]", raw, "acme", ZONE)
+        let c = decode_chat(&ctx(), "chats[0]", &rv(&raw), "acme", ZONE, true)
             .unwrap()
             .conversation;
         assert_eq!((c.agent, c.agents), (None, vec![]));
@@ -289,9 +298,16 @@ mod tests {
 
     #[test]
     fn missing_id_and_bad_dates_name_the_field_page_and_endpoint() {
-        let e = decode_chat(&ctx(), "chats[4]", json!({"id": null}), "acme", ZONE)
-            .unwrap_err()
-            .to_string();
+        let e = decode_chat(
+            &ctx(),
+            "chats[4]",
+            &rv(&json!({"id": null})),
+            "acme",
+            ZONE,
+            true,
+        )
+        .unwrap_err()
+        .to_string();
         assert_eq!(
             e,
             "kf5: /apiv2/chats.json page 3: field `chats[4].id`: missing"
@@ -299,9 +315,10 @@ mod tests {
         let e = decode_chat(
             &ctx(),
             "chats[4]",
-            json!({"id": 1, "created_at": "yesterday"}),
+            &rv(&json!({"id": 1, "created_at": "yesterday"})),
             "acme",
             ZONE,
+            true,
         )
         .unwrap_err()
         .to_string();
@@ -321,7 +338,7 @@ mod tests {
                    "upload_id": 88, "upload": {"file_name": "a.png", "content_url": "https://x/a.png", "size": "1024", "content_type": "image/png"}}),
             json!({"id": 4, "type": "chat.sticker", "upload_id": 89, "upload": []}),
         ];
-        let m = decode_messages(&ctx(), "chats[0].messages", &items, ZONE).unwrap();
+        let m = messages(&items, "chats[0].messages").unwrap();
         let roles: Vec<_> = m.iter().map(|m| m.sender.role.clone()).collect();
         assert_eq!(
             roles,
@@ -346,7 +363,7 @@ mod tests {
             }]
         );
         assert!(m[3].attachments.is_empty() && m[0].attachments.is_empty());
-        assert_eq!(m[3].raw["upload_id"], 89);
+        assert_eq!(m[3].raw.field("upload_id"), Some(json!(89)));
         assert_eq!(
             m[2].sent_at.unwrap().to_rfc3339(),
             "2015-04-25T00:04:14+00:00"
@@ -359,7 +376,7 @@ mod tests {
             json!({"id": 1, "created_at": "2015-04-25 08:04:12"}),
             json!({"id": 2, "is_read": "maybe"}),
         ];
-        let e = decode_messages(&ctx(), "chats[2].messages", &items, ZONE)
+        let e = messages(&items, "chats[2].messages")
             .unwrap_err()
             .to_string();
         assert!(

@@ -5,6 +5,7 @@ mod client;
 pub mod config;
 mod connector;
 mod convert;
+pub mod normalize;
 mod wire;
 
 use connector_core::Capabilities;

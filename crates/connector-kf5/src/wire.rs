@@ -5,28 +5,29 @@
 
 use chrono::NaiveDateTime;
 use connector_core::lenient::{opt_bool, opt_naive_datetime, opt_string, opt_u64};
-use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// `GET /apiv2/chats.json`: `{"chats": [...]}`, nothing else (no total, no
-/// next link). Items stay JSON so each decodes with its own path and `raw`
-/// keeps them exactly.
+/// next link). Items stay raw JSON borrowed from the page, so each decodes
+/// with its own path and `raw` keeps them exactly (one copy, no tree).
 #[derive(Debug, Deserialize)]
-pub(crate) struct ListEnvelope {
-    #[serde(deserialize_with = "null_as_empty")]
-    pub chats: Vec<Value>,
+pub(crate) struct ListEnvelope<'a> {
+    #[serde(borrow, deserialize_with = "null_as_empty")]
+    pub chats: Vec<&'a RawValue>,
 }
 
 /// `GET /apiv2/chats/{id}.json`: `{"chat": {...}}`.
 #[derive(Debug, Deserialize)]
-pub(crate) struct DetailEnvelope {
-    pub chat: Value,
+pub(crate) struct DetailEnvelope<'a> {
+    #[serde(borrow)]
+    pub chat: &'a RawValue,
 }
 
 /// One chat (对话).
 #[derive(Debug, Deserialize)]
-pub(crate) struct WireChat {
+pub(crate) struct WireChat<'a> {
     #[serde(default, deserialize_with = "opt_string")]
     pub id: Option<String>,
     #[serde(default, deserialize_with = "opt_string")]
@@ -49,16 +50,15 @@ pub(crate) struct WireChat {
     #[serde(default, deserialize_with = "opt_naive_datetime")]
     pub end_at: Option<NaiveDateTime>,
     /// `None` when the item carries no `messages` array (`null` or absent):
-    /// then the messages come from the detail endpoint. Only checked to be
-    /// an array here, not copied: the messages are decoded lazily, only when
-    /// wanted, in place from the record kept in `raw`.
-    #[serde(default, deserialize_with = "opt_array")]
-    pub messages: Option<Vec<IgnoredAny>>,
+    /// then the messages come from the detail endpoint. Each message stays
+    /// raw JSON borrowed from the page, decoded only when messages are wanted.
+    #[serde(default, borrow, deserialize_with = "opt_array")]
+    pub messages: Option<Vec<&'a RawValue>>,
 }
 
 /// One message (消息).
 #[derive(Debug, Deserialize)]
-pub(crate) struct WireMessage {
+pub(crate) struct WireMessage<'a> {
     #[serde(default, deserialize_with = "opt_string")]
     pub id: Option<String>,
     #[serde(rename = "type", default, deserialize_with = "opt_string")]
@@ -71,9 +71,11 @@ pub(crate) struct WireMessage {
     pub is_read: Option<bool>,
     #[serde(default, deserialize_with = "opt_naive_datetime")]
     pub created_at: Option<NaiveDateTime>,
-    // `upload`: an object describes the file; `null`, `""` or `[]` (PHP's
-    // empty array) mean no file; anything else stays in `raw` only. Read in
-    // place from `raw` (any value is accepted), so not a field here.
+    /// `upload`: an object describes the file; `null`, `""` or `[]` (PHP's
+    /// empty array) mean no file; anything else stays in `raw` only. Any
+    /// value is accepted here; only an object is decoded (as [`WireUpload`]).
+    #[serde(default, borrow)]
+    pub upload: Option<&'a RawValue>,
 }
 
 /// The `upload` object of a message. The docs only say "object"; the
@@ -96,14 +98,13 @@ pub(crate) struct WireUpload {
     pub mime: Option<String>,
 }
 
-fn null_as_empty<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Value>, D::Error> {
-    Ok(Option::<Vec<Value>>::deserialize(d)?.unwrap_or_default())
+fn null_as_empty<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<&'de RawValue>, D::Error> {
+    Ok(Option::<Vec<&'de RawValue>>::deserialize(d)?.unwrap_or_default())
 }
 
-/// `null`/absent or an array of anything, checked without copying elements
-/// (`IgnoredAny` is zero-sized: the `Vec` never allocates).
-fn opt_array<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<IgnoredAny>>, D::Error> {
-    Option::<Vec<IgnoredAny>>::deserialize(d)
+/// `null`/absent or an array of anything, each element kept as raw JSON.
+fn opt_array<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<&'de RawValue>>, D::Error> {
+    Option::<Vec<&'de RawValue>>::deserialize(d)
 }
 
 /// Any JSON value as text: strings as they are (blank → absent), `null` →

@@ -70,7 +70,12 @@ async fn detail_fixtures() {
             .await
             .unwrap();
         assert_eq!(&got.raw, chat, "raw is the detail's chat record");
-        settings.bind(|| insta::assert_yaml_snapshot!(format!("detail__{name}"), got));
+        settings.bind(|| {
+            insta::assert_yaml_snapshot!(
+                format!("detail__{name}"),
+                connector_testkit::snapshot_value(&got)
+            )
+        });
     }
 }
 
@@ -234,7 +239,7 @@ async fn quirks_map_as_documented() {
         (Some(1_048_576), Some("application/pdf"))
     );
     assert!(files[2].is_empty(), "a bare upload_id makes no attachment");
-    assert_eq!(got[0].messages[2].raw["upload_id"], 79);
+    assert_eq!(got[0].messages[2].raw.to_value()["upload_id"], 79);
 
     let s = serve("chats_null_agent.json").await;
     let got = pull_ok(&s.connector(), &q).await;
@@ -257,7 +262,7 @@ async fn quirks_map_as_documented() {
         [3, 1]
     );
     // `raw` stays the list item, without the detail's messages.
-    assert!(got[0].raw.get("messages").is_none());
+    assert!(got[0].raw.field("messages").is_none());
     let details: Vec<_> = s
         .log()
         .into_iter()

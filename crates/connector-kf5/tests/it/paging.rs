@@ -286,7 +286,7 @@ async fn detail_fetches_run_concurrently_and_keep_listing_order() {
             conv.messages[0].text.as_deref(),
             Some(format!("m{}", conv.id).as_str())
         );
-        assert!(conv.raw.get("messages").is_none());
+        assert!(conv.raw.field("messages").is_none());
     }
     // 40 detail requests of up to 40 ms each, 8 in flight: well under their serial sum.
     assert!(

@@ -1,0 +1,140 @@
+//! KF5 pages → the model, without I/O.
+//!
+//! These are the functions the connector runs on every listing page and
+//! chat detail it receives; they are public so that pages obtained some
+//! other way (an archive of raw API answers, a proxy's log) can be
+//! normalized the same way, and so that their speed can be measured alone.
+//! Records are decoded straight from the page's bytes and kept in `raw` as
+//! the JSON text they came in.
+
+use connector_core::Result;
+use connector_core::http::Ctx;
+use connector_core::time::Tz;
+
+pub use crate::convert::ListedChat;
+use crate::convert::decode_chat;
+use crate::wire::{DetailEnvelope, ListEnvelope};
+
+/// Normalizes one page of `GET /apiv2/chats.json`: its chats in vendor
+/// order, each with its own messages when `with_messages` and the record
+/// carries them. `account` stamps the conversations; `zone` is the
+/// account's time zone (the API's times are local).
+///
+/// # Errors
+/// [`connector_core::Error::Decode`] naming the JSON path of a malformed
+/// chat field (`chats[4].created_at`); [`connector_core::Error::Field`] for a
+/// chat without `id`. A malformed *message* is not the page's error but its
+/// chat's, in [`ListedChat::messages`].
+pub fn listing_page(
+    ctx: &Ctx,
+    body: &[u8],
+    account: &str,
+    zone: Tz,
+    with_messages: bool,
+) -> Result<Vec<ListedChat>> {
+    let env: ListEnvelope<'_> = ctx.decode_body(body)?;
+    env.chats
+        .into_iter()
+        .enumerate()
+        .map(|(i, raw)| {
+            decode_chat(
+                ctx,
+                &format!("chats[{i}]"),
+                raw,
+                account,
+                zone,
+                with_messages,
+            )
+        })
+        .collect()
+}
+
+/// Normalizes `GET /apiv2/chats/{id}.json`: the chat and its messages
+/// (empty when the record has none).
+///
+/// # Errors
+/// As [`listing_page`], the paths starting at `chat`; a malformed message
+/// is an error here (the detail is one chat).
+pub fn detail(ctx: &Ctx, body: &[u8], account: &str, zone: Tz) -> Result<ListedChat> {
+    let env: DetailEnvelope<'_> = ctx.decode_body(body)?;
+    let mut chat = decode_chat(ctx, "chat", env.chat, account, zone, true)?;
+    let messages = chat.messages.take().unwrap_or(Ok(Vec::new()))?;
+    chat.messages = Some(Ok(messages));
+    Ok(chat)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use connector_core::http::Request;
+
+    fn ctx() -> Ctx {
+        Request::new("/apiv2/chats.json", "/apiv2/chats.json")
+            .page(2)
+            .ctx(crate::VENDOR)
+    }
+
+    const ZONE: Tz = Tz::Asia__Shanghai;
+
+    #[test]
+    fn a_listing_page_with_and_without_messages() {
+        let body = br#"{"chats":[
+            {"id":290,"status":"close","created_at":"2015-4-25 08:04:12","messages":[
+                {"id":1,"type":"chat.msg","name":"v","msg":"hi","created_at":"2015-04-25 08:04:13"},
+                {"id":2,"type":"chat.msg","name":"a","msg":"yo","created_at":"2015-04-25 08:04:14","upload":{"name":"a.png","size":3}}]},
+            {"id":"291","messages":null}]}"#;
+        let chats = listing_page(&ctx(), body, "acme", ZONE, true).unwrap();
+        assert_eq!(chats.len(), 2);
+        let first = chats[0].messages.as_ref().unwrap().as_ref().unwrap();
+        assert_eq!(first.len(), 2);
+        assert_eq!(first[1].attachments[0].name.as_deref(), Some("a.png"));
+        assert_eq!(first[0].raw.field("msg"), Some("hi".into()));
+        assert!(chats[0].conversation.raw.get().contains(r#""messages":["#));
+        assert!(
+            chats[1].messages.is_none(),
+            "no array: fetched from the detail"
+        );
+        let without = listing_page(&ctx(), body, "acme", ZONE, false).unwrap();
+        assert!(without.iter().all(|c| c.messages.is_none()));
+        assert_eq!(without[0].conversation.id, "290");
+    }
+
+    #[test]
+    fn a_bad_message_is_its_chats_error_a_bad_chat_the_pages() {
+        let body = br#"{"chats":[{"id":1,"messages":[{"id":1},{"id":2,"is_read":"maybe"}]},{"id":2,"messages":[]}]}"#;
+        let chats = listing_page(&ctx(), body, "acme", ZONE, true).unwrap();
+        let e = chats[0]
+            .messages
+            .as_ref()
+            .unwrap()
+            .as_ref()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("at chats[0].messages[1].is_read"), "{e}");
+        assert_eq!(
+            chats[1].messages.as_ref().unwrap().as_ref().unwrap().len(),
+            0
+        );
+        let e = listing_page(
+            &ctx(),
+            br#"{"chats":[{"id":1},{"id":2,"end_at":"x"}]}"#,
+            "a",
+            ZONE,
+            true,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("page 2") && e.contains("chats[1].end_at"), "{e}");
+        let e = detail(
+            &ctx(),
+            br#"{"chat":{"id":5,"messages":[{"created_at":"x"}]}}"#,
+            "a",
+            ZONE,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("chat.messages[0].created_at"), "{e}");
+        let d = detail(&ctx(), br#"{"chat":{"id":5}}"#, "a", ZONE).unwrap();
+        assert_eq!(d.messages.unwrap().unwrap().len(), 0);
+    }
+}
