@@ -1,13 +1,17 @@
 //! Normalization throughput on one core: wire JSON pages → model.
 //!
-//! The connectors' decode and convert functions are crate-private, so this
-//! goes through the public path: a pull through `chathaul::connect`, on a
-//! current-thread runtime (one core), against a loopback server that replays
-//! pre-recorded vendor pages. A first pass records every page the simulator
-//! serves; the measured passes are served from memory only, so the
-//! simulator's page generation is not measured. The figure is the CPU time
-//! of the client thread: HTTP client (request, response parsing), envelope
-//! and record decoding, mapping to the model, and the stream machinery.
+//! A first pull through `chathaul::connect` against a loopback server in
+//! front of the simulator records every page the connector asks for. Then,
+//! on this thread only:
+//! - **normalization**: every recorded page goes through the vendor crate's
+//!   public `normalize` functions, the very functions its connector runs on
+//!   each page it receives (envelope and record decoding, mapping to the
+//!   model, `raw` kept), as many passes as it takes to measure;
+//! - **whole pull**: pulls through `chathaul::connect` on a current-thread
+//!   runtime, served from the recording (so the simulator's page generation
+//!   is not measured): the above plus the HTTP client, paging and streams;
+//! - **`Value` parse**: the same pages parsed into `serde_json::Value` trees
+//!   and nothing else, for reference.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -40,13 +44,83 @@ pub struct Row {
     pub cpu: f64,
     pub wall: f64,
     /// CPU seconds to parse the same pages into `serde_json::Value` trees,
-    /// nothing else (the floor of any decoder that keeps `raw` as a `Value`).
+    /// nothing else, as many times as the whole pull's passes.
     pub parse_only_cpu: f64,
+    /// Pure normalization: passes over the recorded pages, and what they made.
+    pub norm_passes: u32,
+    pub norm_conversations: u64,
+    pub norm_messages: u64,
+    pub norm_bytes: u64,
+    pub norm_cpu: f64,
 }
 
 impl Row {
     pub fn per_cpu_sec(&self, n: u64) -> f64 {
         n as f64 / self.cpu.max(1e-9)
+    }
+
+    pub fn norm_per_cpu_sec(&self, n: u64) -> f64 {
+        n as f64 / self.norm_cpu.max(1e-9)
+    }
+}
+
+/// Normalizes one recorded page (`key`: the path and query it was served
+/// at) with the vendor crate's public page functions; returns the
+/// conversations and messages it made.
+fn normalize_page(vendor: &str, key: &str, body: &[u8]) -> Result<(u64, u64), String> {
+    use chathaul::http::Request;
+    use chathaul::time::Tz;
+    let path = key.split('?').next().unwrap_or(key);
+    let ctx = Request::new(path, path).page(1).ctx(leak(vendor));
+    let err = |e: chathaul::Error| format!("{vendor}: {key}: {e}");
+    let msgs = |ms: &[chathaul::Message]| ms.len() as u64;
+    match vendor {
+        "bangwo8" => {
+            let zone = Tz::Asia__Shanghai;
+            if path.contains("/chatrecords/") {
+                let page =
+                    chathaul::bangwo8::normalize::messages_page(&ctx, body, zone).map_err(err)?;
+                Ok((0, msgs(&page.messages)))
+            } else {
+                let page = chathaul::bangwo8::normalize::listing_page(&ctx, body, "bench", zone)
+                    .map_err(err)?;
+                Ok((page.conversations.len() as u64, 0))
+            }
+        }
+        "kf5" => {
+            use chathaul::kf5::normalize::{ListedChat, detail, listing_page};
+            let zone = Tz::Asia__Shanghai;
+            let count = |c: &ListedChat| match &c.messages {
+                Some(Ok(m)) => Ok(msgs(m)),
+                Some(Err(e)) => Err(format!("{vendor}: {key}: {e}")),
+                None => Ok(0),
+            };
+            if path.ends_with("/chats.json") {
+                let chats = listing_page(&ctx, body, "bench", zone, true).map_err(err)?;
+                let mut m = 0;
+                for c in &chats {
+                    m += count(c)?;
+                }
+                // Chats fetched again from their detail are counted there.
+                let listed = chats.iter().filter(|c| c.messages.is_some()).count();
+                Ok((listed as u64, m))
+            } else {
+                let chat = detail(&ctx, body, "bench", zone).map_err(err)?;
+                Ok((1, count(&chat)?))
+            }
+        }
+        _ => {
+            use chathaul::caresoft::ConversationType;
+            let page = chathaul::caresoft::normalize::conversations_page(
+                &ctx,
+                body,
+                "bench",
+                Tz::Asia__Ho_Chi_Minh,
+                ConversationType::LiveChat,
+            )
+            .map_err(err)?;
+            Ok((page.conversations.len() as u64, 0))
+        }
     }
 }
 
@@ -232,6 +306,11 @@ pub fn run(tiny: bool) -> Result<Vec<Row>, String> {
             cpu: 0.0,
             wall: 0.0,
             parse_only_cpu: 0.0,
+            norm_passes: 0,
+            norm_conversations: 0,
+            norm_messages: 0,
+            norm_bytes: 0,
+            norm_cpu: 0.0,
         };
         let (mut cpu, mut wall) = (Duration::ZERO, Duration::ZERO);
         while row.passes == 0 || cpu < min_cpu {
@@ -255,17 +334,31 @@ pub fn run(tiny: bool) -> Result<Vec<Row>, String> {
         }
         row.cpu = cpu.as_secs_f64();
         row.wall = wall.as_secs_f64();
-        // The same pages, as many times, parsed into `Value` trees only.
-        let bodies: Vec<Bytes> = state
+        let pages: Vec<(String, Bytes)> = state
             .cache
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .values()
-            .cloned()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
+        // Normalization alone, page by page.
+        let mut norm = Duration::ZERO;
+        while row.norm_passes == 0 || norm < min_cpu {
+            let c0 = thread_cpu();
+            for (key, body) in &pages {
+                let (c, m) = normalize_page(vendor, key, body)?;
+                row.norm_conversations += c;
+                row.norm_messages += m;
+                row.norm_bytes += body.len() as u64;
+            }
+            norm += thread_cpu().saturating_sub(c0);
+            row.norm_passes += 1;
+        }
+        row.norm_cpu = norm.as_secs_f64();
+        // The same pages, as many times as the pull, parsed into `Value` trees only.
         let c0 = thread_cpu();
         for _ in 0..row.passes {
-            for b in &bodies {
+            for (_, b) in &pages {
                 let v: serde_json::Value = serde_json::from_slice(b)
                     .map_err(|e| format!("{vendor}: a recorded page: {e}"))?;
                 drop(std::hint::black_box(v));

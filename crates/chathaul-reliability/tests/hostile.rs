@@ -280,7 +280,12 @@ async fn huge_strings_invalid_utf8_and_deep_nesting_are_handled() {
         deep.extend(std::iter::repeat_n(b']', depth));
         deep.push(b'}');
         let (_, e) = crafted(vendor, "deep nesting", deep).await;
-        assert!(e.contains("recursion limit"), "{vendor}: {e}");
+        // Either the parser's recursion limit, or (records are kept as raw
+        // text first) the record that is an array where an object belongs.
+        assert!(
+            e.contains("recursion limit") || e.contains("cannot decode") && e.contains("chats[0]"),
+            "{vendor}: {e}"
+        );
         // The same depth inside one record's field.
         let mut deep = br#"{"chats": [{"#.to_vec();
         deep.extend_from_slice(format!("\"{text_field}\": ").as_bytes());
@@ -288,7 +293,10 @@ async fn huge_strings_invalid_utf8_and_deep_nesting_are_handled() {
         deep.extend(std::iter::repeat_n(b']', depth));
         deep.extend_from_slice(b"}], \"count\": 1, \"numFound\": 1, \"code\": \"OK\"}");
         let (_, e) = crafted(vendor, "deep nesting in a record", deep).await;
-        assert!(e.contains("recursion limit"), "{vendor}: {e}");
+        assert!(
+            e.contains("recursion limit") || e.contains(&format!("chats[0].{text_field}")),
+            "{vendor}: {e}"
+        );
     }
 }
 

@@ -23,7 +23,8 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use chrono::{DateTime, Utc};
 use connector_core::{
     Agent, Attachment, Channel, Conversation, Customer, Error, Message, MessageKind, Metrics,
-    Party, Rating, Result, Role, Satisfaction, Sender, Status, Summary, SummaryField, TicketRef,
+    Party, Rating, RawJson, Result, Role, Satisfaction, Sender, Status, Summary, SummaryField,
+    TicketRef,
 };
 use serde_json::Value;
 
@@ -251,7 +252,9 @@ pub static CONVERSATION_COLUMNS: &[Column<ConversationGetter>] = &[
     req("message_count", UInt, |c| {
         Datum::UInt(Some(c.messages.len() as u64))
     }),
-    req("raw_json", Text, |c| json(&c.raw)),
+    req("raw_json", Text, |c| {
+        Datum::Text(Some(c.raw.get().to_owned()))
+    }),
 ];
 
 /// The columns of the `messages` table, in order.
@@ -279,7 +282,9 @@ pub static MESSAGE_COLUMNS: &[Column<MessageGetter>] = &[
     mcol("sent_at", Time, |r| Datum::Time(r.message.sent_at)),
     mcol("read", Bool, |r| Datum::Bool(r.message.read)),
     mreq("attachments_json", Text, |r| json(&r.message.attachments)),
-    mreq("raw_json", Text, |r| json(&r.message.raw)),
+    mreq("raw_json", Text, |r| {
+        Datum::Text(Some(r.message.raw.get().to_owned()))
+    }),
 ];
 
 fn schema_of<G>(columns: &[Column<G>]) -> SchemaRef {
@@ -575,7 +580,7 @@ pub fn conversations_from_batches(
                 attachments: c
                     .json::<Vec<Attachment>>("attachments_json", row)?
                     .unwrap_or_default(),
-                raw: c.json::<Value>("raw_json", row)?.unwrap_or(Value::Null),
+                raw: c.json::<RawJson>("raw_json", row)?.unwrap_or_default(),
             };
             by_key.entry(key).or_default().push((seq, m));
         }
@@ -656,7 +661,7 @@ pub fn conversations_from_batches(
                 referrer: c.text("referrer", row)?,
                 messages_fetched: c.bool("messages_fetched", row)?.unwrap_or(false),
                 messages: messages.into_iter().map(|(_, m)| m).collect(),
-                raw: c.json::<Value>("raw_json", row)?.unwrap_or(Value::Null),
+                raw: c.json::<RawJson>("raw_json", row)?.unwrap_or_default(),
                 vendor,
                 account,
                 id,

@@ -182,7 +182,7 @@ pub fn conversations(vendor: &str, n: usize) -> Vec<Conversation> {
                 number: Some("T-99".into()),
             });
             c.landing_page = Some("https://shop.example/p?a=1,b=2".into());
-            c.raw = json!({"r_id": i, "note": "raw, \"quoted\"\nline"});
+            c.raw = json!({"r_id": i, "note": "raw, \"quoted\"\nline"}).into();
             let msg = |k: usize, role: Role, text: &str| Message {
                 id: Some(format!("m{i}-{k}")),
                 sender: Sender {
@@ -208,7 +208,7 @@ pub fn conversations(vendor: &str, n: usize) -> Vec<Conversation> {
                 } else {
                     vec![]
                 },
-                raw: json!({"k": k}),
+                raw: json!({"k": k}).into(),
             };
             c.set_messages(vec![
                 msg(0, Role::Customer, "xin chào, \"help\"\nplease"),
