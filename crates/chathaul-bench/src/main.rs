@@ -24,6 +24,11 @@ use std::time::Instant;
 
 use util::{clip, machine, repo_root};
 
+/// The allocator the `chathaul` command ships with, so in-process figures
+/// match what the command does.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let mut tiny = std::env::var("BENCH_SIZE").is_ok_and(|s| s == "tiny");

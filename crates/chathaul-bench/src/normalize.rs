@@ -259,7 +259,12 @@ fn dataset(vendor: &str, tiny: bool) -> SimOptions {
 }
 
 /// Measures every vendor; at least `min_cpu` of client CPU per vendor.
+///
+/// For profiling the page functions with `perf`: `BENCH_PAGES_ONLY=1` runs
+/// one whole pull per vendor and no `Value` parse; `BENCH_VENDORS=kf5,…`
+/// picks the vendors.
 pub fn run(tiny: bool) -> Result<Vec<Row>, String> {
+    let pages_only = std::env::var_os("BENCH_PAGES_ONLY").is_some();
     let min_cpu = if tiny {
         Duration::ZERO
     } else {
@@ -270,7 +275,11 @@ pub fn run(tiny: bool) -> Result<Vec<Row>, String> {
         .build()
         .map_err(|e| e.to_string())?;
     let mut rows = Vec::new();
+    let wanted = std::env::var("BENCH_VENDORS").unwrap_or_default();
     for vendor in ["bangwo8", "kf5", "caresoft"] {
+        if !wanted.is_empty() && !wanted.split(',').any(|w| w == vendor) {
+            continue;
+        }
         let opts = dataset(vendor, tiny);
         let dataset = format!(
             "{} conversations, {} messages mean",
@@ -313,7 +322,7 @@ pub fn run(tiny: bool) -> Result<Vec<Row>, String> {
             norm_cpu: 0.0,
         };
         let (mut cpu, mut wall) = (Duration::ZERO, Duration::ZERO);
-        while row.passes == 0 || cpu < min_cpu {
+        while row.passes == 0 || (cpu < min_cpu && !pages_only) {
             let (c0, w0) = (thread_cpu(), Instant::now());
             let (convs, msgs, bytes, requests) = rt
                 .block_on(pull_once(vendor, &config, &query))
@@ -342,8 +351,9 @@ pub fn run(tiny: bool) -> Result<Vec<Row>, String> {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         // Normalization alone, page by page.
+        let norm_min = if pages_only { min_cpu * 4 } else { min_cpu };
         let mut norm = Duration::ZERO;
-        while row.norm_passes == 0 || norm < min_cpu {
+        while row.norm_passes == 0 || norm < norm_min {
             let c0 = thread_cpu();
             for (key, body) in &pages {
                 let (c, m) = normalize_page(vendor, key, body)?;
@@ -357,7 +367,7 @@ pub fn run(tiny: bool) -> Result<Vec<Row>, String> {
         row.norm_cpu = norm.as_secs_f64();
         // The same pages, as many times as the pull, parsed into `Value` trees only.
         let c0 = thread_cpu();
-        for _ in 0..row.passes {
+        for _ in 0..row.passes * u32::from(!pages_only) {
             for (_, b) in &pages {
                 let v: serde_json::Value = serde_json::from_slice(b)
                     .map_err(|e| format!("{vendor}: a recorded page: {e}"))?;

@@ -280,11 +280,8 @@ mod tests {
     fn customer_spokesman_is_also_the_sender_id() {
         let zone: Tz = "Asia/Shanghai".parse().unwrap();
         let rec = |json: Value| {
-            message(
-                serde_json::from_value(json.clone()).unwrap(),
-                json.into(),
-                zone,
-            )
+            let text = json.to_string();
+            message(serde_json::from_str(&text).unwrap(), json.into(), zone)
         };
         let m = rec(
             serde_json::json!({"spokesman": "u2_6", "spokesman_identity": 2, "msg": "kj", "create_time": "2018-10-24 15:14:12"}),

@@ -6,7 +6,9 @@
 //! in `raw` (one copy, no JSON tree built).
 
 use chrono::NaiveDateTime;
-use connector_core::lenient::{opt_naive_datetime, opt_string, opt_u64};
+use std::borrow::Cow;
+
+use connector_core::lenient::{opt_naive_datetime, opt_string, opt_text, opt_u64};
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
@@ -123,12 +125,12 @@ pub(crate) fn is_empty_records(raw: &RawValue) -> bool {
 
 /// One message.
 #[derive(Debug, Deserialize)]
-pub(crate) struct Record {
+pub(crate) struct Record<'a> {
     /// An agent's name or the user's identifier; a number or a string.
     #[serde(default, deserialize_with = "opt_string")]
     pub spokesman: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub spokesman_identity: Option<String>,
+    #[serde(default, borrow, deserialize_with = "opt_text")]
+    pub spokesman_identity: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "opt_string")]
     pub msg: Option<String>,
     #[serde(default, deserialize_with = "opt_naive_datetime")]

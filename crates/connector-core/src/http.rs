@@ -11,7 +11,6 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::hash::{Hash, Hasher};
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -298,11 +297,16 @@ impl Ctx {
 
     /// Decodes one record kept as raw JSON text (borrowed from its page)
     /// into a wire type, which may borrow from it; errors name the path
-    /// below `prefix` (`chats[3]`).
+    /// below `prefix` (`chats[3]`; pass `format_args!("chats[{i}]")`: it is
+    /// only formatted when the record fails to decode).
     ///
     /// # Errors
     /// [`Error::Decode`] naming the path.
-    pub fn decode_raw<'a, T: Deserialize<'a>>(&self, prefix: &str, raw: &'a RawValue) -> Result<T> {
+    pub fn decode_raw<'a, T: Deserialize<'a>>(
+        &self,
+        prefix: impl fmt::Display,
+        raw: &'a RawValue,
+    ) -> Result<T> {
         if let Ok(v) = serde_json::from_str::<T>(raw.get()) {
             return Ok(v);
         }
@@ -314,7 +318,7 @@ impl Ctx {
             let text = inner.to_string();
             let position = format!(" at line {} column {}", inner.line(), inner.column());
             let message = text.strip_suffix(&position).unwrap_or(&text);
-            self.decode_error(prefix, &e.path().to_string(), message, false)
+            self.decode_error(&prefix.to_string(), &e.path().to_string(), message, false)
         })
     }
 
@@ -339,9 +343,13 @@ impl Ctx {
             }
             _ => {}
         }
-        // Fast path first; on failure decode again with path tracking, only
-        // to say where it failed.
-        if let Ok(v) = serde_json::from_slice::<T>(body) {
+        // Fast path first: the body checked to be UTF-8 once, as a whole
+        // (decoding from bytes would check every string and raw record on
+        // its own). On failure, decode again with path tracking, only to say
+        // where it failed.
+        if let Ok(text) = simdutf8::basic::from_utf8(body)
+            && let Ok(v) = serde_json::from_str::<T>(text)
+        {
             return Ok(v);
         }
         let de = &mut serde_json::Deserializer::from_slice(body);
@@ -992,9 +1000,7 @@ fn same_origin(a: &Url, b: &Url) -> bool {
 }
 
 fn fingerprint(body: &[u8]) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    body.hash(&mut h);
-    h.finish()
+    crate::paging::fingerprint_of(body)
 }
 
 /// `Retry-After` as seconds or an HTTP date.

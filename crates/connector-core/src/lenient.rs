@@ -32,6 +32,20 @@ pub enum Scalar<'a> {
 }
 
 impl Scalar<'_> {
+    /// Applies `f` to the scalar as text (borrowed when it is a string), with
+    /// `null` and `""` (and all-blank strings) as `None`.
+    pub fn with_text<R>(self, f: impl FnOnce(&str) -> R) -> Option<R> {
+        match self {
+            Scalar::Null => None,
+            Scalar::Str(s) if s.trim().is_empty() => None,
+            Scalar::Str(s) => Some(f(&s)),
+            Scalar::U64(n) => Some(f(&n.to_string())),
+            Scalar::I64(n) => Some(f(&n.to_string())),
+            Scalar::F64(n) => Some(f(&n.to_string())),
+            Scalar::Bool(b) => Some(f(if b { "true" } else { "false" })),
+        }
+    }
+
     /// The scalar as text, with `null` and `""` (and all-blank strings) as `None`.
     pub fn into_text(self) -> Option<String> {
         match self {
@@ -100,6 +114,16 @@ pub fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::
     Ok(scalar(d)?.into_text())
 }
 
+/// Like [`opt_string`], borrowing the text from the input when it can: for
+/// fields read and not kept (codes mapped to an enum).
+pub fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
+    Ok(match scalar(d)? {
+        Scalar::Str(s) if s.trim().is_empty() => None,
+        Scalar::Str(s) => Some(s),
+        other => other.into_text().map(Cow::Owned),
+    })
+}
+
 /// A required id: a string or a number, never empty.
 pub fn id_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     scalar(d)?
@@ -112,10 +136,10 @@ pub fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error>
     match scalar(d)? {
         Scalar::U64(n) => Ok(Some(n)),
         Scalar::F64(f) if f >= 0.0 && f.fract() == 0.0 && f < 1e19 => Ok(Some(f as u64)),
-        other => match other.into_text() {
-            None => Ok(None),
-            Some(text) => parse_u64(&text).map(Some).map_err(de::Error::custom),
-        },
+        other => other
+            .with_text(parse_u64)
+            .transpose()
+            .map_err(de::Error::custom),
     }
 }
 
@@ -125,14 +149,14 @@ pub fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Erro
         Scalar::Bool(b) => Ok(Some(b)),
         Scalar::U64(0) => Ok(Some(false)),
         Scalar::U64(1) => Ok(Some(true)),
-        other => match other.into_text().as_deref() {
-            None => Ok(None),
-            Some("0" | "false") => Ok(Some(false)),
-            Some("1" | "true") => Ok(Some(true)),
-            Some(text) => Err(de::Error::custom(format!(
-                "expected a boolean (0/1/true/false), got `{text}`"
-            ))),
-        },
+        other => other
+            .with_text(|text| match text {
+                "0" | "false" => Ok(false),
+                "1" | "true" => Ok(true),
+                text => Err(format!("expected a boolean (0/1/true/false), got `{text}`")),
+            })
+            .transpose()
+            .map_err(de::Error::custom),
     }
 }
 
@@ -141,10 +165,11 @@ pub fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Erro
 pub fn opt_naive_datetime<'de, D: Deserializer<'de>>(
     d: D,
 ) -> Result<Option<NaiveDateTime>, D::Error> {
-    match scalar(d)?.into_text() {
-        None => Ok(None),
-        Some(text) => parse_naive_datetime(&text).map_err(de::Error::custom),
-    }
+    scalar(d)?
+        .with_text(parse_naive_datetime)
+        .transpose()
+        .map(Option::flatten)
+        .map_err(de::Error::custom)
 }
 
 /// A duration as `HH:MM:SS` (hours may exceed 24) or as integer seconds;
@@ -152,12 +177,10 @@ pub fn opt_naive_datetime<'de, D: Deserializer<'de>>(
 pub fn opt_duration_secs<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     match scalar(d)? {
         Scalar::U64(n) => Ok(Some(n)),
-        other => match other.into_text() {
-            None => Ok(None),
-            Some(text) => parse_duration_secs(&text)
-                .map(Some)
-                .map_err(de::Error::custom),
-        },
+        other => other
+            .with_text(parse_duration_secs)
+            .transpose()
+            .map_err(de::Error::custom),
     }
 }
 
@@ -185,6 +208,9 @@ pub fn parse_u64(text: &str) -> Result<u64, String> {
 /// # Errors
 /// A message naming the text when it is not a date-time.
 pub fn parse_naive_datetime(text: &str) -> Result<Option<NaiveDateTime>, String> {
+    if let Some(t) = canonical_datetime(text) {
+        return Ok(Some(t));
+    }
     let t = text.trim();
     if t.starts_with("0000-00-00") {
         return Ok(None);
@@ -228,6 +254,45 @@ pub fn parse_naive_datetime(text: &str) -> Result<Option<NaiveDateTime>, String>
         }
     };
     Ok(Some(NaiveDateTime::new(date, time)))
+}
+
+/// The common shapes, `yyyy-M-d H:m:s` with or without zero padding (and
+/// a `T` or a blank between date and time), read byte by byte; `None` for
+/// anything else (left to the general parser, which also explains errors).
+fn canonical_datetime(text: &str) -> Option<NaiveDateTime> {
+    let b = text.as_bytes();
+    let mut at = 0;
+    // Reads 1..=max digits, then expects `sep` (or the end, for the last).
+    let mut field = |max: usize, sep: Option<&[u8]>| -> Option<u32> {
+        let start = at;
+        let mut n = 0u32;
+        while at < b.len() && b[at].is_ascii_digit() && at - start < max {
+            n = n * 10 + u32::from(b[at] - b'0');
+            at += 1;
+        }
+        if at == start {
+            return None;
+        }
+        match sep {
+            Some(seps) if at < b.len() && seps.contains(&b[at]) => at += 1,
+            Some(_) => return None,
+            None if at != b.len() => return None,
+            None => {}
+        }
+        Some(n)
+    };
+    let y = field(4, Some(b"-"))?;
+    let m = field(2, Some(b"-"))?;
+    let d = field(2, Some(b" T"))?;
+    let hh = field(2, Some(b":"))?;
+    let mm = field(2, Some(b":"))?;
+    let ss = field(2, None)?;
+    if y < 1000 {
+        return None;
+    }
+    let date = NaiveDate::from_ymd_opt(i32::try_from(y).ok()?, m, d)?;
+    let time = NaiveTime::from_hms_opt(hh, mm, ss)?;
+    Some(NaiveDateTime::new(date, time))
 }
 
 /// Parses a date with or without zero padding (`2017-8-3`, `2017-08-03`).
@@ -406,6 +471,38 @@ mod tests {
                 "{bad}: {e}"
             );
         }
+    }
+
+    #[test]
+    fn the_fast_date_path_agrees_with_the_general_one() {
+        let cases = [
+            ("2024-01-01 15:35:48", true),
+            ("2024-1-1 5:6:7", true),
+            ("2024-01-01T15:35:48", true),
+            ("2024-02-30 10:00:00", false),
+            ("2024-01-01 24:00:00", false),
+            ("0000-00-00 00:00:00", false),
+            ("2024-01-01 15:35", false),
+            ("2024-01-01 15:35:48.5", false),
+            (" 2024-01-01 15:35:48", false),
+            ("20240-1-1 1:1:1", false),
+            ("224-1-1 1:1:1", false),
+            ("2024-001-1 1:1:1", false),
+        ];
+        for (text, fast) in cases {
+            let quick = canonical_datetime(text);
+            assert_eq!(quick.is_some(), fast, "{text}");
+            if let Some(t) = quick {
+                assert_eq!(parse_naive_datetime(text), Ok(Some(t)), "{text}");
+                let general = text.replace('T', " ");
+                assert_eq!(Some(t), dt_general(&general), "{text}");
+            }
+        }
+    }
+
+    /// The general parser alone (a blank in front skips the fast path).
+    fn dt_general(text: &str) -> Option<NaiveDateTime> {
+        parse_naive_datetime(&format!(" {text}")).ok().flatten()
     }
 
     #[test]

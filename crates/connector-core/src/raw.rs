@@ -53,7 +53,7 @@ impl RawJson {
         // A line break in valid JSON is always whitespace between tokens
         // (strings cannot hold one unescaped): only then is there anything
         // to squeeze out. Single-line records are kept byte for byte.
-        if !raw.get().bytes().any(|b| b == b'\n' || b == b'\r') {
+        if memchr::memchr2(b'\n', b'\r', raw.get().as_bytes()).is_none() {
             return Self(raw);
         }
         let compact = minify(raw.get());

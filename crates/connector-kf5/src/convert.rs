@@ -1,6 +1,8 @@
 //! KF5 wire records → the normalized model, exactly as docs/mapping.md says.
 //! Pure functions: no I/O.
 
+use std::fmt;
+
 use connector_core::http::Ctx;
 use connector_core::time::{Tz, local_to_utc};
 use connector_core::{
@@ -35,7 +37,7 @@ pub struct ListedChat {
 /// field; [`connector_core::Error::Field`] for a record without an `id`.
 pub(crate) fn decode_chat(
     ctx: &Ctx,
-    path: &str,
+    path: impl fmt::Display + Copy,
     raw: &RawValue,
     account: &str,
     zone: Tz,
@@ -47,7 +49,7 @@ pub(crate) fn decode_chat(
         .ok_or_else(|| ctx.field(format!("{path}.id"), "missing"))?;
     let messages = items
         .filter(|_| with_messages)
-        .map(|items| decode_messages(ctx, &format!("{path}.messages"), &items, zone));
+        .map(|items| decode_messages(ctx, format_args!("{path}.messages"), &items, zone));
     Ok(ListedChat {
         conversation,
         messages,
@@ -131,7 +133,7 @@ pub(crate) fn message_kind(v: Option<&str>) -> MessageKind {
 /// [`connector_core::Error::Decode`] naming the message's JSON path.
 pub(crate) fn decode_messages(
     ctx: &Ctx,
-    path: &str,
+    path: impl fmt::Display + Copy,
     items: &[&RawValue],
     zone: Tz,
 ) -> Result<Vec<Message>> {
@@ -139,12 +141,11 @@ pub(crate) fn decode_messages(
         .iter()
         .enumerate()
         .map(|(j, raw)| {
-            let at = format!("{path}[{j}]");
-            let wire: WireMessage = ctx.decode_raw(&at, raw)?;
+            let wire: WireMessage = ctx.decode_raw(format_args!("{path}[{j}]"), raw)?;
             // `upload` accepts any value: only an object is decoded.
             let upload = match wire.upload {
                 Some(obj) if obj.get().starts_with('{') => {
-                    Some(ctx.decode_raw::<WireUpload>(&format!("{at}.upload"), obj)?)
+                    Some(ctx.decode_raw::<WireUpload>(format_args!("{path}[{j}].upload"), obj)?)
                 }
                 _ => None,
             };

@@ -39,7 +39,7 @@ pub fn listing_page(
         .map(|(i, raw)| {
             decode_chat(
                 ctx,
-                &format!("chats[{i}]"),
+                format_args!("chats[{i}]"),
                 raw,
                 account,
                 zone,

@@ -4,7 +4,9 @@
 //! `upload` that is an object or `null`.
 
 use chrono::NaiveDateTime;
-use connector_core::lenient::{opt_bool, opt_naive_datetime, opt_string, opt_u64};
+use std::borrow::Cow;
+
+use connector_core::lenient::{opt_bool, opt_naive_datetime, opt_string, opt_text, opt_u64};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -30,10 +32,10 @@ pub(crate) struct DetailEnvelope<'a> {
 pub(crate) struct WireChat<'a> {
     #[serde(default, deserialize_with = "opt_string")]
     pub id: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub started_by: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub status: Option<String>,
+    #[serde(default, borrow, deserialize_with = "opt_text")]
+    pub started_by: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "opt_text")]
+    pub status: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "opt_string")]
     pub agent_id: Option<String>,
     /// Documented as a string; anything else is kept as its JSON text.
@@ -61,8 +63,8 @@ pub(crate) struct WireChat<'a> {
 pub(crate) struct WireMessage<'a> {
     #[serde(default, deserialize_with = "opt_string")]
     pub id: Option<String>,
-    #[serde(rename = "type", default, deserialize_with = "opt_string")]
-    pub kind: Option<String>,
+    #[serde(rename = "type", default, borrow, deserialize_with = "opt_text")]
+    pub kind: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "opt_string")]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "opt_string")]
