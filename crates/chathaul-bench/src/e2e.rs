@@ -229,7 +229,7 @@ pub fn speedup(tools: &Tools, tiny: bool) -> Result<Vec<Speedup>, String> {
             (_, true) => 10,
             ("bangwo8", false) => 120,
             ("kf5", false) => 300,
-            (_, false) => 6_000,
+            (_, false) => 60_000,
         };
         let s = sim(n, None)?;
         let tuned = chathaul_pull(

@@ -52,6 +52,9 @@ pub struct Row {
     pub norm_messages: u64,
     pub norm_bytes: u64,
     pub norm_cpu: f64,
+    /// CPU seconds of each pass over the pages (the machine is shared: the
+    /// median pass is the figure, the spread shows the noise).
+    pub norm_pass_cpu: Vec<f64>,
 }
 
 impl Row {
@@ -59,8 +62,17 @@ impl Row {
         n as f64 / self.cpu.max(1e-9)
     }
 
-    pub fn norm_per_cpu_sec(&self, n: u64) -> f64 {
-        n as f64 / self.norm_cpu.max(1e-9)
+    /// `n` (a total over every pass) per CPU second of the median pass, and
+    /// of the fastest and slowest passes.
+    pub fn norm_median_min_max(&self, n: u64) -> (f64, f64, f64) {
+        let mut t = self.norm_pass_cpu.clone();
+        t.sort_by(f64::total_cmp);
+        let per_pass = n as f64 / t.len().max(1) as f64;
+        let rate = |secs: f64| per_pass / secs.max(1e-9);
+        match (t.first(), t.last()) {
+            (Some(&fast), Some(&slow)) => (rate(t[t.len() / 2]), rate(slow), rate(fast)),
+            _ => (0.0, 0.0, 0.0),
+        }
     }
 }
 
@@ -320,6 +332,7 @@ pub fn run(tiny: bool) -> Result<Vec<Row>, String> {
             norm_messages: 0,
             norm_bytes: 0,
             norm_cpu: 0.0,
+            norm_pass_cpu: Vec::new(),
         };
         let (mut cpu, mut wall) = (Duration::ZERO, Duration::ZERO);
         while row.passes == 0 || (cpu < min_cpu && !pages_only) {
@@ -361,7 +374,9 @@ pub fn run(tiny: bool) -> Result<Vec<Row>, String> {
                 row.norm_messages += m;
                 row.norm_bytes += body.len() as u64;
             }
-            norm += thread_cpu().saturating_sub(c0);
+            let pass = thread_cpu().saturating_sub(c0);
+            norm += pass;
+            row.norm_pass_cpu.push(pass.as_secs_f64());
             row.norm_passes += 1;
         }
         row.norm_cpu = norm.as_secs_f64();

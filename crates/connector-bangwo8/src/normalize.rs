@@ -14,7 +14,7 @@ use connector_core::time::Tz;
 use connector_core::{Error, RawJson, Result};
 
 use crate::convert::{self, Missing};
-use crate::wire::{Chat, ListEnvelope, Record, Records, RecordsEnvelope, is_empty_records};
+use crate::wire::{Chat, ListEnvelope, Record, RecordsEnvelope};
 
 /// One page of a session listing (`/api/v1/imchat/histories[/{agent}].json`).
 #[derive(Debug)]
@@ -100,11 +100,7 @@ pub fn messages_page(ctx: &Ctx, body: &[u8], zone: Tz) -> Result<MessagesPage> {
                 "im_chatrecords",
             ));
         }
-        Some(raw) if is_empty_records(raw) => Vec::new(),
-        Some(raw) => ctx
-            .decode_raw::<Records>("im_chatrecords", raw)?
-            .contents
-            .unwrap_or_default(),
+        Some(records) => records,
     };
     let mut messages = Vec::with_capacity(contents.len());
     let mut keys = Vec::with_capacity(contents.len());

@@ -9,6 +9,9 @@ use chrono::NaiveDateTime;
 use std::borrow::Cow;
 
 use connector_core::lenient::{opt_naive_datetime, opt_string, opt_text, opt_u64};
+use std::fmt;
+
+use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
@@ -42,10 +45,56 @@ fn present_list<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<&'de RawVa
     ))
 }
 
-/// A key that is present, whatever its value (`null` included); only an
-/// absent key (the field's default) is `None`.
-fn present_value<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
-    <&'de RawValue>::deserialize(d).map(Some)
+/// A present `im_chatrecords`, whatever its value, as its records (each
+/// kept as raw JSON borrowed from the page, read in the same pass as the
+/// envelope); only an absent key (the field's default) is `None`.
+fn present_records<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Vec<&'de RawValue>>, D::Error> {
+    d.deserialize_any(RecordsVisitor).map(Some)
+}
+
+/// `im_chatrecords`: `null` and `[]` (an empty PHP array) are no records;
+/// an object is `{"r_id": …, "contents": [...]}` (`contents` `null` or
+/// absent: none); a non-empty array is read as that object's fields in
+/// order (`contents` first), as serde reads a struct from a sequence.
+struct RecordsVisitor;
+
+impl<'de> Visitor<'de> for RecordsVisitor {
+    type Value = Vec<&'de RawValue>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object with `contents`, `[]` or null")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Vec::new())
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Vec::new())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut contents = None;
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            if key == "contents" {
+                if contents.is_some() {
+                    return Err(de::Error::duplicate_field("contents"));
+                }
+                contents = Some(map.next_value::<Option<Vec<&'de RawValue>>>()?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(contents.flatten().unwrap_or_default())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let contents = seq.next_element::<Option<Vec<&'de RawValue>>>()?;
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(contents.flatten().unwrap_or_default())
+    }
 }
 
 /// One session of a listing.
@@ -94,8 +143,8 @@ pub(crate) struct Chat {
 /// (`None`), the answer is not a chat-records answer.
 #[derive(Debug, Deserialize)]
 pub(crate) struct RecordsEnvelope<'a> {
-    #[serde(default, borrow, deserialize_with = "present_value")]
-    pub im_chatrecords: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present_records")]
+    pub im_chatrecords: Option<Vec<&'a RawValue>>,
     #[serde(default, deserialize_with = "opt_u64")]
     pub count: Option<u64>,
     #[serde(default, deserialize_with = "opt_string")]
@@ -106,21 +155,6 @@ pub(crate) struct RecordsEnvelope<'a> {
     /// The message that goes with `status`.
     #[serde(default, deserialize_with = "opt_string")]
     pub message: Option<String>,
-}
-
-/// The `im_chatrecords` object: `contents` is `null`/absent or an array of
-/// records, each kept as raw JSON borrowed from the page.
-#[derive(Debug, Deserialize)]
-pub(crate) struct Records<'a> {
-    #[serde(default, borrow)]
-    pub contents: Option<Vec<&'a RawValue>>,
-}
-
-/// Whether an `im_chatrecords` value says "no messages": `null`, or `[]`
-/// (an empty PHP array).
-pub(crate) fn is_empty_records(raw: &RawValue) -> bool {
-    let t = raw.get();
-    t == "null" || t.strip_prefix('[').is_some_and(|r| r.trim_start() == "]")
 }
 
 /// One message.
