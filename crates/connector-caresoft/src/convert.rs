@@ -4,7 +4,6 @@
 use connector_core::http::Ctx;
 use connector_core::time::{Tz, local_to_utc};
 use connector_core::{Agent, Conversation, Customer, Metrics, RawJson, Result, Status, TicketRef};
-use serde_json::value::RawValue;
 
 use crate::VENDOR;
 use crate::config::ConversationType;
@@ -114,26 +113,15 @@ pub(crate) fn chats_page(
     };
     let mut conversations = Vec::with_capacity(chats.len());
     for (i, raw) in chats.into_iter().enumerate() {
-        let prefix = || format!("chats[{i}]");
-        let chat = decode_record(ctx, prefix, raw)?;
+        let chat: WireChat = ctx.decode_raw(format_args!("chats[{i}]"), raw)?;
         let c = conversation(account, zone, listed_as, chat, RawJson::from_raw(raw))
-            .map_err(|field| ctx.field(format!("{}.{field}", prefix()), "missing"))?;
+            .map_err(|field| ctx.field(format!("chats[{i}].{field}"), "missing"))?;
         conversations.push(c);
     }
     Ok(ChatsPage {
         conversations,
         total: envelope.num_found,
     })
-}
-
-/// Decodes one record with [`Ctx::decode_raw`]; its path prefix
-/// (`chats[3]`) is only formatted when the record fails to decode.
-fn decode_record(ctx: &Ctx, prefix: impl Fn() -> String, raw: &RawValue) -> Result<WireChat> {
-    // The common case, without formatting a prefix per record.
-    if let Ok(chat) = serde_json::from_str(raw.get()) {
-        return Ok(chat);
-    }
-    ctx.decode_raw(&prefix(), raw)
 }
 
 #[cfg(test)]
@@ -288,11 +276,13 @@ mod tests {
 
     #[test]
     fn envelope_codes() {
-        let env = |code: Option<&str>, chats: Option<Vec<&'static RawValue>>| ChatsEnvelope {
-            code: code.map(String::from),
-            message: Some("Token không hợp lệ".into()),
-            num_found: None,
-            chats,
+        let env = |code: Option<&str>, chats: Option<Vec<&'static serde_json::value::RawValue>>| {
+            ChatsEnvelope {
+                code: code.map(String::from),
+                message: Some("Token không hợp lệ".into()),
+                num_found: None,
+                chats,
+            }
         };
         let e = chats_page(
             &ctx(),
