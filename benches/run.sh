@@ -32,6 +32,11 @@ if command -v python3 >/dev/null 2>&1; then
             "$venv/bin/python" -m pip install --quiet --disable-pip-version-check requests pandas pyarrow \
                 || echo "benches/run.sh: pip install failed; the Python rows may be skipped" >&2
         fi
+        if [ "${BENCH_SIZE:-full}" != tiny ]; then
+            # The module under test, built from this tree (incremental in target/).
+            "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$root" \
+                || echo "benches/run.sh: building the Python module failed; table 5 will be skipped" >&2
+        fi
         export BENCH_PYTHON="$venv/bin/python"
     fi
 else

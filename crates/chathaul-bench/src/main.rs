@@ -24,11 +24,6 @@ use std::time::Instant;
 
 use util::{clip, machine, repo_root};
 
-/// The allocator the `chathaul` command ships with, so in-process figures
-/// match what the command does.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() {
     let mut args = std::env::args().skip(1);
     let mut tiny = std::env::var("BENCH_SIZE").is_ok_and(|s| s == "tiny");
@@ -529,7 +524,6 @@ fn pandas_section(python: Option<&Path>, root: &Path, tiny: bool) -> Result<Stri
     let out = Command::new(python)
         .arg(&script)
         .args(["--conversations", n])
-        .env("PYTHONPATH", root.join("python"))
         .output()
         .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -537,8 +531,8 @@ fn pandas_section(python: Option<&Path>, root: &Path, tiny: bool) -> Result<Stri
         let err = String::from_utf8_lossy(&out.stderr);
         if err.contains("No module named 'chathaul") || err.contains("cannot import name") {
             return Ok(format!(
-                "Skipped: the Python module `chathaul` is not importable from `python/` (build it with `pip install .` or \
-                 `maturin develop --release`): {}",
+                "Skipped: the Python module `chathaul` is not installed for the baseline's Python (`benches/run.sh` \
+                 installs it for a full run; or `pip install .`): {}",
                 clip(&err, 300)
             ));
         }

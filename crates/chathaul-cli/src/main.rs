@@ -21,12 +21,6 @@ pub(crate) mod exit {
     pub const INCOMPLETE: u8 = 3;
 }
 
-/// mimalloc: normalizing pages allocates many small strings (a record's
-/// fields and its raw text), where it is markedly faster than the system
-/// allocator (see BENCHMARKS.md).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
     progress::init_logging(args.verbose, args.quiet);

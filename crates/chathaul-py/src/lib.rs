@@ -13,12 +13,6 @@ use pyo3::types::{PyDict, PyList};
 
 use crate::errors::to_pyerr;
 
-/// mimalloc for the module's own (Rust) allocations: normalizing pages
-/// allocates many small strings, where it is markedly faster than the
-/// system allocator. Python's objects keep Python's allocator.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// The registered connectors, sorted by name: one dict each with `name`,
 /// `description`, `capabilities` and `fields` (name, required, secret,
 /// default, env, help).
