@@ -1,6 +1,8 @@
 //! CareSoft (Vietnam) chat history: live chat, Facebook and Zalo
 //! conversations, the served JSON and the ground truth.
 
+use std::sync::OnceLock;
+
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use connector_core::RawJson;
 use connector_core::model::{Agent, Channel, Conversation, Customer, Metrics, Status, TicketRef};
@@ -29,6 +31,10 @@ pub(crate) struct Data {
     opts: SimOptions,
     timeline: Timeline,
     agents: Vec<Person>,
+    /// Each conversation's type, drawn once on first use: a listing filtered
+    /// by type and start time only (what a pull asks) counts and pages
+    /// through this instead of generating every record for every page.
+    types: OnceLock<Vec<u8>>,
 }
 
 /// One conversation as generated.
@@ -98,6 +104,7 @@ impl Data {
                 "demo.caresoft.vn",
                 9_000_000,
             ),
+            types: OnceLock::new(),
         }
     }
 
@@ -110,15 +117,29 @@ impl Data {
         self.opts.conversations as u64
     }
 
+    /// The type of conversation `i`: the first draw of its record.
+    fn draw_type(r: &mut impl Rng) -> u8 {
+        match r.random_range(0..100) {
+            0..60 => 0,
+            60..85 => 1,
+            _ => 3,
+        }
+    }
+
+    /// Every conversation's type, in index order.
+    fn types(&self) -> &[u8] {
+        self.types.get_or_init(|| {
+            (0..self.len())
+                .map(|i| Self::draw_type(&mut data::rng(self.opts.seed, TAG, i, stream::RECORD)))
+                .collect()
+        })
+    }
+
     /// Generates conversation `i`.
     pub(crate) fn chat(&self, i: u64) -> Chat {
         let mut r = data::rng(self.opts.seed, TAG, i, stream::RECORD);
         let start = self.timeline.at(i);
-        let ctype = match r.random_range(0..100) {
-            0..60 => 0,
-            60..85 => 1,
-            _ => 3,
-        };
+        let ctype = Self::draw_type(&mut r);
         let chat_type = u8::from(r.random_bool(0.1));
         let met = r.random_bool(0.85);
         let ring = start + Duration::seconds(r.random_range(0..3));
@@ -438,6 +459,32 @@ pub(crate) fn list(d: &Data, p: &Params) -> ApiResult<Reply> {
     let skip = (page - 1).saturating_mul(count);
     let mut found = 0u64;
     let mut items = Vec::new();
+    let by_type_only = es.is_none()
+        && et.is_none()
+        && assignees.is_empty()
+        && groups.is_empty()
+        && customers.is_empty()
+        && services.is_empty()
+        && status.is_none()
+        && chat_type.is_none()
+        && ticket_no.is_none()
+        && conversation_id.is_none();
+    if by_type_only {
+        // Only the page's own records are generated.
+        let types = d.types();
+        for i in lo..hi {
+            if u64::from(types[usize::try_from(i).unwrap_or(usize::MAX)]) == ctype {
+                if found >= skip && found < skip.saturating_add(count) {
+                    items.push(d.render(&d.chat(i)));
+                }
+                found += 1;
+            }
+        }
+        return Ok(Reply::json(
+            200,
+            &json!({"code": "OK", "numFound": found, "chats": items}),
+        ));
+    }
     for i in lo..hi {
         let c = d.chat(i);
         let agent = c.agent.map(|a| &d.agents[a]);
