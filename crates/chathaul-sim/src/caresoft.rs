@@ -8,7 +8,8 @@ use connector_core::RawJson;
 use connector_core::model::{Agent, Channel, Conversation, Customer, Metrics, Status, TicketRef};
 use connector_core::time::local_to_utc;
 use rand::Rng;
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Value, json};
 
 use crate::SimOptions;
 use crate::data::{self, Person, Timeline, stream};
@@ -89,6 +90,44 @@ const REFERRERS: &[&str] = &[
     "https://www.facebook.com/",
     "https://zalo.me/",
 ];
+
+/// One served record, in the vendor's key order.
+#[derive(Serialize)]
+struct Record<'a> {
+    ticket_id: Option<u64>,
+    ticket_no: Option<u64>,
+    customer_id: u64,
+    group_name: &'a str,
+    conversation_id: &'a str,
+    cus_email: &'a str,
+    cus_name: &'a str,
+    cus_phone: &'a str,
+    start_time: String,
+    end_time: String,
+    chat_duration: i64,
+    agent_email: &'a str,
+    agent_name: &'a str,
+    ring_time: String,
+    meet_time: Option<String>,
+    #[serde(rename = "waitTime")]
+    wait_time: String,
+    answer_time: Option<String>,
+    chat_status: &'static str,
+    landing_page: Option<&'a str>,
+    referrer: Option<&'a str>,
+    is_trigger: &'static str,
+    facebook_page_id: Option<&'a str>,
+    service_id: u64,
+}
+
+/// A listing page.
+#[derive(Serialize)]
+struct Page<'a> {
+    code: &'static str,
+    #[serde(rename = "numFound")]
+    num_found: u64,
+    chats: Vec<Record<'a>>,
+}
 
 impl Data {
     pub(crate) fn new(opts: &SimOptions) -> Self {
@@ -217,74 +256,48 @@ impl Data {
         }
     }
 
-    /// The served record.
+    /// The served record, as a tree.
     pub(crate) fn render(&self, c: &Chat) -> Value {
+        serde_json::to_value(self.record(c)).expect("a record serializes")
+    }
+
+    /// The served record, serialized straight from the generated chat (no
+    /// tree: pages of 500 are built for every request).
+    fn record<'a>(&'a self, c: &'a Chat) -> Record<'a> {
         let agent = c.agent.map(|a| &self.agents[a]);
-        let group = c.group.map_or("", |g| self.agents[g].group);
-        let opt = |s: &Option<String>| s.as_ref().map_or(Value::Null, |s| Value::from(s.as_str()));
-        let mut m = Map::with_capacity(23);
-        m.insert(
-            "ticket_id".into(),
-            c.ticket.map_or(Value::Null, |t| t.0.into()),
-        );
-        m.insert(
-            "ticket_no".into(),
-            c.ticket.map_or(Value::Null, |t| t.1.into()),
-        );
-        m.insert("customer_id".into(), c.customer_id.into());
-        m.insert("group_name".into(), group.into());
-        m.insert("conversation_id".into(), c.conversation_id.clone().into());
-        m.insert("cus_email".into(), c.cus_email.clone().into());
-        m.insert("cus_name".into(), c.cus_name.clone().into());
-        m.insert("cus_phone".into(), c.cus_phone.clone().into());
-        m.insert("start_time".into(), data::padded(c.start).into());
-        m.insert("end_time".into(), data::padded(c.end).into());
-        m.insert(
-            "chat_duration".into(),
-            (c.end - c.start).num_seconds().into(),
-        );
-        m.insert(
-            "agent_email".into(),
-            agent.map_or("", |a| a.email.as_str()).into(),
-        );
-        m.insert("agent_name".into(), agent.map_or("", |a| a.name).into());
-        m.insert("ring_time".into(), data::padded(c.ring).into());
-        m.insert(
-            "meet_time".into(),
-            c.meet.map_or(Value::Null, |t| data::padded(t).into()),
-        );
-        m.insert(
-            "waitTime".into(),
-            hms((c.meet.unwrap_or(c.end) - c.ring).num_seconds()).into(),
-        );
-        m.insert(
-            "answer_time".into(),
-            c.meet
-                .map_or(Value::Null, |t| hms((c.end - t).num_seconds()).into()),
-        );
-        m.insert(
-            "chat_status".into(),
-            if c.met {
+        Record {
+            ticket_id: c.ticket.map(|t| t.0),
+            ticket_no: c.ticket.map(|t| t.1),
+            customer_id: c.customer_id,
+            group_name: c.group.map_or("", |g| self.agents[g].group),
+            conversation_id: &c.conversation_id,
+            cus_email: &c.cus_email,
+            cus_name: &c.cus_name,
+            cus_phone: &c.cus_phone,
+            start_time: data::padded(c.start),
+            end_time: data::padded(c.end),
+            chat_duration: (c.end - c.start).num_seconds(),
+            agent_email: agent.map_or("", |a| a.email.as_str()),
+            agent_name: agent.map_or("", |a| a.name),
+            ring_time: data::padded(c.ring),
+            meet_time: c.meet.map(data::padded),
+            wait_time: hms((c.meet.unwrap_or(c.end) - c.ring).num_seconds()),
+            answer_time: c.meet.map(|t| hms((c.end - t).num_seconds())),
+            chat_status: if c.met {
                 "LBL_CHAT_STATUS_MEET"
             } else {
                 "LBL_CHAT_STATUS_MISS"
-            }
-            .into(),
-        );
-        m.insert("landing_page".into(), opt(&c.landing_page));
-        m.insert("referrer".into(), opt(&c.referrer));
-        m.insert(
-            "is_trigger".into(),
-            if c.trigger {
+            },
+            landing_page: c.landing_page.as_deref(),
+            referrer: c.referrer.as_deref(),
+            is_trigger: if c.trigger {
                 "LBL_CHAT_CUSTOMER_REQUEST_TRIGGER"
             } else {
                 "LBL_CHAT_CUSTOMER_REQUEST_NORMAL"
-            }
-            .into(),
-        );
-        m.insert("facebook_page_id".into(), opt(&c.facebook_page_id));
-        m.insert("service_id".into(), c.service_id.into());
-        Value::Object(m)
+            },
+            facebook_page_id: c.facebook_page_id.as_deref(),
+            service_id: c.service_id,
+        }
     }
 
     /// The ground truth of conversation `i`, following docs/mapping.md.
@@ -472,18 +485,21 @@ pub(crate) fn list(d: &Data, p: &Params) -> ApiResult<Reply> {
     if by_type_only {
         // Only the page's own records are generated.
         let types = d.types();
+        let mut chats = Vec::new();
         for i in lo..hi {
             if u64::from(types[usize::try_from(i).unwrap_or(usize::MAX)]) == ctype {
                 if found >= skip && found < skip.saturating_add(count) {
-                    items.push(d.render(&d.chat(i)));
+                    chats.push(d.chat(i));
                 }
                 found += 1;
             }
         }
-        return Ok(Reply::json(
-            200,
-            &json!({"code": "OK", "numFound": found, "chats": items}),
-        ));
+        let page = Page {
+            code: "OK",
+            num_found: found,
+            chats: chats.iter().map(|c| d.record(c)).collect(),
+        };
+        return Ok(Reply::json_of(200, &page));
     }
     for i in lo..hi {
         let c = d.chat(i);

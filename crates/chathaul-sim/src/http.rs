@@ -21,6 +21,16 @@ pub(crate) struct Reply {
 
 impl Reply {
     /// A JSON reply.
+    /// A JSON answer serialized straight from `v`.
+    pub(crate) fn json_of(status: u16, v: &impl serde::Serialize) -> Self {
+        Self {
+            status,
+            headers: Vec::new(),
+            content_type: "application/json; charset=utf-8",
+            body: Bytes::from(serde_json::to_vec(v).expect("the answer serializes")),
+        }
+    }
+
     pub(crate) fn json(status: u16, v: &Value) -> Self {
         Self {
             status,
