@@ -84,14 +84,18 @@ impl Kf5Client {
     }
 }
 
-/// A chat id goes into the URL path: only id-like text may.
-fn check_id(id: &str) -> Result<()> {
-    let ok = !id.is_empty()
+/// Whether `id` may go into a URL path: id-like text only.
+pub(crate) fn is_chat_id(id: &str) -> bool {
+    !id.is_empty()
         && id.len() <= 64
         && id
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if ok {
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// A chat id goes into the URL path: only id-like text may.
+fn check_id(id: &str) -> Result<()> {
+    if is_chat_id(id) {
         Ok(())
     } else {
         Err(Error::Query(format!(

@@ -12,6 +12,7 @@ use connector_core::{
 use serde_json::value::RawValue;
 
 use crate::VENDOR;
+use crate::client::is_chat_id;
 use crate::wire::{WireChat, WireMessage, WireUpload};
 
 /// A chat record decoded and mapped: the conversation (with `raw` set to
@@ -47,9 +48,21 @@ pub(crate) fn decode_chat(
     let items = wire.messages.take();
     let conversation = chat(wire, RawJson::from_raw(raw), account, zone)
         .ok_or_else(|| ctx.field(format!("{path}.id"), "missing"))?;
-    let messages = items
+    let mut messages = items
         .filter(|_| with_messages)
         .map(|items| decode_messages(ctx, format_args!("{path}.messages"), &items, zone));
+    // Without its own messages a chat's come from `/apiv2/chats/{id}.json`:
+    // an id that cannot go into that path is this chat's error, said here,
+    // where the listing page is known.
+    if with_messages && messages.is_none() && !is_chat_id(&conversation.id) {
+        messages = Some(Err(ctx.field(
+            format!("{path}.id"),
+            format!(
+                "`{}` is not a chat id, so its messages cannot be fetched",
+                connector_core::lenient::clip(&conversation.id)
+            ),
+        )));
+    }
     Ok(ListedChat {
         conversation,
         messages,

@@ -136,5 +136,26 @@ mod tests {
         assert!(e.contains("chat.messages[0].created_at"), "{e}");
         let d = detail(&ctx(), br#"{"chat":{"id":5}}"#, "a", ZONE).unwrap();
         assert_eq!(d.messages.unwrap().unwrap().len(), 0);
+        // A chat whose messages must come from its detail, with an id that
+        // cannot go into that path: its own error, naming the listing page.
+        let odd = br#"{"chats":[{"id":"1.5"},{"id":"7","messages":[]}]}"#;
+        let chats = listing_page(&ctx(), odd, "a", ZONE, true).unwrap();
+        let e = chats[0]
+            .messages
+            .as_ref()
+            .unwrap()
+            .as_ref()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("page 2") && e.contains("chats[0].id") && e.contains("1.5"),
+            "{e}"
+        );
+        assert!(chats[1].messages.as_ref().unwrap().is_ok());
+        assert!(
+            listing_page(&ctx(), odd, "a", ZONE, false).unwrap()[0]
+                .messages
+                .is_none()
+        );
     }
 }
