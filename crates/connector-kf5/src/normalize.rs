@@ -76,6 +76,14 @@ mod tests {
 
     const ZONE: Tz = Tz::Asia__Shanghai;
 
+    /// The error a chat's messages ended in.
+    fn message_error(chat: &ListedChat) -> String {
+        match &chat.messages {
+            Some(Err(e)) => e.to_string(),
+            other => panic!("expected a messages error, got {other:?}"),
+        }
+    }
+
     #[test]
     fn a_listing_page_with_and_without_messages() {
         let body = br#"{"chats":[
@@ -103,13 +111,7 @@ mod tests {
     fn a_bad_message_is_its_chats_error_a_bad_chat_the_pages() {
         let body = br#"{"chats":[{"id":1,"messages":[{"id":1},{"id":2,"is_read":"maybe"}]},{"id":2,"messages":[]}]}"#;
         let chats = listing_page(&ctx(), body, "acme", ZONE, true).unwrap();
-        let e = chats[0]
-            .messages
-            .as_ref()
-            .unwrap()
-            .as_ref()
-            .unwrap_err()
-            .to_string();
+        let e = message_error(&chats[0]);
         assert!(e.contains("at chats[0].messages[1].is_read"), "{e}");
         assert_eq!(
             chats[1].messages.as_ref().unwrap().as_ref().unwrap().len(),
@@ -140,13 +142,7 @@ mod tests {
         // cannot go into that path: its own error, naming the listing page.
         let odd = br#"{"chats":[{"id":"1.5"},{"id":"7","messages":[]}]}"#;
         let chats = listing_page(&ctx(), odd, "a", ZONE, true).unwrap();
-        let e = chats[0]
-            .messages
-            .as_ref()
-            .unwrap()
-            .as_ref()
-            .unwrap_err()
-            .to_string();
+        let e = message_error(&chats[0]);
         assert!(
             e.contains("page 2") && e.contains("chats[0].id") && e.contains("1.5"),
             "{e}"
