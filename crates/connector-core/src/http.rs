@@ -338,7 +338,10 @@ impl Ctx {
             Some(b'<') => {
                 let text = String::from_utf8_lossy(body);
                 let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
-                let message = format!("expected JSON, got an HTML page: {}", clip(&one_line));
+                let message = format!(
+                    "expected JSON, got an HTML page: {}",
+                    clip_to(&one_line, CTX_CLIP)
+                );
                 return Err(self.decode_error("", ".", &message, true));
             }
             _ => {}
@@ -372,11 +375,20 @@ impl Ctx {
             endpoint: self.endpoint.clone(),
             page: self.page,
             path,
-            message: clip_to(message, 400).into_owned(),
+            message: clip_to(message, CTX_CLIP).into_owned(),
             transient,
         }
     }
 }
+
+/// How much of a quoted value [`Ctx`]'s errors keep. Wide, because a
+/// credential is scrubbed from them only later ([`HttpClient::get_with`]),
+/// which then clips to [`ERROR_CLIP`]: scrubbing before that final clip
+/// means no credential is ever cut in two and left half visible.
+const CTX_CLIP: usize = 4096;
+
+/// How much of a quoted value an error from a request keeps.
+const ERROR_CLIP: usize = 400;
 
 /// A decoded response, with a fingerprint of its body (to detect a page that repeats).
 #[derive(Debug)]
@@ -715,7 +727,8 @@ impl HttpClient {
         let ctx = req.ctx(self.vendor);
         self.with_retries(req, || async {
             let body = self.attempt(req).await?;
-            let value = read(&ctx, &body).map_err(|e| e.scrubbed(|t| self.scrub(t)))?;
+            let value = read(&ctx, &body)
+                .map_err(|e| e.scrubbed(|t| clip_to(&self.scrub(t), ERROR_CLIP).into_owned()))?;
             Ok(Response {
                 value,
                 fingerprint: fingerprint(&body),

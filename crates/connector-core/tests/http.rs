@@ -428,3 +428,39 @@ async fn a_request_future_left_unpolled_does_not_starve_the_others() {
     assert_eq!(a.await.unwrap().value, json!({"ok": true}));
     assert_eq!(s.hits.load(Ordering::SeqCst), 2);
 }
+
+#[tokio::test]
+async fn a_credential_echoed_in_a_body_is_never_left_half_visible() {
+    // Errors quote bodies and clip them: the credential must be scrubbed
+    // before the clip, or a clip through its middle would leave a part of
+    // it. Put it at every offset around the clip points.
+    #[derive(Debug, serde::Deserialize)]
+    struct Wants {
+        #[allow(dead_code)]
+        n: u64,
+    }
+    let settings = HttpSettings {
+        max_attempts: 1,
+        ..fast()
+    };
+    for offset in (0..480).step_by(13) {
+        let pad = "x".repeat(offset);
+        let html: &'static str = Box::leak(
+            format!("<html><body>{pad}token={SECRET} tail</body></html>").into_boxed_str(),
+        );
+        let json: &'static str =
+            Box::leak(format!(r#"{{"n": "{pad}{SECRET}{pad}"}}"#).into_boxed_str());
+        for (kind, body) in [("text/html", html), ("application/json", json)] {
+            let (c, _) = client(vec![Answer::Raw(kind, body)], settings.clone()).await;
+            let e = c.get_json::<Wants>(&req()).await.unwrap_err().to_string();
+            for part in SECRET.as_bytes().windows(6) {
+                let part = std::str::from_utf8(part).unwrap();
+                assert!(
+                    !e.contains(part),
+                    "offset {offset}, {kind}: `{part}` in {e}"
+                );
+            }
+            assert!(e.len() < 700, "offset {offset}: {} bytes", e.len());
+        }
+    }
+}
