@@ -228,90 +228,32 @@ impl Error {
 
     /// The same error with `f` applied to every text that can quote a
     /// response (messages, paths, fields): used to scrub credentials.
-    pub fn scrubbed(self, f: impl Fn(&str) -> String) -> Self {
+    pub fn scrubbed(mut self, f: impl Fn(&str) -> String) -> Self {
+        self.scrub_with(&f);
+        self
+    }
+
+    fn scrub_with(&mut self, f: &dyn Fn(&str) -> String) {
+        let mut apply = |t: &mut String| *t = f(t);
         match self {
-            Error::Api {
-                vendor,
-                endpoint,
-                page,
-                status,
-                code,
-                message,
-            } => Error::Api {
-                vendor,
-                endpoint,
-                page,
-                status,
-                code: code.map(|c| f(&c)),
-                message: f(&message),
-            },
-            Error::Decode {
-                vendor,
-                endpoint,
-                page,
-                path,
-                message,
-                transient,
-            } => Error::Decode {
-                vendor,
-                endpoint,
-                page,
-                path: f(&path),
-                message: f(&message),
-                transient,
-            },
-            Error::Field {
-                vendor,
-                endpoint,
-                page,
-                field,
-                message,
-            } => Error::Field {
-                vendor,
-                endpoint,
-                page,
-                field: f(&field),
-                message: f(&message),
-            },
-            Error::Paging {
-                vendor,
-                endpoint,
-                page,
-                message,
-            } => Error::Paging {
-                vendor,
-                endpoint,
-                page,
-                message: f(&message),
-            },
-            Error::Transport {
-                vendor,
-                endpoint,
-                page,
-                message,
-            } => Error::Transport {
-                vendor,
-                endpoint,
-                page,
-                message: f(&message),
-            },
-            Error::Unauthenticated {
-                vendor,
-                endpoint,
-                status,
-                message,
-            } => Error::Unauthenticated {
-                vendor,
-                endpoint,
-                status,
-                message: f(&message),
-            },
-            Error::RetriesExhausted { attempts, last } => Error::RetriesExhausted {
-                attempts,
-                last: Box::new(last.scrubbed(f)),
-            },
-            Error::Other(message) => Error::Other(f(&message)),
-            other => other,
+            Error::Api { code, message, .. } => {
+                code.iter_mut().for_each(&mut apply);
+                apply(message);
+            }
+            Error::Decode { path, message, .. } => {
+                apply(path);
+                apply(message);
+            }
+            Error::Field { field, message, .. } => {
+                apply(field);
+                apply(message);
+            }
+            Error::Paging { message, .. }
+            | Error::Transport { message, .. }
+            | Error::Unauthenticated { message, .. }
+            | Error::Other(message) => apply(message),
+            Error::RetriesExhausted { last, .. } => last.scrub_with(f),
+            _ => {}
         }
     }
 
