@@ -117,7 +117,7 @@ fn normalize_page(vendor: &str, key: &str, body: &[u8]) -> Result<(u64, u64), St
                 let listed = chats.iter().filter(|c| c.messages.is_some()).count();
                 Ok((listed as u64, m))
             } else {
-                let chat = detail(&ctx, body, "bench", zone).map_err(err)?;
+                let chat = detail(&ctx, body, "bench", zone, true).map_err(err)?;
                 Ok((1, count(&chat)?))
             }
         }

@@ -37,10 +37,10 @@ impl Scalar<'_> {
     pub fn with_text<R>(self, f: impl FnOnce(&str) -> R) -> Option<R> {
         match self {
             Scalar::Null => None,
-            Scalar::Str(s) if s.trim().is_empty() => None,
+            Scalar::Str(s) if is_blank(&s) => None,
             Scalar::Str(s) => Some(f(&s)),
-            Scalar::U64(n) => Some(f(&n.to_string())),
-            Scalar::I64(n) => Some(f(&n.to_string())),
+            Scalar::U64(n) => Some(f(itoa::Buffer::new().format(n))),
+            Scalar::I64(n) => Some(f(itoa::Buffer::new().format(n))),
             Scalar::F64(n) => Some(f(&n.to_string())),
             Scalar::Bool(b) => Some(f(if b { "true" } else { "false" })),
         }
@@ -50,13 +50,25 @@ impl Scalar<'_> {
     pub fn into_text(self) -> Option<String> {
         match self {
             Scalar::Null => None,
-            Scalar::Str(s) if s.trim().is_empty() => None,
+            Scalar::Str(s) if is_blank(&s) => None,
             Scalar::Str(s) => Some(s.into_owned()),
-            Scalar::U64(n) => Some(n.to_string()),
-            Scalar::I64(n) => Some(n.to_string()),
+            Scalar::U64(n) => Some(itoa::Buffer::new().format(n).to_owned()),
+            Scalar::I64(n) => Some(itoa::Buffer::new().format(n).to_owned()),
             Scalar::F64(n) => Some(n.to_string()),
             Scalar::Bool(b) => Some(b.to_string()),
         }
+    }
+}
+
+/// Whether text is empty or all white space (as `str::trim` sees it),
+/// answered at the first byte for text that starts with a visible ASCII
+/// character, as nearly all does.
+pub fn is_blank(text: &str) -> bool {
+    match text.as_bytes().first() {
+        None => true,
+        // Every ASCII white space character is at or below the space.
+        Some(&b) if b > b' ' && b.is_ascii() => false,
+        Some(_) => text.chars().all(char::is_whitespace),
     }
 }
 
@@ -118,7 +130,7 @@ pub fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::
 /// fields read and not kept (codes mapped to an enum).
 pub fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
     Ok(match scalar(d)? {
-        Scalar::Str(s) if s.trim().is_empty() => None,
+        Scalar::Str(s) if is_blank(&s) => None,
         Scalar::Str(s) => Some(s),
         other => other.into_text().map(Cow::Owned),
     })
@@ -424,6 +436,29 @@ mod tests {
 
     fn dt(s: &str) -> NaiveDateTime {
         NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap()
+    }
+
+    #[test]
+    fn blank_is_what_trim_empties() {
+        for text in [
+            "",
+            " ",
+            "\t\r\n",
+            "\u{b}",
+            "\u{3000}",
+            " \u{a0}",
+            "a",
+            " a",
+            "\u{3000}你",
+            "你好",
+            "~",
+            "\u{7f}",
+            "0",
+            "\u{85}",
+        ] {
+            assert_eq!(is_blank(text), text.trim().is_empty(), "{text:?}");
+        }
+        assert_eq!(w(r#"{"s":"\u3000 ","n":" "}"#).unwrap().s, None);
     }
 
     #[test]

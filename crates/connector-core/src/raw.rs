@@ -148,6 +148,13 @@ impl From<Value> for RawJson {
     }
 }
 
+impl From<Box<RawValue>> for RawJson {
+    /// Takes a raw value as it is (made compact when it spans lines).
+    fn from(raw: Box<RawValue>) -> Self {
+        Self::from_boxed(raw)
+    }
+}
+
 impl From<&RawValue> for RawJson {
     fn from(raw: &RawValue) -> Self {
         Self::from_raw(raw)

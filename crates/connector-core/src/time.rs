@@ -1,7 +1,12 @@
 //! Time zones: vendors send local wall-clock times without an offset; the
 //! model holds UTC instants.
 
-use chrono::{DateTime, Days, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use std::cell::Cell;
+
+use chrono::{
+    DateTime, Days, LocalResult, NaiveDate, NaiveDateTime, Offset, TimeDelta, TimeZone, Timelike,
+    Utc,
+};
 pub use chrono_tz::Tz;
 
 use crate::error::{Error, Result};
@@ -26,6 +31,45 @@ pub fn parse_zone(vendor: &str, name: &str) -> Result<Tz> {
 /// going forward) is read as if the shift had not happened yet, as the
 /// vendor's wall clock would have shown it.
 pub fn local_to_utc(naive: NaiveDateTime, zone: Tz) -> DateTime<Utc> {
+    // Records come in runs of times close together (a chat's messages): the
+    // offset of the last local hour looked up is remembered, when one
+    // offset holds all through that hour, and the zone's tables are skipped.
+    let hour = (zone, naive.date(), naive.hour());
+    if let Some((last, secs)) = LAST_HOUR.get()
+        && last == hour
+    {
+        return Utc.from_utc_datetime(&(naive - TimeDelta::seconds(secs.into())));
+    }
+    if let Some(secs) = whole_hour_offset(zone, hour.1, hour.2) {
+        LAST_HOUR.set(Some((hour, secs)));
+        return Utc.from_utc_datetime(&(naive - TimeDelta::seconds(secs.into())));
+    }
+    lookup_local(naive, zone)
+}
+
+/// A local hour: zone, date and hour of the day.
+type LocalHour = (Tz, NaiveDate, u32);
+
+thread_local! {
+    /// The last local hour whose offset held all through it, with that
+    /// offset in seconds east of UTC.
+    static LAST_HOUR: Cell<Option<(LocalHour, i32)>> = const { Cell::new(None) };
+}
+
+/// The offset (seconds east of UTC) in force through the whole local hour
+/// `hour` of `date` in `zone`, if one is: the hour's first and last second
+/// each exist once, with the same offset (no zone shifts twice in an hour).
+fn whole_hour_offset(zone: Tz, date: NaiveDate, hour: u32) -> Option<i32> {
+    let at = |m, s| match zone.from_local_datetime(&date.and_hms_opt(hour, m, s)?) {
+        LocalResult::Single(t) => Some(t.offset().fix().local_minus_utc()),
+        _ => None,
+    };
+    let first = at(0, 0)?;
+    (at(59, 59)? == first).then_some(first)
+}
+
+/// [`local_to_utc`] without the cache.
+fn lookup_local(naive: NaiveDateTime, zone: Tz) -> DateTime<Utc> {
     match zone.from_local_datetime(&naive) {
         LocalResult::Single(t) => t.with_timezone(&Utc),
         LocalResult::Ambiguous(early, _) => early.with_timezone(&Utc),
@@ -36,7 +80,6 @@ pub fn local_to_utc(naive: NaiveDateTime, zone: Tz) -> DateTime<Utc> {
                 LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => *t.offset(),
                 LocalResult::None => return Utc.from_utc_datetime(&naive),
             };
-            use chrono::Offset;
             let secs = offset.fix().local_minus_utc();
             Utc.from_utc_datetime(&(naive - chrono::Duration::seconds(secs.into())))
         }
@@ -109,6 +152,41 @@ mod tests {
             local_to_utc(overlap, chrono_tz::America::New_York),
             utc("2021-11-07T05:30:00Z")
         );
+    }
+
+    /// The remembered hour never changes an answer: every minute (and some
+    /// seconds) around shifts of one hour, of half an hour (Lord Howe) and of
+    /// China's 1986–91 summer time, in order and hopping between zones.
+    #[test]
+    fn the_hour_cache_agrees_with_the_zone_tables() {
+        let zones = [
+            chrono_tz::America::New_York,
+            chrono_tz::Europe::London,
+            chrono_tz::Australia::Lord_Howe,
+            chrono_tz::Asia::Shanghai,
+        ];
+        let days = ["2021-03-14", "2021-11-07", "2021-03-28", "2021-10-31"]
+            .into_iter()
+            .chain(["2021-04-04", "2021-10-03", "1988-04-10", "1988-09-11"]);
+        let mut checked = 0;
+        for day in days {
+            let start = NaiveDate::parse_from_str(day, "%Y-%m-%d")
+                .unwrap()
+                .and_hms_opt(0, 0, 0)
+                .unwrap();
+            for step in 0..(2 * 24 * 60) {
+                let t = start + TimeDelta::seconds(step * 30 + step % 7);
+                for zone in zones {
+                    assert_eq!(local_to_utc(t, zone), lookup_local(t, zone), "{t} {zone}");
+                    checked += 1;
+                }
+                // And the same time after a jump to another hour.
+                let zone = zones[step as usize % zones.len()];
+                local_to_utc(t + TimeDelta::hours(5), zone);
+                assert_eq!(local_to_utc(t, zone), lookup_local(t, zone), "{t} {zone}");
+            }
+        }
+        assert_eq!(checked, 8 * 2 * 24 * 60 * 4);
     }
 
     #[test]

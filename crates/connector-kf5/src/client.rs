@@ -77,7 +77,7 @@ impl Kf5Client {
         let resp = self
             .http
             .get_with(&req, |ctx, body| {
-                normalize::detail(ctx, body, stamp.account, stamp.zone)
+                normalize::detail(ctx, body, stamp.account, stamp.zone, stamp.with_messages)
             })
             .await?;
         Ok((req.ctx(VENDOR), resp.value))

@@ -13,7 +13,7 @@ use serde_json::value::RawValue;
 
 use crate::VENDOR;
 use crate::client::is_chat_id;
-use crate::wire::{WireChat, WireMessage, WireUpload};
+use crate::wire::{SplitChat, WireChat, WireMessage, WireUpload};
 
 /// A chat record decoded and mapped: the conversation (with `raw` set to
 /// the record itself, messages not fetched) and, when they were asked for
@@ -45,12 +45,56 @@ pub(crate) fn decode_chat(
     with_messages: bool,
 ) -> Result<ListedChat> {
     let mut wire: WireChat = ctx.decode_raw(path, raw)?;
-    let items = wire.messages.take();
-    let conversation = chat(wire, RawJson::from_raw(raw), account, zone)
-        .ok_or_else(|| ctx.field(format!("{path}.id"), "missing"))?;
-    let mut messages = items
-        .filter(|_| with_messages)
-        .map(|items| decode_messages(ctx, format_args!("{path}.messages"), &items, zone));
+    let items = wire.messages.take().filter(|_| with_messages);
+    let conversation = mapped(ctx, path, wire, RawJson::from_raw(raw), account, zone)?;
+    listed(ctx, path, conversation, items, zone, with_messages)
+}
+
+/// Decodes one chat read by [`SplitChat`] at `path`, with its messages: the
+/// conversation's `raw` is the chat's members other than `messages` (each
+/// message keeps its own `raw`), so no message is copied twice.
+///
+/// # Errors
+/// As [`decode_chat`].
+pub(crate) fn decode_split_chat(
+    ctx: &Ctx,
+    path: impl fmt::Display + Copy,
+    split: SplitChat<'_>,
+    account: &str,
+    zone: Tz,
+) -> Result<ListedChat> {
+    let members = RawValue::from_string(split.members_json())
+        .map_err(|e| ctx.field(path.to_string(), e.to_string()))?;
+    let wire: WireChat = ctx.decode_raw(path, &members)?;
+    let mut conversation = mapped(ctx, path, wire, RawJson::null(), account, zone)?;
+    conversation.raw = RawJson::from(members);
+    listed(ctx, path, conversation, split.messages, zone, true)
+}
+
+/// [`chat`], a chat without an id being the error of its `path`.
+fn mapped(
+    ctx: &Ctx,
+    path: impl fmt::Display,
+    wire: WireChat<'_>,
+    raw: RawJson,
+    account: &str,
+    zone: Tz,
+) -> Result<Conversation> {
+    chat(wire, raw, account, zone).ok_or_else(|| ctx.field(format!("{path}.id"), "missing"))
+}
+
+/// A mapped chat with its message `items` decoded (a bad message is this
+/// chat's error).
+fn listed(
+    ctx: &Ctx,
+    path: impl fmt::Display + Copy,
+    conversation: Conversation,
+    items: Option<Vec<&RawValue>>,
+    zone: Tz,
+    with_messages: bool,
+) -> Result<ListedChat> {
+    let mut messages =
+        items.map(|items| decode_messages(ctx, format_args!("{path}.messages"), &items, zone));
     // Without its own messages a chat's come from `/apiv2/chats/{id}.json`:
     // an id that cannot go into that path is this chat's error, said here,
     // where the listing page is known.
@@ -150,21 +194,19 @@ pub(crate) fn decode_messages(
     items: &[&RawValue],
     zone: Tz,
 ) -> Result<Vec<Message>> {
-    items
-        .iter()
-        .enumerate()
-        .map(|(j, raw)| {
-            let wire: WireMessage = ctx.decode_raw(format_args!("{path}[{j}]"), raw)?;
-            // `upload` accepts any value: only an object is decoded.
-            let upload = match wire.upload {
-                Some(obj) if obj.get().starts_with('{') => {
-                    Some(ctx.decode_raw::<WireUpload>(format_args!("{path}[{j}].upload"), obj)?)
-                }
-                _ => None,
-            };
-            Ok(message(wire, upload.as_ref(), RawJson::from_raw(raw), zone))
-        })
-        .collect()
+    let mut messages = Vec::with_capacity(items.len());
+    for (j, raw) in items.iter().enumerate() {
+        let wire: WireMessage = ctx.decode_raw(format_args!("{path}[{j}]"), raw)?;
+        // `upload` accepts any value: only an object is decoded.
+        let upload = match wire.upload {
+            Some(obj) if obj.get().starts_with('{') => {
+                Some(ctx.decode_raw::<WireUpload>(format_args!("{path}[{j}].upload"), obj)?)
+            }
+            _ => None,
+        };
+        messages.push(message(wire, upload.as_ref(), RawJson::from_raw(raw), zone));
+    }
+    Ok(messages)
 }
 
 /// Maps one message. The API has no sender-role field: a join event without

@@ -12,13 +12,18 @@ use connector_core::http::Ctx;
 use connector_core::time::Tz;
 
 pub use crate::convert::ListedChat;
-use crate::convert::decode_chat;
-use crate::wire::{DetailEnvelope, ListEnvelope};
+use crate::convert::{decode_chat, decode_split_chat};
+use crate::wire::{DetailEnvelope, ListEnvelope, SplitDetailEnvelope, SplitListEnvelope};
 
 /// Normalizes one page of `GET /apiv2/chats.json`: its chats in vendor
 /// order, each with its own messages when `with_messages` and the record
 /// carries them. `account` stamps the conversations; `zone` is the
 /// account's time zone (the API's times are local).
+///
+/// A conversation's `raw` is its chat record. When `with_messages`, the
+/// record's `messages` array is left out of it (each message keeps its own
+/// `raw`), which also spares a second copy of every message; the other
+/// members are kept as they came, in their order.
 ///
 /// # Errors
 /// [`connector_core::Error::Decode`] naming the JSON path of a malformed
@@ -32,6 +37,17 @@ pub fn listing_page(
     zone: Tz,
     with_messages: bool,
 ) -> Result<Vec<ListedChat>> {
+    if with_messages {
+        let env: SplitListEnvelope<'_> = ctx.decode_body(body)?;
+        return env
+            .chats
+            .into_iter()
+            .enumerate()
+            .map(|(i, chat)| {
+                decode_split_chat(ctx, format_args!("chats[{i}]"), chat, account, zone)
+            })
+            .collect();
+    }
     let env: ListEnvelope<'_> = ctx.decode_body(body)?;
     env.chats
         .into_iter()
@@ -49,15 +65,25 @@ pub fn listing_page(
         .collect()
 }
 
-/// Normalizes `GET /apiv2/chats/{id}.json`: the chat and its messages
-/// (empty when the record has none).
+/// Normalizes `GET /apiv2/chats/{id}.json`: the chat and, when
+/// `with_messages`, its messages (empty when the record has none).
 ///
 /// # Errors
 /// As [`listing_page`], the paths starting at `chat`; a malformed message
 /// is an error here (the detail is one chat).
-pub fn detail(ctx: &Ctx, body: &[u8], account: &str, zone: Tz) -> Result<ListedChat> {
-    let env: DetailEnvelope<'_> = ctx.decode_body(body)?;
-    let mut chat = decode_chat(ctx, "chat", env.chat, account, zone, true)?;
+pub fn detail(
+    ctx: &Ctx,
+    body: &[u8],
+    account: &str,
+    zone: Tz,
+    with_messages: bool,
+) -> Result<ListedChat> {
+    if !with_messages {
+        let env: DetailEnvelope<'_> = ctx.decode_body(body)?;
+        return decode_chat(ctx, "chat", env.chat, account, zone, false);
+    }
+    let env: SplitDetailEnvelope<'_> = ctx.decode_body(body)?;
+    let mut chat = decode_split_chat(ctx, "chat", env.chat, account, zone)?;
     let messages = chat.messages.take().unwrap_or(Ok(Vec::new()))?;
     chat.messages = Some(Ok(messages));
     Ok(chat)
@@ -97,13 +123,26 @@ mod tests {
         assert_eq!(first.len(), 2);
         assert_eq!(first[1].attachments[0].name.as_deref(), Some("a.png"));
         assert_eq!(first[0].raw.field("msg"), Some("hi".into()));
-        assert!(chats[0].conversation.raw.get().contains(r#""messages":["#));
+        // The messages are in their own `raw`, not again in the chat's; the
+        // chat's other members are kept as they came, in their order.
+        assert_eq!(
+            chats[0].conversation.raw.get(),
+            r#"{"id":290,"status":"close","created_at":"2015-4-25 08:04:12"}"#
+        );
         assert!(
             chats[1].messages.is_none(),
             "no array: fetched from the detail"
         );
         let without = listing_page(&ctx(), body, "acme", ZONE, false).unwrap();
         assert!(without.iter().all(|c| c.messages.is_none()));
+        // Messages not pulled stay in the chat's `raw`.
+        assert!(
+            without[0]
+                .conversation
+                .raw
+                .get()
+                .contains(r#""messages":["#)
+        );
         assert_eq!(without[0].conversation.id, "290");
     }
 
@@ -132,11 +171,12 @@ mod tests {
             br#"{"chat":{"id":5,"messages":[{"created_at":"x"}]}}"#,
             "a",
             ZONE,
+            true,
         )
         .unwrap_err()
         .to_string();
         assert!(e.contains("chat.messages[0].created_at"), "{e}");
-        let d = detail(&ctx(), br#"{"chat":{"id":5}}"#, "a", ZONE).unwrap();
+        let d = detail(&ctx(), br#"{"chat":{"id":5}}"#, "a", ZONE, true).unwrap();
         assert_eq!(d.messages.unwrap().unwrap().len(), 0);
         // A chat whose messages must come from its detail, with an id that
         // cannot go into that path: its own error, naming the listing page.

@@ -69,7 +69,13 @@ async fn detail_fixtures() {
             )
             .await
             .unwrap();
-        assert_eq!(&got.raw, chat, "raw is the detail's chat record");
+        // The messages are pulled: each keeps its own `raw`, and the chat's
+        // is the record without them.
+        let mut record = chat.clone();
+        record.as_object_mut().unwrap().remove("messages");
+        assert_eq!(&got.raw, &record, "raw is the detail's chat record");
+        let without = c.conversation(&id, Include::default()).await.unwrap();
+        assert_eq!(&without.raw, chat, "messages not pulled stay in raw");
         settings.bind(|| {
             insta::assert_yaml_snapshot!(
                 format!("detail__{name}"),
