@@ -141,12 +141,13 @@ mod tests {
     }
 
     fn one(record: Value, listed_as: ConversationType) -> Result<Conversation> {
-        let raw = RawJson::from(record);
+        let text = record.to_string();
+        let raw: &serde_json::value::RawValue = serde_json::from_str(&text).unwrap();
         let env = ChatsEnvelope {
             code: Some("OK".into()),
             message: None,
             num_found: Some(1),
-            chats: Some(vec![raw.as_raw()]),
+            chats: Some(vec![raw]),
         };
         chats_page(&ctx(), "acme", SAIGON, listed_as, env)
             .map(|p| p.conversations.into_iter().next().unwrap())

@@ -27,6 +27,9 @@ use serde_json::value::RawValue;
 use tokio::sync::Semaphore;
 use url::Url;
 
+use crate::raw::RawJson;
+use crate::split;
+
 use crate::error::{Error, Result};
 use crate::lenient::{clip, clip_to};
 
@@ -307,10 +310,73 @@ impl Ctx {
         prefix: impl fmt::Display,
         raw: &'a RawValue,
     ) -> Result<T> {
-        if let Ok(v) = serde_json::from_str::<T>(raw.get()) {
-            return Ok(v);
+        match serde_json::from_str::<T>(raw.get()) {
+            Ok(v) => Ok(v),
+            Err(_) => self.decode_tracked(prefix, raw.get()),
         }
-        let de = &mut serde_json::Deserializer::from_str(raw.get());
+    }
+
+    /// Decodes one record found in its page by [`crate::split`] (its text
+    /// not yet checked to be JSON) and keeps that text as its [`RawJson`].
+    ///
+    /// `None` when the text is not JSON: the caller then reads the page with
+    /// `serde_json` alone, which says where the page breaks.
+    ///
+    /// # Errors
+    /// `Some(Err)`: [`Error::Decode`] naming the path below `prefix` of a
+    /// field that is JSON but not what was expected.
+    pub fn decode_split<'a, T: Deserialize<'a>>(
+        &self,
+        prefix: impl fmt::Display,
+        text: &'a str,
+    ) -> Option<Result<(T, RawJson)>> {
+        match serde_json::from_str::<T>(text) {
+            // Decoded, so JSON throughout.
+            Ok(v) => Some(Ok((v, RawJson::valid(text)))),
+            // A field of the wrong kind in a record that is JSON: the
+            // record's own error, as `decode_raw` gives it.
+            Err(e) if e.classify() == serde_json::error::Category::Data && split::is_json(text) => {
+                Some(
+                    self.decode_tracked(prefix, text)
+                        .map(|v| (v, RawJson::valid(text))),
+                )
+            }
+            Err(_) => None,
+        }
+    }
+
+    /// Decodes the record at `page`'s cursor ([`split::Outline::decode`]:
+    /// read once, where it stands) and keeps its text as its [`RawJson`].
+    ///
+    /// `None` when the text there is not JSON: the caller then reads the page
+    /// with `serde_json` alone, which says where the page breaks.
+    ///
+    /// # Errors
+    /// `Some(Err)`: [`Error::Decode`] naming the path below `prefix` of a
+    /// field that is JSON but not what was expected (the cursor is then
+    /// after the record).
+    pub fn decode_next<'a, T: Deserialize<'a>>(
+        &self,
+        prefix: impl fmt::Display,
+        page: &mut split::Outline<'a>,
+    ) -> Option<Result<(T, RawJson)>> {
+        match page.decode::<T>() {
+            split::Decoded::Ok(v, text) => Some(Ok((v, RawJson::valid(text)))),
+            split::Decoded::Invalid(text) => Some(
+                self.decode_tracked(prefix, text)
+                    .map(|v| (v, RawJson::valid(text))),
+            ),
+            split::Decoded::NotJson => None,
+        }
+    }
+
+    /// Decodes a record with path tracking, to say where it fails.
+    fn decode_tracked<'a, T: Deserialize<'a>>(
+        &self,
+        prefix: impl fmt::Display,
+        text: &'a str,
+    ) -> Result<T> {
+        let de = &mut serde_json::Deserializer::from_str(text);
         serde_path_to_error::deserialize::<_, T>(de).map_err(|e| {
             // The path says where; a line and column within one record
             // would only add noise.

@@ -10,6 +10,7 @@ pub mod paging;
 pub mod query;
 pub mod raw;
 pub mod registry;
+pub mod split;
 pub mod stats;
 pub mod time;
 

@@ -17,22 +17,29 @@ use serde_json::value::RawValue;
 /// line break (so it can sit on one JSONL line).
 ///
 /// Serializing with `serde_json` writes the text verbatim (through
-/// `serde_json`'s raw-value mechanism); `serde_json::to_value` parses it.
-/// Other serde formats should serialize [`RawJson::to_value`] instead.
-/// Equality is JSON equality: `{"a": 1}` equals `{"a":1}`.
+/// `serde_json`'s raw-value mechanism, as its own `RawValue` does);
+/// `serde_json::to_value` parses it. Other serde formats should serialize
+/// [`RawJson::to_value`] instead. Equality is JSON equality: `{"a": 1}`
+/// equals `{"a":1}`.
 #[derive(Clone)]
-pub struct RawJson(Box<RawValue>);
+pub struct RawJson(Box<str>);
+
+/// The name under which `serde_json` passes raw JSON text through its
+/// serializers: its `RawValue` serializes as a one-field struct of this name
+/// and field. Should a `serde_json` release change it, `RawJson` would come
+/// out as an object holding a string, which the tests below catch.
+const RAW_TOKEN: &str = "$serde_json::private::RawValue";
 
 impl RawJson {
     /// JSON `null`.
     pub fn null() -> Self {
-        Self(RawValue::NULL.to_owned())
+        Self("null".into())
     }
 
     /// Copies a raw value (a record borrowed from a page), made compact when
     /// it spans lines.
     pub fn from_raw(raw: &RawValue) -> Self {
-        Self::from_boxed(raw.to_owned())
+        Self::valid(raw.get())
     }
 
     /// Parses and keeps JSON text (made compact when it spans lines).
@@ -40,33 +47,37 @@ impl RawJson {
     /// # Errors
     /// When `text` is not one JSON value.
     pub fn parse(text: &str) -> Result<Self, serde_json::Error> {
-        RawValue::from_string(text.trim().to_owned()).map(Self::from_boxed)
+        let raw = RawValue::from_string(text.trim().to_owned())?;
+        Ok(Self::valid_owned(raw.into()))
     }
 
     /// The compact JSON text of a value.
     pub fn from_value(value: &Value) -> Self {
-        let text = value.to_string();
-        Self(RawValue::from_string(text).expect("a Value serializes to valid JSON"))
+        Self(value.to_string().into_boxed_str())
     }
 
-    fn from_boxed(raw: Box<RawValue>) -> Self {
+    /// Keeps text already known to be one JSON value (a record `serde_json`
+    /// has just read, or a raw value), copied.
+    pub(crate) fn valid(text: &str) -> Self {
         // A line break in valid JSON is always whitespace between tokens
         // (strings cannot hold one unescaped): only then is there anything
         // to squeeze out. Single-line records are kept byte for byte.
-        if memchr::memchr2(b'\n', b'\r', raw.get().as_bytes()).is_none() {
-            return Self(raw);
+        if memchr::memchr2(b'\n', b'\r', text.as_bytes()).is_none() {
+            return Self(text.into());
         }
-        let compact = minify(raw.get());
-        Self(RawValue::from_string(compact).unwrap_or(raw))
+        Self(minify(text).into_boxed_str())
+    }
+
+    /// [`RawJson::valid`] for text already owned.
+    pub(crate) fn valid_owned(text: Box<str>) -> Self {
+        if memchr::memchr2(b'\n', b'\r', text.as_bytes()).is_none() {
+            return Self(text);
+        }
+        Self(minify(&text).into_boxed_str())
     }
 
     /// The JSON text.
     pub fn get(&self) -> &str {
-        self.0.get()
-    }
-
-    /// The value as `serde_json`'s raw value.
-    pub fn as_raw(&self) -> &RawValue {
         &self.0
     }
 
@@ -151,7 +162,7 @@ impl From<Value> for RawJson {
 impl From<Box<RawValue>> for RawJson {
     /// Takes a raw value as it is (made compact when it spans lines).
     fn from(raw: Box<RawValue>) -> Self {
-        Self::from_boxed(raw)
+        Self::valid_owned(raw.into())
     }
 }
 
@@ -163,13 +174,16 @@ impl From<&RawValue> for RawJson {
 
 impl Serialize for RawJson {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(s)
+        use serde::ser::SerializeStruct;
+        let mut raw = s.serialize_struct(RAW_TOKEN, 1)?;
+        raw.serialize_field(RAW_TOKEN, self.get())?;
+        raw.end()
     }
 }
 
 impl<'de> Deserialize<'de> for RawJson {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Box::<RawValue>::deserialize(d).map(Self::from_boxed)
+        Box::<RawValue>::deserialize(d).map(Self::from)
     }
 }
 
@@ -251,6 +265,24 @@ mod tests {
         assert_eq!(back.raw.get(), r#"{"x":[1,"y"]}"#);
         let from_value: Rec = serde_json::from_value(json!({"raw": {"x": [1, "y"]}})).unwrap();
         assert_eq!(from_value.raw, r.raw);
+        // The same bytes as `serde_json`'s own raw value, inside a record
+        // and alone (the pass-through this type relies on).
+        let text = r#"{"k":["v",1.50,"\u4f60"]}"#;
+        let own = RawJson::parse(text).unwrap();
+        let theirs = RawValue::from_string(text.to_owned()).unwrap();
+        assert_eq!(serde_json::to_string(&own).unwrap(), text);
+        #[derive(Serialize)]
+        struct Theirs {
+            raw: Box<RawValue>,
+        }
+        assert_eq!(
+            serde_json::to_string(&Rec { raw: own.clone() }).unwrap(),
+            serde_json::to_string(&Theirs { raw: theirs }).unwrap()
+        );
+        assert_eq!(
+            serde_json::to_value(&own).unwrap(),
+            json!({"k": ["v", 1.5, "你"]})
+        );
         assert!(RawJson::default().is_null());
         assert!(RawJson::parse("not json").is_err());
         assert_eq!(format!("{:?}", r.raw), r#"{"x":[1,"y"]}"#);

@@ -1,9 +1,11 @@
 //! KF5 wire records → the normalized model, exactly as docs/mapping.md says.
 //! Pure functions: no I/O.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use connector_core::http::Ctx;
+use connector_core::split::{self, Outline};
 use connector_core::time::{Tz, local_to_utc};
 use connector_core::{
     Agent, Attachment, Channel, Conversation, Message, MessageKind, Party, Rating, RawJson, Result,
@@ -13,7 +15,7 @@ use serde_json::value::RawValue;
 
 use crate::VENDOR;
 use crate::client::is_chat_id;
-use crate::wire::{SplitChat, WireChat, WireMessage, WireUpload};
+use crate::wire::{SplitChat, WireChat, WireMessage, WireUpload, members_json};
 
 /// A chat record decoded and mapped: the conversation (with `raw` set to
 /// the record itself, messages not fetched) and, when they were asked for
@@ -47,7 +49,9 @@ pub(crate) fn decode_chat(
     let mut wire: WireChat = ctx.decode_raw(path, raw)?;
     let items = wire.messages.take().filter(|_| with_messages);
     let conversation = mapped(ctx, path, wire, RawJson::from_raw(raw), account, zone)?;
-    listed(ctx, path, conversation, items, zone, with_messages)
+    let messages =
+        items.map(|items| decode_messages(ctx, format_args!("{path}.messages"), &items, zone));
+    Ok(listed(ctx, path, conversation, messages, with_messages))
 }
 
 /// Decodes one chat read by [`SplitChat`] at `path`, with its messages: the
@@ -63,12 +67,77 @@ pub(crate) fn decode_split_chat(
     account: &str,
     zone: Tz,
 ) -> Result<ListedChat> {
-    let members = RawValue::from_string(split.members_json())
+    let members = RawValue::from_string(members_json(&split.members))
         .map_err(|e| ctx.field(path.to_string(), e.to_string()))?;
     let wire: WireChat = ctx.decode_raw(path, &members)?;
     let mut conversation = mapped(ctx, path, wire, RawJson::null(), account, zone)?;
     conversation.raw = RawJson::from(members);
-    listed(ctx, path, conversation, split.messages, zone, true)
+    let messages = split
+        .messages
+        .map(|items| decode_messages(ctx, format_args!("{path}.messages"), &items, zone));
+    Ok(listed(ctx, path, conversation, messages, true))
+}
+
+/// [`decode_split_chat`] on the chat object at `page`'s cursor, walked in
+/// the page's one pass ([`Outline`]): its members other than `messages` and
+/// each message decoded from their own text, so each part is read once by
+/// `serde_json`. `None` for anything but a good chat whose messages are JSON
+/// (a bad message's field is the chat's error): the page then goes the
+/// [`decode_split_chat`] way, which reads the same and names what is wrong.
+pub(crate) fn outlined_chat(
+    ctx: &Ctx,
+    path: impl fmt::Display + Copy,
+    page: &mut Outline<'_>,
+    account: &str,
+    zone: Tz,
+) -> Option<ListedChat> {
+    let mut members = Vec::with_capacity(16);
+    let mut items = None;
+    let mut seen = false;
+    page.object()?;
+    while let Some(name) = page.next_member()? {
+        if name != "messages" {
+            members.push((Cow::Borrowed(name), page.value()?));
+        } else if std::mem::replace(&mut seen, true) {
+            return None;
+        } else if !page.null()? {
+            items = Some(outlined_messages(ctx, path, page, zone)?);
+        }
+    }
+    let json = members_json(&members);
+    let (wire, raw) = ctx.decode_split::<WireChat>(path, &json)?.ok()?;
+    let conversation = chat(wire, raw, account, zone)?;
+    Some(listed(ctx, path, conversation, items, true))
+}
+
+/// The messages array at `page`'s cursor, each message decoded where it
+/// stands; `None` when one is not JSON. A message that is JSON but not a
+/// good message is the chat's error.
+fn outlined_messages(
+    ctx: &Ctx,
+    path: impl fmt::Display + Copy,
+    page: &mut Outline<'_>,
+    zone: Tz,
+) -> Option<Result<Vec<Message>>> {
+    let mut messages = Vec::with_capacity(16);
+    let mut error = None;
+    page.array()?;
+    while page.next_item()? {
+        let prefix = format_args!("{path}.messages[{}]", messages.len());
+        if error.is_some() {
+            // After a bad message the rest need only be JSON.
+            split::is_json(page.value()?).then_some(())?;
+            continue;
+        }
+        let decoded = ctx
+            .decode_next::<WireMessage>(prefix, page)?
+            .and_then(|(wire, raw)| Ok((upload(ctx, prefix, &wire)?, wire, raw)));
+        match decoded {
+            Ok((upload, wire, raw)) => messages.push(message(wire, upload.as_ref(), raw, zone)),
+            Err(e) => error = Some(e),
+        }
+    }
+    Some(error.map_or(Ok(messages), Err))
 }
 
 /// [`chat`], a chat without an id being the error of its `path`.
@@ -83,18 +152,14 @@ fn mapped(
     chat(wire, raw, account, zone).ok_or_else(|| ctx.field(format!("{path}.id"), "missing"))
 }
 
-/// A mapped chat with its message `items` decoded (a bad message is this
-/// chat's error).
+/// A mapped chat with its `messages` (a bad message is this chat's error).
 fn listed(
     ctx: &Ctx,
     path: impl fmt::Display + Copy,
     conversation: Conversation,
-    items: Option<Vec<&RawValue>>,
-    zone: Tz,
+    mut messages: Option<Result<Vec<Message>>>,
     with_messages: bool,
-) -> Result<ListedChat> {
-    let mut messages =
-        items.map(|items| decode_messages(ctx, format_args!("{path}.messages"), &items, zone));
+) -> ListedChat {
     // Without its own messages a chat's come from `/apiv2/chats/{id}.json`:
     // an id that cannot go into that path is this chat's error, said here,
     // where the listing page is known.
@@ -107,10 +172,10 @@ fn listed(
             ),
         )));
     }
-    Ok(ListedChat {
+    ListedChat {
         conversation,
         messages,
-    })
+    }
 }
 
 /// Maps a chat; `None` when it has no id.
@@ -196,17 +261,26 @@ pub(crate) fn decode_messages(
 ) -> Result<Vec<Message>> {
     let mut messages = Vec::with_capacity(items.len());
     for (j, raw) in items.iter().enumerate() {
-        let wire: WireMessage = ctx.decode_raw(format_args!("{path}[{j}]"), raw)?;
-        // `upload` accepts any value: only an object is decoded.
-        let upload = match wire.upload {
-            Some(obj) if obj.get().starts_with('{') => {
-                Some(ctx.decode_raw::<WireUpload>(format_args!("{path}[{j}].upload"), obj)?)
-            }
-            _ => None,
-        };
+        let prefix = format_args!("{path}[{j}]");
+        let wire: WireMessage = ctx.decode_raw(prefix, raw)?;
+        let upload = upload(ctx, prefix, &wire)?;
         messages.push(message(wire, upload.as_ref(), RawJson::from_raw(raw), zone));
     }
     Ok(messages)
+}
+
+/// A message's `upload`, which accepts any value: only an object is decoded.
+fn upload(
+    ctx: &Ctx,
+    prefix: impl fmt::Display,
+    wire: &WireMessage<'_>,
+) -> Result<Option<WireUpload>> {
+    match wire.upload {
+        Some(obj) if obj.get().starts_with('{') => ctx
+            .decode_raw(format_args!("{prefix}.upload"), obj)
+            .map(Some),
+        _ => Ok(None),
+    }
 }
 
 /// Maps one message. The API has no sender-role field: a join event without

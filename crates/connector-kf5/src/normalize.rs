@@ -11,8 +11,10 @@ use connector_core::Result;
 use connector_core::http::Ctx;
 use connector_core::time::Tz;
 
+use connector_core::split::{self, Outline};
+
 pub use crate::convert::ListedChat;
-use crate::convert::{decode_chat, decode_split_chat};
+use crate::convert::{decode_chat, decode_split_chat, outlined_chat};
 use crate::wire::{DetailEnvelope, ListEnvelope, SplitDetailEnvelope, SplitListEnvelope};
 
 /// Normalizes one page of `GET /apiv2/chats.json`: its chats in vendor
@@ -38,15 +40,10 @@ pub fn listing_page(
     with_messages: bool,
 ) -> Result<Vec<ListedChat>> {
     if with_messages {
-        let env: SplitListEnvelope<'_> = ctx.decode_body(body)?;
-        return env
-            .chats
-            .into_iter()
-            .enumerate()
-            .map(|(i, chat)| {
-                decode_split_chat(ctx, format_args!("chats[{i}]"), chat, account, zone)
-            })
-            .collect();
+        return match outlined(ctx, body, "chats", account, zone) {
+            Some(chats) => Ok(chats),
+            None => parsed_listing(ctx, body, account, zone),
+        };
     }
     let env: ListEnvelope<'_> = ctx.decode_body(body)?;
     env.chats
@@ -82,11 +79,65 @@ pub fn detail(
         let env: DetailEnvelope<'_> = ctx.decode_body(body)?;
         return decode_chat(ctx, "chat", env.chat, account, zone, false);
     }
+    let mut chat = match outlined(ctx, body, "chat", account, zone) {
+        Some(mut chats) if chats.len() == 1 => chats.remove(0),
+        _ => return parsed_detail(ctx, body, account, zone),
+    };
+    let messages = chat.messages.take().unwrap_or(Ok(Vec::new()))?;
+    chat.messages = Some(Ok(messages));
+    Ok(chat)
+}
+
+/// [`listing_page`] with messages, read by `serde_json` alone.
+fn parsed_listing(ctx: &Ctx, body: &[u8], account: &str, zone: Tz) -> Result<Vec<ListedChat>> {
+    let env: SplitListEnvelope<'_> = ctx.decode_body(body)?;
+    env.chats
+        .into_iter()
+        .enumerate()
+        .map(|(i, chat)| decode_split_chat(ctx, format_args!("chats[{i}]"), chat, account, zone))
+        .collect()
+}
+
+/// [`detail`] with messages, read by `serde_json` alone.
+fn parsed_detail(ctx: &Ctx, body: &[u8], account: &str, zone: Tz) -> Result<ListedChat> {
     let env: SplitDetailEnvelope<'_> = ctx.decode_body(body)?;
     let mut chat = decode_split_chat(ctx, "chat", env.chat, account, zone)?;
     let messages = chat.messages.take().unwrap_or(Ok(Vec::new()))?;
     chat.messages = Some(Ok(messages));
     Ok(chat)
+}
+
+/// The page read through its outline ([`connector_core::split`]): the
+/// chats found under `key` (`chats`, an array, or `chat`, one object), each
+/// chat's members and each message decoded once from their own text. `None`
+/// for anything unusual and for every error but a message's: the caller
+/// then reads the page with `serde_json` alone, to the same result or an
+/// error that says where.
+fn outlined(ctx: &Ctx, body: &[u8], key: &str, account: &str, zone: Tz) -> Option<Vec<ListedChat>> {
+    let mut page = Outline::new(split::page_text(body)?);
+    let mut chats = None;
+    page.object()?;
+    while let Some(name) = page.next_member()? {
+        if name != key {
+            split::is_json(page.value()?).then_some(())?;
+        } else if chats.is_some() {
+            return None;
+        } else if key == "chat" {
+            chats = Some(vec![outlined_chat(ctx, "chat", &mut page, account, zone)?]);
+        } else if page.null()? {
+            chats = Some(Vec::new());
+        } else {
+            let mut found = Vec::new();
+            page.array()?;
+            while page.next_item()? {
+                let path = format_args!("chats[{}]", found.len());
+                found.push(outlined_chat(ctx, path, &mut page, account, zone)?);
+            }
+            chats = Some(found);
+        }
+    }
+    page.end()?;
+    chats
 }
 
 #[cfg(test)]
@@ -108,6 +159,77 @@ mod tests {
             Some(Err(e)) => e.to_string(),
             other => panic!("expected a messages error, got {other:?}"),
         }
+    }
+
+    /// Pages bent every which way (bytes dropped, doubled, swapped for
+    /// JSON punctuation, escapes and blanks): read through their outline or
+    /// by `serde_json` alone, each gives the same chats, messages and `raw`,
+    /// or the same error.
+    #[test]
+    fn the_outline_reads_every_page_as_serde_json_does() {
+        use rand::{Rng, SeedableRng};
+        let listing = br#"{"chats":[
+            {"id":290,"status":"close","created_at":"2015-4-25 08:04:12","rating":"good","messages":[
+                {"id":1,"type":"chat.msg","name":"v","msg":"hi \"there\" \u4f60","is_read":1,"created_at":"2015-04-25 08:04:13","upload":null},
+                {"id":"2","type":"chat.memberjoin","name":null,"msg":"","created_at":"2015-04-25 08:04:14","upload":{"name":"a.png","size":"3","url":"https:\/\/x"}},
+                {"id":3,"type":"chat.transfer","name":"\u5f20","is_read":"0","created_at":"2015-4-25 8:4:15","upload":[]}]},
+            {"id":"291","messages":null,"end_at":""},
+            {"id":292,"visitor_id":7,"messages":[],"extra":{"a":[1,{"b":"]}"}]}}],"count":3}"#;
+        let detail_body = br#"{"chat":{"id":5,"agent_id":"9","messages":[{"id":1,"msg":"x","created_at":"2020-01-01 00:00:00"},{"id":2,"is_read":true}]}}"#;
+        let pieces: [&[u8]; 14] = [
+            b"{", b"}", b"[", b"]", b",", b":", b"\"", b"\\", b" ", b"\n", b"null", b"1", b"\"x\"",
+            b"\\u00",
+        ];
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        let (mut outlined_ok, mut total) = (0, 0);
+        for case in 0..6000 {
+            let base: &[u8] = if case % 3 == 2 { detail_body } else { listing };
+            let mut page = base.to_vec();
+            for _ in 0..(case % 3) + 1 {
+                let at = rng.random_range(0..page.len());
+                match rng.random_range(0..3) {
+                    0 => {
+                        page.remove(at);
+                    }
+                    1 => {
+                        let piece = pieces[rng.random_range(0..pieces.len())];
+                        page.splice(at..at, piece.iter().copied());
+                    }
+                    _ => {
+                        let end = (at + rng.random_range(1..12)).min(page.len());
+                        let copy = page[at..end].to_vec();
+                        page.splice(at..at, copy);
+                    }
+                }
+            }
+            let show = |r: &Result<Vec<ListedChat>>| match r {
+                Ok(chats) => format!("{chats:?}"),
+                Err(e) => format!("error: {e}"),
+            };
+            let (fast, slow) = if base == detail_body {
+                let one = |r: Result<ListedChat>| r.map(|c| vec![c]);
+                (
+                    one(detail(&ctx(), &page, "a", ZONE, true)),
+                    one(parsed_detail(&ctx(), &page, "a", ZONE)),
+                )
+            } else {
+                (
+                    listing_page(&ctx(), &page, "a", ZONE, true),
+                    parsed_listing(&ctx(), &page, "a", ZONE),
+                )
+            };
+            assert_eq!(
+                show(&fast),
+                show(&slow),
+                "{}",
+                String::from_utf8_lossy(&page)
+            );
+            total += 1;
+            let key = if base == detail_body { "chat" } else { "chats" };
+            outlined_ok += usize::from(outlined(&ctx(), &page, key, "a", ZONE).is_some());
+        }
+        // The outline did read a good share of them (the rest fell back).
+        assert!(outlined_ok * 5 > total, "{outlined_ok} of {total}");
     }
 
     #[test]

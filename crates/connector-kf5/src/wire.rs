@@ -53,43 +53,35 @@ pub(crate) struct SplitDetailEnvelope<'a> {
 /// instead of once for the chat's text and again for its array.
 #[derive(Debug)]
 pub(crate) struct SplitChat<'a> {
-    pub members: Vec<(Cow<'a, str>, &'a RawValue)>,
+    pub members: Vec<(Cow<'a, str>, &'a str)>,
     /// As [`WireChat::messages`].
     pub messages: Option<Vec<&'a RawValue>>,
 }
 
-impl SplitChat<'_> {
-    /// The chat's members other than `messages`, as one compact JSON object
-    /// in their order, values byte for byte.
-    pub(crate) fn members_json(&self) -> String {
-        let len: usize = self
-            .members
-            .iter()
-            .map(|(k, v)| k.len() + v.get().len() + 4)
-            .sum();
-        let mut out = String::with_capacity(len + 2);
-        out.push('{');
-        for (i, (key, value)) in self.members.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            match key {
-                // Borrowed from the page: it had no escapes to undo.
-                Cow::Borrowed(k) => {
-                    out.push('"');
-                    out.push_str(k);
-                    out.push('"');
-                }
-                Cow::Owned(k) => {
-                    out.push_str(&serde_json::to_string(k).expect("a string serializes"))
-                }
-            }
-            out.push(':');
-            out.push_str(value.get());
+/// Members of a chat object, `messages` left out, as one compact JSON object
+/// in their order, values byte for byte (names borrowed from the page had
+/// no escapes and are written as they are).
+pub(crate) fn members_json(members: &[(Cow<'_, str>, &str)]) -> String {
+    let len: usize = members.iter().map(|(k, v)| k.len() + v.len() + 4).sum();
+    let mut out = String::with_capacity(len.max(1) + 1);
+    out.push('{');
+    for (i, (key, value)) in members.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
         }
-        out.push('}');
-        out
+        match key {
+            Cow::Borrowed(k) => {
+                out.push('"');
+                out.push_str(k);
+                out.push('"');
+            }
+            Cow::Owned(k) => out.push_str(&serde_json::to_string(k).expect("a string serializes")),
+        }
+        out.push(':');
+        out.push_str(value);
     }
+    out.push('}');
+    out
 }
 
 impl<'de: 'a, 'a> Deserialize<'de> for SplitChat<'a> {
@@ -114,7 +106,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for SplitChat<'a> {
                         seen = true;
                         messages = map.next_value::<Option<Vec<&'a RawValue>>>()?;
                     } else {
-                        members.push((key, map.next_value::<&'a RawValue>()?));
+                        members.push((key, map.next_value::<&'a RawValue>()?.get()));
                     }
                 }
                 Ok(SplitChat { members, messages })
