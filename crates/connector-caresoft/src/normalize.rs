@@ -28,13 +28,16 @@
 //! # Ok::<(), connector_core::Error>(())
 //! ```
 
+use std::borrow::Cow;
+
 use connector_core::http::Ctx;
+use connector_core::split::{self, Outline};
 use connector_core::time::Tz;
 use connector_core::{Conversation, Result};
 
 use crate::config::ConversationType;
 use crate::convert;
-use crate::wire::ChatsEnvelope;
+use crate::wire::{ChatsEnvelope, WireChat};
 
 /// One listing page, normalized.
 #[derive(Debug, Clone)]
@@ -64,8 +67,66 @@ pub fn conversations_page(
     zone: Tz,
     listed_as: ConversationType,
 ) -> Result<ChatsPage> {
+    if let Some(page) = outlined(ctx, body, account, zone, listed_as) {
+        return Ok(page);
+    }
+    parsed(ctx, body, account, zone, listed_as)
+}
+
+/// [`conversations_page`] read by `serde_json` alone: the envelope with its
+/// records borrowed as raw values, then each record from its text.
+fn parsed(
+    ctx: &Ctx,
+    body: &[u8],
+    account: &str,
+    zone: Tz,
+    listed_as: ConversationType,
+) -> Result<ChatsPage> {
     let envelope: ChatsEnvelope<'_> = ctx.decode_body(body)?;
     convert::chats_page(ctx, account, zone, listed_as, envelope)
+}
+
+/// [`conversations_page`] through the page's outline
+/// ([`connector_core::split`]): each record decoded once, where it stands,
+/// its text kept as `raw`. `None` for anything but a good page of good
+/// records: the page then goes the [`parsed`] way, which reads the same and
+/// says what is wrong.
+fn outlined(
+    ctx: &Ctx,
+    body: &[u8],
+    account: &str,
+    zone: Tz,
+    listed_as: ConversationType,
+) -> Option<ChatsPage> {
+    let mut page = Outline::new(split::page_text(body)?);
+    let mut members = Vec::with_capacity(4);
+    let mut conversations = None;
+    page.object()?;
+    while let Some(name) = page.next_member()? {
+        if name != "chats" {
+            members.push((Cow::Borrowed(name), page.value()?));
+            continue;
+        }
+        if conversations.is_some() || page.null()? {
+            return None;
+        }
+        let mut found = Vec::with_capacity(500);
+        page.array()?;
+        while page.next_item()? {
+            let path = format_args!("chats[{}]", found.len());
+            let (chat, raw) = ctx.decode_next::<WireChat>(path, &mut page)?.ok()?;
+            found.push(convert::conversation(account, zone, listed_as, chat, raw).ok()?);
+        }
+        conversations = Some(found);
+    }
+    page.end()?;
+    let rest = split::object_text(&members);
+    let envelope: ChatsEnvelope<'_> = serde_json::from_str(&rest).ok()?;
+    matches!(envelope.code.as_deref(), Some("OK") | None).then_some(())?;
+    Some(ChatsPage {
+        conversations: conversations?,
+        total: envelope.num_found,
+    })
 }
 
 #[cfg(test)]
@@ -94,6 +155,36 @@ mod tests {
             Tz::Asia__Ho_Chi_Minh,
             listed_as,
         )
+    }
+
+    /// Pages bent every which way: read through their outline or by
+    /// `serde_json` alone, each gives the same conversations and `raw`, or
+    /// the same error.
+    #[test]
+    fn the_outline_reads_every_page_as_serde_json_does() {
+        let two = r#"{"code":"OK","numFound":"2","chats":[
+            {"conversation_id":"c-1","start_time":"2023-04-22 09:48:30","waitTime":"00:00:08",
+             "chat_status":"LBL_CHAT_STATUS_MEET","service_id":60047005,"customer":{"name":"L\u00ea"}},
+            {"conversation_id":"c-2","end_time":"","is_trigger":1,"landing_page":"https:\/\/x"}],"msg":null}"#;
+        let (mut outlined_ok, mut total) = (0, 0);
+        let pages = connector_testkit::bent_pages(DOC_EXAMPLE.as_bytes(), 21, 2500)
+            .into_iter()
+            .chain(connector_testkit::bent_pages(two.as_bytes(), 22, 2500));
+        for body in pages {
+            let read = |r: Result<ChatsPage>| match r {
+                Ok(p) => format!("{p:?}"),
+                Err(e) => format!("error: {e}"),
+            };
+            let zone = Tz::Asia__Ho_Chi_Minh;
+            let fast = conversations_page(&ctx(2), &body, "a", zone, ConversationType::LiveChat);
+            let slow = parsed(&ctx(2), &body, "a", zone, ConversationType::LiveChat);
+            assert_eq!(read(fast), read(slow), "{}", String::from_utf8_lossy(&body));
+            total += 1;
+            outlined_ok += usize::from(
+                outlined(&ctx(2), &body, "a", zone, ConversationType::LiveChat).is_some(),
+            );
+        }
+        assert!(outlined_ok * 5 > total, "{outlined_ok} of {total}");
     }
 
     #[test]

@@ -15,6 +15,8 @@
 //! caller then reads the page with `serde_json` alone, which also explains
 //! what is wrong with it.
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 
 /// A cursor over a JSON text that walks its outline in one pass: it enters
@@ -190,6 +192,34 @@ pub enum Decoded<'a, T> {
     Invalid(&'a str),
     /// Not JSON, or not found: the page is to be read another way.
     NotJson,
+}
+
+/// Members as one compact JSON object, in their order, values as they are
+/// (member names borrowed from a page had no escapes and are written as
+/// they are; owned ones are escaped).
+pub fn object_text(members: &[(Cow<'_, str>, &str)]) -> String {
+    let len: usize = members.iter().map(|(k, v)| k.len() + v.len() + 4).sum();
+    let mut out = String::with_capacity(len.max(1) + 1);
+    out.push('{');
+    for (i, (name, value)) in members.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        match name {
+            Cow::Borrowed(name) => {
+                out.push('"');
+                out.push_str(name);
+                out.push('"');
+            }
+            Cow::Owned(name) => {
+                out.push_str(&serde_json::to_string(name).expect("a string serializes"));
+            }
+        }
+        out.push(':');
+        out.push_str(value);
+    }
+    out.push('}');
+    out
 }
 
 /// A response body as text, when it is UTF-8 (checked at once for the
@@ -397,6 +427,12 @@ mod tests {
                 "not json"
             ]
         );
+        let members = [
+            (Cow::Borrowed("a"), "[1, 2]"),
+            (Cow::Owned("b\"c".into()), "null"),
+        ];
+        assert_eq!(object_text(&members), r#"{"a":[1, 2],"b\"c":null}"#);
+        assert_eq!(object_text(&[]), "{}");
         let mut o = Outline::new("nullx");
         assert_eq!(o.null(), Some(false));
         assert!(is_json(r#"{"a":[1,"b"]}"#));

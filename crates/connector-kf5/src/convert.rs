@@ -15,7 +15,7 @@ use serde_json::value::RawValue;
 
 use crate::VENDOR;
 use crate::client::is_chat_id;
-use crate::wire::{SplitChat, WireChat, WireMessage, WireUpload, members_json};
+use crate::wire::{SplitChat, WireChat, WireMessage, WireUpload};
 
 /// A chat record decoded and mapped: the conversation (with `raw` set to
 /// the record itself, messages not fetched) and, when they were asked for
@@ -67,7 +67,7 @@ pub(crate) fn decode_split_chat(
     account: &str,
     zone: Tz,
 ) -> Result<ListedChat> {
-    let members = RawValue::from_string(members_json(&split.members))
+    let members = RawValue::from_string(split::object_text(&split.members))
         .map_err(|e| ctx.field(path.to_string(), e.to_string()))?;
     let wire: WireChat = ctx.decode_raw(path, &members)?;
     let mut conversation = mapped(ctx, path, wire, RawJson::null(), account, zone)?;
@@ -104,7 +104,7 @@ pub(crate) fn outlined_chat(
             items = Some(outlined_messages(ctx, path, page, zone)?);
         }
     }
-    let json = members_json(&members);
+    let json = split::object_text(&members);
     let (wire, raw) = ctx.decode_split::<WireChat>(path, &json)?.ok()?;
     let conversation = chat(wire, raw, account, zone)?;
     Some(listed(ctx, path, conversation, items, true))

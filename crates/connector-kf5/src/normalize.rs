@@ -167,7 +167,6 @@ mod tests {
     /// or the same error.
     #[test]
     fn the_outline_reads_every_page_as_serde_json_does() {
-        use rand::{Rng, SeedableRng};
         let listing = br#"{"chats":[
             {"id":290,"status":"close","created_at":"2015-4-25 08:04:12","rating":"good","messages":[
                 {"id":1,"type":"chat.msg","name":"v","msg":"hi \"there\" \u4f60","is_read":1,"created_at":"2015-04-25 08:04:13","upload":null},
@@ -176,37 +175,21 @@ mod tests {
             {"id":"291","messages":null,"end_at":""},
             {"id":292,"visitor_id":7,"messages":[],"extra":{"a":[1,{"b":"]}"}]}}],"count":3}"#;
         let detail_body = br#"{"chat":{"id":5,"agent_id":"9","messages":[{"id":1,"msg":"x","created_at":"2020-01-01 00:00:00"},{"id":2,"is_read":true}]}}"#;
-        let pieces: [&[u8]; 14] = [
-            b"{", b"}", b"[", b"]", b",", b":", b"\"", b"\\", b" ", b"\n", b"null", b"1", b"\"x\"",
-            b"\\u00",
-        ];
-        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
         let (mut outlined_ok, mut total) = (0, 0);
-        for case in 0..6000 {
-            let base: &[u8] = if case % 3 == 2 { detail_body } else { listing };
-            let mut page = base.to_vec();
-            for _ in 0..(case % 3) + 1 {
-                let at = rng.random_range(0..page.len());
-                match rng.random_range(0..3) {
-                    0 => {
-                        page.remove(at);
-                    }
-                    1 => {
-                        let piece = pieces[rng.random_range(0..pieces.len())];
-                        page.splice(at..at, piece.iter().copied());
-                    }
-                    _ => {
-                        let end = (at + rng.random_range(1..12)).min(page.len());
-                        let copy = page[at..end].to_vec();
-                        page.splice(at..at, copy);
-                    }
-                }
-            }
+        let pages = connector_testkit::bent_pages(listing, 11, 4000)
+            .into_iter()
+            .map(|p| (p, false))
+            .chain(
+                connector_testkit::bent_pages(detail_body, 12, 2000)
+                    .into_iter()
+                    .map(|p| (p, true)),
+            );
+        for (page, is_detail) in pages {
             let show = |r: &Result<Vec<ListedChat>>| match r {
                 Ok(chats) => format!("{chats:?}"),
                 Err(e) => format!("error: {e}"),
             };
-            let (fast, slow) = if base == detail_body {
+            let (fast, slow) = if is_detail {
                 let one = |r: Result<ListedChat>| r.map(|c| vec![c]);
                 (
                     one(detail(&ctx(), &page, "a", ZONE, true)),
@@ -225,7 +208,7 @@ mod tests {
                 String::from_utf8_lossy(&page)
             );
             total += 1;
-            let key = if base == detail_body { "chat" } else { "chats" };
+            let key = if is_detail { "chat" } else { "chats" };
             outlined_ok += usize::from(outlined(&ctx(), &page, key, "a", ZONE).is_some());
         }
         // The outline did read a good share of them (the rest fell back).

@@ -58,32 +58,6 @@ pub(crate) struct SplitChat<'a> {
     pub messages: Option<Vec<&'a RawValue>>,
 }
 
-/// Members of a chat object, `messages` left out, as one compact JSON object
-/// in their order, values byte for byte (names borrowed from the page had
-/// no escapes and are written as they are).
-pub(crate) fn members_json(members: &[(Cow<'_, str>, &str)]) -> String {
-    let len: usize = members.iter().map(|(k, v)| k.len() + v.len() + 4).sum();
-    let mut out = String::with_capacity(len.max(1) + 1);
-    out.push('{');
-    for (i, (key, value)) in members.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        match key {
-            Cow::Borrowed(k) => {
-                out.push('"');
-                out.push_str(k);
-                out.push('"');
-            }
-            Cow::Owned(k) => out.push_str(&serde_json::to_string(k).expect("a string serializes")),
-        }
-        out.push(':');
-        out.push_str(value);
-    }
-    out.push('}');
-    out
-}
-
 impl<'de: 'a, 'a> Deserialize<'de> for SplitChat<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct ChatVisitor<'a>(PhantomData<&'a ()>);
