@@ -147,36 +147,6 @@ pub fn without_summary(c: &Conversation) -> Conversation {
     c
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn differences_are_located() {
-        let mut a = Conversation::new("kf5", "acme", "1");
-        let b = a.clone();
-        a.customer.name = Some("张三".into());
-        let d = first_difference("c", &comparable(&a), &comparable(&b)).unwrap();
-        assert_eq!(d, "c.customer.name: \"张三\" != null");
-        assert!(first_difference("c", &comparable(&b), &comparable(&b)).is_none());
-    }
-
-    #[test]
-    #[should_panic(expected = "pulled more than once")]
-    fn duplicates_fail() {
-        let a = Conversation::new("kf5", "acme", "1");
-        assert_same_conversations(&[a.clone(), a.clone()], &[a]);
-    }
-
-    #[test]
-    #[should_panic(expected = "missing (first 10): [\"2\"]")]
-    fn missing_fail() {
-        let a = Conversation::new("kf5", "acme", "1");
-        let b = Conversation::new("kf5", "acme", "2");
-        assert_same_conversations(std::slice::from_ref(&a), &[a.clone(), b]);
-    }
-}
-
 /// `count` copies of `page`, each bent one to three times (a byte dropped, a
 /// piece of JSON punctuation, an escape or a blank put in, a short run
 /// doubled), from `seed`: pages of every shape, broken or not, for checking
@@ -227,4 +197,34 @@ pub fn bent_pages(page: &[u8], seed: u64, count: usize) -> Vec<Vec<u8>> {
         }))
         .take(count)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn differences_are_located() {
+        let mut a = Conversation::new("kf5", "acme", "1");
+        let b = a.clone();
+        a.customer.name = Some("张三".into());
+        let d = first_difference("c", &comparable(&a), &comparable(&b)).unwrap();
+        assert_eq!(d, "c.customer.name: \"张三\" != null");
+        assert!(first_difference("c", &comparable(&b), &comparable(&b)).is_none());
+    }
+
+    #[test]
+    #[should_panic(expected = "pulled more than once")]
+    fn duplicates_fail() {
+        let a = Conversation::new("kf5", "acme", "1");
+        assert_same_conversations(&[a.clone(), a.clone()], &[a]);
+    }
+
+    #[test]
+    #[should_panic(expected = "missing (first 10): [\"2\"]")]
+    fn missing_fail() {
+        let a = Conversation::new("kf5", "acme", "1");
+        let b = Conversation::new("kf5", "acme", "2");
+        assert_same_conversations(std::slice::from_ref(&a), &[a.clone(), b]);
+    }
 }
