@@ -7,9 +7,12 @@
 //! Records are decoded straight from the page's bytes and kept in `raw` as
 //! the JSON text they came in.
 
+use std::borrow::Cow;
+
 use connector_core::http::Ctx;
 use connector_core::model::{Conversation, Message};
 use connector_core::paging::fingerprint_of;
+use connector_core::split::{self, Outline};
 use connector_core::time::Tz;
 use connector_core::{Error, RawJson, Result};
 
@@ -64,6 +67,52 @@ fn not_an_answer(ctx: &Ctx, status: Option<String>, message: Option<String>, key
 /// (`chats[4].start_time`); [`Error::Field`] for a session without `r_id`;
 /// [`Error::Api`] for a 200 answer carrying an error code instead of `chats`.
 pub fn listing_page(ctx: &Ctx, body: &[u8], account: &str, zone: Tz) -> Result<ListingPage> {
+    match outlined_listing(ctx, body, account, zone) {
+        Some(page) => Ok(page),
+        None => parsed_listing(ctx, body, account, zone),
+    }
+}
+
+/// [`listing_page`] through the page's outline ([`split`]): each session
+/// decoded once, where it stands, its text kept as `raw`. `None` for
+/// anything but a good page of good sessions: the page then goes the
+/// [`parsed_listing`] way, which reads the same and says what is wrong.
+fn outlined_listing(ctx: &Ctx, body: &[u8], account: &str, zone: Tz) -> Option<ListingPage> {
+    let mut page = Outline::new(split::page_text(body)?);
+    let mut members = Vec::with_capacity(8);
+    let mut conversations = None;
+    page.object()?;
+    while let Some(name) = page.next_member()? {
+        if name != "chats" {
+            members.push((Cow::Borrowed(name), page.value()?));
+            continue;
+        }
+        if conversations.is_some() {
+            return None;
+        }
+        let mut found = Vec::new();
+        if !page.null()? {
+            page.array()?;
+            while page.next_item()? {
+                let path = format_args!("chats[{}]", found.len());
+                let (chat, raw) = ctx.decode_next::<Chat>(path, &mut page)?.ok()?;
+                found.push(convert::conversation(chat, raw, account, zone).ok()?);
+            }
+        }
+        conversations = Some(found);
+    }
+    page.end()?;
+    let rest = split::object_text(&members);
+    let env: ListEnvelope<'_> = serde_json::from_str(&rest).ok()?;
+    Some(ListingPage {
+        conversations: conversations?,
+        count: env.count,
+        has_next_link: env.next_page.is_some(),
+    })
+}
+
+/// [`listing_page`] read by `serde_json` alone.
+fn parsed_listing(ctx: &Ctx, body: &[u8], account: &str, zone: Tz) -> Result<ListingPage> {
     let env: ListEnvelope<'_> = ctx.decode_body(body)?;
     let Some(items) = env.chats else {
         return Err(not_an_answer(ctx, env.status, env.message, "chats"));
@@ -90,6 +139,70 @@ pub fn listing_page(ctx: &Ctx, body: &[u8], account: &str, zone: Tz) -> Result<L
 /// (`im_chatrecords.contents[2].create_time`); [`Error::Api`] for a 200
 /// answer carrying an error code instead of `im_chatrecords`.
 pub fn messages_page(ctx: &Ctx, body: &[u8], zone: Tz) -> Result<MessagesPage> {
+    match outlined_messages(ctx, body, zone) {
+        Some(page) => Ok(page),
+        None => parsed_messages(ctx, body, zone),
+    }
+}
+
+/// [`messages_page`] through the page's outline ([`split`]), for the usual
+/// shape (`im_chatrecords` an object with `contents`, or `null`): each
+/// record decoded once, where it stands. `None` otherwise and for anything
+/// but a good page: the page then goes the [`parsed_messages`] way.
+fn outlined_messages(ctx: &Ctx, body: &[u8], zone: Tz) -> Option<MessagesPage> {
+    let mut page = Outline::new(split::page_text(body)?);
+    let mut members = Vec::with_capacity(8);
+    let mut found = None;
+    page.object()?;
+    while let Some(name) = page.next_member()? {
+        if name != "im_chatrecords" {
+            members.push((Cow::Borrowed(name), page.value()?));
+            continue;
+        }
+        if found.is_some() {
+            return None;
+        }
+        let (mut messages, mut keys) = (Vec::new(), Vec::new());
+        if !page.null()? {
+            page.object()?;
+            let mut seen = false;
+            while let Some(name) = page.next_member()? {
+                if name != "contents" {
+                    split::is_json(page.value()?).then_some(())?;
+                    continue;
+                }
+                if std::mem::replace(&mut seen, true) {
+                    return None;
+                }
+                if page.null()? {
+                    continue;
+                }
+                page.array()?;
+                while page.next_item()? {
+                    let path = format_args!("im_chatrecords.contents[{}]", messages.len());
+                    let (record, raw) = ctx.decode_next::<Record>(path, &mut page)?.ok()?;
+                    keys.push(fingerprint_of(raw.get()));
+                    messages.push(convert::message(record, raw, zone));
+                }
+            }
+        }
+        found = Some((messages, keys));
+    }
+    page.end()?;
+    let rest = split::object_text(&members);
+    let env: RecordsEnvelope<'_> = serde_json::from_str(&rest).ok()?;
+    let (messages, mut keys) = found?;
+    keys.sort_unstable();
+    Some(MessagesPage {
+        messages,
+        count: env.count,
+        has_next_link: env.next_page.is_some(),
+        fingerprint: fingerprint_of(&keys),
+    })
+}
+
+/// [`messages_page`] read by `serde_json` alone.
+fn parsed_messages(ctx: &Ctx, body: &[u8], zone: Tz) -> Result<MessagesPage> {
     let env: RecordsEnvelope<'_> = ctx.decode_body(body)?;
     let contents = match env.im_chatrecords {
         None => {
@@ -106,8 +219,9 @@ pub fn messages_page(ctx: &Ctx, body: &[u8], zone: Tz) -> Result<MessagesPage> {
     let mut keys = Vec::with_capacity(contents.len());
     for (i, item) in contents.into_iter().enumerate() {
         let record: Record = ctx.decode_raw(format_args!("im_chatrecords.contents[{i}]"), item)?;
-        keys.push(fingerprint_of(item.get()));
-        messages.push(convert::message(record, RawJson::from_raw(item), zone));
+        let raw = RawJson::from_raw(item);
+        keys.push(fingerprint_of(raw.get()));
+        messages.push(convert::message(record, raw, zone));
     }
     // Order-insensitive: a page repeated shuffled is still a repeat.
     keys.sort_unstable();
@@ -136,6 +250,35 @@ mod tests {
 
     fn zone() -> Tz {
         "Asia/Shanghai".parse().unwrap()
+    }
+
+    /// Pages bent every which way: read through their outline or by
+    /// `serde_json` alone, each gives the same page, or the same error.
+    #[test]
+    fn the_outline_reads_every_page_as_serde_json_does() {
+        let listing = br#"{"chats":[{"r_id":"221","type":"2","start_time":"2017-8-23 9:03:01","end_time":"","x":[1, "]"]},
+            {"r_id": 222, "type": 1, "name":"L\u00ea"}],"count":"40","next_page":"https:\/\/www.bangwo8.com\/x","previous_page":null}"#;
+        let records = br#"{"im_chatrecords":{"r_id":"221","contents":[
+            {"spokesman":"u_1","spokesman_identity":"2","msg":"hi \"you\"","create_time":"2018-10-24 15:14:12"},
+            {"spokesman":213,"spokesman_identity":1,"msg":"","create_time":"2018-10-24 15:14:20","img":null}]},
+            "count":2,"next_page":null}"#;
+        let show = |r: Result<String>| r.unwrap_or_else(|e| format!("error: {e}"));
+        let (mut outlined, mut total) = (0, 0);
+        for body in connector_testkit::bent_pages(listing, 31, 2500) {
+            let fast = listing_page(&ctx(), &body, "a", zone()).map(|p| format!("{p:?}"));
+            let slow = parsed_listing(&ctx(), &body, "a", zone()).map(|p| format!("{p:?}"));
+            assert_eq!(show(fast), show(slow), "{}", String::from_utf8_lossy(&body));
+            outlined += usize::from(outlined_listing(&ctx(), &body, "a", zone()).is_some());
+            total += 1;
+        }
+        for body in connector_testkit::bent_pages(records, 32, 2500) {
+            let fast = messages_page(&ctx(), &body, zone()).map(|p| format!("{p:?}"));
+            let slow = parsed_messages(&ctx(), &body, zone()).map(|p| format!("{p:?}"));
+            assert_eq!(show(fast), show(slow), "{}", String::from_utf8_lossy(&body));
+            outlined += usize::from(outlined_messages(&ctx(), &body, zone()).is_some());
+            total += 1;
+        }
+        assert!(outlined * 5 > total, "{outlined} of {total}");
     }
 
     #[test]
