@@ -11,7 +11,14 @@ pub struct JsonlSink {
     out: BufWriter<Box<dyn Write + Send>>,
     path: Option<PathBuf>,
     tmp: Option<PathBuf>,
+    /// The line being made, kept between conversations (one allocation for
+    /// the whole output, not one per line).
+    line: Vec<u8>,
 }
+
+/// The output buffer: large enough that a pull of many small records is not
+/// a write call every few lines.
+const BUFFER: usize = 256 * 1024;
 
 impl std::fmt::Debug for JsonlSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -25,18 +32,20 @@ impl JsonlSink {
     /// Writes to standard output.
     pub fn stdout() -> Self {
         Self {
-            out: BufWriter::new(Box::new(std::io::stdout())),
+            out: BufWriter::with_capacity(BUFFER, Box::new(std::io::stdout())),
             path: None,
             tmp: None,
+            line: Vec::new(),
         }
     }
 
     /// Writes to any writer (the output is flushed by [`Sink::finish`]).
     pub fn new(out: Box<dyn Write + Send>) -> Self {
         Self {
-            out: BufWriter::new(out),
+            out: BufWriter::with_capacity(BUFFER, out),
             path: None,
             tmp: None,
+            line: Vec::new(),
         }
     }
 
@@ -49,9 +58,10 @@ impl JsonlSink {
         let file = File::create(&tmp)
             .map_err(|e| io_error(format!("cannot create {}", tmp.display()), e))?;
         Ok(Self {
-            out: BufWriter::new(Box::new(file)),
+            out: BufWriter::with_capacity(BUFFER, Box::new(file)),
             path: Some(path.to_owned()),
             tmp: Some(tmp),
+            line: Vec::new(),
         })
     }
 
@@ -64,16 +74,17 @@ impl JsonlSink {
 
 impl Sink for JsonlSink {
     fn write(&mut self, conversation: &Conversation) -> Result<()> {
-        let line = serde_json::to_string(conversation).map_err(|e| {
+        // The whole line first, so a conversation that cannot be serialized
+        // leaves no half line behind.
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, conversation).map_err(|e| {
             connector_core::Error::Other(format!(
                 "cannot serialize conversation {}: {e}",
                 conversation.id
             ))
         })?;
-        let r = self
-            .out
-            .write_all(line.as_bytes())
-            .and_then(|()| self.out.write_all(b"\n"));
+        self.line.push(b'\n');
+        let r = self.out.write_all(&self.line);
         r.map_err(|e| io_error(format!("cannot write to {}", self.context()), e))
     }
 
