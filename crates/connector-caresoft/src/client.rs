@@ -8,6 +8,7 @@ use connector_core::http::{Auth, HttpClient, Request};
 use connector_core::lenient::format_utc_z;
 use connector_core::query::TimeField;
 use connector_core::time::Tz;
+use std::sync::Arc;
 
 use crate::VENDOR;
 use crate::config::{CaresoftConfig, ConversationType};
@@ -71,7 +72,7 @@ impl Filters {
 #[derive(Debug)]
 pub(crate) struct Client {
     pub http: HttpClient,
-    pub account: String,
+    pub account: Arc<str>,
     pub zone: Tz,
 }
 
@@ -92,7 +93,7 @@ impl Client {
         )?;
         Ok(Self {
             http,
-            account,
+            account: account.into(),
             zone: config.timezone,
         })
     }
@@ -128,10 +129,13 @@ impl Client {
         page: u32,
     ) -> Result<ChatsPage> {
         let req = Self::chats_request(ty, filters, count, page);
+        // Pages of up to 500 records, fetched ahead: decoded off the task
+        // that drives the pull.
+        let (account, zone) = (Arc::clone(&self.account), self.zone);
         let resp = self
             .http
-            .get_with(&req, |ctx, body| {
-                normalize::conversations_page(ctx, body, &self.account, self.zone, ty)
+            .get_with_spawned(&req, move |ctx, body| {
+                normalize::conversations_page(ctx, body, &account, zone, ty)
             })
             .await?;
         Ok(resp.value)

@@ -120,7 +120,7 @@ impl CaresoftConnector {
         let client = Client::new(&config)?;
         let info = ConnectorInfo {
             vendor: VENDOR,
-            account: client.account.clone(),
+            account: client.account.to_string(),
             base_url: client.http.base_url().to_string(),
             capabilities: CAPABILITIES,
         };

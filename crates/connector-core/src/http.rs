@@ -804,6 +804,45 @@ impl HttpClient {
         .await
     }
 
+    /// [`HttpClient::get_with`], with `read` run on tokio's blocking pool:
+    /// for large pages fetched several at a time (a listing's pages fetched
+    /// ahead), whose decoding then runs on other cores while the task that
+    /// drives the pull goes on writing what came before.
+    ///
+    /// # Errors
+    /// As [`HttpClient::get_with`]; a panic in `read` is an
+    /// [`Error::Other`] naming the page.
+    pub async fn get_with_spawned<R, F>(&self, req: &Request, read: F) -> Result<Response<R>>
+    where
+        F: Fn(&Ctx, &[u8]) -> Result<R> + Clone + Send + 'static,
+        R: Send + 'static,
+    {
+        let ctx = req.ctx(self.vendor);
+        self.with_retries(req, || async {
+            let body = self.attempt(req).await?;
+            let (read, at) = (read.clone(), ctx.clone());
+            let decoded = tokio::task::spawn_blocking(move || {
+                let value = read(&at, &body)?;
+                Ok(Response {
+                    value,
+                    fingerprint: fingerprint(&body),
+                    bytes: body.len(),
+                })
+            })
+            .await
+            .map_err(|e| {
+                Error::Other(format!(
+                    "{}: decoding {} page {} failed: {e}",
+                    ctx.vendor, ctx.endpoint, ctx.page
+                ))
+            })?;
+            decoded.map_err(|e: Error| {
+                e.scrubbed(|t| clip_to(&self.scrub(t), ERROR_CLIP).into_owned())
+            })
+        })
+        .await
+    }
+
     /// GETs a body as bytes, retrying transient failures.
     ///
     /// # Errors

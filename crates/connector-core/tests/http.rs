@@ -464,3 +464,33 @@ async fn a_credential_echoed_in_a_body_is_never_left_half_visible() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_page_decoded_off_the_task_reads_the_same_and_hides_the_credential() {
+    #[derive(Debug, serde::Deserialize)]
+    struct Wants {
+        n: u64,
+    }
+    let settings = HttpSettings {
+        max_attempts: 1,
+        ..fast()
+    };
+    let read = |ctx: &connector_core::http::Ctx, body: &[u8]| ctx.decode_body::<Wants>(body);
+    let (c, _) = client(
+        vec![Answer::Raw("application/json", r#"{"n": 1}"#)],
+        settings.clone(),
+    )
+    .await;
+    let page = c.get_with_spawned(&req(), read).await.unwrap();
+    assert_eq!((page.value.n, page.bytes), (1, 8));
+    // An error quoting the body: the credential is scrubbed from it.
+    let body: &'static str = Box::leak(format!(r#"{{"n": "{SECRET}"}}"#).into_boxed_str());
+    let (c, _) = client(vec![Answer::Raw("application/json", body)], settings).await;
+    let e = c
+        .get_with_spawned(&req(), read)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("invalid type: string"), "{e}");
+    assert!(!e.contains(&SECRET[..8]), "{e}");
+}
