@@ -225,7 +225,7 @@ fn normalization(tiny: bool) -> Result<String, String> {
          `chathaul::caresoft::normalize::conversations_page`): the very functions each connector runs on every page it \
          receives. Envelope and record decoding straight from the page bytes, lenient fields, time zones, mapping to the \
          model, `raw` kept verbatim. CPU time of the thread over as many passes as it takes;\n\
-         - **whole pull**: pulls through `chathaul::connect` on a current-thread tokio runtime, served from the recording \
+         - **whole pull**: pulls through `chathaul::connect` on a current-thread tokio runtime (CPU of every thread of the pull: CareSoft decodes its pages on tokio's blocking pool), served from the recording \
          (page generation not measured): normalization plus the HTTP client (one request per page), paging and streams;\n\
          - **`Value` parse**: the same pages parsed into `serde_json::Value` trees and nothing else, for reference (what \
          a decoder that builds a tree per record pays before any mapping).\n\n\

@@ -29,7 +29,7 @@ use chathaul::Query;
 use chathaul_sim::{SimOptions, Simulator};
 use futures::StreamExt;
 
-use crate::util::thread_cpu;
+use crate::util::{process_cpu_without, thread_cpu};
 
 /// One vendor's figures.
 #[derive(Debug, Clone)]
@@ -214,6 +214,7 @@ fn start_replay(upstream: SocketAddr) -> (SocketAddr, Arc<Replay>) {
         .spawn(move || {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(1)
+                .thread_name("replay")
                 .enable_all()
                 .build()
                 .expect("a runtime");
@@ -336,11 +337,13 @@ pub fn run(tiny: bool) -> Result<Vec<Row>, String> {
         };
         let (mut cpu, mut wall) = (Duration::ZERO, Duration::ZERO);
         while row.passes == 0 || (cpu < min_cpu && !pages_only) {
-            let (c0, w0) = (thread_cpu(), Instant::now());
+            // The pull's threads (a connector may decode pages on tokio's
+            // blocking pool), not the replay server's.
+            let (c0, w0) = (process_cpu_without("replay"), Instant::now());
             let (convs, msgs, bytes, requests) = rt
                 .block_on(pull_once(vendor, &config, &query))
                 .map_err(|e| format!("{vendor}: measured pass: {e}"))?;
-            cpu += thread_cpu().saturating_sub(c0);
+            cpu += process_cpu_without("replay").saturating_sub(c0);
             wall += w0.elapsed();
             row.passes += 1;
             row.conversations += convs;

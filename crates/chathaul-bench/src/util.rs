@@ -28,6 +28,37 @@ pub fn thread_cpu() -> Duration {
         .unwrap_or_default()
 }
 
+/// CPU time of this process (every thread, also those that have ended:
+/// `/proc/self/stat`, in clock ticks of 10 ms) less that of its live threads
+/// named `skip` (`/proc/self/task/*/schedstat`).
+pub fn process_cpu_without(skip: &str) -> Duration {
+    let ticks = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // Fields after the command name (which may hold blanks): state is
+            // field 3, utime 14, stime 15.
+            let rest = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+        })
+        .unwrap_or_default();
+    let all = Duration::from_millis(ticks * 10);
+    let skipped: Duration = std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|t| {
+            std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim().starts_with(skip))
+        })
+        .filter_map(|t| {
+            let s = std::fs::read_to_string(t.path().join("schedstat")).ok()?;
+            s.split_whitespace().next()?.parse::<u64>().ok()
+        })
+        .map(Duration::from_nanos)
+        .sum();
+    all.saturating_sub(skipped)
+}
+
 /// A finished child process, measured.
 #[derive(Debug, Clone, Default)]
 pub struct ChildRun {
