@@ -275,7 +275,7 @@ fn dataset(vendor: &str, tiny: bool) -> SimOptions {
 ///
 /// For profiling the page functions with `perf`: `BENCH_PAGES_ONLY=1` runs
 /// one whole pull per vendor and no `Value` parse; `BENCH_VENDORS=kf5,…`
-/// picks the vendors.
+/// picks the vendors, `BENCH_ORDER=kf5,bangwo8,caresoft` their order.
 pub fn run(tiny: bool) -> Result<Vec<Row>, String> {
     let pages_only = std::env::var_os("BENCH_PAGES_ONLY").is_some();
     let min_cpu = if tiny {
@@ -289,7 +289,8 @@ pub fn run(tiny: bool) -> Result<Vec<Row>, String> {
         .map_err(|e| e.to_string())?;
     let mut rows = Vec::new();
     let wanted = std::env::var("BENCH_VENDORS").unwrap_or_default();
-    for vendor in ["bangwo8", "kf5", "caresoft"] {
+    let order = std::env::var("BENCH_ORDER").unwrap_or_else(|_| "bangwo8,kf5,caresoft".into());
+    for vendor in order.split(',').map(leak) {
         if !wanted.is_empty() && !wanted.split(',').any(|w| w == vendor) {
             continue;
         }
