@@ -1,17 +1,21 @@
-//! Finding a page's records without decoding them.
+//! Reading a page's records once.
 //!
 //! A record must be kept as the text it came in (`raw`) and decoded into a
 //! wire struct. Reading it with `serde_json` as a raw value and then decoding
-//! that text reads every byte twice with the full parser. Here the page's
-//! outline (its objects' members, its arrays' items) is found by a light scan
-//! instead: strings are skipped with `memchr`, nothing inside a value is
-//! checked. The caller then decodes each part with `serde_json`, which checks
-//! it; the scan itself checks what lies between the parts (brackets, colons,
-//! commas, blanks, member names), so that a page read this way is a page
-//! that is JSON throughout.
+//! that text reads every byte twice with the full parser. Here a cursor,
+//! [`Outline`], walks the page's outline (its objects' members, its arrays'
+//! items) in one light pass, and each record is decoded by `serde_json` where
+//! it stands ([`Outline::decode`]): one read decodes it, checks that it is
+//! JSON and gives its text.
 //!
-//! Every function returns `None` when the text is not of the expected shape
-//! or anything about it is unusual (a member name with an escape, say): the
+//! The cursor checks what lies between the parts it walks (brackets, colons,
+//! commas, blanks, member names). A value it hands over as text
+//! ([`Outline::value`]) is not checked: the caller decodes it or checks it
+//! with [`is_json`], so that a page read this way is a page that is JSON
+//! throughout.
+//!
+//! Every step returns `None` when the text is not of the expected shape or
+//! anything about it is unusual (a member name with an escape, say): the
 //! caller then reads the page with `serde_json` alone, which also explains
 //! what is wrong with it.
 
