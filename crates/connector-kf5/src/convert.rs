@@ -15,7 +15,7 @@ use serde_json::value::RawValue;
 
 use crate::VENDOR;
 use crate::client::is_chat_id;
-use crate::wire::{SplitChat, WireChat, WireMessage, WireUpload};
+use crate::wire::{WireChat, WireMessage, WireUpload};
 
 /// A chat record decoded and mapped: the conversation (with `raw` set to
 /// the record itself, messages not fetched) and, when they were asked for
@@ -54,36 +54,14 @@ pub(crate) fn decode_chat(
     Ok(listed(ctx, path, conversation, messages, with_messages))
 }
 
-/// Decodes one chat read by [`SplitChat`] at `path`, with its messages: the
-/// conversation's `raw` is the chat's members other than `messages` (each
-/// message keeps its own `raw`), so no message is copied twice.
-///
-/// # Errors
-/// As [`decode_chat`].
-pub(crate) fn decode_split_chat(
-    ctx: &Ctx,
-    path: impl fmt::Display + Copy,
-    split: SplitChat<'_>,
-    account: &str,
-    zone: Tz,
-) -> Result<ListedChat> {
-    let members = RawValue::from_string(split::object_text(&split.members))
-        .map_err(|e| ctx.field(path.to_string(), e.to_string()))?;
-    let wire: WireChat = ctx.decode_raw(path, &members)?;
-    let mut conversation = mapped(ctx, path, wire, RawJson::null(), account, zone)?;
-    conversation.raw = RawJson::from(members);
-    let messages = split
-        .messages
-        .map(|items| decode_messages(ctx, format_args!("{path}.messages"), &items, zone));
-    Ok(listed(ctx, path, conversation, messages, true))
-}
-
-/// [`decode_split_chat`] on the chat object at `page`'s cursor, walked in
-/// the page's one pass ([`Outline`]): its members other than `messages` and
+/// [`decode_chat`] on the chat object at `page`'s cursor, walked in the
+/// page's one pass ([`Outline`]): its members other than `messages` and
 /// each message decoded from their own text, so each part is read once by
-/// `serde_json`. `None` for anything but a good chat whose messages are JSON
-/// (a bad message's field is the chat's error): the page then goes the
-/// [`decode_split_chat`] way, which reads the same and names what is wrong.
+/// `serde_json`; the conversation's `raw` is the whole record as it came
+/// (messages included), each message's `raw` its own text. `None` for
+/// anything but a good chat whose messages are JSON (a bad message's field
+/// is the chat's error): the page then goes the [`decode_chat`] way, which
+/// reads the same and names what is wrong.
 pub(crate) fn outlined_chat(
     ctx: &Ctx,
     path: impl fmt::Display + Copy,
@@ -94,6 +72,7 @@ pub(crate) fn outlined_chat(
     let mut members = Vec::with_capacity(16);
     let mut items = None;
     let mut seen = false;
+    let start = page.mark();
     page.object()?;
     while let Some(name) = page.next_member()? {
         if name != "messages" {
@@ -104,9 +83,12 @@ pub(crate) fn outlined_chat(
             items = Some(outlined_messages(ctx, path, page, zone)?);
         }
     }
+    // Every member and message was decoded or checked: the whole record's
+    // text is JSON, kept as it came.
+    let record = page.raw_since(start)?;
     let json = split::object_text(&members);
-    let (wire, raw) = ctx.decode_split::<WireChat>(path, &json)?.ok()?;
-    let conversation = chat(wire, raw, account, zone)?;
+    let (wire, _) = ctx.decode_split::<WireChat>(path, &json)?.ok()?;
+    let conversation = chat(wire, record, account, zone)?;
     Some(listed(ctx, path, conversation, items, true))
 }
 

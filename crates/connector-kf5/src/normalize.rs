@@ -14,18 +14,16 @@ use connector_core::time::Tz;
 use connector_core::split::{self, Outline};
 
 pub use crate::convert::ListedChat;
-use crate::convert::{decode_chat, decode_split_chat, outlined_chat};
-use crate::wire::{DetailEnvelope, ListEnvelope, SplitDetailEnvelope, SplitListEnvelope};
+use crate::convert::{decode_chat, outlined_chat};
+use crate::wire::{DetailEnvelope, ListEnvelope};
 
 /// Normalizes one page of `GET /apiv2/chats.json`: its chats in vendor
 /// order, each with its own messages when `with_messages` and the record
 /// carries them. `account` stamps the conversations; `zone` is the
 /// account's time zone (the API's times are local).
 ///
-/// A conversation's `raw` is its chat record. When `with_messages`, the
-/// record's `messages` array is left out of it (each message keeps its own
-/// `raw`), which also spares a second copy of every message; the other
-/// members are kept as they came, in their order.
+/// A conversation's `raw` is its chat record exactly as it came, its
+/// `messages` array included; each message's `raw` is that message's text.
 ///
 /// # Errors
 /// [`connector_core::Error::Decode`] naming the JSON path of a malformed
@@ -90,18 +88,18 @@ pub fn detail(
 
 /// [`listing_page`] with messages, read by `serde_json` alone.
 fn parsed_listing(ctx: &Ctx, body: &[u8], account: &str, zone: Tz) -> Result<Vec<ListedChat>> {
-    let env: SplitListEnvelope<'_> = ctx.decode_body(body)?;
+    let env: ListEnvelope<'_> = ctx.decode_body(body)?;
     env.chats
         .into_iter()
         .enumerate()
-        .map(|(i, chat)| decode_split_chat(ctx, format_args!("chats[{i}]"), chat, account, zone))
+        .map(|(i, raw)| decode_chat(ctx, format_args!("chats[{i}]"), raw, account, zone, true))
         .collect()
 }
 
 /// [`detail`] with messages, read by `serde_json` alone.
 fn parsed_detail(ctx: &Ctx, body: &[u8], account: &str, zone: Tz) -> Result<ListedChat> {
-    let env: SplitDetailEnvelope<'_> = ctx.decode_body(body)?;
-    let mut chat = decode_split_chat(ctx, "chat", env.chat, account, zone)?;
+    let env: DetailEnvelope<'_> = ctx.decode_body(body)?;
+    let mut chat = decode_chat(ctx, "chat", env.chat, account, zone, true)?;
     let messages = chat.messages.take().unwrap_or(Ok(Vec::new()))?;
     chat.messages = Some(Ok(messages));
     Ok(chat)
@@ -228,11 +226,19 @@ mod tests {
         assert_eq!(first.len(), 2);
         assert_eq!(first[1].attachments[0].name.as_deref(), Some("a.png"));
         assert_eq!(first[0].raw.field("msg"), Some("hi".into()));
-        // The messages are in their own `raw`, not again in the chat's; the
-        // chat's other members are kept as they came, in their order.
+        // The chat's `raw` is the whole record as it came (compacted, as it
+        // spanned lines), messages included; each message has its own.
         assert_eq!(
             chats[0].conversation.raw.get(),
-            r#"{"id":290,"status":"close","created_at":"2015-4-25 08:04:12"}"#
+            concat!(
+                r#"{"id":290,"status":"close","created_at":"2015-4-25 08:04:12","messages":["#,
+                r#"{"id":1,"type":"chat.msg","name":"v","msg":"hi","created_at":"2015-04-25 08:04:13"},"#,
+                r#"{"id":2,"type":"chat.msg","name":"a","msg":"yo","created_at":"2015-04-25 08:04:14","upload":{"name":"a.png","size":3}}]}"#
+            )
+        );
+        assert_eq!(
+            first[1].raw.get(),
+            r#"{"id":2,"type":"chat.msg","name":"a","msg":"yo","created_at":"2015-04-25 08:04:14","upload":{"name":"a.png","size":3}}"#
         );
         assert!(
             chats[1].messages.is_none(),
@@ -240,14 +246,8 @@ mod tests {
         );
         let without = listing_page(&ctx(), body, "acme", ZONE, false).unwrap();
         assert!(without.iter().all(|c| c.messages.is_none()));
-        // Messages not pulled stay in the chat's `raw`.
-        assert!(
-            without[0]
-                .conversation
-                .raw
-                .get()
-                .contains(r#""messages":["#)
-        );
+        // The same `raw` whether messages are pulled or not.
+        assert_eq!(without[0].conversation.raw, chats[0].conversation.raw);
         assert_eq!(without[0].conversation.id, "290");
     }
 

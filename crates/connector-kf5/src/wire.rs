@@ -5,11 +5,8 @@
 
 use chrono::NaiveDateTime;
 use std::borrow::Cow;
-use std::fmt;
-use std::marker::PhantomData;
 
 use connector_core::lenient::{opt_bool, opt_naive_datetime, opt_string, opt_text, opt_u64};
-use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -28,95 +25,6 @@ pub(crate) struct ListEnvelope<'a> {
 pub(crate) struct DetailEnvelope<'a> {
     #[serde(borrow)]
     pub chat: &'a RawValue,
-}
-
-/// `GET /apiv2/chats.json` read for a pull with messages, in one pass: each
-/// chat's members kept as raw JSON and its `messages` split off (see
-/// [`SplitChat`]).
-#[derive(Debug, Deserialize)]
-pub(crate) struct SplitListEnvelope<'a> {
-    #[serde(borrow, deserialize_with = "null_as_no_chats")]
-    pub chats: Vec<SplitChat<'a>>,
-}
-
-/// `GET /apiv2/chats/{id}.json` read the same way.
-#[derive(Debug, Deserialize)]
-pub(crate) struct SplitDetailEnvelope<'a> {
-    #[serde(borrow)]
-    pub chat: SplitChat<'a>,
-}
-
-/// A chat object read member by member: every member but `messages` kept
-/// as raw JSON borrowed from the page (for the chat's own `raw` and its
-/// fields), the `messages` array's items kept apart (each becomes a
-/// message with its own `raw`). The page's messages are scanned once here
-/// instead of once for the chat's text and again for its array.
-#[derive(Debug)]
-pub(crate) struct SplitChat<'a> {
-    pub members: Vec<(Cow<'a, str>, &'a str)>,
-    /// As [`WireChat::messages`].
-    pub messages: Option<Vec<&'a RawValue>>,
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for SplitChat<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct ChatVisitor<'a>(PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for ChatVisitor<'a> {
-            type Value = SplitChat<'a>;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a chat object")
-            }
-
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut members = Vec::with_capacity(16);
-                let mut messages = None;
-                let mut seen = false;
-                while let Some(Key(key)) = map.next_key()? {
-                    if key == "messages" {
-                        if seen {
-                            return Err(de::Error::duplicate_field("messages"));
-                        }
-                        seen = true;
-                        messages = map.next_value::<Option<Vec<&'a RawValue>>>()?;
-                    } else {
-                        members.push((key, map.next_value::<&'a RawValue>()?.get()));
-                    }
-                }
-                Ok(SplitChat { members, messages })
-            }
-        }
-        d.deserialize_map(ChatVisitor(PhantomData))
-    }
-}
-
-/// An object key, borrowed from the page when it has no escapes.
-struct Key<'a>(Cow<'a, str>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for Key<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct KeyVisitor<'a>(PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for KeyVisitor<'a> {
-            type Value = Key<'a>;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a member name")
-            }
-
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Key(Cow::Borrowed(v)))
-            }
-
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Key(Cow::Owned(v.to_owned())))
-            }
-
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-                Ok(Key(Cow::Owned(v)))
-            }
-        }
-        d.deserialize_str(KeyVisitor(PhantomData))
-    }
 }
 
 /// One chat (对话).
@@ -190,10 +98,6 @@ pub(crate) struct WireUpload {
     pub content_type: Option<String>,
     #[serde(default, deserialize_with = "opt_string")]
     pub mime: Option<String>,
-}
-
-fn null_as_no_chats<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<SplitChat<'de>>, D::Error> {
-    Ok(Option::<Vec<SplitChat<'de>>>::deserialize(d)?.unwrap_or_default())
 }
 
 fn null_as_empty<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<&'de RawValue>, D::Error> {
