@@ -391,18 +391,15 @@ impl Data {
             2 => Some(Channel::Web),
             3 => Some(Channel::Wechat),
             4 => Some(Channel::Bot),
-            _ => None,
+            other => Some(Channel::Other(other.to_string())),
         };
         conv.initiated_by = Some(if c.ty == 5 {
             Party::Agent
         } else {
             Party::Customer
         });
-        conv.status = Some(if c.end.is_some() {
-            Status::Closed
-        } else {
-            Status::Open
-        });
+        // History: every session is over, end time recorded or not.
+        conv.status = Some(Status::Closed);
         conv.ended_by = c.end_type.map(|t| {
             if t == 1 {
                 Party::Customer

@@ -22,8 +22,8 @@ fn code(text: Option<&str>) -> Option<u64> {
     text.and_then(|t| parse_u64(t).ok())
 }
 
-/// `type` → `channel`: 1 app, 2 web, 3 wechat, 4 bot, 5 absent (agent-initiated;
-/// the vendor does not say where), other values kept.
+/// `type` → `channel`: 1 app, 2 web, 3 wechat, 4 bot; 5 (agent-initiated: the
+/// vendor does not say where) and any other value kept as the vendor's own.
 pub(crate) fn channel(kind: Option<&str>) -> Option<Channel> {
     let raw = kind?;
     match code(Some(raw)) {
@@ -31,7 +31,6 @@ pub(crate) fn channel(kind: Option<&str>) -> Option<Channel> {
         Some(2) => Some(Channel::Web),
         Some(3) => Some(Channel::Wechat),
         Some(4) => Some(Channel::Bot),
-        Some(5) => None,
         _ => Some(Channel::Other(raw.to_owned())),
     }
 }
@@ -100,11 +99,9 @@ pub(crate) fn conversation(
     c.initiated_by = initiated_by(chat.kind.as_deref());
     c.created_at = utc(chat.start_time, zone);
     c.ended_at = utc(chat.end_time, zone);
-    c.status = Some(if c.ended_at.is_some() {
-        Status::Closed
-    } else {
-        Status::Open
-    });
+    // The endpoint lists the account's history (历史会话记录): every
+    // session in it is over, whether or not its end time was recorded.
+    c.status = Some(Status::Closed);
     c.ended_by = ended_by(chat.end_type.as_deref());
     if chat.support_id.is_some() || chat.support_name.is_some() {
         let agent = Agent {
@@ -193,7 +190,11 @@ mod tests {
             (Some("2"), Some(Channel::Web), Some(Party::Customer)),
             (Some("3"), Some(Channel::Wechat), Some(Party::Customer)),
             (Some("4"), Some(Channel::Bot), Some(Party::Customer)),
-            (Some("5"), None, Some(Party::Agent)),
+            (
+                Some("5"),
+                Some(Channel::Other("5".into())),
+                Some(Party::Agent),
+            ),
             (Some("9"), Some(Channel::Other("9".into())), None),
             (Some("0"), Some(Channel::Other("0".into())), None),
             (Some("web"), Some(Channel::Other("web".into())), None),
@@ -245,9 +246,9 @@ mod tests {
         let c = conversation(chat(raw.clone()), raw.clone().into(), "acct", zone).unwrap();
         assert_eq!(c.id, "7");
         assert_eq!(c.account, "acct");
-        assert_eq!(c.channel, None);
+        assert_eq!(c.channel, Some(Channel::Other("5".into())));
         assert_eq!(c.initiated_by, Some(Party::Agent));
-        assert_eq!(c.status, Some(Status::Open));
+        assert_eq!(c.status, Some(Status::Closed));
         assert_eq!(c.ended_by, Some(Party::Agent));
         assert_eq!(
             c.created_at.unwrap().to_rfc3339(),
@@ -267,7 +268,8 @@ mod tests {
         let c = conversation(chat(no_agent.clone()), no_agent.into(), "acct", zone).unwrap();
         assert_eq!(c.agent, None);
         assert!(c.agents.is_empty());
-        assert_eq!(c.status, Some(Status::Open));
+        // No end time recorded: still a session of the history, so closed.
+        assert_eq!((c.status, c.ended_at), (Some(Status::Closed), None));
 
         let no_id = serde_json::json!({"r_id": "", "type": 1});
         assert_eq!(

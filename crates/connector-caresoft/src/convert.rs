@@ -85,9 +85,11 @@ pub(crate) fn conversation(
 ///
 /// # Errors
 /// [`connector_core::Error::Api`] carrying the code when `code` is not `OK`;
-/// [`connector_core::Error::Field`] when `chats` or a record's
-/// `conversation_id` is missing; [`connector_core::Error::Decode`] when a
-/// field does not decode.
+/// [`connector_core::Error::Field`] when `chats` is missing (or null) though
+/// `numFound` is above 0, or a record's `conversation_id` is missing;
+/// [`connector_core::Error::Decode`] when a field does not decode. `code`
+/// `OK` with `chats` null or missing and `numFound` 0 or absent is an empty
+/// page.
 pub(crate) fn chats_page(
     ctx: &Ctx,
     account: &str,
@@ -108,8 +110,14 @@ pub(crate) fn chats_page(
         None if envelope.chats.is_some() => {}
         None => return Err(ctx.field("code", "missing (and no `chats`)")),
     }
-    let Some(chats) = envelope.chats else {
-        return Err(ctx.field("chats", "missing"));
+    let chats = match (envelope.chats, envelope.num_found) {
+        (Some(chats), _) => chats,
+        // `OK` with no records to give: `chats` null or left out, as a
+        // server may for an empty result. Not when `numFound` promises some.
+        (None, None | Some(0)) => Vec::new(),
+        (None, Some(n)) => {
+            return Err(ctx.field("chats", format!("missing, though numFound is {n}")));
+        }
     };
     let mut conversations = Vec::with_capacity(chats.len());
     for (i, raw) in chats.into_iter().enumerate() {
@@ -285,6 +293,7 @@ mod tests {
                 chats,
             }
         };
+        let page = |env| chats_page(&ctx(), "acme", SAIGON, ConversationType::LiveChat, env);
         let e = chats_page(
             &ctx(),
             "acme",
@@ -309,17 +318,30 @@ mod tests {
         )
         .unwrap();
         assert!(p.conversations.is_empty());
-        let e = chats_page(
-            &ctx(),
-            "acme",
-            SAIGON,
-            ConversationType::LiveChat,
-            env(Some("OK"), None),
-        )
-        .unwrap_err();
+        // `OK` without records: an empty page, unless numFound promises some.
+        assert!(
+            page(env(Some("OK"), None))
+                .unwrap()
+                .conversations
+                .is_empty()
+        );
+        let none_found = ChatsEnvelope {
+            num_found: Some(0),
+            ..env(Some("OK"), None)
+        };
+        assert!(page(none_found).unwrap().conversations.is_empty());
+        let promised = ChatsEnvelope {
+            num_found: Some(34),
+            ..env(Some("OK"), None)
+        };
         assert_eq!(
-            e.to_string(),
-            "caresoft: /api/v1/chats page 3: field `chats`: missing"
+            page(promised).unwrap_err().to_string(),
+            "caresoft: /api/v1/chats page 3: field `chats`: missing, though numFound is 34"
+        );
+        // Neither a code nor records: not the documented envelope.
+        assert_eq!(
+            page(env(None, None)).unwrap_err().to_string(),
+            "caresoft: /api/v1/chats page 3: field `code`: missing (and no `chats`)"
         );
     }
 }

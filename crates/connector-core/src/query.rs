@@ -176,7 +176,9 @@ impl Query {
         if !self.window.contains(at) {
             return false;
         }
-        if let Some(agent) = &self.agent {
+        // Blanks around a filter value are not part of it (the connectors
+        // push it down trimmed, so the exact filter compares it trimmed).
+        if let Some(agent) = self.agent.as_deref().map(str::trim) {
             let hit = c.agent.as_ref().is_some_and(|a| {
                 a.id.as_deref() == Some(agent) || a.email.as_deref() == Some(agent)
             }) || c
@@ -187,7 +189,7 @@ impl Query {
                 return false;
             }
         }
-        if let Some(customer) = &self.customer
+        if let Some(customer) = self.customer.as_deref().map(str::trim)
             && c.customer.id.as_deref() != Some(customer)
             && c.customer.user_id.as_deref() != Some(customer)
         {
@@ -268,6 +270,15 @@ mod tests {
         assert!(
             !Query {
                 customer: Some("v2".into()),
+                ..q.clone()
+            }
+            .matches(&c)
+        );
+        // Blanks around a filter value are not part of it.
+        assert!(
+            Query {
+                agent: Some(" 7 ".into()),
+                customer: Some("v1 ".into()),
                 ..q.clone()
             }
             .matches(&c)

@@ -267,10 +267,16 @@ async fn quirks_mixed_numbers_unpadded_dates_empty_strings_unknown_codes() {
         (Satisfaction::Dissatisfied, Some(Party::Agent))
     );
     assert_eq!(a.metrics.first_response_secs, Some(0));
-    // Empty strings are absent; type 5 has no channel and was agent-initiated.
+    // Empty strings are absent; type 5 (agent-initiated) is kept as the
+    // vendor's own channel value; a history session is closed even without
+    // an end time.
     assert_eq!(
         (b.channel.clone(), b.initiated_by.clone(), b.status.clone()),
-        (None, Some(Party::Agent), Some(Status::Open))
+        (
+            Some(Channel::Other("5".into())),
+            Some(Party::Agent),
+            Some(Status::Closed)
+        )
     );
     assert_eq!(
         (
