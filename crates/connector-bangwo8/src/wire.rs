@@ -8,7 +8,9 @@
 use chrono::NaiveDateTime;
 use std::borrow::Cow;
 
-use connector_core::lenient::{opt_naive_datetime, opt_string, opt_text, opt_u64};
+use connector_core::lenient::{
+    opt_any_text, opt_naive_datetime, opt_php_list, opt_php_object, opt_string, opt_text, opt_u64,
+};
 use std::fmt;
 
 use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -181,13 +183,18 @@ pub(crate) struct SummaryEnvelope {
     pub status: Option<String>,
     #[serde(default, deserialize_with = "opt_string")]
     pub message: Option<String>,
-    #[serde(default)]
+    /// `[]` (PHP's empty array) is no data, as `null` is.
+    #[serde(default, deserialize_with = "opt_php_object")]
     pub data: Option<SummaryData>,
 }
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct SummaryData {
-    #[serde(default, rename = "serviceSummary")]
+    #[serde(
+        default,
+        rename = "serviceSummary",
+        deserialize_with = "opt_php_object"
+    )]
     pub service_summary: Option<ServiceSummary>,
 }
 
@@ -199,7 +206,8 @@ pub(crate) struct ServiceSummary {
         deserialize_with = "opt_string"
     )]
     pub template_name: Option<String>,
-    #[serde(default)]
+    /// An array, or (PHP) `{}` when empty or an object keyed by index.
+    #[serde(default, deserialize_with = "opt_php_list")]
     pub custom_fields: Option<Vec<CustomField>>,
 }
 
@@ -207,7 +215,10 @@ pub(crate) struct ServiceSummary {
 pub(crate) struct CustomField {
     #[serde(default, deserialize_with = "opt_string")]
     pub key: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
+    /// Documented as text (`"1"` for a checkbox, URLs joined by commas for
+    /// several files); any other JSON value (a checkbox's values as an
+    /// array) is kept as its compact JSON text.
+    #[serde(default, deserialize_with = "opt_any_text")]
     pub value: Option<String>,
 }
 

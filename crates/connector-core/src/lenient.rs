@@ -136,6 +136,96 @@ pub fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>
     })
 }
 
+/// Any JSON value as text: strings as they are (blank → absent), `null` →
+/// absent, numbers and booleans as written, objects and arrays as compact
+/// JSON. For fields documented as text that some servers send otherwise
+/// (a rating, a checkbox's values), so that no value is an error.
+pub fn opt_any_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    use serde::Deserialize;
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) if is_blank(&s) => None,
+        serde_json::Value::String(s) => Some(s),
+        other => Some(other.to_string()),
+    })
+}
+
+/// A list that PHP servers may send as an array, as `null`, or as an object:
+/// `{}` for an empty list, `{"0": a, "2": b}` for one with gaps in its keys
+/// (its values taken in order). `null` is absent.
+pub fn opt_php_list<'de, D, T>(d: D) -> Result<Option<Vec<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    struct ListVisitor<T>(std::marker::PhantomData<T>);
+    impl<'de, T: serde::Deserialize<'de>> Visitor<'de> for ListVisitor<T> {
+        type Value = Option<Vec<T>>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a list (an array, or an object of its items) or null")
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+        fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+            while let Some(item) = seq.next_element()? {
+                items.push(item);
+            }
+            Ok(Some(items))
+        }
+        fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut items = Vec::new();
+            while let Some((_, item)) = map.next_entry::<de::IgnoredAny, T>()? {
+                items.push(item);
+            }
+            Ok(Some(items))
+        }
+    }
+    d.deserialize_any(ListVisitor(std::marker::PhantomData))
+}
+
+/// An object that PHP servers may send as `[]` when it is empty: `null` and
+/// `[]` are absent; anything else must be the object `T`.
+pub fn opt_php_object<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    struct ObjectVisitor<T>(std::marker::PhantomData<T>);
+    impl<'de, T: serde::Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
+        type Value = Option<T>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an object, `[]` or null")
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+        fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            match seq.next_element::<de::IgnoredAny>()? {
+                None => Ok(None),
+                Some(_) => Err(de::Error::invalid_type(de::Unexpected::Seq, &self)),
+            }
+        }
+        fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            T::deserialize(de::value::MapAccessDeserializer::new(map)).map(Some)
+        }
+    }
+    d.deserialize_any(ObjectVisitor(std::marker::PhantomData))
+}
+
 /// A required id: a string or a number, never empty.
 pub fn id_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     scalar(d)?
@@ -153,6 +243,23 @@ pub fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error>
             .transpose()
             .map_err(de::Error::custom),
     }
+}
+
+/// An unsigned integer where a value that is not one is no error but absent
+/// (the record's `raw` keeps it): for descriptive fields such as a file's
+/// size, which some servers send as `"1.2 MB"`. Whole floats and integer text
+/// count; a fraction is rounded.
+pub fn opt_u64_or_absent<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    use serde::Deserialize;
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::Number(n) => n.as_u64().or_else(|| {
+            n.as_f64()
+                .filter(|f| (0.0..1e19).contains(f))
+                .map(|f| f.round() as u64)
+        }),
+        serde_json::Value::String(s) => parse_u64(&s).ok(),
+        _ => None,
+    })
 }
 
 /// A boolean sent as `true`/`false`, `1`/`0` or `"1"`/`"0"`; `null` and `""` are absent.
@@ -478,6 +585,86 @@ mod tests {
             assert_eq!(w(json).unwrap().s.as_deref(), *want, "{json}");
         }
         assert!(w(r#"{"s":{"a":1}}"#).unwrap_err().contains("at s"));
+    }
+
+    #[derive(Deserialize, Debug, PartialEq)]
+    struct Item {
+        #[serde(default, deserialize_with = "opt_u64")]
+        n: Option<u64>,
+    }
+
+    #[derive(Deserialize, Debug)]
+    struct Php {
+        #[serde(default, deserialize_with = "opt_any_text")]
+        any: Option<String>,
+        #[serde(default, deserialize_with = "opt_php_list")]
+        list: Option<Vec<Item>>,
+        #[serde(default, deserialize_with = "opt_php_object")]
+        obj: Option<Item>,
+        #[serde(default, deserialize_with = "opt_u64_or_absent")]
+        size: Option<u64>,
+    }
+
+    fn php(json: &str) -> Result<Php, String> {
+        let de = &mut serde_json::Deserializer::from_str(json);
+        serde_path_to_error::deserialize(de).map_err(|e| format!("{} at {}", e.inner(), e.path()))
+    }
+
+    #[test]
+    fn any_value_as_text() {
+        let cases: &[(&str, Option<&str>)] = &[
+            (r#"{"any":"good"}"#, Some("good")),
+            (r#"{"any":" "}"#, None),
+            (r#"{"any":null}"#, None),
+            (r#"{"any":5}"#, Some("5")),
+            (r#"{"any":false}"#, Some("false")),
+            (r#"{"any":["1", 2]}"#, Some(r#"["1",2]"#)),
+            (r#"{"any":{"a": "b"}}"#, Some(r#"{"a":"b"}"#)),
+        ];
+        for (json, want) in cases {
+            assert_eq!(php(json).unwrap().any.as_deref(), *want, "{json}");
+        }
+    }
+
+    #[test]
+    fn php_lists_and_objects() {
+        let item = |n| Item { n: Some(n) };
+        assert_eq!(
+            php(r#"{"list":[{"n":1},{"n":"2"}]}"#).unwrap().list,
+            Some(vec![item(1), item(2)])
+        );
+        assert_eq!(php(r#"{"list":{}}"#).unwrap().list, Some(vec![]));
+        assert_eq!(
+            php(r#"{"list":{"0":{"n":1},"2":{"n":3}}}"#).unwrap().list,
+            Some(vec![item(1), item(3)])
+        );
+        assert_eq!(php(r#"{"list":null}"#).unwrap().list, None);
+        // An item's own error keeps its path.
+        let e = php(r#"{"list":[{"n":1},{"n":"x"}]}"#).unwrap_err();
+        assert!(e.ends_with("at list[1].n"), "{e}");
+        assert!(php(r#"{"list":"x"}"#).unwrap_err().ends_with("at list"));
+        assert_eq!(php(r#"{"obj":{"n":4}}"#).unwrap().obj, Some(item(4)));
+        assert_eq!(php(r#"{"obj":[]}"#).unwrap().obj, None);
+        assert_eq!(php(r#"{"obj":null}"#).unwrap().obj, None);
+        assert!(php(r#"{"obj":[1]}"#).unwrap_err().ends_with("at obj"));
+        let e = php(r#"{"obj":{"n":"x"}}"#).unwrap_err();
+        assert!(e.ends_with("at obj.n"), "{e}");
+    }
+
+    #[test]
+    fn a_size_that_is_not_a_number_is_absent() {
+        let cases: &[(&str, Option<u64>)] = &[
+            (r#"{"size":3}"#, Some(3)),
+            (r#"{"size":"3"}"#, Some(3)),
+            (r#"{"size":2.6}"#, Some(3)),
+            (r#"{"size":"1.2 MB"}"#, None),
+            (r#"{"size":-1}"#, None),
+            (r#"{"size":null}"#, None),
+            (r#"{"size":{}}"#, None),
+        ];
+        for (json, want) in cases {
+            assert_eq!(php(json).unwrap().size, *want, "{json}");
+        }
     }
 
     #[test]

@@ -6,9 +6,10 @@
 use chrono::NaiveDateTime;
 use std::borrow::Cow;
 
-use connector_core::lenient::{opt_bool, opt_naive_datetime, opt_string, opt_text, opt_u64};
+use connector_core::lenient::{
+    opt_any_text, opt_bool, opt_naive_datetime, opt_string, opt_text, opt_u64_or_absent,
+};
 use serde::{Deserialize, Deserializer};
-use serde_json::Value;
 use serde_json::value::RawValue;
 
 /// `GET /apiv2/chats.json`: `{"chats": [...]}`, nothing else (no total, no
@@ -39,7 +40,7 @@ pub(crate) struct WireChat<'a> {
     #[serde(default, deserialize_with = "opt_string")]
     pub agent_id: Option<String>,
     /// Documented as a string; anything else is kept as its JSON text.
-    #[serde(default, deserialize_with = "any_as_text")]
+    #[serde(default, deserialize_with = "opt_any_text")]
     pub rating: Option<String>,
     #[serde(default, deserialize_with = "opt_string")]
     pub visitor_id: Option<String>,
@@ -92,7 +93,8 @@ pub(crate) struct WireUpload {
     pub url: Option<String>,
     #[serde(default, deserialize_with = "opt_string")]
     pub content_url: Option<String>,
-    #[serde(default, deserialize_with = "opt_u64")]
+    /// A size that is not a number of bytes (`"1.2 MB"`) is left to `raw`.
+    #[serde(default, deserialize_with = "opt_u64_or_absent")]
     pub size: Option<u64>,
     #[serde(default, deserialize_with = "opt_string")]
     pub content_type: Option<String>,
@@ -107,15 +109,4 @@ fn null_as_empty<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<&'de RawValue>, 
 /// `null`/absent or an array of anything, each element kept as raw JSON.
 fn opt_array<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<&'de RawValue>>, D::Error> {
     Option::<Vec<&'de RawValue>>::deserialize(d)
-}
-
-/// Any JSON value as text: strings as they are (blank → absent), `null` →
-/// absent, numbers and booleans as written, objects and arrays as compact JSON.
-fn any_as_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::Null => None,
-        Value::String(s) if s.trim().is_empty() => None,
-        Value::String(s) => Some(s),
-        other => Some(other.to_string()),
-    })
 }

@@ -395,6 +395,53 @@ async fn summary_numbers_attachments_and_other_status() {
     snap!("summary_numbers_and_attachments", &first.summary);
 }
 
+/// Summaries as a PHP server may shape them: `custom_fields` as an object
+/// keyed by index (or `{}` when empty), a checkbox's values as an array, a
+/// region as an object, `data: []` beside a "no summary" status.
+#[tokio::test]
+async fn summaries_shaped_by_php_are_read() {
+    let fake = Fake::default();
+    let chats = (1..=3)
+        .map(|i| json!({"r_id": i.to_string(), "type": 2}))
+        .collect();
+    fake.on(HISTORIES, Reply::json(listing(chats, Some(3), false)))
+        .on(
+            "/api/v1/servicesummary/1.json",
+            Reply::json(fixture("summary_php_shapes.json")),
+        )
+        .on(
+            "/api/v1/servicesummary/2.json",
+            Reply::json(fixture("summary_empty_php_arrays.json")),
+        )
+        .on(
+            "/api/v1/servicesummary/3.json",
+            Reply::json(fixture("summary_120002_data_empty_array.json")),
+        );
+    let c = connector(&fake.start().await);
+    let got = pull(&c, &Query::new().with_summaries(true)).await;
+    let got: Vec<_> = got.into_iter().map(|r| r.unwrap()).collect();
+    let first = got[0].summary.as_ref().unwrap();
+    let fields: Vec<_> = first
+        .fields
+        .iter()
+        .map(|f| (f.key.as_str(), f.value.as_deref()))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            ("field_2", Some(r#"["1","3"]"#)),
+            ("field_3", Some(r#"{"province":"广东","city":"深圳"}"#)),
+            ("field_6", Some("true")),
+        ]
+    );
+    let second = got[1].summary.as_ref().unwrap();
+    assert_eq!(
+        (second.template.as_deref(), second.fields.len()),
+        (Some("空模板"), 0)
+    );
+    assert_eq!(got[2].summary, None);
+}
+
 #[tokio::test]
 async fn one_conversation_by_id_walks_the_listing() {
     let fake = Fake::default();
