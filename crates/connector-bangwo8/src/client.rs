@@ -34,6 +34,25 @@ pub(crate) fn segment(text: &str) -> String {
     out
 }
 
+/// Listing sessions needs an administrator account (the docs say so): an
+/// account that is refused there is told.
+fn administrator_hint(e: Error) -> Error {
+    match e {
+        Error::Unauthenticated {
+            vendor,
+            endpoint,
+            status,
+            message,
+        } => Error::Unauthenticated {
+            vendor,
+            endpoint,
+            status,
+            message: format!("{message}; listing sessions needs a Bangwo8 administrator account"),
+        },
+        other => other,
+    }
+}
+
 /// What one listing walk asks for and how its records are stamped.
 #[derive(Debug)]
 pub(crate) struct Listing<'a> {
@@ -77,7 +96,8 @@ impl Client {
             .get_with(&req, |ctx, body| {
                 normalize::listing_page(ctx, body, listing.account, listing.zone)
             })
-            .await?;
+            .await
+            .map_err(administrator_hint)?;
         Ok(resp.value)
     }
 

@@ -414,6 +414,11 @@ async fn bad_credentials_are_an_authentication_error_without_the_password() {
             "{text}"
         );
         assert!(text.contains(says), "{text}");
+        // The docs: listing needs an administrator account.
+        assert!(
+            text.ends_with("listing sessions needs a Bangwo8 administrator account"),
+            "{text}"
+        );
         assert!(!text.contains(SECRET) && !format!("{e:?}").contains(SECRET));
         assert_eq!(
             fake.requests().len(),
