@@ -249,6 +249,19 @@ mod tests {
         // The same `raw` whether messages are pulled or not.
         assert_eq!(without[0].conversation.raw, chats[0].conversation.raw);
         assert_eq!(without[0].conversation.id, "290");
+        // PHP's shapes of a list: `{}` empty, an object keyed by index.
+        let php = br#"{"chats":[{"id":1,"messages":{}},{"id":2,"messages":{"0":{"id":7,"msg":"a"},"2":{"id":9,"msg":"b"}}}]}"#;
+        let chats = listing_page(&ctx(), php, "acme", ZONE, true).unwrap();
+        let texts = |c: &ListedChat| -> Vec<String> {
+            let messages = c.messages.as_ref().unwrap().as_ref().unwrap();
+            messages.iter().filter_map(|m| m.text.clone()).collect()
+        };
+        assert_eq!(texts(&chats[0]), Vec::<String>::new());
+        assert_eq!(texts(&chats[1]), ["a", "b"]);
+        assert_eq!(
+            chats[1].conversation.raw.get(),
+            r#"{"id":2,"messages":{"0":{"id":7,"msg":"a"},"2":{"id":9,"msg":"b"}}}"#
+        );
     }
 
     #[test]

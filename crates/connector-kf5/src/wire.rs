@@ -106,7 +106,8 @@ fn null_as_empty<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<&'de RawValue>, 
     Ok(Option::<Vec<&'de RawValue>>::deserialize(d)?.unwrap_or_default())
 }
 
-/// `null`/absent or an array of anything, each element kept as raw JSON.
+/// `null`/absent or a list of anything, each element kept as raw JSON: an
+/// array, or what PHP makes of one (`{}` empty, an object keyed by index).
 fn opt_array<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<&'de RawValue>>, D::Error> {
-    Option::<Vec<&'de RawValue>>::deserialize(d)
+    connector_core::lenient::opt_php_list(d)
 }
