@@ -43,4 +43,15 @@ else
     echo "benches/run.sh: no python3; the Python baseline rows will be skipped" >&2
 fi
 
+# Normalization again, measured by divan (the bench target
+# crates/chathaul-bench/benches/normalize.rs); chathaul-bench puts its table
+# into the report. The tiny run runs each benchmark once (`--test`).
+divan_out="${CARGO_TARGET_DIR:-$root/target}/bench-divan.txt"
+if [ "${BENCH_SIZE:-full}" = tiny ]; then
+    "$cargo" test -q -p chathaul-bench --bench normalize -- --test 2>&1 | tee "$divan_out"
+else
+    "$cargo" bench -q -p chathaul-bench --bench normalize 2>&1 | tee "$divan_out"
+fi
+export BENCH_DIVAN_OUT="$divan_out"
+
 exec "$bin/chathaul-bench" "$@"

@@ -12,10 +12,7 @@
 //! without it the Python rows are skipped with a note. `benches/run.sh` sets
 //! it up and is the entry point.
 
-mod e2e;
-mod memory;
-mod normalize;
-mod util;
+use chathaul_bench::{e2e, memory, normalize, util};
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -112,6 +109,11 @@ fn main() {
             "normalize",
             "1. Normalization throughput, one core",
             Box::new(|| normalization(tiny)),
+        ),
+        (
+            "divan",
+            "1b. Normalization throughput with divan",
+            Box::new(divan_section),
         ),
         (
             "rate-limit",
@@ -290,6 +292,41 @@ fn normalization(tiny: bool) -> Result<String, String> {
             r.bytes as f64 / 1e6 / r.cpu.max(1e-9),
         );
     }
+    Ok(s)
+}
+
+/// The divan bench's table, which `benches/run.sh` ran just before and left
+/// in the file `BENCH_DIVAN_OUT`.
+fn divan_section() -> Result<String, String> {
+    let path = std::env::var_os("BENCH_DIVAN_OUT")
+        .map(PathBuf::from)
+        .ok_or(
+            "BENCH_DIVAN_OUT is not set: run the benchmarks with `make bench` (benches/run.sh)",
+        )?;
+    let out = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read the divan output {}: {e}", path.display()))?;
+    if !out.contains("normalize") {
+        return Err(format!(
+            "the divan bench did not run (its output in {}: {})",
+            path.display(),
+            clip(out.trim(), 400)
+        ));
+    }
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{}",
+        concat!(
+            "The same page functions over the same recorded pages as table 1, timed by ",
+            "[divan](https://docs.rs/divan) (`cargo bench -p chathaul-bench --bench normalize`, ",
+            "`crates/chathaul-bench/benches/normalize.rs`), run by `benches/run.sh` just before this ",
+            "program, on one thread. One iteration is one pass over every page of the vendor; the items ",
+            "counter is messages (CareSoft: conversations), the bytes counter the pages' size. divan's ",
+            "`median` column is the figure to compare with table 1's median pass; the machine is shared, ",
+            "so `fastest` shows the code at the machine's full speed.\n"
+        )
+    );
+    let _ = writeln!(s, "```text\n{}\n```", out.trim_end());
     Ok(s)
 }
 

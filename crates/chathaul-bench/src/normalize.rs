@@ -79,7 +79,10 @@ impl Row {
 /// Normalizes one recorded page (`key`: the path and query it was served
 /// at) with the vendor crate's public page functions; returns the
 /// conversations and messages it made.
-fn normalize_page(vendor: &str, key: &str, body: &[u8]) -> Result<(u64, u64), String> {
+///
+/// # Errors
+/// The page's normalization error, naming vendor and page.
+pub fn normalize_page(vendor: &str, key: &str, body: &[u8]) -> Result<(u64, u64), String> {
     use chathaul::http::Request;
     use chathaul::time::Tz;
     let path = key.split('?').next().unwrap_or(key);
@@ -271,6 +274,73 @@ fn dataset(vendor: &str, tiny: bool) -> SimOptions {
     }
 }
 
+/// Every page one pull of a vendor's dataset received, held by a loopback
+/// server that replays them (the simulator is gone once they are recorded).
+pub struct Recording {
+    /// The dataset, in words.
+    pub dataset: String,
+    /// The connector config that points at the replaying server.
+    config: Vec<(String, String)>,
+    query: Query,
+    state: Arc<Replay>,
+}
+
+impl Recording {
+    /// The recorded pages: the path and query each was served at, and its body.
+    pub fn pages(&self) -> Vec<(String, Bytes)> {
+        let mut pages: Vec<(String, Bytes)> = self
+            .state
+            .cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        pages.sort_by(|a, b| a.0.cmp(&b.0));
+        pages
+    }
+}
+
+/// Pulls `vendor`'s dataset (tiny or full) once through `chathaul::connect`
+/// (messages included, summaries not) via a loopback server in front of the
+/// simulator that records every page; from then on that server replays them
+/// and the simulator is stopped.
+///
+/// # Errors
+/// When the simulator does not start or the pull fails.
+pub fn record(rt: &tokio::runtime::Runtime, vendor: &str, tiny: bool) -> Result<Recording, String> {
+    let opts = dataset(vendor, tiny);
+    let dataset = format!(
+        "{} conversations, {} messages mean",
+        opts.conversations, opts.messages
+    );
+    let sim = Simulator::start_blocking(opts).map_err(|e| e.to_string())?;
+    let (addr, state) = start_replay(sim.addr());
+    let config: Vec<(String, String)> = sim
+        .config(vendor)
+        .into_iter()
+        .map(|(k, v)| {
+            if k == "base_url" {
+                (k, format!("http://{addr}/{vendor}"))
+            } else {
+                (k, v)
+            }
+        })
+        .collect();
+    let query = Query::new().with_messages(vendor != "caresoft");
+    // Record every page, then replay from memory only.
+    rt.block_on(pull_once(vendor, &config, &query))
+        .map_err(|e| format!("{vendor}: recording pass: {e}"))?;
+    state.recording.store(false, Ordering::Relaxed);
+    drop(sim);
+    Ok(Recording {
+        dataset,
+        config,
+        query,
+        state,
+    })
+}
+
 /// Measures every vendor; at least `min_cpu` of client CPU per vendor.
 ///
 /// For profiling the page functions with `perf`: `BENCH_PAGES_ONLY=1` runs
@@ -294,33 +364,16 @@ pub fn run(tiny: bool) -> Result<Vec<Row>, String> {
         if !wanted.is_empty() && !wanted.split(',').any(|w| w == vendor) {
             continue;
         }
-        let opts = dataset(vendor, tiny);
-        let dataset = format!(
-            "{} conversations, {} messages mean",
-            opts.conversations, opts.messages
-        );
-        let sim = Simulator::start_blocking(opts).map_err(|e| e.to_string())?;
-        let (addr, state) = start_replay(sim.addr());
-        let config: Vec<(String, String)> = sim
-            .config(vendor)
-            .into_iter()
-            .map(|(k, v)| {
-                if k == "base_url" {
-                    (k, format!("http://{addr}/{vendor}"))
-                } else {
-                    (k, v)
-                }
-            })
-            .collect();
-        let query = Query::new().with_messages(vendor != "caresoft");
-        // Record every page, then replay from memory only.
-        rt.block_on(pull_once(vendor, &config, &query))
-            .map_err(|e| format!("{vendor}: recording pass: {e}"))?;
-        state.recording.store(false, Ordering::Relaxed);
-        drop(sim);
+        let rec = record(&rt, vendor, tiny)?;
+        let Recording {
+            dataset,
+            config,
+            query,
+            state,
+        } = &rec;
         let mut row = Row {
             vendor: leak(vendor),
-            dataset,
+            dataset: dataset.clone(),
             passes: 0,
             conversations: 0,
             messages: 0,
@@ -342,7 +395,7 @@ pub fn run(tiny: bool) -> Result<Vec<Row>, String> {
             // blocking pool), not the replay server's.
             let (c0, w0) = (process_cpu_without("replay"), Instant::now());
             let (convs, msgs, bytes, requests) = rt
-                .block_on(pull_once(vendor, &config, &query))
+                .block_on(pull_once(vendor, config, query))
                 .map_err(|e| format!("{vendor}: measured pass: {e}"))?;
             cpu += process_cpu_without("replay").saturating_sub(c0);
             wall += w0.elapsed();
@@ -360,13 +413,7 @@ pub fn run(tiny: bool) -> Result<Vec<Row>, String> {
         }
         row.cpu = cpu.as_secs_f64();
         row.wall = wall.as_secs_f64();
-        let pages: Vec<(String, Bytes)> = state
-            .cache
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let pages = rec.pages();
         // Normalization alone, page by page.
         let norm_min = if pages_only { min_cpu * 4 } else { min_cpu };
         let mut norm = Duration::ZERO;
