@@ -158,37 +158,8 @@ where
     D: Deserializer<'de>,
     T: serde::Deserialize<'de>,
 {
-    struct ListVisitor<T>(std::marker::PhantomData<T>);
-    impl<'de, T: serde::Deserialize<'de>> Visitor<'de> for ListVisitor<T> {
-        type Value = Option<Vec<T>>;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a list (an array, or an object of its items) or null")
-        }
-        fn visit_unit<E>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_none<E>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-            d.deserialize_any(self)
-        }
-        fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
-            while let Some(item) = seq.next_element()? {
-                items.push(item);
-            }
-            Ok(Some(items))
-        }
-        fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            let mut items = Vec::new();
-            while let Some((_, item)) = map.next_entry::<de::IgnoredAny, T>()? {
-                items.push(item);
-            }
-            Ok(Some(items))
-        }
-    }
-    d.deserialize_any(ListVisitor(std::marker::PhantomData))
+    use serde::Deserialize;
+    Ok(Option::<php::List<T>>::deserialize(d)?.map(|l| l.0))
 }
 
 /// An object that PHP servers may send as `[]` when it is empty: `null` and
@@ -198,32 +169,76 @@ where
     D: Deserializer<'de>,
     T: serde::Deserialize<'de>,
 {
-    struct ObjectVisitor<T>(std::marker::PhantomData<T>);
-    impl<'de, T: serde::Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
-        type Value = Option<T>;
+    use serde::Deserialize;
+    Ok(Option::<php::Object<T>>::deserialize(d)?.and_then(|o| o.0))
+}
+
+/// The shapes PHP's `json_encode` gives lists and objects (`null` is left to
+/// the `Option` around them).
+mod php {
+    use std::fmt;
+    use std::marker::PhantomData;
+
+    use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+    /// An array, or an object whose values are the items.
+    pub(super) struct List<T>(pub(super) Vec<T>);
+
+    /// An object, or `[]` for none.
+    pub(super) struct Object<T>(pub(super) Option<T>);
+
+    struct ListVisitor<T>(PhantomData<T>);
+
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for ListVisitor<T> {
+        type Value = List<T>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a list (an array, or an object of its items) or null")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+            while let Some(item) = seq.next_element()? {
+                items.push(item);
+            }
+            Ok(List(items))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut items = Vec::new();
+            while let Some((_, item)) = map.next_entry::<IgnoredAny, T>()? {
+                items.push(item);
+            }
+            Ok(List(items))
+        }
+    }
+
+    impl<'de, T: Deserialize<'de>> Deserialize<'de> for List<T> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(ListVisitor(PhantomData))
+        }
+    }
+
+    struct ObjectVisitor<T>(PhantomData<T>);
+
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
+        type Value = Object<T>;
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("an object, `[]` or null")
         }
-        fn visit_unit<E>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_none<E>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-            d.deserialize_any(self)
-        }
-        fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            match seq.next_element::<de::IgnoredAny>()? {
-                None => Ok(None),
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            match seq.next_element::<IgnoredAny>()? {
+                None => Ok(Object(None)),
                 Some(_) => Err(de::Error::invalid_type(de::Unexpected::Seq, &self)),
             }
         }
-        fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-            T::deserialize(de::value::MapAccessDeserializer::new(map)).map(Some)
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            T::deserialize(de::value::MapAccessDeserializer::new(map)).map(|v| Object(Some(v)))
         }
     }
-    d.deserialize_any(ObjectVisitor(std::marker::PhantomData))
+
+    impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(ObjectVisitor(PhantomData))
+        }
+    }
 }
 
 /// A required id: a string or a number, never empty.

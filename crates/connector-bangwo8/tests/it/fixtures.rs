@@ -351,27 +351,34 @@ async fn quirks_mixed_numbers_unpadded_dates_empty_strings_unknown_codes() {
     snap!("quirks", &got);
 }
 
-#[tokio::test]
-async fn summary_numbers_attachments_and_other_status() {
+/// A pull with summaries of three sessions (`r_id` 1, 2, 3) whose summary
+/// endpoints answer with these fixtures.
+async fn with_summaries(
+    fixtures: [&str; 3],
+) -> Vec<Result<connector_core::Conversation, connector_core::Error>> {
     let fake = Fake::default();
     let chats = (1..=3)
         .map(|i| json!({"r_id": i.to_string(), "type": 2}))
         .collect();
-    fake.on(HISTORIES, Reply::json(listing(chats, Some(3), false)))
-        .on(
-            "/api/v1/servicesummary/1.json",
-            Reply::json(fixture("summary_numbers_and_attachments.json")),
-        )
-        .on(
-            "/api/v1/servicesummary/2.json",
-            Reply::json(fixture("summary_other_status.json")),
-        )
-        .on(
-            "/api/v1/servicesummary/3.json",
-            Reply::json(fixture("summary_doc_example_120002.json")),
+    fake.on(HISTORIES, Reply::json(listing(chats, Some(3), false)));
+    for (i, name) in fixtures.iter().enumerate() {
+        fake.on(
+            &format!("/api/v1/servicesummary/{}.json", i + 1),
+            Reply::json(fixture(name)),
         );
+    }
     let c = connector(&fake.start().await);
-    let got = pull(&c, &Query::new().with_summaries(true)).await;
+    pull(&c, &Query::new().with_summaries(true)).await
+}
+
+#[tokio::test]
+async fn summary_numbers_attachments_and_other_status() {
+    let got = with_summaries([
+        "summary_numbers_and_attachments.json",
+        "summary_other_status.json",
+        "summary_doc_example_120002.json",
+    ])
+    .await;
     assert_eq!(
         got.len(),
         3,
@@ -400,25 +407,12 @@ async fn summary_numbers_attachments_and_other_status() {
 /// region as an object, `data: []` beside a "no summary" status.
 #[tokio::test]
 async fn summaries_shaped_by_php_are_read() {
-    let fake = Fake::default();
-    let chats = (1..=3)
-        .map(|i| json!({"r_id": i.to_string(), "type": 2}))
-        .collect();
-    fake.on(HISTORIES, Reply::json(listing(chats, Some(3), false)))
-        .on(
-            "/api/v1/servicesummary/1.json",
-            Reply::json(fixture("summary_php_shapes.json")),
-        )
-        .on(
-            "/api/v1/servicesummary/2.json",
-            Reply::json(fixture("summary_empty_php_arrays.json")),
-        )
-        .on(
-            "/api/v1/servicesummary/3.json",
-            Reply::json(fixture("summary_120002_data_empty_array.json")),
-        );
-    let c = connector(&fake.start().await);
-    let got = pull(&c, &Query::new().with_summaries(true)).await;
+    let got = with_summaries([
+        "summary_php_shapes.json",
+        "summary_empty_php_arrays.json",
+        "summary_120002_data_empty_array.json",
+    ])
+    .await;
     let got: Vec<_> = got.into_iter().map(|r| r.unwrap()).collect();
     let first = got[0].summary.as_ref().unwrap();
     let fields: Vec<_> = first
