@@ -1,14 +1,13 @@
 //! Wire → model, following docs/mapping.md (Bangwo8) exactly. Pure functions:
 //! no I/O, no errors except a record without its id.
 
-use chrono::NaiveDateTime;
 use connector_core::RawJson;
 use connector_core::lenient::parse_u64;
 use connector_core::model::{
     Agent, Channel, Conversation, Customer, Message, MessageKind, Metrics, Party, Rating, Role,
     Satisfaction, Sender, Status, Summary, SummaryField,
 };
-use connector_core::time::{Tz, local_to_utc};
+use connector_core::time::{Tz, WireTime};
 
 use crate::VENDOR;
 use crate::wire::{Chat, Record, ServiceSummary};
@@ -79,8 +78,8 @@ pub(crate) fn role(identity: Option<&str>) -> Role {
     }
 }
 
-fn utc(t: Option<NaiveDateTime>, zone: Tz) -> Option<chrono::DateTime<chrono::Utc>> {
-    t.map(|t| local_to_utc(t, zone))
+fn utc(t: Option<WireTime>, zone: Tz) -> Option<chrono::DateTime<chrono::Utc>> {
+    t.map(|t| t.to_utc(zone))
 }
 
 /// One listed session as a conversation (no messages, no summary yet).

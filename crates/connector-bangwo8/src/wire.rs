@@ -5,11 +5,11 @@
 //! own, with a path (`chats[4].start_time`) in any error, and kept verbatim
 //! in `raw` (one copy, no JSON tree built).
 
-use chrono::NaiveDateTime;
+use connector_core::time::WireTime;
 use std::borrow::Cow;
 
 use connector_core::lenient::{
-    opt_any_text, opt_naive_datetime, opt_php_list, opt_php_object, opt_string, opt_text, opt_u64,
+    opt_any_text, opt_php_list, opt_php_object, opt_string, opt_text, opt_u64, opt_wire_time,
 };
 use std::fmt;
 
@@ -112,10 +112,10 @@ pub(crate) struct Chat {
     pub support_name: Option<String>,
     #[serde(default, deserialize_with = "opt_string")]
     pub uname: Option<String>,
-    #[serde(default, deserialize_with = "opt_naive_datetime")]
-    pub start_time: Option<NaiveDateTime>,
-    #[serde(default, deserialize_with = "opt_naive_datetime")]
-    pub end_time: Option<NaiveDateTime>,
+    #[serde(default, deserialize_with = "opt_wire_time")]
+    pub start_time: Option<WireTime>,
+    #[serde(default, deserialize_with = "opt_wire_time")]
+    pub end_time: Option<WireTime>,
     #[serde(default, deserialize_with = "opt_string")]
     pub client_ip: Option<String>,
     /// Documented as `datetime`, but it is the IP's location text ("归属地为北京市").
@@ -123,8 +123,8 @@ pub(crate) struct Chat {
     pub ip_info: Option<String>,
     #[serde(default, deserialize_with = "opt_string")]
     pub evaluate: Option<String>,
-    #[serde(default, deserialize_with = "opt_naive_datetime")]
-    pub evaluate_time: Option<NaiveDateTime>,
+    #[serde(default, deserialize_with = "opt_wire_time")]
+    pub evaluate_time: Option<WireTime>,
     #[serde(default, deserialize_with = "opt_string")]
     pub evaluate_remark: Option<String>,
     #[serde(default, deserialize_with = "opt_string")]
@@ -169,8 +169,8 @@ pub(crate) struct Record<'a> {
     pub spokesman_identity: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "opt_string")]
     pub msg: Option<String>,
-    #[serde(default, deserialize_with = "opt_naive_datetime")]
-    pub create_time: Option<NaiveDateTime>,
+    #[serde(default, deserialize_with = "opt_wire_time")]
+    pub create_time: Option<WireTime>,
 }
 
 /// `GET /api/v1/servicesummary/{r_id}.json?servicesummary_type=1`:

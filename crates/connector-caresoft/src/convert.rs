@@ -2,7 +2,7 @@
 //! functions, no I/O.
 
 use connector_core::http::Ctx;
-use connector_core::time::{Tz, local_to_utc};
+use connector_core::time::Tz;
 use connector_core::{Agent, Conversation, Customer, Metrics, RawJson, Result, Status, TicketRef};
 
 use crate::VENDOR;
@@ -37,7 +37,7 @@ pub(crate) fn conversation(
     raw: RawJson,
 ) -> std::result::Result<Conversation, &'static str> {
     let id = chat.conversation_id.ok_or("conversation_id")?;
-    let utc = |t: Option<chrono::NaiveDateTime>| t.map(|t| local_to_utc(t, zone));
+    let utc = |t: Option<connector_core::time::WireTime>| t.map(|t| t.to_utc(zone));
     let mut c = Conversation::new(VENDOR, account, id);
     c.channel = Some(listed_as.channel());
     c.status = chat.chat_status.as_deref().map(status);
@@ -246,6 +246,20 @@ mod tests {
                 && c.ended_by.is_none()
         );
         assert!(!c.messages_fetched);
+    }
+
+    #[test]
+    fn times_with_an_offset_are_instants_local_ones_read_in_the_zone() {
+        let c = one(
+            json!({"conversation_id": "x", "start_time": "2023-04-22 09:48:30",
+                   "end_time": "2023-04-22T02:49:10Z", "meet_time": "2023-04-22T09:48:39+07:00"}),
+            ConversationType::LiveChat,
+        )
+        .unwrap();
+        let z = |t: Option<chrono::DateTime<chrono::Utc>>| t.unwrap().to_rfc3339();
+        assert_eq!(z(c.created_at), "2023-04-22T02:48:30+00:00");
+        assert_eq!(z(c.ended_at), "2023-04-22T02:49:10+00:00");
+        assert_eq!(z(c.answered_at), "2023-04-22T02:48:39+00:00");
     }
 
     #[test]

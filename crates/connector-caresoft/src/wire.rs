@@ -3,8 +3,8 @@
 //! `HH:MM:SS` strings (`waitTime`, `answer_time`) or integer seconds
 //! (`chat_duration`), local wall-clock times without an offset.
 
-use chrono::NaiveDateTime;
-use connector_core::lenient::{opt_duration_secs, opt_naive_datetime, opt_string, opt_u64};
+use connector_core::lenient::{opt_duration_secs, opt_string, opt_u64, opt_wire_time};
+use connector_core::time::WireTime;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -48,20 +48,20 @@ pub(crate) struct WireChat {
     pub cus_name: Option<String>,
     #[serde(default, deserialize_with = "opt_string")]
     pub cus_phone: Option<String>,
-    #[serde(default, deserialize_with = "opt_naive_datetime")]
-    pub start_time: Option<NaiveDateTime>,
-    #[serde(default, deserialize_with = "opt_naive_datetime")]
-    pub end_time: Option<NaiveDateTime>,
+    #[serde(default, deserialize_with = "opt_wire_time")]
+    pub start_time: Option<WireTime>,
+    #[serde(default, deserialize_with = "opt_wire_time")]
+    pub end_time: Option<WireTime>,
     #[serde(default, deserialize_with = "opt_duration_secs")]
     pub chat_duration: Option<u64>,
     #[serde(default, deserialize_with = "opt_string")]
     pub agent_email: Option<String>,
     #[serde(default, deserialize_with = "opt_string")]
     pub agent_name: Option<String>,
-    #[serde(default, deserialize_with = "opt_naive_datetime")]
-    pub ring_time: Option<NaiveDateTime>,
-    #[serde(default, deserialize_with = "opt_naive_datetime")]
-    pub meet_time: Option<NaiveDateTime>,
+    #[serde(default, deserialize_with = "opt_wire_time")]
+    pub ring_time: Option<WireTime>,
+    #[serde(default, deserialize_with = "opt_wire_time")]
+    pub meet_time: Option<WireTime>,
     #[serde(default, rename = "waitTime", deserialize_with = "opt_duration_secs")]
     pub wait_time: Option<u64>,
     #[serde(default, deserialize_with = "opt_duration_secs")]
@@ -97,7 +97,9 @@ mod tests {
             (c.chat_duration, c.wait_time, c.answer_time),
             (Some(39), Some(8), Some(31))
         );
-        assert_eq!(c.start_time.unwrap().to_string(), "2023-04-02 09:48:30");
+        let local =
+            chrono::NaiveDateTime::parse_from_str("2023-04-02 09:48:30", "%Y-%m-%d %H:%M:%S");
+        assert_eq!(c.start_time, Some(WireTime::Local(local.unwrap())));
     }
 
     #[test]

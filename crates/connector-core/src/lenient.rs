@@ -12,6 +12,8 @@ use std::borrow::Cow;
 use std::fmt;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+
+use crate::time::WireTime;
 use serde::de::{self, Deserializer, Visitor};
 
 /// One JSON scalar as it came off the wire.
@@ -304,6 +306,55 @@ pub fn opt_naive_datetime<'de, D: Deserializer<'de>>(
         .transpose()
         .map(Option::flatten)
         .map_err(de::Error::custom)
+}
+
+/// A vendor's time ([`WireTime`]): a local date-time as
+/// [`opt_naive_datetime`] reads it, or a date-time with an offset
+/// (`2017-08-20T10:23:34+08:00`, `2017-08-20 02:23:34Z`), kept as that
+/// instant whatever the account's zone; `null`, `""` and MySQL's zero date
+/// are absent.
+pub fn opt_wire_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<WireTime>, D::Error> {
+    scalar(d)?
+        .with_text(parse_wire_time)
+        .transpose()
+        .map(Option::flatten)
+        .map_err(de::Error::custom)
+}
+
+/// [`opt_wire_time`] on plain text.
+///
+/// # Errors
+/// The local form's error ("expected a date-time like …") when the text is
+/// neither form.
+pub fn parse_wire_time(text: &str) -> Result<Option<WireTime>, String> {
+    match parse_naive_datetime(text) {
+        Ok(t) => Ok(t.map(WireTime::Local)),
+        Err(e) => parse_offset_datetime(text.trim())
+            .map(|t| Some(WireTime::Instant(t)))
+            .ok_or(e),
+    }
+}
+
+/// An RFC 3339 date-time (`T` or a space between date and time, `Z` or an
+/// offset with or without its colon), as a UTC instant.
+fn parse_offset_datetime(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .or_else(|| {
+            let spaced = text.replacen('T', " ", 1);
+            ["%Y-%m-%d %H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%.fZ"]
+                .iter()
+                .find_map(|f| {
+                    if f.ends_with('Z') {
+                        NaiveDateTime::parse_from_str(&spaced, f)
+                            .ok()
+                            .map(|t| t.and_utc().fixed_offset())
+                    } else {
+                        DateTime::parse_from_str(&spaced, f).ok()
+                    }
+                })
+        })
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// A duration as `HH:MM:SS` (hours may exceed 24) or as integer seconds;
@@ -679,6 +730,58 @@ mod tests {
         ];
         for (json, want) in cases {
             assert_eq!(php(json).unwrap().size, *want, "{json}");
+        }
+    }
+
+    #[test]
+    fn times_local_or_with_an_offset() {
+        let local = |s: &str| Some(WireTime::Local(dt(s)));
+        let instant = |s: &str| {
+            Some(WireTime::Instant(
+                DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc),
+            ))
+        };
+        let cases = [
+            ("2017-8-23 12:23:12", local("2017-08-23 12:23:12")),
+            ("2017-08-20T10:23:34", local("2017-08-20 10:23:34")),
+            ("2017-08-20T10:23:34+08:00", instant("2017-08-20T02:23:34Z")),
+            ("2017-08-20 10:23:34+08:00", instant("2017-08-20T02:23:34Z")),
+            ("2017-08-20T10:23:34+0800", instant("2017-08-20T02:23:34Z")),
+            ("2017-08-20T02:23:34Z", instant("2017-08-20T02:23:34Z")),
+            ("2017-08-20 02:23:34Z", instant("2017-08-20T02:23:34Z")),
+            ("2017-08-20T02:23:34.5Z", instant("2017-08-20T02:23:34.5Z")),
+            (
+                " 2017-08-20T09:23:34+07:00 ",
+                instant("2017-08-20T02:23:34Z"),
+            ),
+            ("0000-00-00 00:00:00", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_wire_time(text), Ok(want), "{text}");
+        }
+        // An instant keeps its offset whatever the zone; a local time is read in it.
+        let zone: crate::time::Tz = "Asia/Ho_Chi_Minh".parse().unwrap();
+        assert_eq!(
+            parse_wire_time("2017-08-20T10:23:34+08:00")
+                .unwrap()
+                .unwrap()
+                .to_utc(zone),
+            DateTime::parse_from_rfc3339("2017-08-20T02:23:34Z").unwrap()
+        );
+        assert_eq!(
+            parse_wire_time("2017-08-20 09:23:34")
+                .unwrap()
+                .unwrap()
+                .to_utc(zone),
+            DateTime::parse_from_rfc3339("2017-08-20T02:23:34Z").unwrap()
+        );
+        for bad in [
+            "yesterday",
+            "2017-08-20T10:23:34+25:00",
+            "2017-13-20T10:23:34Z",
+        ] {
+            let e = parse_wire_time(bad).unwrap_err();
+            assert!(e.contains("expected a date-time like"), "{bad}: {e}");
         }
     }
 

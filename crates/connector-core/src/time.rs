@@ -26,6 +26,28 @@ pub fn parse_zone(vendor: &str, name: &str) -> Result<Tz> {
     })
 }
 
+/// A time as a vendor sent it: a local wall-clock time without an offset
+/// (the form every vendor documents), or an instant with its offset, from a
+/// server that adds one (`2017-08-20T10:23:34+08:00`, `…Z`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WireTime {
+    /// A local wall-clock time, to be read in the account's zone.
+    Local(NaiveDateTime),
+    /// An instant, whatever the account's zone.
+    Instant(DateTime<Utc>),
+}
+
+impl WireTime {
+    /// The UTC instant: a local time read in `zone` ([`local_to_utc`]), an
+    /// instant as it is.
+    pub fn to_utc(self, zone: Tz) -> DateTime<Utc> {
+        match self {
+            WireTime::Local(t) => local_to_utc(t, zone),
+            WireTime::Instant(t) => t,
+        }
+    }
+}
+
 /// Converts a naive local time in `zone` to UTC. An ambiguous time (clocks
 /// going back) takes the earlier instant; a time that does not exist (clocks
 /// going forward) is read as if the shift had not happened yet, as the

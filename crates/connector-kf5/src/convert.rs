@@ -6,7 +6,7 @@ use std::fmt;
 
 use connector_core::http::Ctx;
 use connector_core::split::{self, Outline};
-use connector_core::time::{Tz, local_to_utc};
+use connector_core::time::Tz;
 use connector_core::{
     Agent, Attachment, Channel, Conversation, Message, MessageKind, Party, Rating, RawJson, Result,
     Role, Satisfaction, Sender, Status,
@@ -175,9 +175,9 @@ pub(crate) fn chat(w: WireChat, raw: RawJson, account: &str, zone: Tz) -> Option
     c.customer.id = w.visitor_id;
     c.customer.user_id = w.user_id;
     c.rating = Some(rating(w.rating.as_deref()));
-    c.created_at = w.created_at.map(|t| local_to_utc(t, zone));
-    c.assigned_at = w.assigned_at.map(|t| local_to_utc(t, zone));
-    c.ended_at = w.end_at.map(|t| local_to_utc(t, zone));
+    c.created_at = w.created_at.map(|t| t.to_utc(zone));
+    c.assigned_at = w.assigned_at.map(|t| t.to_utc(zone));
+    c.ended_at = w.end_at.map(|t| t.to_utc(zone));
     c.raw = raw;
     Some(c)
 }
@@ -288,7 +288,7 @@ pub(crate) fn message(
         },
         kind,
         text: w.msg,
-        sent_at: w.created_at.map(|t| local_to_utc(t, zone)),
+        sent_at: w.created_at.map(|t| t.to_utc(zone)),
         read: w.is_read,
         attachments: upload.map(attachment).into_iter().collect(),
         raw,

@@ -249,6 +249,20 @@ mod tests {
         // The same `raw` whether messages are pulled or not.
         assert_eq!(without[0].conversation.raw, chats[0].conversation.raw);
         assert_eq!(without[0].conversation.id, "290");
+        // Times with an offset are those instants; local ones are read in the zone.
+        let timed = br#"{"chats":[{"id":3,"created_at":"2015-04-25T08:04:12+08:00","end_at":"2015-04-25T00:09:00Z","messages":[{"id":1,"created_at":"2015-04-25 08:05:00"}]}]}"#;
+        let chats = listing_page(&ctx(), timed, "acme", ZONE, true).unwrap();
+        let c = &chats[0].conversation;
+        assert_eq!(
+            c.created_at.unwrap().to_rfc3339(),
+            "2015-04-25T00:04:12+00:00"
+        );
+        assert_eq!(
+            c.ended_at.unwrap().to_rfc3339(),
+            "2015-04-25T00:09:00+00:00"
+        );
+        let m = &chats[0].messages.as_ref().unwrap().as_ref().unwrap()[0];
+        assert_eq!(m.sent_at.unwrap().to_rfc3339(), "2015-04-25T00:05:00+00:00");
         // PHP's shapes of a list: `{}` empty, an object keyed by index.
         let php = br#"{"chats":[{"id":1,"messages":{}},{"id":2,"messages":{"0":{"id":7,"msg":"a"},"2":{"id":9,"msg":"b"}}}]}"#;
         let chats = listing_page(&ctx(), php, "acme", ZONE, true).unwrap();

@@ -3,11 +3,11 @@
 //! be anything, `messages` that may be missing from a list item, and an
 //! `upload` that is an object or `null`.
 
-use chrono::NaiveDateTime;
+use connector_core::time::WireTime;
 use std::borrow::Cow;
 
 use connector_core::lenient::{
-    opt_any_text, opt_bool, opt_naive_datetime, opt_string, opt_text, opt_u64_or_absent,
+    opt_any_text, opt_bool, opt_string, opt_text, opt_u64_or_absent, opt_wire_time,
 };
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
@@ -46,12 +46,12 @@ pub(crate) struct WireChat<'a> {
     pub visitor_id: Option<String>,
     #[serde(default, deserialize_with = "opt_string")]
     pub user_id: Option<String>,
-    #[serde(default, deserialize_with = "opt_naive_datetime")]
-    pub created_at: Option<NaiveDateTime>,
-    #[serde(default, deserialize_with = "opt_naive_datetime")]
-    pub assigned_at: Option<NaiveDateTime>,
-    #[serde(default, deserialize_with = "opt_naive_datetime")]
-    pub end_at: Option<NaiveDateTime>,
+    #[serde(default, deserialize_with = "opt_wire_time")]
+    pub created_at: Option<WireTime>,
+    #[serde(default, deserialize_with = "opt_wire_time")]
+    pub assigned_at: Option<WireTime>,
+    #[serde(default, deserialize_with = "opt_wire_time")]
+    pub end_at: Option<WireTime>,
     /// `None` when the item carries no `messages` array (`null` or absent):
     /// then the messages come from the detail endpoint. Each message stays
     /// raw JSON borrowed from the page, decoded only when messages are wanted.
@@ -72,8 +72,8 @@ pub(crate) struct WireMessage<'a> {
     pub msg: Option<String>,
     #[serde(default, deserialize_with = "opt_bool")]
     pub is_read: Option<bool>,
-    #[serde(default, deserialize_with = "opt_naive_datetime")]
-    pub created_at: Option<NaiveDateTime>,
+    #[serde(default, deserialize_with = "opt_wire_time")]
+    pub created_at: Option<WireTime>,
     /// `upload`: an object describes the file; `null`, `""` or `[]` (PHP's
     /// empty array) mean no file; anything else stays in `raw` only. Any
     /// value is accepted here; only an object is decoded (as [`WireUpload`]).
