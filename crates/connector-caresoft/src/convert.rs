@@ -308,14 +308,7 @@ mod tests {
             }
         };
         let page = |env| chats_page(&ctx(), "acme", SAIGON, ConversationType::LiveChat, env);
-        let e = chats_page(
-            &ctx(),
-            "acme",
-            SAIGON,
-            ConversationType::LiveChat,
-            env(Some("ERROR_TOKEN"), None),
-        )
-        .unwrap_err();
+        let e = page(env(Some("ERROR_TOKEN"), None)).unwrap_err();
         assert!(
             matches!(&e, connector_core::Error::Api { code: Some(c), .. } if c == "ERROR_TOKEN")
         );
@@ -323,14 +316,7 @@ mod tests {
             e.to_string(),
             "caresoft: /api/v1/chats page 3: HTTP 200 code ERROR_TOKEN: Token không hợp lệ"
         );
-        let p = chats_page(
-            &ctx(),
-            "acme",
-            SAIGON,
-            ConversationType::LiveChat,
-            env(None, Some(vec![])),
-        )
-        .unwrap();
+        let p = page(env(None, Some(vec![]))).unwrap();
         assert!(p.conversations.is_empty());
         // `OK` without records: an empty page, unless numFound promises some.
         assert!(

@@ -335,26 +335,19 @@ pub fn parse_wire_time(text: &str) -> Result<Option<WireTime>, String> {
     }
 }
 
-/// An RFC 3339 date-time (`T` or a space between date and time, `Z` or an
-/// offset with or without its colon), as a UTC instant.
+/// A date-time with an offset, as a UTC instant: RFC 3339 ([`parse_utc`]),
+/// or with a space for the `T`, or an offset without its colon (`+0800`).
 fn parse_offset_datetime(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text)
-        .ok()
-        .or_else(|| {
-            let spaced = text.replacen('T', " ", 1);
-            ["%Y-%m-%d %H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%.fZ"]
-                .iter()
-                .find_map(|f| {
-                    if f.ends_with('Z') {
-                        NaiveDateTime::parse_from_str(&spaced, f)
-                            .ok()
-                            .map(|t| t.and_utc().fixed_offset())
-                    } else {
-                        DateTime::parse_from_str(&spaced, f).ok()
-                    }
-                })
-        })
-        .map(|t| t.with_timezone(&Utc))
+    if let Ok(t) = parse_utc(text) {
+        return Some(t);
+    }
+    let spaced = text.replacen('T', " ", 1);
+    match DateTime::parse_from_str(&spaced, "%Y-%m-%d %H:%M:%S%.f%z") {
+        Ok(t) => Some(t.with_timezone(&Utc)),
+        Err(_) => NaiveDateTime::parse_from_str(&spaced, "%Y-%m-%d %H:%M:%S%.fZ")
+            .ok()
+            .map(|t| t.and_utc()),
+    }
 }
 
 /// A duration as `HH:MM:SS` (hours may exceed 24) or as integer seconds;
@@ -602,9 +595,14 @@ mod tests {
         b: Option<bool>,
     }
 
-    fn w(json: &str) -> Result<W, String> {
+    /// Decodes `json` as `T`, an error as `message at path`.
+    fn decode<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, String> {
         let de = &mut serde_json::Deserializer::from_str(json);
         serde_path_to_error::deserialize(de).map_err(|e| format!("{} at {}", e.inner(), e.path()))
+    }
+
+    fn w(json: &str) -> Result<W, String> {
+        decode(json)
     }
 
     fn dt(s: &str) -> NaiveDateTime {
@@ -672,8 +670,7 @@ mod tests {
     }
 
     fn php(json: &str) -> Result<Php, String> {
-        let de = &mut serde_json::Deserializer::from_str(json);
-        serde_path_to_error::deserialize(de).map_err(|e| format!("{} at {}", e.inner(), e.path()))
+        decode(json)
     }
 
     #[test]

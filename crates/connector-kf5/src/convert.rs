@@ -86,8 +86,10 @@ pub(crate) fn outlined_chat(
     // Every member and message was decoded or checked: the whole record's
     // text is JSON, kept as it came.
     let record = page.raw_since(start)?;
+    // Any error sends the page down the `decode_chat` way, which names it:
+    // here the members are only decoded (no copy of them is kept).
     let json = split::object_text(&members);
-    let (wire, _) = ctx.decode_split::<WireChat>(path, &json)?.ok()?;
+    let wire: WireChat = serde_json::from_str(&json).ok()?;
     let conversation = chat(wire, record, account, zone)?;
     Some(listed(ctx, path, conversation, items, true))
 }
