@@ -4,7 +4,7 @@
 It is the baseline of `make bench` and is kept honest: the same endpoints,
 the same paging and stop rules as the connectors, messages and summaries
 included, and the same output (one normalized conversation per JSONL line,
-messages nested, following docs/mapping.md). It is a good script — one
+messages nested, following docs/vendors/). It is a good script — one
 `requests.Session` with keep-alive, no needless requests — just not a
 concurrent one, because that is what a hand-written script usually is.
 

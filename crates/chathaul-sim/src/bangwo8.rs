@@ -380,7 +380,7 @@ impl Data {
         }
     }
 
-    /// The ground truth of session `i`, following docs/mapping.md.
+    /// The ground truth of session `i`, following docs/vendors/bangwo8.md.
     pub(crate) fn truth(&self, i: u64) -> Conversation {
         let c = self.chat(i);
         let zone = chrono_tz::Asia::Shanghai;

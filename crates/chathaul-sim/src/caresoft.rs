@@ -300,7 +300,7 @@ impl Data {
         }
     }
 
-    /// The ground truth of conversation `i`, following docs/mapping.md.
+    /// The ground truth of conversation `i`, following docs/vendors/caresoft.md.
     pub(crate) fn truth(&self, i: u64) -> Conversation {
         let c = self.chat(i);
         let utc = |t: NaiveDateTime| local_to_utc(t, chrono_tz::Asia::Ho_Chi_Minh);

@@ -297,7 +297,7 @@ impl Data {
         Value::Object(m)
     }
 
-    /// The ground truth of chat `i`, following docs/mapping.md.
+    /// The ground truth of chat `i`, following docs/vendors/kf5.md.
     pub(crate) fn truth(&self, i: u64) -> Conversation {
         let c = self.chat(i);
         let utc = |t: NaiveDateTime| local_to_utc(t, chrono_tz::Asia::Shanghai);

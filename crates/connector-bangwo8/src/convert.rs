@@ -1,4 +1,4 @@
-//! Wire → model, following docs/mapping.md (Bangwo8) exactly. Pure functions:
+//! Wire → model, following docs/vendors/bangwo8.md exactly. Pure functions:
 //! no I/O, no errors except a record without its id.
 
 use connector_core::RawJson;

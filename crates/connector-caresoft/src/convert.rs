@@ -1,4 +1,4 @@
-//! CareSoft records → the normalized model, following docs/mapping.md: pure
+//! CareSoft records → the normalized model, following docs/vendors/caresoft.md: pure
 //! functions, no I/O.
 
 use connector_core::http::Ctx;

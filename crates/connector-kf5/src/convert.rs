@@ -1,4 +1,4 @@
-//! KF5 wire records → the normalized model, exactly as docs/mapping.md says.
+//! KF5 wire records → the normalized model, exactly as docs/vendors/kf5.md says.
 //! Pure functions: no I/O.
 
 use std::borrow::Cow;
