@@ -1,7 +1,14 @@
 //! Bangwo8 (帮我吧) IM chat history: records, messages, summaries, the
-//! served JSON (quirks included) and the ground truth.
+//! served JSON (quirks included) and the ground truth, as of the simulated
+//! clock.
+//!
+//! The history (历史会话记录) holds ended sessions only: a session is listed
+//! once it has ended, with its final counts. Its rating can come later
+//! (`evaluate_time` says when); until then the record shows none. The
+//! messages of a session still going on can be read by id, as far as they
+//! have been sent; its summary is filled in when it ends.
 
-use chrono::{Duration, NaiveDate, NaiveDateTime};
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
 use connector_core::RawJson;
 use connector_core::model::{
     Agent, Channel, Conversation, Customer, Message, MessageKind, Metrics, Party, Rating, Role,
@@ -11,8 +18,7 @@ use connector_core::time::local_to_utc;
 use rand::Rng;
 use serde_json::{Map, Value, json};
 
-use crate::SimOptions;
-use crate::data::{self, Person, Timeline, stream};
+use crate::data::{self, AccountSpec, DAY, Ended, EndedCache, HOUR, Person, Timeline, stream};
 use crate::http::{ApiResult, Params, Reply};
 
 /// The vendor's tag in the random streams.
@@ -22,22 +28,50 @@ pub(crate) const LINK_HOST: &str = "https://www.bangwo8.com";
 const FIRST_ID: u64 = 1000;
 /// Bangwo8's default page size.
 const DEFAULT_PER_PAGE: u64 = 100;
+/// The vendor's wall clock.
+const ZONE: chrono_tz::Tz = chrono_tz::Asia::Shanghai;
+/// The longest session: the long ones last from a day and an hour to three
+/// days (longer than a sync's one-day look-back); the others at most 60 s
+/// plus 89 s per message, 900 messages at most (under a day).
+pub(crate) const LONGEST: i64 = 3 * DAY;
+/// The latest rating: up to six days after the end.
+pub(crate) const LATEST_RATING: i64 = 6 * DAY;
 
-/// The demo account.
-pub(crate) const ACCOUNT: &str = "admin@demo";
-/// The demo account's password.
-pub(crate) const PASSWORD: &str = "bangwo8-demo-password";
-/// A non-administrator agent of the demo account: lists answer 403.
-pub(crate) const AGENT_ACCOUNT: &str = "agent@demo";
-/// That agent's password.
-pub(crate) const AGENT_PASSWORD: &str = "bangwo8-agent-password";
+/// The demo account's login (account 0; account k is `admin@demo{k}`).
+pub(crate) fn login(account: &str) -> String {
+    format!("admin@{account}")
+}
 
-/// One vendor dataset: everything needed to generate any record on demand.
-#[derive(Debug, Clone)]
+/// The password of an account's login.
+pub(crate) fn password(account: &str) -> String {
+    format!("bangwo8-{account}-password")
+}
+
+/// A non-administrator agent of the account: its list requests answer 403.
+pub(crate) fn agent_login(account: &str) -> String {
+    format!("agent@{account}")
+}
+
+/// That agent's password (`bangwo8-agent-password` in the demo account).
+pub(crate) fn agent_password(account: &str) -> String {
+    if account == "demo" {
+        "bangwo8-agent-password".to_owned()
+    } else {
+        format!("bangwo8-{account}-agent-password")
+    }
+}
+
+/// One account's dataset: everything needed to generate any record on demand.
+#[derive(Debug)]
 pub(crate) struct Data {
-    opts: SimOptions,
+    account: AccountSpec,
+    login: String,
+    password: String,
+    agent_login: String,
+    agent_password: String,
     timeline: Timeline,
     agents: Vec<Person>,
+    ended: EndedCache,
 }
 
 /// How a summary request for a session is answered.
@@ -48,15 +82,21 @@ pub(crate) enum SummaryCase {
     NotFilled,
 }
 
-/// One session as generated, before rendering.
+/// One session as generated, seen at an instant (`now`): a rating given
+/// after it is not there yet.
 #[derive(Debug, Clone)]
 pub(crate) struct Chat {
     index: u64,
     r_id: u64,
+    /// The instant the session is seen at (local wall clock).
+    now: NaiveDateTime,
     ty: u8,
     agent: Option<usize>,
     uname: String,
     start: NaiveDateTime,
+    /// When the session really ended (it is in the history from then on).
+    ended: NaiveDateTime,
+    /// The end time the record shows (a few sessions have none recorded).
     end: Option<NaiveDateTime>,
     duration: i64,
     client_ip: String,
@@ -93,19 +133,24 @@ const REMARKS: &[&str] = &[
 ];
 
 impl Data {
-    pub(crate) fn new(opts: &SimOptions) -> Self {
+    pub(crate) fn new(account: AccountSpec) -> Self {
         let groups = ["售前咨询", "售后服务", "技术支持", "VIP客服"];
         Self {
-            opts: opts.clone(),
-            timeline: Timeline::new(opts, TAG),
+            login: login(&account.name),
+            password: password(&account.name),
+            agent_login: agent_login(&account.name),
+            agent_password: agent_password(&account.name),
+            timeline: Timeline::new(&account, TAG),
             agents: data::agent_pool(
-                opts.seed,
+                account.seed,
                 TAG,
                 data::CHINESE_NAMES,
                 &groups,
-                "demo.bangwo8.com",
+                &format!("{}.bangwo8.com", account.name),
                 2300,
             ),
+            ended: EndedCache::default(),
+            account,
         }
     }
 
@@ -114,13 +159,23 @@ impl Data {
         &self.agents
     }
 
+    /// The account's login (the truth's `account`).
+    pub(crate) fn login(&self) -> &str {
+        &self.login
+    }
+
+    /// The password of the account's login.
+    pub(crate) fn password(&self) -> &str {
+        &self.password
+    }
+
     fn len(&self) -> u64 {
-        self.opts.conversations as u64
+        self.account.conversations
     }
 
     fn ids(&self) -> data::SparseIds {
         data::SparseIds {
-            seed: self.opts.seed,
+            seed: self.account.seed,
             vendor: TAG,
             first: FIRST_ID,
             stride: 3,
@@ -137,9 +192,20 @@ impl Data {
         self.ids().index_of(r_id)
     }
 
-    /// Generates session `i`.
-    pub(crate) fn chat(&self, i: u64) -> Chat {
-        let mut r = data::rng(self.opts.seed, TAG, i, stream::RECORD);
+    /// The sessions in the history at `now`: those ended by then.
+    fn ended(&self, now: NaiveDateTime) -> std::sync::Arc<Ended> {
+        self.ended.get(now, || {
+            Ended::new(&self.timeline, now, Duration::seconds(LONGEST), |i| {
+                self.chat(i, now).ended <= now
+            })
+        })
+    }
+
+    /// Generates session `i` as seen at `now`.
+    pub(crate) fn chat(&self, i: u64, now: NaiveDateTime) -> Chat {
+        let seed = self.account.seed;
+        let mut r = data::rng(seed, TAG, i, stream::RECORD);
+        let mut life = data::rng(seed, TAG, i, stream::LIFE);
         let ty = match r.random_range(0..100) {
             0..20 => 1,
             20..65 => 2,
@@ -148,7 +214,7 @@ impl Data {
             _ => 5,
         };
         let start = self.timeline.at(i);
-        let n = data::message_count(&mut r, self.opts.messages, 900);
+        let n = data::message_count(&mut r, self.account.messages, 900);
         let assigned = r.random_bool(0.95);
         let has_agent = ty == 5 || (ty != 4 && assigned);
         let agent = has_agent.then(|| r.random_range(0..self.agents.len()));
@@ -161,24 +227,41 @@ impl Data {
         } else {
             [0, n, 0]
         };
-        let duration = 60 + i64::from(n) * r.random_range(10..90);
-        let open = r.random_bool(0.03);
-        let end = (!open).then(|| start + Duration::seconds(duration));
+        let short = 60 + i64::from(n) * r.random_range(10..90);
+        // Every draw of the life stream is made whatever its outcome, so
+        // each record's draws stay where they are.
+        let long = life.random_bool(0.04);
+        let long_secs = life.random_range(DAY + HOUR..=LONGEST);
+        let late = life.random_bool(0.3);
+        let late_secs = life.random_range(2 * DAY..=LATEST_RATING);
+        let duration = if long { long_secs } else { short };
+        let ended = start + Duration::seconds(duration);
+        let unrecorded = r.random_bool(0.03);
+        let end = (!unrecorded).then_some(ended);
         let first_response =
             (counts[0] > 0).then(|| if ty == 5 { 0 } else { r.random_range(2..120) });
         let customer = r.random_range(0..(self.len() / 3).max(1));
-        let uname = customer_uname(self.opts.seed, customer);
+        let uname = customer_uname(seed, customer);
         let evaluate = if end.is_none() {
             0
         } else {
             *data::pick(&mut r, &[0, 0, 1, 1, 1, 1, 2, 3])
         };
-        let evaluate_time = (evaluate != 0)
-            .then(|| end.unwrap_or(start) + Duration::seconds(r.random_range(1..300)));
+        let evaluate_time = (evaluate != 0).then(|| {
+            let soon = r.random_range(1..300);
+            ended + Duration::seconds(if late { late_secs } else { soon })
+        });
         let evaluate_remark = if evaluate != 0 {
             data::pick(&mut r, REMARKS).to_string()
         } else {
             String::new()
+        };
+        // Not rated yet at `now`: the record shows no rating.
+        let rated = evaluate_time.is_some_and(|t| t <= now);
+        let (evaluate, evaluate_time, evaluate_remark) = if rated {
+            (evaluate, evaluate_time, evaluate_remark)
+        } else {
+            (0, None, String::new())
         };
         let end_type = end.map(|_| r.random_range(1..=2));
         let client_ip = if r.random_bool(0.9) {
@@ -205,10 +288,12 @@ impl Data {
         Chat {
             index: i,
             r_id: self.r_id(i),
+            now,
             ty,
             agent,
             uname,
             start,
+            ended,
             end,
             duration,
             client_ip,
@@ -273,9 +358,10 @@ impl Data {
         Value::Object(m)
     }
 
-    /// The messages of a session in vendor order, as (served object, local time).
+    /// The messages of a session sent by the instant it is seen at, in
+    /// vendor order, as (served object, local time).
     pub(crate) fn messages(&self, c: &Chat) -> Vec<(Value, NaiveDateTime)> {
-        let mut r = data::rng(self.opts.seed, TAG, c.index, stream::MESSAGES);
+        let mut r = data::rng(self.account.seed, TAG, c.index, stream::MESSAGES);
         let first = if c.ty == 5 && c.counts[0] > 0 {
             Some(0)
         } else if c.counts[1] > 0 {
@@ -322,12 +408,20 @@ impl Data {
                 let msg = json!({"spokesman": spokesman, "spokesman_identity": identity, "msg": text, "create_time": when});
                 (msg, at)
             })
+            // Generated whole, then cut at the clock: a message's draws do
+            // not depend on when the session is looked at.
+            .take_while(|(_, at)| *at <= c.now)
             .collect()
     }
 
-    /// The summary response body of a session.
+    /// The summary response body of a session: the agent fills it in when
+    /// the session ends, so until then a filled one answers "not filled".
     pub(crate) fn summary_body(&self, c: &Chat) -> Value {
-        match c.summary {
+        let case = match c.summary {
+            SummaryCase::Filled if c.ended > c.now => SummaryCase::NotFilled,
+            other => other,
+        };
+        match case {
             SummaryCase::NoTemplate => {
                 json!({"status": "120001", "message": "No service summary template"})
             }
@@ -335,7 +429,7 @@ impl Data {
                 json!({"status": "120002", "message": "No service summary information"})
             }
             SummaryCase::Filled => {
-                let mut r = data::rng(self.opts.seed, TAG, c.index, stream::SUMMARY);
+                let mut r = data::rng(self.account.seed, TAG, c.index, stream::SUMMARY);
                 let template = data::pick(
                     &mut r,
                     &["im服务总结模板", "售后服务总结", "VIP 客户回访模板"],
@@ -380,12 +474,11 @@ impl Data {
         }
     }
 
-    /// The ground truth of session `i`, following docs/vendors/bangwo8.md.
-    pub(crate) fn truth(&self, i: u64) -> Conversation {
-        let c = self.chat(i);
-        let zone = chrono_tz::Asia::Shanghai;
-        let utc = |t: NaiveDateTime| local_to_utc(t, zone);
-        let mut conv = Conversation::new("bangwo8", ACCOUNT, c.r_id.to_string());
+    /// The ground truth of a session as it is seen, following
+    /// docs/vendors/bangwo8.md.
+    pub(crate) fn truth_of(&self, c: Chat) -> Conversation {
+        let utc = |t: NaiveDateTime| local_to_utc(t, ZONE);
+        let mut conv = Conversation::new("bangwo8", &self.login, c.r_id.to_string());
         conv.channel = match c.ty {
             1 => Some(Channel::App),
             2 => Some(Channel::Web),
@@ -532,13 +625,17 @@ fn error(status: u16, message: &str) -> Reply {
     )
 }
 
-/// Checks the basic credentials; `None` when they are right. Listing needs
-/// the administrator; messages and summaries are open to every agent
-/// (调用者权限: 管理员 / 所有客服).
-pub(crate) fn check_auth(headers: &axum::http::HeaderMap, admin_only: bool) -> Option<Reply> {
+/// Checks the basic credentials of `d`'s account; `None` when they are
+/// right. Listing needs the administrator; messages and summaries are open to
+/// every agent (调用者权限: 管理员 / 所有客服).
+pub(crate) fn check_auth(
+    d: &Data,
+    headers: &axum::http::HeaderMap,
+    admin_only: bool,
+) -> Option<Reply> {
     match crate::http::basic_auth(headers) {
-        Some((user, pass)) if user == ACCOUNT && pass == PASSWORD => None,
-        Some((user, pass)) if user == AGENT_ACCOUNT && pass == AGENT_PASSWORD => {
+        Some((user, pass)) if user == d.login && pass == d.password => None,
+        Some((user, pass)) if user == d.agent_login && pass == d.agent_password => {
             admin_only.then(|| {
                 error(
                     403,
@@ -554,6 +651,11 @@ pub(crate) fn check_auth(headers: &axum::http::HeaderMap, admin_only: bool) -> O
             .with_header("www-authenticate", "Basic realm=\"bangwo8\""),
         ),
     }
+}
+
+/// The vendor's wall clock at `now`.
+pub(crate) fn local(now: DateTime<Utc>) -> NaiveDateTime {
+    now.with_timezone(&ZONE).naive_local()
 }
 
 fn date_param(p: &Params, name: &str) -> ApiResult<Option<NaiveDate>> {
@@ -603,8 +705,15 @@ fn envelope(
     json!({items_key: items, "count": count, "next_page": next, "previous_page": prev})
 }
 
-/// `GET /api/v1/imchat/histories.json` and `/histories/{agent_id}.json`.
-pub(crate) fn list(d: &Data, agent_id: Option<&str>, p: &Params) -> ApiResult<Reply> {
+/// `GET /api/v1/imchat/histories.json` and `/histories/{agent_id}.json`: the
+/// sessions ended by `now`, filtered on what they show at `now`.
+pub(crate) fn list(
+    d: &Data,
+    now: DateTime<Utc>,
+    agent_id: Option<&str>,
+    p: &Params,
+) -> ApiResult<Reply> {
+    let now = local(now);
     let path = match agent_id {
         Some(a) => format!("/api/v1/imchat/histories/{a}.json"),
         None => "/api/v1/imchat/histories.json".to_owned(),
@@ -627,18 +736,22 @@ pub(crate) fn list(d: &Data, agent_id: Option<&str>, p: &Params) -> ApiResult<Re
     );
     let (page, per_page) = paging(p)?;
     let (lo, hi) = d.timeline.range_for_dates(ss, se);
+    let ended = d.ended(now);
     let skip = (page - 1).saturating_mul(per_page);
     let scan = agent.is_some() || uname.is_some() || es.is_some() || ee.is_some();
     let mut items = Vec::new();
     let count = if !scan {
-        let from = lo.saturating_add(skip).min(hi);
-        let to = from.saturating_add(per_page).min(hi);
-        items.extend((from..to).map(|i| d.render(&d.chat(i))));
-        hi - lo
+        items.extend(
+            ended
+                .page(lo, hi, skip, per_page)
+                .into_iter()
+                .map(|i| d.render(&d.chat(i, now))),
+        );
+        ended.count(lo, hi)
     } else {
         let mut count = 0u64;
-        for i in lo..hi {
-            let c = d.chat(i);
+        for i in ended.iter(lo, hi) {
+            let c = d.chat(i, now);
             let ok = agent.is_none_or(|a| c.agent.is_some_and(|k| d.agents[k].id == a))
                 && uname.is_none_or(|u| c.uname == u)
                 && (es.is_none() && ee.is_none()
@@ -668,18 +781,25 @@ pub(crate) fn list(d: &Data, agent_id: Option<&str>, p: &Params) -> ApiResult<Re
     ))
 }
 
-fn session(d: &Data, file: &str) -> ApiResult<Chat> {
+/// The session of a `{r_id}.json` path segment, if it has started by `now`.
+fn session(d: &Data, now: NaiveDateTime, file: &str) -> ApiResult<Chat> {
     let id = file.strip_suffix(".json").unwrap_or(file);
     id.parse::<u64>()
         .ok()
         .and_then(|r| d.index_of(r))
-        .map(|i| d.chat(i))
+        .filter(|&i| d.timeline.at(i) <= now)
+        .map(|i| d.chat(i, now))
         .ok_or_else(|| error(404, &format!("会话 {id} 不存在 (no such session)")))
 }
 
-/// `GET /api/v1/imchat/chatrecords/{r_id}.json`.
-pub(crate) fn chatrecords(d: &Data, file: &str, p: &Params) -> ApiResult<Reply> {
-    let c = session(d, file)?;
+/// `GET /api/v1/imchat/chatrecords/{r_id}.json`: the messages sent by `now`.
+pub(crate) fn chatrecords(
+    d: &Data,
+    now: DateTime<Utc>,
+    file: &str,
+    p: &Params,
+) -> ApiResult<Reply> {
+    let c = session(d, local(now), file)?;
     let (ts, te) = (date_param(p, "time_start")?, date_param(p, "time_end")?);
     let (page, per_page) = paging(p)?;
     let all: Vec<Value> = d
@@ -702,7 +822,7 @@ pub(crate) fn chatrecords(d: &Data, file: &str, p: &Params) -> ApiResult<Reply> 
 }
 
 /// `GET /api/v1/servicesummary/{r_id}.json?servicesummary_type=1`.
-pub(crate) fn summary(d: &Data, file: &str, p: &Params) -> ApiResult<Reply> {
+pub(crate) fn summary(d: &Data, now: DateTime<Utc>, file: &str, p: &Params) -> ApiResult<Reply> {
     match p.get("servicesummary_type") {
         Some("1") => {}
         Some("2" | "3") => {
@@ -724,11 +844,18 @@ pub(crate) fn summary(d: &Data, file: &str, p: &Params) -> ApiResult<Reply> {
             ));
         }
     }
-    let c = session(d, file)?;
+    let c = session(d, local(now), file)?;
     Ok(Reply::json(200, &d.summary_body(&c)))
 }
 
-/// The whole ground truth, lazily.
-pub(crate) fn truth_iter(d: Data) -> impl Iterator<Item = Conversation> {
-    (0..d.len()).map(move |i| d.truth(i))
+/// The ground truth at `now`, lazily: every session ended by then, as it is
+/// then.
+pub(crate) fn truth_iter(d: Data, now: DateTime<Utc>) -> impl Iterator<Item = Conversation> {
+    let now = local(now);
+    let created = d.timeline.partition(|t| t <= now);
+    (0..created).filter_map(move |i| {
+        // The history holds ended sessions only.
+        let c = d.chat(i, now);
+        (c.ended <= now).then(|| d.truth_of(c))
+    })
 }

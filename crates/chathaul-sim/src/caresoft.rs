@@ -1,5 +1,11 @@
 //! CareSoft (Vietnam) chat history: live chat, Facebook and Zalo
-//! conversations, the served JSON and the ground truth.
+//! conversations, the served JSON and the ground truth, as of the simulated
+//! clock.
+//!
+//! The API is a history (lịch sử chat) and `chat_status` has two values, both
+//! outcomes of a finished chat (met, missed): a conversation still going on
+//! has nothing to show there, so the history lists a conversation once it
+//! has ended, never before.
 
 use std::sync::OnceLock;
 
@@ -11,8 +17,7 @@ use rand::Rng;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::SimOptions;
-use crate::data::{self, Person, Timeline, stream};
+use crate::data::{self, AccountSpec, Ended, EndedCache, HOUR, Person, Timeline, stream};
 use crate::http::{ApiResult, Params, Reply};
 
 const TAG: u64 = 0xCA;
@@ -20,22 +25,29 @@ const TAG: u64 = 0xCA;
 const DEFAULT_COUNT: u64 = 20;
 /// The most `count` serves.
 const MAX_COUNT: u64 = 500;
+/// The vendor's wall clock.
+const ZONE: chrono_tz::Tz = chrono_tz::Asia::Ho_Chi_Minh;
+/// Longer than any conversation: a ring within 2 s of the start, a wait under
+/// 2 min, then at most 30 min of talk (or 5 min until a missed chat ends).
+const LONGEST: i64 = HOUR;
 
-/// The demo domain.
-pub(crate) const DOMAIN: &str = "demo";
-/// The demo API token.
-pub(crate) const TOKEN: &str = "caresoft-demo-token";
+/// The API token of an account (`caresoft-demo-token` in the demo account).
+pub(crate) fn token(account: &str) -> String {
+    format!("caresoft-{account}-token")
+}
 
-/// One vendor dataset.
-#[derive(Debug, Clone)]
+/// One account's dataset.
+#[derive(Debug)]
 pub(crate) struct Data {
-    opts: SimOptions,
+    account: AccountSpec,
+    token: String,
     timeline: Timeline,
     agents: Vec<Person>,
     /// Each conversation's type, drawn once on first use: a listing filtered
     /// by type and start time only (what a pull asks) counts and pages
     /// through this instead of generating every record for every page.
     types: OnceLock<Vec<u8>>,
+    ended: EndedCache,
 }
 
 /// One conversation as generated.
@@ -130,20 +142,22 @@ struct Page<'a> {
 }
 
 impl Data {
-    pub(crate) fn new(opts: &SimOptions) -> Self {
+    pub(crate) fn new(account: AccountSpec) -> Self {
         let groups = ["CSKH", "Kinh doanh", "Kỹ thuật", "AGENT"];
         Self {
-            opts: opts.clone(),
-            timeline: Timeline::new(opts, TAG),
+            token: token(&account.name),
+            timeline: Timeline::new(&account, TAG),
             agents: data::agent_pool(
-                opts.seed,
+                account.seed,
                 TAG,
                 data::VIETNAMESE_NAMES,
                 &groups,
-                "demo.caresoft.vn",
+                &format!("{}.caresoft.vn", account.name),
                 9_000_000,
             ),
             types: OnceLock::new(),
+            ended: EndedCache::default(),
+            account,
         }
     }
 
@@ -152,8 +166,27 @@ impl Data {
         &self.agents
     }
 
+    /// The domain (the truth's `account`).
+    pub(crate) fn domain(&self) -> &str {
+        &self.account.name
+    }
+
+    /// The API token.
+    pub(crate) fn token(&self) -> &str {
+        &self.token
+    }
+
     fn len(&self) -> u64 {
-        self.opts.conversations as u64
+        self.account.conversations
+    }
+
+    /// The conversations in the history at `now`: those ended by then.
+    fn ended(&self, now: NaiveDateTime) -> std::sync::Arc<Ended> {
+        self.ended.get(now, || {
+            Ended::new(&self.timeline, now, Duration::seconds(LONGEST), |i| {
+                self.chat(i).end <= now
+            })
+        })
     }
 
     /// The type of conversation `i`: the first draw of its record.
@@ -169,14 +202,14 @@ impl Data {
     fn types(&self) -> &[u8] {
         self.types.get_or_init(|| {
             (0..self.len())
-                .map(|i| Self::draw_type(&mut data::rng(self.opts.seed, TAG, i, stream::RECORD)))
+                .map(|i| Self::draw_type(&mut data::rng(self.account.seed, TAG, i, stream::RECORD)))
                 .collect()
         })
     }
 
     /// Generates conversation `i`.
     pub(crate) fn chat(&self, i: u64) -> Chat {
-        let mut r = data::rng(self.opts.seed, TAG, i, stream::RECORD);
+        let mut r = data::rng(self.account.seed, TAG, i, stream::RECORD);
         let start = self.timeline.at(i);
         let ctype = Self::draw_type(&mut r);
         let chat_type = u8::from(r.random_bool(0.1));
@@ -300,12 +333,11 @@ impl Data {
         }
     }
 
-    /// The ground truth of conversation `i`, following docs/vendors/caresoft.md.
-    pub(crate) fn truth(&self, i: u64) -> Conversation {
-        let c = self.chat(i);
-        let utc = |t: NaiveDateTime| local_to_utc(t, chrono_tz::Asia::Ho_Chi_Minh);
+    /// The ground truth of a conversation, following docs/vendors/caresoft.md.
+    pub(crate) fn truth_of(&self, c: &Chat) -> Conversation {
+        let utc = |t: NaiveDateTime| local_to_utc(t, ZONE);
         let text = |s: &str| (!s.trim().is_empty()).then(|| s.to_owned());
-        let mut conv = Conversation::new("caresoft", DOMAIN, c.conversation_id.clone());
+        let mut conv = Conversation::new("caresoft", &self.account.name, c.conversation_id.clone());
         conv.channel = Some(match c.ctype {
             0 => Channel::Web,
             1 => Channel::Facebook,
@@ -348,7 +380,7 @@ impl Data {
         });
         conv.landing_page = c.landing_page.clone();
         conv.referrer = c.referrer.clone();
-        conv.raw = RawJson::from(self.render(&c));
+        conv.raw = RawJson::from(self.render(c));
         conv
     }
 }
@@ -365,10 +397,10 @@ fn error(status: u16, code: &str, message: &str) -> Reply {
     Reply::json(status, &json!({"code": code, "message": message}))
 }
 
-/// Checks the bearer token.
-pub(crate) fn check_auth(headers: &axum::http::HeaderMap) -> Option<Reply> {
+/// Checks the bearer token of `d`'s account.
+pub(crate) fn check_auth(d: &Data, headers: &axum::http::HeaderMap) -> Option<Reply> {
     match crate::http::bearer(headers) {
-        Some(t) if t == TOKEN => None,
+        Some(t) if t == d.token => None,
         _ => Some(error(
             401,
             "UNAUTHORIZED",
@@ -423,8 +455,9 @@ fn int(p: &Params, name: &str) -> ApiResult<Option<u64>> {
     }
 }
 
-/// `GET /api/v1/chats`: `{"code":"OK","numFound":N,"chats":[...]}`.
-pub(crate) fn list(d: &Data, p: &Params) -> ApiResult<Reply> {
+/// `GET /api/v1/chats`: `{"code":"OK","numFound":N,"chats":[...]}`, the
+/// conversations ended by `now`.
+pub(crate) fn list(d: &Data, now: DateTime<Utc>, p: &Params) -> ApiResult<Reply> {
     let invalid = |m: String| error(200, "INVALID_PARAMETER", &m);
     let (ss, st) = (
         instant(p, "start_time_since")?,
@@ -462,8 +495,8 @@ pub(crate) fn list(d: &Data, p: &Params) -> ApiResult<Reply> {
         .positive("count", DEFAULT_COUNT)
         .map_err(|m| error(400, "BAD_REQUEST", &m))?
         .min(MAX_COUNT);
-    let zone = chrono_tz::Asia::Ho_Chi_Minh;
-    let utc = |t: NaiveDateTime| local_to_utc(t, zone);
+    let ended = d.ended(now.with_timezone(&ZONE).naive_local());
+    let utc = |t: NaiveDateTime| local_to_utc(t, ZONE);
     // Start times follow the index: narrow the scan by binary search.
     let lo = ss.map_or(0, |s| d.timeline.partition(|t| utc(t) < s));
     let hi = st
@@ -486,7 +519,7 @@ pub(crate) fn list(d: &Data, p: &Params) -> ApiResult<Reply> {
         // Only the page's own records are generated.
         let types = d.types();
         let mut chats = Vec::new();
-        for i in lo..hi {
+        for i in ended.iter(lo, hi) {
             if u64::from(types[usize::try_from(i).unwrap_or(usize::MAX)]) == ctype {
                 if found >= skip && found < skip.saturating_add(count) {
                     chats.push(d.chat(i));
@@ -501,7 +534,7 @@ pub(crate) fn list(d: &Data, p: &Params) -> ApiResult<Reply> {
         };
         return Ok(Reply::json_of(200, &page));
     }
-    for i in lo..hi {
+    for i in ended.iter(lo, hi) {
         let c = d.chat(i);
         let agent = c.agent.map(|a| &d.agents[a]);
         let group = c.group.map(|g| d.agents[g].group_id);
@@ -530,7 +563,12 @@ pub(crate) fn list(d: &Data, p: &Params) -> ApiResult<Reply> {
     ))
 }
 
-/// The whole ground truth, lazily.
-pub(crate) fn truth_iter(d: Data) -> impl Iterator<Item = Conversation> {
-    (0..d.len()).map(move |i| d.truth(i))
+/// The ground truth at `now`, lazily: every conversation ended by then.
+pub(crate) fn truth_iter(d: Data, now: DateTime<Utc>) -> impl Iterator<Item = Conversation> {
+    let now = now.with_timezone(&ZONE).naive_local();
+    let created = d.timeline.partition(|t| t <= now);
+    (0..created).filter_map(move |i| {
+        let c = d.chat(i);
+        (c.end <= now).then(|| d.truth_of(&c))
+    })
 }

@@ -6,10 +6,14 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use clap::Parser;
 
 use crate::{Fault, SimOptions, Simulator, VENDORS};
+
+fn instant(text: &str) -> Result<DateTime<Utc>, String> {
+    crate::parse_instant(text).map_err(|e| e.to_string())
+}
 
 /// Serve seeded Bangwo8, KF5 and CareSoft chat-history APIs on 127.0.0.1.
 #[derive(Debug, Clone, Parser)]
@@ -33,15 +37,31 @@ pub struct SimArgs {
     /// Span of the data in days.
     #[arg(long, default_value_t = 90)]
     pub days: u32,
+    /// The simulated current time to start at: RFC 3339 (2024-02-01T08:00:00Z)
+    /// or a date (its midnight UTC). Default: 30 days after the data's last
+    /// day, when every conversation is final. Move it with POST /_sim/advance.
+    #[arg(long, value_parser = instant)]
+    pub now: Option<DateTime<Utc>>,
+    /// Accounts per vendor: account 0 at /VENDOR, account k at /VENDOR/k,
+    /// each with its own data, credentials and rate budget.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub accounts: u32,
     /// Latency added to every request, in milliseconds.
     #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,
     /// Up to this many more milliseconds of latency, drawn per request.
     #[arg(long, default_value_t = 0)]
     pub jitter_ms: u64,
+    /// More milliseconds of latency per request already in flight to the same
+    /// account when a request arrives (a server that slows down under load).
+    #[arg(long, default_value_t = 0)]
+    pub latency_per_in_flight_ms: u64,
     /// Requests per second per account; over it the answer is 429 with Retry-After.
     #[arg(long)]
     pub rate_limit: Option<u32>,
+    /// Answer 429 without a Retry-After header.
+    #[arg(long)]
+    pub no_retry_after: bool,
     /// Share of requests (0.0 to 1.0) that get a fault.
     #[arg(long, default_value_t = 0.0)]
     pub fault_rate: f64,
@@ -49,11 +69,12 @@ pub struct SimArgs {
     /// (default: all but slow-drip).
     #[arg(long, value_delimiter = ',')]
     pub faults: Vec<Fault>,
-    /// Write the ground truth of every vendor to this file as JSONL (one
-    /// conversation a line, sorted by vendor and id) before serving.
+    /// Write the ground truth of every vendor and account at the starting
+    /// clock to this file as JSONL (one conversation a line, sorted by vendor,
+    /// account and id) before serving.
     #[arg(long)]
     pub truth: Option<PathBuf>,
-    /// Print each vendor's config as one JSON object a line.
+    /// Print each account's config as one JSON object a line.
     #[arg(long)]
     pub json: bool,
 }
@@ -67,9 +88,13 @@ impl SimArgs {
             messages: self.messages,
             start: self.start,
             days: self.days,
+            now: self.now,
+            accounts: self.accounts as usize,
             latency: Duration::from_millis(self.latency_ms),
             jitter: Duration::from_millis(self.jitter_ms),
+            latency_per_in_flight: Duration::from_millis(self.latency_per_in_flight_ms),
             rate_limit: self.rate_limit,
+            retry_after: !self.no_retry_after,
             fault_rate: self.fault_rate,
             faults: if self.faults.is_empty() {
                 Fault::DEFAULT.to_vec()
@@ -81,10 +106,11 @@ impl SimArgs {
     }
 }
 
-/// The line printed for `vendor` at start: `kf5 http://127.0.0.1:PORT/kf5 subdomain=demo …`,
-/// or with `json` one JSON object `{"vendor": "kf5", "base_url": …}`.
-pub fn describe(sim: &Simulator, vendor: &str, json: bool) -> String {
-    let config = sim.config(vendor);
+/// The line printed for an account of `vendor` at start:
+/// `kf5 http://127.0.0.1:PORT/kf5 subdomain=demo …`, or with `json` one JSON
+/// object `{"vendor": "kf5", "base_url": …}`.
+pub fn describe(sim: &Simulator, vendor: &str, account: usize, json: bool) -> String {
+    let config = sim.config_for(vendor, account);
     if json {
         let mut m = serde_json::Map::new();
         m.insert("vendor".into(), vendor.into());
@@ -106,18 +132,22 @@ pub fn describe(sim: &Simulator, vendor: &str, json: bool) -> String {
     }
 }
 
-/// Writes the ground truth of every vendor as JSONL, sorted by vendor and id.
+/// Writes the ground truth of every vendor and account at the options'
+/// clock as JSONL, sorted by vendor, account index and id.
 ///
 /// # Errors
 /// When the file cannot be written.
 pub fn write_truth(opts: &SimOptions, path: &std::path::Path) -> std::io::Result<u64> {
     let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
     let mut n = 0;
+    let now = opts.initial_now();
     for vendor in VENDORS {
-        for c in crate::truth(opts, vendor) {
-            serde_json::to_writer(&mut out, &c)?;
-            out.write_all(b"\n")?;
-            n += 1;
+        for account in 0..opts.accounts.max(1) {
+            for c in crate::account_truth(opts, vendor, account, now) {
+                serde_json::to_writer(&mut out, &c)?;
+                out.write_all(b"\n")?;
+                n += 1;
+            }
         }
     }
     out.flush()?;
@@ -141,14 +171,18 @@ pub async fn run(args: SimArgs) -> std::io::Result<()> {
     let sim = Simulator::start(opts).await?;
     {
         let mut out = std::io::stdout().lock();
-        for vendor in VENDORS {
-            writeln!(out, "{}", describe(&sim, vendor, args.json))?;
+        for account in 0..sim.accounts() {
+            for vendor in VENDORS {
+                writeln!(out, "{}", describe(&sim, vendor, account, args.json))?;
+            }
         }
         out.flush()?;
     }
     eprintln!(
-        "chathaul-sim: serving on http://{} (Ctrl-C to stop)",
-        sim.addr()
+        "chathaul-sim: serving on http://{} at simulated time {} (Ctrl-C to stop; \
+         POST /_sim/advance?hours=N moves the clock)",
+        sim.addr(),
+        crate::format_instant(sim.now())
     );
     tokio::signal::ctrl_c().await?;
     let stats = sim.stats();

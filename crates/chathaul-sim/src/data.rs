@@ -1,13 +1,21 @@
 //! The seeded, portable building blocks every vendor generator shares:
-//! random streams keyed by (seed, vendor, index, stream), the timeline that
-//! spreads conversations over local days, name and text pools, and the
-//! long-tail message counts.
+//! accounts, random streams keyed by (seed, vendor, index, stream), the
+//! timeline that spreads conversations over local days, the set of
+//! conversations ended by an instant, name and text pools, and the long-tail
+//! message counts.
+
+use std::ops::Range;
+use std::sync::{Arc, Mutex};
 
 use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::SimOptions;
+
+/// Seconds in a day and an hour, for the lifetimes of chats.
+pub(crate) const DAY: i64 = 86_400;
+pub(crate) const HOUR: i64 = 3_600;
 
 /// Stream tags: each kind of draw has its own random stream, so adding a draw
 /// to one never shifts another.
@@ -20,6 +28,57 @@ pub(crate) mod stream {
     pub const CUSTOMER: u64 = 6;
     pub const ID: u64 = 7;
     pub const REQUEST: u64 = 8;
+    /// How a conversation's life goes on after its first minutes: long
+    /// chats, late ratings. A stream of its own, so the records' other draws
+    /// are what they were before the simulators had a clock.
+    pub const LIFE: u64 = 9;
+    /// The seed of an account other than the first.
+    pub const ACCOUNT: u64 = 10;
+}
+
+/// One account of a vendor: the name its credentials and config use, and
+/// what its dataset is generated from.
+#[derive(Debug, Clone)]
+pub(crate) struct AccountSpec {
+    /// `demo` for account 0, `demo1`, `demo2`, … for the others.
+    pub name: String,
+    /// The seed of its data: the options' seed for account 0, that seed mixed
+    /// with the index for the others.
+    pub seed: u64,
+    /// Conversations in its dataset.
+    pub conversations: u64,
+    /// Mean messages per conversation.
+    pub messages: usize,
+    /// First local day of data.
+    pub start: NaiveDate,
+    /// Span of the data, in days.
+    pub days: u32,
+}
+
+impl AccountSpec {
+    pub(crate) fn new(opts: &SimOptions, index: usize) -> Self {
+        Self {
+            name: account_name(index),
+            seed: if index == 0 {
+                opts.seed
+            } else {
+                key(opts.seed, 0, index as u64, stream::ACCOUNT)
+            },
+            conversations: opts.conversations as u64,
+            messages: opts.messages,
+            start: opts.start,
+            days: opts.days,
+        }
+    }
+}
+
+/// The name of account `index`: `demo`, then `demo1`, `demo2`, …
+pub(crate) fn account_name(index: usize) -> String {
+    if index == 0 {
+        "demo".to_owned()
+    } else {
+        format!("demo{index}")
+    }
 }
 
 /// SplitMix64: a tiny, portable mixing function (the same on every platform
@@ -87,13 +146,13 @@ pub(crate) struct Timeline {
 }
 
 impl Timeline {
-    pub(crate) fn new(opts: &SimOptions, vendor: u64) -> Self {
+    pub(crate) fn new(account: &AccountSpec, vendor: u64) -> Self {
         Self {
-            seed: opts.seed,
+            seed: account.seed,
             vendor,
-            n: opts.conversations as u64,
-            origin: opts.start.and_time(NaiveTime::MIN),
-            span: u64::from(opts.days.max(1)) * 86_400,
+            n: account.conversations,
+            origin: account.start.and_time(NaiveTime::MIN),
+            span: u64::from(account.days.max(1)) * 86_400,
         }
     }
 
@@ -134,6 +193,89 @@ impl Timeline {
         let lo = first.map_or(0, |d| self.partition(|t| t.date() < d));
         let hi = last.map_or(self.n, |d| self.partition(|t| t.date() <= d));
         (lo, hi.max(lo))
+    }
+}
+
+/// The conversations a history listing shows at one instant: those that have
+/// ended by then, in index order. Starts follow the index and no conversation
+/// lasts longer than a vendor's longest chat, so everything that started that
+/// long before the instant has ended (a prefix found by binary search); only
+/// the conversations after it are generated to look at their end.
+#[derive(Debug)]
+pub(crate) struct Ended {
+    /// Every index below this has ended.
+    settled: u64,
+    /// The indices at or above `settled` that have ended, ascending.
+    later: Vec<u64>,
+}
+
+impl Ended {
+    /// `ended(i)` says whether conversation `i` (started by `now`) has ended.
+    pub(crate) fn new(
+        timeline: &Timeline,
+        now: NaiveDateTime,
+        longest: Duration,
+        ended: impl Fn(u64) -> bool,
+    ) -> Self {
+        let created = timeline.partition(|t| t <= now);
+        let settled = timeline.partition(|t| t + longest <= now).min(created);
+        Self {
+            settled,
+            later: (settled..created).filter(|&i| ended(i)).collect(),
+        }
+    }
+
+    /// The ended conversations among the indices `[lo, hi)`: a run of
+    /// consecutive indices, then scattered later ones.
+    pub(crate) fn within(&self, lo: u64, hi: u64) -> (Range<u64>, &[u64]) {
+        let hi = hi.max(lo);
+        let run = lo.min(self.settled)..hi.min(self.settled);
+        let a = self.later.partition_point(|&i| i < lo);
+        let b = self.later.partition_point(|&i| i < hi);
+        (run, &self.later[a..b])
+    }
+
+    /// How many conversations of `[lo, hi)` have ended.
+    pub(crate) fn count(&self, lo: u64, hi: u64) -> u64 {
+        let (run, later) = self.within(lo, hi);
+        run.end - run.start + later.len() as u64
+    }
+
+    /// The ended conversations of `[lo, hi)`, ascending.
+    pub(crate) fn iter(&self, lo: u64, hi: u64) -> impl Iterator<Item = u64> + '_ {
+        let (run, later) = self.within(lo, hi);
+        run.chain(later.iter().copied())
+    }
+
+    /// At most `take` ended conversations of `[lo, hi)` after the first `skip`.
+    pub(crate) fn page(&self, lo: u64, hi: u64, skip: u64, take: u64) -> Vec<u64> {
+        let (run, later) = self.within(lo, hi);
+        let in_run = run.end - run.start;
+        let from_run = run.start.saturating_add(skip).min(run.end)..run.end;
+        let skip_later = usize::try_from(skip.saturating_sub(in_run)).unwrap_or(usize::MAX);
+        from_run
+            .chain(later.iter().skip(skip_later).copied())
+            .take(usize::try_from(take).unwrap_or(usize::MAX))
+            .collect()
+    }
+}
+
+/// The last [`Ended`] built, for the instant it was built at: every request at
+/// the same clock reuses it.
+#[derive(Debug, Default)]
+pub(crate) struct EndedCache(Mutex<Option<(NaiveDateTime, Arc<Ended>)>>);
+
+impl EndedCache {
+    pub(crate) fn get(&self, now: NaiveDateTime, build: impl FnOnce() -> Ended) -> Arc<Ended> {
+        let mut slot = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match &*slot {
+            Some((at, ended)) if *at == now => ended.clone(),
+            _ => {
+                let ended = Arc::new(build());
+                *slot = Some((now, ended.clone()));
+                ended
+            }
+        }
     }
 }
 
@@ -418,7 +560,7 @@ mod tests {
             days: 10,
             ..SimOptions::default()
         };
-        let tl = Timeline::new(&opts, 9);
+        let tl = Timeline::new(&AccountSpec::new(&opts, 0), 9);
         let times: Vec<_> = (0..1000).map(|i| tl.at(i)).collect();
         assert!(times.windows(2).all(|w| w[0] < w[1]));
         assert!(times[0] >= opts.start.and_time(NaiveTime::MIN));
@@ -427,5 +569,66 @@ mod tests {
         let (lo, hi) = tl.range_for_dates(Some(d), Some(d));
         assert!(times[lo as usize].date() == d && times[hi as usize - 1].date() == d);
         assert!(times[lo as usize - 1].date() < d && times[hi as usize].date() > d);
+    }
+
+    #[test]
+    fn ended_sets_page_across_the_run_and_the_later_ones() {
+        let opts = SimOptions {
+            conversations: 100,
+            days: 10,
+            ..SimOptions::default()
+        };
+        let tl = Timeline::new(&AccountSpec::new(&opts, 0), 9);
+        let now = tl.at(60);
+        // Conversation i lasts i hours (at most 99): only the even ones among
+        // the last days' have ended, by construction of `ended`.
+        let ended = Ended::new(&tl, now, Duration::hours(99), |i| i % 2 == 0);
+        let want: Vec<u64> = (0..=60)
+            .filter(|&i| i < ended.settled || i % 2 == 0)
+            .collect();
+        assert!(ended.settled > 0 && ended.settled < 60, "{}", ended.settled);
+        assert_eq!(ended.iter(0, 100).collect::<Vec<_>>(), want);
+        assert_eq!(ended.count(0, 100), want.len() as u64);
+        for (lo, hi) in [(0, 100), (5, 58), (ended.settled, 61), (59, 100), (70, 90)] {
+            let all: Vec<u64> = want
+                .iter()
+                .copied()
+                .filter(|&i| i >= lo && i < hi)
+                .collect();
+            assert_eq!(ended.count(lo, hi), all.len() as u64, "[{lo}, {hi})");
+            for skip in 0..all.len() as u64 + 2 {
+                let page = ended.page(lo, hi, skip, 7);
+                let expect: Vec<u64> = all.iter().copied().skip(skip as usize).take(7).collect();
+                assert_eq!(page, expect, "[{lo}, {hi}) skip {skip}");
+            }
+        }
+        // Before the first start nothing exists; long after, everything ended.
+        let before = Ended::new(
+            &tl,
+            tl.at(0) - Duration::seconds(1),
+            Duration::hours(99),
+            |_| true,
+        );
+        assert_eq!(before.count(0, 100), 0);
+        let after = Ended::new(
+            &tl,
+            tl.at(99) + Duration::hours(99),
+            Duration::hours(99),
+            |_| false,
+        );
+        assert_eq!(after.count(0, 100), 100);
+    }
+
+    #[test]
+    fn account_zero_keeps_the_seed_and_the_others_get_their_own() {
+        let opts = SimOptions::default();
+        let (a, b, c) = (
+            AccountSpec::new(&opts, 0),
+            AccountSpec::new(&opts, 1),
+            AccountSpec::new(&opts, 2),
+        );
+        assert_eq!((a.seed, a.name.as_str()), (42, "demo"));
+        assert_eq!((b.name.as_str(), c.name.as_str()), ("demo1", "demo2"));
+        assert!(b.seed != a.seed && c.seed != b.seed && c.seed != a.seed);
     }
 }

@@ -1,18 +1,20 @@
-//! The HTTP server: one listener, every vendor under its path prefix, and the
-//! adversity layer (latency, per-account rate limit, faults) in front of it.
+//! The HTTP server: one listener, every vendor's accounts under their path
+//! prefixes, the control endpoints under `/_sim/`, and the adversity layer
+//! (latency, per-account rate limit, faults) in front of the vendors.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State as AxState};
-use axum::http::{HeaderMap, Request, Response};
+use axum::extract::{Extension, Path, RawQuery, State as AxState};
+use axum::http::{HeaderMap, Request, Response, Uri};
 use axum::routing::get;
+use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
@@ -21,18 +23,48 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tower::ServiceExt;
 
-use crate::data::{self, stream};
+use crate::data::{self, AccountSpec, stream};
 use crate::http::{Params, Reply};
-use crate::{Fault, SimOptions, SimStats, bangwo8, caresoft, kf5};
+use crate::{Fault, SimError, SimOptions, SimStats, VENDORS, bangwo8, caresoft, kf5};
+
+/// One account of every vendor: its datasets and what is in flight to it.
+pub(crate) struct Account {
+    pub bangwo8: bangwo8::Data,
+    pub kf5: kf5::Data,
+    pub caresoft: caresoft::Data,
+    /// Requests in flight per vendor (in [`VENDORS`] order).
+    in_flight: [AtomicU64; 3],
+}
+
+impl Account {
+    fn new(opts: &SimOptions, index: usize) -> Self {
+        let spec = AccountSpec::new(opts, index);
+        Self {
+            bangwo8: bangwo8::Data::new(spec.clone()),
+            kf5: kf5::Data::new(spec.clone()),
+            caresoft: caresoft::Data::new(spec),
+            in_flight: Default::default(),
+        }
+    }
+}
+
+/// The next `left` vendor requests that match get a 500.
+#[derive(Debug)]
+struct FailRule {
+    vendor: Option<usize>,
+    account: Option<usize>,
+    left: u64,
+}
 
 /// Everything a request needs, shared by all connections.
 pub(crate) struct Shared {
     pub opts: SimOptions,
-    pub bangwo8: bangwo8::Data,
-    pub kf5: kf5::Data,
-    pub caresoft: caresoft::Data,
+    pub accounts: Vec<Account>,
+    /// The simulated current time, in microseconds since the Unix epoch.
+    clock: AtomicI64,
     counters: Counters,
     limiter: Mutex<HashMap<String, (u64, u32)>>,
+    failures: Mutex<Vec<FailRule>>,
     epoch: Instant,
 }
 
@@ -45,17 +77,118 @@ struct Counters {
     per_vendor: [AtomicU64; 3],
 }
 
+/// The account of a request, put into its extensions once its path has been
+/// read.
+#[derive(Debug, Clone, Copy)]
+struct AccountIndex(usize);
+
+fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
 impl Shared {
     pub(crate) fn new(opts: SimOptions) -> Self {
+        let accounts = (0..opts.accounts.max(1))
+            .map(|k| Account::new(&opts, k))
+            .collect();
         Self {
-            bangwo8: bangwo8::Data::new(&opts),
-            kf5: kf5::Data::new(&opts),
-            caresoft: caresoft::Data::new(&opts),
+            accounts,
+            clock: AtomicI64::new(micros(opts.initial_now())),
             opts,
             counters: Counters::default(),
             limiter: Mutex::new(HashMap::new()),
+            failures: Mutex::new(Vec::new()),
             epoch: Instant::now(),
         }
+    }
+
+    /// The simulated current time.
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp_micros(self.clock.load(Ordering::SeqCst))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
+    }
+
+    /// Sets the simulated current time.
+    pub(crate) fn set_now(&self, now: DateTime<Utc>) {
+        self.clock.store(micros(now), Ordering::SeqCst);
+    }
+
+    /// Moves the clock by `by` (back when negative); the new time.
+    pub(crate) fn advance(&self, by: chrono::Duration) -> DateTime<Utc> {
+        let step = by
+            .num_microseconds()
+            .unwrap_or(if by < chrono::Duration::zero() {
+                i64::MIN
+            } else {
+                i64::MAX
+            });
+        let mut current = self.clock.load(Ordering::SeqCst);
+        loop {
+            let next = current.saturating_add(step);
+            match self.clock.compare_exchange_weak(
+                current,
+                next,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
+                Ok(_) => {
+                    return DateTime::from_timestamp_micros(next)
+                        .unwrap_or(DateTime::<Utc>::MAX_UTC);
+                }
+                Err(seen) => current = seen,
+            }
+        }
+    }
+
+    /// Arms a failure: the next `n` vendor requests matching `vendor` and
+    /// `account` (any when `None`) answer 500.
+    pub(crate) fn fail_next(
+        &self,
+        n: u64,
+        vendor: Option<&str>,
+        account: Option<usize>,
+    ) -> Result<(), SimError> {
+        let vendor = vendor
+            .map(|v| {
+                VENDORS
+                    .iter()
+                    .position(|known| *known == v)
+                    .ok_or_else(|| SimError::UnknownVendor(v.to_owned()))
+            })
+            .transpose()?;
+        if let Some(a) = account
+            && a >= self.accounts.len()
+        {
+            return Err(SimError::UnknownAccount {
+                index: a,
+                accounts: self.accounts.len(),
+            });
+        }
+        if n > 0 {
+            self.failures
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(FailRule {
+                    vendor,
+                    account,
+                    left: n,
+                });
+        }
+        Ok(())
+    }
+
+    /// Whether a request to `vendor`'s `account` is one of the failures armed.
+    fn take_failure(&self, vendor: usize, account: usize) -> bool {
+        let mut rules = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let hit = rules.iter_mut().find(|r| {
+            r.vendor.is_none_or(|v| v == vendor) && r.account.is_none_or(|a| a == account)
+        });
+        let Some(rule) = hit else {
+            return false;
+        };
+        rule.left -= 1;
+        rules.retain(|r| r.left > 0);
+        true
     }
 
     pub(crate) fn stats(&self) -> SimStats {
@@ -64,7 +197,7 @@ impl Shared {
             requests: c.requests.load(Ordering::Relaxed),
             throttled: c.throttled.load(Ordering::Relaxed),
             faults: c.faults.load(Ordering::Relaxed),
-            per_vendor: crate::VENDORS
+            per_vendor: VENDORS
                 .iter()
                 .zip(&c.per_vendor)
                 .map(|(v, n)| ((*v).to_owned(), n.load(Ordering::Relaxed)))
@@ -103,22 +236,30 @@ fn done(r: Result<Reply, Reply>) -> Response<Body> {
     }
 }
 
-async fn bw_list(AxState(s): AxState<St>, h: HeaderMap, RawQuery(q): RawQuery) -> Response<Body> {
+async fn bw_list(
+    AxState(s): AxState<St>,
+    Extension(AccountIndex(a)): Extension<AccountIndex>,
+    h: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response<Body> {
+    let d = &s.accounts[a].bangwo8;
     done(
-        bangwo8::check_auth(&h, true)
-            .map_or_else(|| bangwo8::list(&s.bangwo8, None, &params(q)), Err),
+        bangwo8::check_auth(d, &h, true)
+            .map_or_else(|| bangwo8::list(d, s.now(), None, &params(q)), Err),
     )
 }
 
 async fn bw_agent_list(
     AxState(s): AxState<St>,
+    Extension(AccountIndex(a)): Extension<AccountIndex>,
     Path(file): Path<String>,
     h: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response<Body> {
-    done(bangwo8::check_auth(&h, true).map_or_else(
+    let d = &s.accounts[a].bangwo8;
+    done(bangwo8::check_auth(d, &h, true).map_or_else(
         || match file.strip_suffix(".json") {
-            Some(agent) => bangwo8::list(&s.bangwo8, Some(agent), &params(q)),
+            Some(agent) => bangwo8::list(d, s.now(), Some(agent), &params(q)),
             None => Err(not_found()),
         },
         Err,
@@ -127,42 +268,60 @@ async fn bw_agent_list(
 
 async fn bw_records(
     AxState(s): AxState<St>,
+    Extension(AccountIndex(a)): Extension<AccountIndex>,
     Path(file): Path<String>,
     h: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response<Body> {
+    let d = &s.accounts[a].bangwo8;
     done(
-        bangwo8::check_auth(&h, false)
-            .map_or_else(|| bangwo8::chatrecords(&s.bangwo8, &file, &params(q)), Err),
+        bangwo8::check_auth(d, &h, false)
+            .map_or_else(|| bangwo8::chatrecords(d, s.now(), &file, &params(q)), Err),
     )
 }
 
 async fn bw_summary(
     AxState(s): AxState<St>,
+    Extension(AccountIndex(a)): Extension<AccountIndex>,
     Path(file): Path<String>,
     h: HeaderMap,
     RawQuery(q): RawQuery,
 ) -> Response<Body> {
+    let d = &s.accounts[a].bangwo8;
     done(
-        bangwo8::check_auth(&h, false)
-            .map_or_else(|| bangwo8::summary(&s.bangwo8, &file, &params(q)), Err),
+        bangwo8::check_auth(d, &h, false)
+            .map_or_else(|| bangwo8::summary(d, s.now(), &file, &params(q)), Err),
     )
 }
 
-async fn kf5_list(AxState(s): AxState<St>, h: HeaderMap, RawQuery(q): RawQuery) -> Response<Body> {
-    done(kf5::check_auth(&h).map_or_else(|| kf5::list(&s.kf5, &params(q)), Err))
+async fn kf5_list(
+    AxState(s): AxState<St>,
+    Extension(AccountIndex(a)): Extension<AccountIndex>,
+    h: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response<Body> {
+    let d = &s.accounts[a].kf5;
+    done(kf5::check_auth(d, &h).map_or_else(|| kf5::list(d, s.now(), &params(q)), Err))
 }
 
 async fn kf5_detail(
     AxState(s): AxState<St>,
+    Extension(AccountIndex(a)): Extension<AccountIndex>,
     Path(file): Path<String>,
     h: HeaderMap,
 ) -> Response<Body> {
-    done(kf5::check_auth(&h).map_or_else(|| kf5::detail(&s.kf5, &file), Err))
+    let d = &s.accounts[a].kf5;
+    done(kf5::check_auth(d, &h).map_or_else(|| kf5::detail(d, s.now(), &file), Err))
 }
 
-async fn cs_list(AxState(s): AxState<St>, h: HeaderMap, RawQuery(q): RawQuery) -> Response<Body> {
-    done(caresoft::check_auth(&h).map_or_else(|| caresoft::list(&s.caresoft, &params(q)), Err))
+async fn cs_list(
+    AxState(s): AxState<St>,
+    Extension(AccountIndex(a)): Extension<AccountIndex>,
+    h: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response<Body> {
+    let d = &s.accounts[a].caresoft;
+    done(caresoft::check_auth(d, &h).map_or_else(|| caresoft::list(d, s.now(), &params(q)), Err))
 }
 
 fn not_found() -> Reply {
@@ -185,6 +344,46 @@ fn router(shared: St) -> Router {
         .with_state(shared)
 }
 
+/// Which vendor and account a path is for, and the path the vendor routes
+/// know: account 0 lives at `/{vendor}/…`, account `k` ≥ 1 at `/{vendor}/{k}/…`
+/// (the segment is removed before routing).
+fn vendor_account(path: &str, accounts: usize) -> Option<(usize, usize, Option<String>)> {
+    let (k, rest) = VENDORS.iter().enumerate().find_map(|(k, v)| {
+        let rest = path.strip_prefix('/')?.strip_prefix(v)?;
+        (rest.is_empty() || rest.starts_with('/')).then_some((k, rest))
+    })?;
+    let account = rest.strip_prefix('/').and_then(|r| {
+        let (segment, tail) = r.split_once('/').map_or((r, ""), |(s, t)| (s, t));
+        let index: usize = segment
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| segment.parse().ok())??;
+        (index >= 1 && index < accounts).then(|| (index, format!("/{}/{tail}", VENDORS[k])))
+    });
+    Some(match account {
+        Some((index, path)) => (k, index, Some(path)),
+        None => (k, 0, None),
+    })
+}
+
+/// `uri` with its path replaced by `path`, the query kept.
+fn with_path(uri: &Uri, path: &str) -> Option<Uri> {
+    let pq = match uri.query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path.to_owned(),
+    };
+    Uri::builder().path_and_query(pq).build().ok()
+}
+
+/// Decrements a counter of requests in flight when the request is answered.
+struct InFlight<'a>(&'a AtomicU64);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// The error a dropped connection is made of: hyper closes the connection
 /// without answering when the service fails.
 #[derive(Debug)]
@@ -202,6 +401,12 @@ const HTML_ERROR: &str = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><
 <body><h1>系统繁忙,请稍后再试</h1><p>The service is temporarily unavailable. Please try again later.</p>\
 <hr><center>nginx</center></body></html>\n";
 
+/// HTTP 500 with a JSON error body (a fault, or a failure armed through `/_sim/fail`).
+fn server_error() -> Reply {
+    let body = serde_json::json!({"error": "Internal Server Error", "message": "服务器内部错误"});
+    Reply::json(500, &body)
+}
+
 fn status_page(status: u16, reason: &str) -> Reply {
     let body = format!(
         "<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n<center><h1>{status} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
@@ -216,37 +421,66 @@ const DRIP_PAUSE: Duration = Duration::from_millis(100);
 async fn handle(
     shared: St,
     router: Router,
-    req: Request<Incoming>,
+    mut req: Request<Incoming>,
 ) -> Result<Response<Body>, Dropped> {
+    let path = req.uri().path();
+    if path == "/_sim" || path.starts_with("/_sim/") {
+        // The control endpoints: no credentials, no adversity, not counted.
+        return Ok(crate::control::handle(&shared, &req).into_response());
+    }
     let c = &shared.counters;
     let n = c.next.fetch_add(1, Ordering::Relaxed);
     c.requests.fetch_add(1, Ordering::Relaxed);
-    let path = req.uri().path();
-    if let Some(k) = crate::VENDORS.iter().position(|v| {
-        path.strip_prefix('/')
-            .and_then(|p| p.strip_prefix(v))
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-    }) {
+    let (target, rewritten) = match vendor_account(path, shared.accounts.len()) {
+        Some((k, account, rewritten)) => (Some((k, account)), rewritten),
+        None => (None, None),
+    };
+    let mut in_flight_before = 0;
+    let mut _in_flight = None;
+    if let Some((k, account)) = target {
         c.per_vendor[k].fetch_add(1, Ordering::Relaxed);
+        let counter = &shared.accounts[account].in_flight[k];
+        in_flight_before = counter.fetch_add(1, Ordering::SeqCst);
+        _in_flight = Some(InFlight(counter));
+        if let Some(p) = rewritten
+            && let Some(uri) = with_path(req.uri(), &p)
+        {
+            *req.uri_mut() = uri;
+        }
+        req.extensions_mut().insert(AccountIndex(account));
     }
     let opts = &shared.opts;
     let mut r = data::rng(opts.seed, 0, n, stream::REQUEST);
-    let delay = opts.latency + opts.jitter.mul_f64(r.random::<f64>());
+    let crowd = u32::try_from(in_flight_before).unwrap_or(u32::MAX);
+    let delay = opts.latency
+        + opts.jitter.mul_f64(r.random::<f64>())
+        + opts.latency_per_in_flight.saturating_mul(crowd);
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
+    if let Some((k, account)) = target
+        && shared.take_failure(k, account)
+    {
+        c.faults.fetch_add(1, Ordering::Relaxed);
+        return Ok(server_error().into_response());
+    }
     if let Some(limit) = opts.rate_limit
-        && let Some(account) = crate::http::account_key(req.headers())
-        && let Some(wait) = shared.throttle(account, limit)
+        && let Some((k, account)) = target
+        && let Some(claimed) = crate::http::account_key(req.headers())
+        && let Some(wait) = shared.throttle(format!("{k}/{account}/{claimed}"), limit)
     {
         c.throttled.fetch_add(1, Ordering::Relaxed);
         let body = serde_json::json!({
             "error": "Too Many Requests",
             "message": format!("rate limit exceeded: at most {limit} requests per second per account"),
         });
-        return Ok(Reply::json(429, &body)
-            .with_header("retry-after", wait.to_string())
-            .into_response());
+        let reply = Reply::json(429, &body);
+        let reply = if opts.retry_after {
+            reply.with_header("retry-after", wait.to_string())
+        } else {
+            reply
+        };
+        return Ok(reply.into_response());
     }
     let fault = (opts.fault_rate > 0.0
         && !opts.faults.is_empty()
@@ -257,11 +491,7 @@ async fn handle(
     }
     match fault {
         Some(Fault::Drop) => return Err(Dropped),
-        Some(Fault::Status500) => {
-            let body =
-                serde_json::json!({"error": "Internal Server Error", "message": "服务器内部错误"});
-            return Ok(Reply::json(500, &body).into_response());
-        }
+        Some(Fault::Status500) => return Ok(server_error().into_response()),
         Some(Fault::Status502) => return Ok(status_page(502, "Bad Gateway").into_response()),
         Some(Fault::Status503) => {
             return Ok(status_page(503, "Service Temporarily Unavailable").into_response());
