@@ -162,3 +162,114 @@ fn bad_flags_are_usage_errors() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("unknown fault `explode`"), "{err}");
 }
+
+#[tokio::test]
+async fn accounts_and_the_clock_from_flags() {
+    let child = Command::new(env!("CARGO_BIN_EXE_chathaul-sim"))
+        .args([
+            "--port",
+            "0",
+            "--json",
+            "--conversations",
+            "30",
+            "--accounts",
+            "2",
+            "--now",
+            "2024-01-05T12:00:00+08:00",
+            "--rate-limit",
+            "1",
+            "--no-retry-after",
+            "--latency-per-in-flight-ms",
+            "5",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut child = Child(child);
+    let mut lines = BufReader::new(child.0.stdout.take().unwrap()).lines();
+    let configs: Vec<Value> = (0..6)
+        .map(|_| serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap())
+        .collect();
+    // Account 0 of every vendor, then account 1 of every vendor.
+    let named: Vec<(&str, &str)> = configs
+        .iter()
+        .map(|c| {
+            let name = ["account", "domain", "subdomain"]
+                .iter()
+                .find_map(|k| c[*k].as_str())
+                .unwrap();
+            (c["vendor"].as_str().unwrap(), name)
+        })
+        .collect();
+    assert_eq!(
+        named,
+        [
+            ("bangwo8", "admin@demo"),
+            ("caresoft", "demo"),
+            ("kf5", "demo"),
+            ("bangwo8", "admin@demo1"),
+            ("caresoft", "demo1"),
+            ("kf5", "demo1"),
+        ]
+    );
+    let kf5_1 = configs[5]["base_url"].as_str().unwrap();
+    assert!(kf5_1.ends_with("/kf5/1"), "{kf5_1}");
+    let root = kf5_1.strip_suffix("/kf5/1").unwrap();
+    let clock: Value = crate::client()
+        .get(format!("{root}/_sim/clock"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(clock["now"], "2024-01-05T04:00:00Z");
+    // The clock is early in the data: only the first days' chats exist.
+    let mut served = 0;
+    let mut no_retry_after = false;
+    for _ in 0..3 {
+        let res = crate::client()
+            .get(format!("{kf5_1}/apiv2/chats.json"))
+            .basic_auth("agent@demo1.kf5.com", Some("kf5-demo1-password"))
+            .send()
+            .await
+            .unwrap();
+        if res.status() == 429 {
+            no_retry_after |= !res.headers().contains_key("retry-after");
+        } else {
+            let body: Value = res.json().await.unwrap();
+            served = body["chats"].as_array().unwrap().len();
+        }
+    }
+    assert!(no_retry_after, "a 429 without Retry-After");
+    let opts = chathaul_sim::SimOptions {
+        conversations: 30,
+        accounts: 2,
+        ..Default::default()
+    };
+    let now = "2024-01-05T04:00:00Z".parse().unwrap();
+    let want = chathaul_sim::account_truth(&opts, "kf5", 1, now).count();
+    assert!(want > 0 && want < 30, "{want}");
+    assert_eq!(served, want);
+}
+
+#[test]
+fn a_clock_without_an_offset_is_a_usage_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_chathaul-sim"))
+        .args(["--now", "2024-01-05 12:00:00"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--now") && err.contains("is not an instant"),
+        "{err}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_chathaul-sim"))
+        .args(["--accounts", "0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--accounts"));
+}
