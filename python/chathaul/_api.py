@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 from typing import (
     Any,
     AsyncIterator,
@@ -23,7 +23,7 @@ from typing import (
 from . import _native
 from ._progress import Progress, ProgressArg
 from .errors import error_class
-from .model import Conversation
+from .model import Conversation, format_instant, parse_instant
 
 TimeArg = Union[datetime, date, str, None]
 """A time argument: an aware ``datetime`` (any zone), a naive ``datetime`` or a
@@ -476,6 +476,18 @@ def sync(
 # ------------------------------------------------------------------ simulator
 
 
+def _sim_instant(value: Union[datetime, date, str]) -> str:
+    """The simulator's clock takes instants: an aware datetime, a naive one (read as UTC),
+    a date (its midnight UTC) or an RFC 3339 string."""
+    if isinstance(value, datetime):
+        return format_instant(value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)) or ""
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, str):
+        return value
+    raise TypeError(f"now must be a datetime, a date or an RFC 3339 string, not {type(value).__name__}")
+
+
 class Simulator:
     """The simulators of every vendor, in-process on 127.0.0.1, with a seeded dataset.
 
@@ -484,10 +496,20 @@ class Simulator:
         with chathaul.Simulator(seed=7, conversations=100) as sim:
             kf5 = chathaul.connect("kf5", **sim.config("kf5"))
 
-    ``latency_ms`` (plus up to ``jitter_ms``) delays every answer, ``rate_limit`` answers 429
-    with Retry-After above that many requests per second per account, and ``fault_rate``
-    (0..1) of the answers get a fault drawn from ``faults`` (``"500"``, ``"502"``, ``"503"``,
-    ``"drop"``, ``"truncate"``, ``"html"``, ``"slow-drip"``).
+    The data changes over time the way real accounts do: conversations start, get messages,
+    end and are rated later. ``now`` sets the simulated clock (by default late enough that
+    every conversation is final); :meth:`advance` moves it, :attr:`now` reads it, and the
+    servers and :meth:`truth` follow it.
+
+    ``accounts`` serves that many accounts per vendor, each with its own data, credentials
+    and rate budget (``sim.config(vendor, account=i)``; account 0 is the demo account).
+
+    ``latency_ms`` (plus up to ``jitter_ms``, plus ``latency_per_in_flight_ms`` per request
+    already in flight to the same account) delays every answer, ``rate_limit`` answers 429
+    above that many requests per second per account (with Retry-After unless
+    ``retry_after=False``), ``fault_rate`` (0..1) of the answers get a fault drawn from
+    ``faults`` (``"500"``, ``"502"``, ``"503"``, ``"drop"``, ``"truncate"``, ``"html"``,
+    ``"slow-drip"``), and :meth:`fail_next` makes the next requests answer 500.
     """
 
     def __init__(
@@ -498,9 +520,13 @@ class Simulator:
         messages: int = 12,
         start: Union[date, str] = "2024-01-01",
         days: int = 90,
+        now: Union[datetime, date, str, None] = None,
+        accounts: int = 1,
         latency_ms: float = 0,
         jitter_ms: float = 0,
+        latency_per_in_flight_ms: float = 0,
         rate_limit: Optional[int] = None,
+        retry_after: bool = True,
         fault_rate: float = 0.0,
         faults: Optional[Sequence[str]] = None,
         port: int = 0,
@@ -511,9 +537,13 @@ class Simulator:
             messages=messages,
             start=start.isoformat() if isinstance(start, date) else start,
             days=days,
+            now=_sim_instant(now) if now is not None else None,
+            accounts=accounts,
             latency_ms=float(latency_ms),
             jitter_ms=float(jitter_ms),
+            latency_per_in_flight_ms=float(latency_per_in_flight_ms),
             rate_limit=rate_limit,
+            retry_after=retry_after,
             fault_rate=float(fault_rate),
             faults=list(faults) if faults is not None else None,
             port=port,
@@ -543,29 +573,76 @@ class Simulator:
         """The span of the data, in days."""
         return self._native.days
 
-    def base_url(self, vendor: str) -> str:
-        """``http://127.0.0.1:PORT/<vendor>``."""
-        return self._native.base_url(vendor)
+    @property
+    def accounts(self) -> int:
+        """Accounts per vendor."""
+        return self._native.accounts
 
-    def config(self, vendor: str) -> Dict[str, str]:
-        """The complete connector config of the vendor's demo account: ``connect(vendor, **sim.config(vendor))``."""
-        return dict(self._native.config(vendor))
+    @property
+    def now(self) -> datetime:
+        """The simulated current time, an aware UTC ``datetime``. Assign to set it."""
+        at = parse_instant(self._native.now)
+        assert at is not None
+        return at
 
-    def connect(self, vendor: str, **fields: Any) -> Connector:
-        """A connector to the vendor's demo account (extra fields such as ``timeout_secs`` override)."""
-        return connect(vendor, self.config(vendor), **fields)
+    @now.setter
+    def now(self, value: Union[datetime, date, str]) -> None:
+        self._native.set_now(_sim_instant(value))
+
+    def advance(
+        self,
+        delta: Optional[timedelta] = None,
+        *,
+        days: float = 0,
+        hours: float = 0,
+        minutes: float = 0,
+        seconds: float = 0,
+    ) -> datetime:
+        """Moves the simulated clock forward (back when negative) by ``delta`` plus the keyword
+        amounts, and returns the new time. Chats start, get messages, end and are rated as the
+        clock passes their times."""
+        step = (delta or timedelta()) + timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+        at = parse_instant(self._native.advance(step // timedelta(microseconds=1)))
+        assert at is not None
+        return at
+
+    def fail_next(self, n: int, *, vendor: Optional[str] = None, account: Optional[int] = None) -> None:
+        """Makes the next ``n`` vendor requests answer HTTP 500 (only those to ``vendor`` and/or
+        ``account`` when given): a deterministic failure for retry tests."""
+        self._native.fail_next(n, vendor, account)
+
+    def base_url(self, vendor: str, account: int = 0) -> str:
+        """``http://127.0.0.1:PORT/<vendor>`` (account 0) or ``.../<vendor>/<account>``."""
+        return self._native.base_url(vendor, account)
+
+    def config(self, vendor: str, account: int = 0) -> Dict[str, str]:
+        """The complete connector config of an account of the vendor (0: the demo account):
+        ``connect(vendor, **sim.config(vendor))``."""
+        return dict(self._native.config(vendor, account))
+
+    def connect(self, vendor: str, *, account: int = 0, **fields: Any) -> Connector:
+        """A connector to an account of the vendor (extra fields such as ``timeout_secs``
+        override; ``account`` is the account's index, so Bangwo8's own ``account`` field can
+        only be overridden through ``chathaul.connect``)."""
+        return connect(vendor, self.config(vendor, account), **fields)
 
     def sources(self) -> List[Dict[str, Any]]:
-        """A sync source per vendor, named after it."""
-        return [{"name": v, "vendor": v, "config": self.config(v)} for v in self.vendors]
+        """A sync source per vendor and account, named after the vendor (``kf5``) for
+        account 0 and ``<vendor>-<account>`` (``kf5-1``) for the others."""
+        return [
+            {"name": v if k == 0 else f"{v}-{k}", "vendor": v, "config": self.config(v, k)}
+            for k in range(self.accounts)
+            for v in self.vendors
+        ]
 
-    def truth(self, vendor: Optional[str] = None) -> List[Conversation]:
-        """What a perfect pull with messages and summaries gives: one vendor's, or all (by vendor, then id)."""
-        return [Conversation.from_dict(d) for d in self._native.truth(vendor)]
+    def truth(self, vendor: Optional[str] = None, *, account: int = 0) -> List[Conversation]:
+        """What a perfect pull with messages and summaries gives at the simulated clock: one
+        vendor's, or all (by vendor, then id), of one account."""
+        return [Conversation.from_dict(d) for d in self._native.truth(vendor, account)]
 
-    def truth_dicts(self, vendor: Optional[str] = None) -> List[Dict[str, Any]]:
+    def truth_dicts(self, vendor: Optional[str] = None, *, account: int = 0) -> List[Dict[str, Any]]:
         """:meth:`truth` in the JSON contract (dicts), as the CLI's JSONL has it."""
-        return list(self._native.truth(vendor))
+        return list(self._native.truth(vendor, account))
 
     def stats(self) -> Dict[str, Any]:
         """Requests served so far: ``requests``, ``throttled``, ``faults``, ``per_vendor``."""
