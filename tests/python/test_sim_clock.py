@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
@@ -146,3 +150,13 @@ def test_a_429_without_retry_after() -> None:
             except urllib.error.HTTPError as err:
                 statuses.append((err.code, err.headers.get("Retry-After")))
         assert (429, None) in statuses, statuses
+
+
+def test_the_docs_simulator_example_runs_as_written(tmp_path: Path) -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "python.md").read_text(encoding="utf-8")
+    section = text.split("### The simulators", 1)[1]
+    block = re.findall(r"```python\n(.*?)```", section, flags=re.S)[0]
+    out = subprocess.run([sys.executable, "-c", block], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["2024-01-12 06:00:00+00:00"]
+    assert (tmp_path / "sync.sqlite").exists()
