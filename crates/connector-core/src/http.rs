@@ -1,32 +1,35 @@
 //! The HTTP client every vendor shares: auth, timeouts, retries with jittered
-//! exponential backoff honouring `Retry-After`, a client-side rate limit per
-//! account, a bound on requests in flight, a response size cap, and decoding
-//! through `serde_path_to_error` so errors name the JSON path.
+//! exponential backoff honouring `Retry-After`, per-account pacing (adaptive
+//! concurrency and a learned rate, under the configured ceilings: see
+//! [`crate::pacing`]), a response size cap, and decoding through
+//! `serde_path_to_error` so errors name the JSON path.
 //!
-//! Choices: backoff delays come from `backon`'s `ExponentialBuilder` (jitter
-//! included); the retry loop itself is ours because it must honour
-//! `Retry-After`, count attempts for the final error, and pause the whole
-//! account on a 429. The rate limit is `governor`'s GCRA limiter, shared by
-//! every client of the same vendor, account and base URL in the process.
+//! Choices: retries are `backon`'s (`Retryable` with an `ExponentialBuilder`,
+//! jitter included), told when to retry by [`Error::is_retryable`], its delay
+//! adjusted to honour `Retry-After`; an exchange runs as a task whose
+//! `tokio_util` `AbortOnDropHandle` cancels it with its caller. The pacing
+//! controller is shared by every client of the same vendor, account, base URL
+//! and ceilings in the process.
 
 use std::collections::HashMap;
 use std::fmt;
-use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use backon::{BackoffBuilder, ExponentialBuilder};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use backon::{ExponentialBuilder, Retryable};
+use base64::Engine as _;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use serde_json::value::RawValue;
-use tokio::sync::Semaphore;
+use tokio::time::Instant;
+use tokio_util::task::AbortOnDropHandle;
 use url::Url;
 
+use crate::pacing::{AccountPacing, Outcome, PacingLimits, PacingSnapshot};
 use crate::raw::RawJson;
 use crate::split;
 
@@ -70,14 +73,14 @@ impl fmt::Debug for Auth {
 
 impl Auth {
     fn header(&self, vendor: &'static str) -> Result<Option<(HeaderName, HeaderValue)>> {
-        use base64_lite::encode;
         let (name, value) = match self {
             Auth::None => return Ok(None),
             Auth::Basic { user, password } => (
                 AUTHORIZATION,
                 format!(
                     "Basic {}",
-                    encode(format!("{user}:{}", password.expose_secret()).as_bytes())
+                    base64::engine::general_purpose::STANDARD
+                        .encode(format!("{user}:{}", password.expose_secret()))
                 ),
             ),
             Auth::Bearer(token) => (AUTHORIZATION, format!("Bearer {}", token.expose_secret())),
@@ -104,48 +107,6 @@ impl Auth {
     }
 }
 
-/// Base64 (standard alphabet, padded) for the basic-auth header; small enough
-/// not to need a crate.
-mod base64_lite {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-    pub fn encode(input: &[u8]) -> String {
-        let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-        for chunk in input.chunks(3) {
-            let b = [
-                chunk[0],
-                *chunk.get(1).unwrap_or(&0),
-                *chunk.get(2).unwrap_or(&0),
-            ];
-            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-            for i in 0..4 {
-                if i <= chunk.len() {
-                    out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-                } else {
-                    out.push('=');
-                }
-            }
-        }
-        out
-    }
-
-    #[cfg(test)]
-    #[test]
-    fn rfc4648_vectors() {
-        for (i, o) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foob", "Zm9vYg=="),
-            ("fooba", "Zm9vYmE="),
-            ("foobar", "Zm9vYmFy"),
-        ] {
-            assert_eq!(encode(i.as_bytes()), o);
-        }
-    }
-}
-
 /// Timeouts, retries, limits.
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
@@ -161,10 +122,19 @@ pub struct HttpSettings {
     pub max_backoff: Duration,
     /// Largest `Retry-After` honoured; a longer one ends the retries.
     pub max_retry_after: Duration,
-    /// Client-side requests per second for the account (`None` = no limit).
+    /// The most requests per second for the account (`None` = no ceiling):
+    /// a ceiling over the rate the client learns from throttles.
     pub rate_limit: Option<f64>,
-    /// Requests in flight at once for this client.
+    /// The most requests in flight at once for the account: a ceiling over
+    /// the concurrency the client learns (it starts low and grows while the
+    /// server keeps up).
     pub max_in_flight: usize,
+    /// A rate (requests per second) to pace the account at from the start,
+    /// as if it had been learned: what an earlier run learned
+    /// ([`HttpClient::pacing`]'s `rate`), so a resumed sync starts there.
+    /// Ignored when a client of the same account in this process already
+    /// learned one.
+    pub initial_rate: Option<f64>,
     /// Largest response body accepted, in bytes.
     pub max_body_bytes: usize,
     /// Allow plain `http://` to a host other than loopback (credentials
@@ -182,12 +152,18 @@ impl Default for HttpSettings {
             max_backoff: Duration::from_secs(20),
             max_retry_after: Duration::from_secs(120),
             rate_limit: None,
-            max_in_flight: 8,
+            max_in_flight: DEFAULT_CONCURRENCY,
+            initial_rate: None,
             max_body_bytes: 64 * 1024 * 1024,
             allow_http: false,
         }
     }
 }
+
+/// The default ceiling on requests in flight per account (the
+/// `concurrency` setting): high enough for a pull bound by latency, which the
+/// controller reaches within a few round trips when the server keeps up.
+pub const DEFAULT_CONCURRENCY: usize = 64;
 
 /// The User-Agent every request carries.
 pub const USER_AGENT: &str = concat!(
@@ -474,58 +450,50 @@ pub struct Stats {
     pub requests: AtomicU64,
     /// Retries made.
     pub retries: AtomicU64,
-    /// 429 answers received.
+    /// Throttled answers received (HTTP 429, or a vendor's throttling code).
     pub throttled: AtomicU64,
     /// Response bytes read.
     pub bytes: AtomicU64,
 }
 
-/// A plain copy of [`Stats`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+/// A plain copy of [`Stats`], with what the account's pacing controller has
+/// learned so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 pub struct StatsSnapshot {
     /// Requests sent (attempts, retries included).
     pub requests: u64,
     /// Retries made.
     pub retries: u64,
-    /// 429 answers received.
+    /// Throttled answers received (HTTP 429, or a vendor's throttling code).
     pub throttled: u64,
     /// Response bytes read.
     pub bytes: u64,
+    /// The account's concurrency limit now (the most requests it lets be in
+    /// flight at once, under the `concurrency` ceiling).
+    pub concurrency: u64,
+    /// The rate the account learned from throttles, in requests per second;
+    /// `None` if it was never throttled (nor given an initial rate).
+    pub rate: Option<f64>,
+    /// Seconds the account spent paused by throttles.
+    pub paused_secs: f64,
 }
 
-/// State shared by every client of one account: the rate limiter and the
-/// pause a 429 imposes.
-struct AccountGate {
-    limiter: Option<DefaultDirectRateLimiter>,
-    pause_until: Mutex<Option<Instant>>,
-}
-
-fn account_gate(key: String, rate: Option<f64>) -> Arc<AccountGate> {
-    static GATES: OnceLock<Mutex<HashMap<String, Arc<AccountGate>>>> = OnceLock::new();
-    let key = format!("{key}|{}", rate.map(f64::to_bits).unwrap_or(0));
-    let mut gates = GATES
+/// The pacing controller of `key` (vendor, account, base URL and ceilings),
+/// shared by every client with that key in the process.
+fn account_pacing(key: String, label: String, limits: PacingLimits) -> Arc<AccountPacing> {
+    static ACCOUNTS: OnceLock<Mutex<HashMap<String, Arc<AccountPacing>>>> = OnceLock::new();
+    let mut accounts = ACCOUNTS
         .get_or_init(Default::default)
         .lock()
         .unwrap_or_else(|p| p.into_inner());
-    gates
+    let pacing = accounts
         .entry(key)
-        .or_insert_with(|| {
-            let limiter = rate.map(|rps| {
-                // One request per period, no burst: smooth pacing keeps a
-                // server counting per second from ever seeing more than `rps`.
-                let period = Duration::from_secs_f64(1.0 / rps.max(1e-3));
-                RateLimiter::direct(
-                    Quota::with_period(period)
-                        .expect("non-zero period")
-                        .allow_burst(NonZeroU32::MIN),
-                )
-            });
-            Arc::new(AccountGate {
-                limiter,
-                pause_until: Mutex::new(None),
-            })
-        })
-        .clone()
+        .or_insert_with(|| AccountPacing::new(label, limits))
+        .clone();
+    if let Some(rate) = limits.initial_rate {
+        pacing.seed_rate(rate);
+    }
+    pacing
 }
 
 /// The shared HTTP client of one connector instance.
@@ -540,8 +508,7 @@ pub struct HttpClient {
     redact: Vec<String>,
     settings: HttpSettings,
     client: reqwest::Client,
-    gate: Arc<AccountGate>,
-    in_flight: Arc<Semaphore>,
+    pacing: Arc<AccountPacing>,
     stats: Arc<Stats>,
 }
 
@@ -550,8 +517,7 @@ struct ExchangeParts {
     client: reqwest::Client,
     url: Url,
     auth_header: Option<(HeaderName, HeaderValue)>,
-    gate: Arc<AccountGate>,
-    in_flight: Arc<Semaphore>,
+    pacing: Arc<AccountPacing>,
     stats: Arc<Stats>,
     max_body_bytes: usize,
 }
@@ -563,45 +529,35 @@ enum Exchange {
         retry_after: Option<Duration>,
         location: Option<String>,
         body: Vec<u8>,
+        sent_at: Instant,
     },
     SendFailed(String),
     BodyFailed(String),
     TooBig(reqwest::StatusCode),
 }
 
-/// Aborts a task when dropped (a cancelled request stops at once).
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-/// Waits for the account's turn (a 429's pause, the rate limit), takes an
-/// in-flight permit, sends the request and reads the body under the cap.
+/// Waits for the account's turn (pause, concurrency limit, learned rate),
+/// sends the request, reads the body under the cap, and tells the pacing
+/// controller how it went.
 async fn exchange(p: ExchangeParts) -> Exchange {
-    loop {
-        let pause = *p.gate.pause_until.lock().unwrap_or_else(|e| e.into_inner());
-        match pause {
-            Some(until) if until > Instant::now() => tokio::time::sleep_until(until.into()).await,
-            _ => break,
-        }
-    }
-    if let Some(limiter) = &p.gate.limiter {
-        limiter.until_ready().await;
-    }
-    let Ok(_permit) = p.in_flight.acquire().await else {
-        return Exchange::SendFailed("the client is closed".into());
-    };
+    let admission = p.pacing.admit().await;
+    let sent_at = admission.sent_at();
     p.stats.requests.fetch_add(1, Ordering::Relaxed);
     let mut builder = p.client.get(p.url);
     if let Some((name, value)) = p.auth_header {
         builder = builder.header(name, value);
     }
+    let overloaded = Outcome::Overloaded { retry_after: None };
     let mut resp = match builder.send().await {
         Ok(r) => r,
-        Err(e) => return Exchange::SendFailed(describe(&e)),
+        Err(e) => {
+            admission.finish(if e.is_timeout() {
+                overloaded
+            } else {
+                Outcome::Failed
+            });
+            return Exchange::SendFailed(describe(&e));
+        }
     };
     let status = resp.status();
     let retry_after = resp.headers().get(RETRY_AFTER).and_then(parse_retry_after);
@@ -610,12 +566,19 @@ async fn exchange(p: ExchangeParts) -> Exchange {
         .get(reqwest::header::LOCATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    let outcome = match status.as_u16() {
+        429 => Outcome::Throttled { retry_after },
+        503 => Outcome::Overloaded { retry_after },
+        _ => Outcome::Answered,
+    };
     if status.is_redirection() {
+        admission.finish(outcome);
         return Exchange::Done {
             status,
             retry_after,
             location,
             body: Vec::new(),
+            sent_at,
         };
     }
     // Read the body under the size cap, whatever the status.
@@ -624,19 +587,29 @@ async fn exchange(p: ExchangeParts) -> Exchange {
         match resp.chunk().await {
             Ok(Some(chunk)) => {
                 if body.len() + chunk.len() > p.max_body_bytes {
+                    admission.finish(outcome);
                     return Exchange::TooBig(status);
                 }
                 body.extend_from_slice(&chunk);
             }
             Ok(None) => break,
-            Err(e) => return Exchange::BodyFailed(describe(&e)),
+            Err(e) => {
+                admission.finish(if e.is_timeout() {
+                    overloaded
+                } else {
+                    Outcome::Failed
+                });
+                return Exchange::BodyFailed(describe(&e));
+            }
         }
     }
+    admission.finish(outcome);
     Exchange::Done {
         status,
         retry_after,
         location,
         body,
+        sent_at,
     }
 }
 
@@ -702,20 +675,32 @@ impl HttpClient {
             }))
             .build()
             .map_err(|e| Error::Other(format!("{vendor}: cannot build the HTTP client: {e}")))?;
-        let gate = account_gate(
-            format!("{vendor}|{account}|{}", base.as_str()),
-            settings.rate_limit,
+        let limits = PacingLimits {
+            max_concurrency: settings.max_in_flight.max(1),
+            max_rate: settings.rate_limit,
+            initial_rate: settings.initial_rate,
+            max_pause: settings.max_retry_after,
+        };
+        let ceilings = format!(
+            "{}|{}|{}",
+            limits.max_concurrency,
+            limits.max_rate.map(f64::to_bits).unwrap_or(0),
+            limits.max_pause.as_millis()
+        );
+        let pacing = account_pacing(
+            format!("{vendor}|{account}|{}|{ceilings}", base.as_str()),
+            format!("{vendor} {account}"),
+            limits,
         );
         Ok(Self {
             vendor,
-            in_flight: Arc::new(Semaphore::new(settings.max_in_flight.max(1))),
             base,
             auth_header,
             auth,
             redact,
             settings,
             client,
-            gate,
+            pacing,
             stats: Arc::default(),
         })
     }
@@ -740,14 +725,33 @@ impl HttpClient {
         same_origin(&self.base, url)
     }
 
-    /// The request counters so far.
+    /// The request counters so far, with what the account's pacing learned.
     pub fn stats(&self) -> StatsSnapshot {
+        let pacing = self.pacing.snapshot();
         StatsSnapshot {
             requests: self.stats.requests.load(Ordering::Relaxed),
             retries: self.stats.retries.load(Ordering::Relaxed),
             throttled: self.stats.throttled.load(Ordering::Relaxed),
             bytes: self.stats.bytes.load(Ordering::Relaxed),
+            concurrency: pacing.concurrency as u64,
+            rate: pacing.rate,
+            paused_secs: pacing.paused.as_secs_f64(),
         }
+    }
+
+    /// What the account's pacing controller has learned so far: its
+    /// concurrency limit, its learned rate (to remember for the next run and
+    /// hand back as [`HttpSettings::initial_rate`]) and the time paused.
+    pub fn pacing(&self) -> PacingSnapshot {
+        self.pacing.snapshot()
+    }
+
+    /// Paces the account at `rate` requests per second from now on, as if
+    /// it had been learned, unless a rate was already learned in this
+    /// process (for a sync resuming an account at its last run's rate when
+    /// the client was built without [`HttpSettings::initial_rate`]).
+    pub fn seed_rate(&self, rate: f64) {
+        self.pacing.seed_rate(rate);
     }
 
     /// The full URL of a request (base URL + path + query).
@@ -792,8 +796,9 @@ impl HttpClient {
     {
         let ctx = req.ctx(self.vendor);
         self.with_retries(req, || async {
-            let body = self.attempt(req).await?;
+            let (body, sent_at) = self.attempt(req).await?;
             let value = read(&ctx, &body)
+                .inspect_err(|e| self.throttled_in_body(e, sent_at))
                 .map_err(|e| e.scrubbed(|t| clip_to(&self.scrub(t), ERROR_CLIP).into_owned()))?;
             Ok(Response {
                 value,
@@ -802,6 +807,15 @@ impl HttpClient {
             })
         })
         .await
+    }
+
+    /// A reader's [`Error::RateLimited`] (a vendor's throttling code in a
+    /// 200 body) paces the account as a 429 does.
+    fn throttled_in_body(&self, e: &Error, sent_at: Instant) {
+        if let Error::RateLimited { retry_after, .. } = e {
+            self.stats.throttled.fetch_add(1, Ordering::Relaxed);
+            self.pacing.throttled_after(sent_at, *retry_after);
+        }
     }
 
     /// [`HttpClient::get_with`], with `read` run on tokio's blocking pool:
@@ -819,7 +833,7 @@ impl HttpClient {
     {
         let ctx = req.ctx(self.vendor);
         self.with_retries(req, || async {
-            let body = self.attempt(req).await?;
+            let (body, sent_at) = self.attempt(req).await?;
             let (read, at) = (read.clone(), ctx.clone());
             let decoded = tokio::task::spawn_blocking(move || {
                 let value = read(&at, &body)?;
@@ -837,6 +851,7 @@ impl HttpClient {
                 ))
             })?;
             decoded.map_err(|e: Error| {
+                self.throttled_in_body(&e, sent_at);
                 e.scrubbed(|t| clip_to(&self.scrub(t), ERROR_CLIP).into_owned())
             })
         })
@@ -848,58 +863,70 @@ impl HttpClient {
     /// # Errors
     /// As [`HttpClient::get_json`], without the decoding.
     pub async fn get_bytes(&self, req: &Request) -> Result<bytes::Bytes> {
-        self.with_retries(req, || self.attempt(req)).await
+        self.with_retries(req, || async { Ok(self.attempt(req).await?.0) })
+            .await
     }
 
-    async fn with_retries<T, F, Fut>(&self, req: &Request, mut f: F) -> Result<T>
+    async fn with_retries<T, F, Fut>(&self, req: &Request, f: F) -> Result<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T>>,
     {
-        let mut backoff = ExponentialBuilder::default()
+        let attempts = AtomicU32::new(0);
+        // Set when a `Retry-After` longer than honoured ended the retries.
+        let too_long = AtomicU32::new(0);
+        let backoff = ExponentialBuilder::default()
             .with_min_delay(self.settings.min_backoff)
             .with_max_delay(self.settings.max_backoff)
             .with_jitter()
-            .with_max_times(usize::MAX)
-            .build();
-        let mut attempt = 0u32;
-        loop {
-            attempt += 1;
-            match f().await {
-                Ok(v) => return Ok(v),
-                Err(e) if e.is_retryable() && attempt < self.settings.max_attempts => {
-                    let mut delay = backoff.next().unwrap_or(self.settings.max_backoff);
-                    if let Error::RateLimited {
-                        retry_after: Some(ra),
-                        ..
-                    } = &e
-                    {
-                        if *ra > self.settings.max_retry_after {
-                            return Err(Error::RetriesExhausted {
-                                attempts: attempt,
-                                last: Box::new(e),
-                            });
-                        }
-                        // Honour Retry-After (plus a little jitter so parallel
-                        // requests do not return in lockstep).
-                        delay = *ra + Duration::from_millis(rand::random::<u64>() % 50);
+            .with_max_times(self.settings.max_attempts.saturating_sub(1) as usize);
+        let mut f = f;
+        let outcome = (|| {
+            attempts.fetch_add(1, Ordering::Relaxed);
+            f()
+        })
+        .retry(backoff)
+        .when(Error::is_retryable)
+        .adjust(|e, delay| {
+            let delay = delay?;
+            match e {
+                Error::RateLimited {
+                    retry_after: Some(ra),
+                    ..
+                } => {
+                    if *ra > self.settings.max_retry_after {
+                        too_long.store(1, Ordering::Relaxed);
+                        return None;
                     }
-                    self.stats.retries.fetch_add(1, Ordering::Relaxed);
-                    tracing::debug!(vendor = self.vendor, endpoint = %req.endpoint, page = req.page, attempt, ?delay, error = %e, "retrying");
-                    tokio::time::sleep(delay).await;
+                    // Honour Retry-After (plus a little jitter so parallel
+                    // requests do not return in lockstep; the account's pause
+                    // holds them all until it ends anyway).
+                    Some(*ra + Duration::from_millis(rand::random::<u64>() % 50))
                 }
-                Err(e) if attempt > 1 && e.is_retryable() => {
-                    return Err(Error::RetriesExhausted {
-                        attempts: attempt,
-                        last: Box::new(e),
-                    });
-                }
-                Err(e) => return Err(e),
+                _ => Some(delay),
             }
-        }
+        })
+        .notify(|e, delay| {
+            self.stats.retries.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(vendor = self.vendor, endpoint = %req.endpoint, page = req.page, attempt = attempts.load(Ordering::Relaxed), ?delay, error = %e, "retrying");
+        })
+        .await;
+        let attempts = attempts.load(Ordering::Relaxed);
+        outcome.map_err(|e| {
+            let stopped_early = too_long.load(Ordering::Relaxed) == 1;
+            if e.is_retryable() && (attempts > 1 || stopped_early) {
+                Error::RetriesExhausted {
+                    attempts,
+                    last: Box::new(e),
+                }
+            } else {
+                e
+            }
+        })
     }
 
-    async fn attempt(&self, req: &Request) -> Result<bytes::Bytes> {
+    /// One exchange; the body and when the request was sent.
+    async fn attempt(&self, req: &Request) -> Result<(bytes::Bytes, Instant)> {
         let url = self.url(req)?;
         let transport = |message: String| Error::Transport {
             vendor: self.vendor,
@@ -908,32 +935,31 @@ impl HttpClient {
             message,
         };
         // The exchange runs as a task of its own. It holds one of the
-        // client's in-flight permits from the moment it is granted until the
-        // body is read; as a task it finishes (and gives the permit back)
+        // account's in-flight places from the moment it is granted until the
+        // body is read; as a task it finishes (and gives the place back)
         // even if the caller stops polling for a while, e.g. a stream that
         // fetched ahead and waits for its turn. Otherwise such a paused
-        // future could hold permits that every other request of the client
+        // future could hold places that every other request of the account
         // waits for: a deadlock. Dropping the caller aborts the task.
-        let task = tokio::spawn(exchange(ExchangeParts {
+        let task = AbortOnDropHandle::new(tokio::spawn(exchange(ExchangeParts {
             client: self.client.clone(),
             url,
             auth_header: self.auth_header.clone(),
-            gate: self.gate.clone(),
-            in_flight: self.in_flight.clone(),
+            pacing: self.pacing.clone(),
             stats: self.stats.clone(),
             max_body_bytes: self.settings.max_body_bytes,
-        }));
-        let mut guard = AbortOnDrop(task);
-        let outcome = (&mut guard.0)
+        })));
+        let outcome = task
             .await
             .map_err(|e| Error::Other(format!("{}: the request task failed: {e}", self.vendor)))?;
-        let (status, retry_after, location, body) = match outcome {
+        let (status, retry_after, location, body, sent_at) = match outcome {
             Exchange::Done {
                 status,
                 retry_after,
                 location,
                 body,
-            } => (status, retry_after, location, body),
+                sent_at,
+            } => (status, retry_after, location, body, sent_at),
             Exchange::SendFailed(message) => return Err(transport(message)),
             Exchange::BodyFailed(message) => {
                 return Err(transport(format!("reading the body failed: {message}")));
@@ -971,7 +997,7 @@ impl HttpClient {
             .fetch_add(body.len() as u64, Ordering::Relaxed);
         let text = || clip(&self.quote(&body)).into_owned();
         match status.as_u16() {
-            200..=299 => Ok(bytes::Bytes::from(body)),
+            200..=299 => Ok((bytes::Bytes::from(body), sent_at)),
             s @ (401 | 403) => Err(Error::Unauthenticated {
                 vendor: self.vendor,
                 endpoint: req.endpoint.clone(),
@@ -986,23 +1012,9 @@ impl HttpClient {
                 },
             }),
             429 => {
+                // The account's pacing already paused it for the Retry-After
+                // (one it honours) and lowered its pace.
                 self.stats.throttled.fetch_add(1, Ordering::Relaxed);
-                // Pause the account only for a wait that will be honoured: a
-                // longer one fails this request at once, and must not hold
-                // every other request of the account for that long.
-                if let Some(until) = retry_after
-                    .filter(|ra| *ra <= self.settings.max_retry_after)
-                    .and_then(|ra| Instant::now().checked_add(ra))
-                {
-                    let mut pause = self
-                        .gate
-                        .pause_until
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner());
-                    if pause.is_none_or(|p| p < until) {
-                        *pause = Some(until);
-                    }
-                }
                 Err(Error::RateLimited {
                     vendor: self.vendor,
                     endpoint: req.endpoint.clone(),

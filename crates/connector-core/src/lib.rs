@@ -6,6 +6,7 @@ pub mod error;
 pub mod http;
 pub mod lenient;
 pub mod model;
+pub mod pacing;
 pub mod paging;
 pub mod query;
 pub mod raw;

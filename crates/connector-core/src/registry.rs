@@ -4,7 +4,7 @@
 //! A registration exists only if the vendor crate is linked: the `chathaul`
 //! facade names every vendor crate it enables so the linker keeps them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use secrecy::{ExposeSecret, SecretString};
@@ -67,10 +67,16 @@ impl ConfigField {
 pub const COMMON_FIELDS: &[ConfigField] = &[
     ConfigField::optional(
         "rate_limit",
-        "client-side limit in requests per second for this account (0 = none)",
+        "ceiling in requests per second for this account (0 = none); under it the client \
+         learns the rate the server allows from its throttling",
     )
     .default("0"),
-    ConfigField::optional("concurrency", "most requests in flight at once").default("8"),
+    ConfigField::optional(
+        "concurrency",
+        "ceiling on requests in flight at once for this account; under it the client \
+         grows and shrinks its concurrency with the server's latency and throttling",
+    )
+    .default("64"),
     ConfigField::optional(
         "timeout_secs",
         "timeout of one request, body included, in seconds",
@@ -87,6 +93,18 @@ pub const COMMON_FIELDS: &[ConfigField] = &[
     )
     .default("false"),
 ];
+
+/// Limits a vendor documents for its API. A vendor crate passes them to
+/// [`ResolvedConfig::http_settings_documented`] so they become the default
+/// ceilings when the user sets none (`rate_limit`, `concurrency`); the
+/// client's pacing still learns below them.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct DocumentedLimits {
+    /// Requests per second the vendor allows an account.
+    pub rate_limit: Option<f64>,
+    /// Requests in flight at once the vendor allows an account.
+    pub concurrency: Option<usize>,
+}
 
 /// A vendor's registration.
 pub struct ConnectorFactory {
@@ -170,6 +188,7 @@ impl ConnectorFactory {
             vendor: self.name,
             plain: BTreeMap::new(),
             secrets: BTreeMap::new(),
+            defaulted: BTreeSet::new(),
         };
         for field in self.all_fields() {
             let value = given
@@ -181,7 +200,10 @@ impl ConnectorFactory {
                 }
                 Some(v) => v,
                 None => match field.default {
-                    Some(d) => d.to_owned(),
+                    Some(d) => {
+                        out.defaulted.insert(field.name);
+                        d.to_owned()
+                    }
                     None if field.required => {
                         return Err(Error::config(
                             self.name,
@@ -222,6 +244,8 @@ pub struct ResolvedConfig {
     vendor: &'static str,
     plain: BTreeMap<&'static str, String>,
     secrets: BTreeMap<&'static str, SecretString>,
+    /// Fields that took their default (the user gave no value).
+    defaulted: BTreeSet<&'static str>,
 }
 
 impl fmt::Debug for ResolvedConfig {
@@ -340,6 +364,24 @@ impl ResolvedConfig {
         Ok(s)
     }
 
+    /// [`ResolvedConfig::http_settings`], with a vendor's documented limits
+    /// as the ceilings where the user set none.
+    ///
+    /// # Errors
+    /// As [`ResolvedConfig::http_settings`].
+    pub fn http_settings_documented(&self, documented: DocumentedLimits) -> Result<HttpSettings> {
+        let mut s = self.http_settings()?;
+        if self.defaulted.contains("rate_limit") && documented.rate_limit.is_some() {
+            s.rate_limit = documented.rate_limit.filter(|r| r.is_finite() && *r > 0.0);
+        }
+        if let Some(n) = documented.concurrency.filter(|n| *n > 0)
+            && self.defaulted.contains("concurrency")
+        {
+            s.max_in_flight = n;
+        }
+        Ok(s)
+    }
+
     /// A fingerprint of the non-secret values, for logs and sync state (the
     /// secrets are left out).
     pub fn public_values(&self) -> &BTreeMap<&'static str, String> {
@@ -415,4 +457,68 @@ where
     let factory = find(name)?;
     let resolved = factory.resolve(config)?;
     (factory.build)(&resolved)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connector::Capabilities;
+    use crate::http::DEFAULT_CONCURRENCY;
+
+    fn factory() -> ConnectorFactory {
+        ConnectorFactory {
+            name: "testvendor",
+            description: "a test vendor",
+            fields: &[],
+            capabilities: Capabilities::default(),
+            build: |_| Err(Error::Other("not built in tests".into())),
+        }
+    }
+
+    fn resolve(values: &[(&str, &str)]) -> ResolvedConfig {
+        factory()
+            .resolve_with_env(values.iter().copied(), |_| None)
+            .unwrap()
+    }
+
+    #[test]
+    fn concurrency_and_rate_limit_are_ceilings_with_the_documented_defaults() {
+        let field = |name: &str| COMMON_FIELDS.iter().find(|f| f.name == name).unwrap();
+        assert_eq!(
+            field("concurrency").default,
+            Some(DEFAULT_CONCURRENCY.to_string().as_str())
+        );
+        assert!(field("concurrency").help.contains("ceiling"));
+        assert!(field("rate_limit").help.contains("ceiling"));
+        let s = resolve(&[]).http_settings().unwrap();
+        assert_eq!((s.max_in_flight, s.rate_limit), (64, None));
+        let s = resolve(&[("concurrency", "5"), ("rate_limit", "2.5")])
+            .http_settings()
+            .unwrap();
+        assert_eq!((s.max_in_flight, s.rate_limit), (5, Some(2.5)));
+    }
+
+    #[test]
+    fn a_documented_limit_is_the_ceiling_only_where_the_user_set_none() {
+        let documented = DocumentedLimits {
+            rate_limit: Some(4.0),
+            concurrency: Some(3),
+        };
+        let s = resolve(&[]).http_settings_documented(documented).unwrap();
+        assert_eq!((s.max_in_flight, s.rate_limit), (3, Some(4.0)));
+        let s = resolve(&[("rate_limit", "10"), ("concurrency", "12")])
+            .http_settings_documented(documented)
+            .unwrap();
+        assert_eq!((s.max_in_flight, s.rate_limit), (12, Some(10.0)));
+        // `rate_limit=0` said by the user means no ceiling, even over a
+        // documented one; nothing documented leaves the defaults.
+        let s = resolve(&[("rate_limit", "0")])
+            .http_settings_documented(documented)
+            .unwrap();
+        assert_eq!((s.max_in_flight, s.rate_limit), (3, None));
+        let s = resolve(&[])
+            .http_settings_documented(DocumentedLimits::default())
+            .unwrap();
+        assert_eq!((s.max_in_flight, s.rate_limit), (64, None));
+    }
 }

@@ -10,9 +10,10 @@ use serde::Serialize;
 use crate::http::StatsSnapshot;
 
 /// A snapshot of a connector's counters.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct PullStats {
-    /// HTTP counters (requests, retries, 429s, bytes).
+    /// HTTP counters (requests, retries, throttled answers, bytes) and what
+    /// the account's pacing learned (concurrency, rate, time paused).
     pub http: StatsSnapshot,
     /// Listing pages fetched.
     pub pages: u64,
