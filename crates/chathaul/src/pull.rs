@@ -92,6 +92,18 @@ impl PullReport {
             self.stats.http.retries,
             self.elapsed_secs
         );
+        let http = &self.stats.http;
+        if http.throttled > 0 || http.rate.is_some() {
+            s.push_str(&format!(
+                "; {} throttled, {:.1}s paused, ended at {} in flight{}",
+                http.throttled,
+                http.paused_secs,
+                http.concurrency,
+                http.rate
+                    .map(|r| format!(" and {r:.2} requests/s"))
+                    .unwrap_or_default()
+            ));
+        }
         if let Some(t) = self.stats.reported_total {
             s.push_str(&format!(
                 "; vendor reported {t}, listed {}",

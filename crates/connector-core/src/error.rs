@@ -26,7 +26,9 @@ pub enum Error {
         /// What the vendor said, or what to check.
         message: String,
     },
-    /// The vendor answered 429 Too Many Requests.
+    /// The vendor answered 429 Too Many Requests. A connector's page reader
+    /// returns it too for a 200 body carrying the vendor's throttling code:
+    /// the HTTP client then paces the account as for a 429 and retries.
     #[error("{vendor}: rate limited (HTTP 429) on {endpoint} page {page}{}", retry_after_text(.retry_after))]
     RateLimited {
         /// The connector.
