@@ -25,7 +25,7 @@
 //!   `rate_limit` setting is its ceiling.
 //! - **Pauses.** A throttle pauses the whole account for its `Retry-After`
 //!   (a wait longer than the client honours fails the request instead, and
-//!   pauses nothing); a throttle without one pauses it for a second, doubling
+//!   neither pauses the account nor teaches it a rate); a throttle without one pauses it for a second, doubling
 //!   for each further throttle in a row without one (up to 16 s). A 503 with
 //!   a `Retry-After` pauses the account too.
 //!
@@ -577,12 +577,17 @@ impl State {
     fn throttled(&mut self, now: Instant, sent_at: Instant, retry_after: Option<Duration>) -> bool {
         self.back_pressure(now);
         let new_event = self.event_until.is_none_or(|u| sent_at > u);
+        // A wait longer than honoured is a lockout or a spent quota, not a
+        // rate: it fails its request and teaches the account nothing.
+        let honoured = retry_after.is_none_or(|ra| ra <= self.limits.max_pause);
         if new_event {
             self.throttle_events += 1;
             if retry_after.is_none() {
                 self.bare_streak += 1;
             }
-            self.learn_rate(now, sent_at);
+            if honoured {
+                self.learn_rate(now, sent_at);
+            }
             self.event_until = Some(now);
         }
         let pause = match retry_after {
