@@ -274,6 +274,7 @@ impl AccountPacing {
             bare_streak: 0,
             throttle_events: 0,
             logged_rate: None,
+            pending_estimate: None,
         };
         Arc::new(Self {
             label: label.into(),
@@ -500,6 +501,19 @@ struct State {
     bare_streak: u32,
     throttle_events: u64,
     logged_rate: Option<f64>,
+    /// The last throttle's estimate, made again once its pause is over.
+    pending_estimate: Option<RateEstimate>,
+}
+
+/// What a throttle's estimate of the allowed rate is made from.
+#[derive(Debug, Clone, Copy)]
+struct RateEstimate {
+    /// Where the measurement starts.
+    start: Instant,
+    /// When the throttle was seen.
+    at: Instant,
+    /// The rate in force when the throttled request was sent, if paced.
+    paced: Option<f64>,
 }
 
 impl State {
@@ -516,6 +530,9 @@ impl State {
     fn ready_at(&mut self, now: Instant) -> Option<Instant> {
         if let Some(until) = self.pause_until.filter(|u| *u > now) {
             return Some(until);
+        }
+        if let Some(estimate) = self.pending_estimate.take() {
+            self.apply_estimate(estimate);
         }
         let rate = self.rate_at(now)?;
         if self.next_send > now {
@@ -611,18 +628,20 @@ impl State {
         new_event
     }
 
-    /// The rate the server allowed before a throttle seen at `now`: the
-    /// requests it accepted since the last pause ended (at most a few
-    /// seconds back), per second of that span, which counts as at least one
-    /// second so that a first burst does not read as a rate. `None` when
-    /// too few were accepted to say.
-    fn measured_allowed(&self, now: Instant) -> Option<f64> {
-        let start = self.since_last_pause(now);
-        let accepted = self.accepted.iter().filter(|t| **t >= start).count();
+    /// The rate the server allowed between `start` and a throttle seen at
+    /// `end`: the requests sent in between that it accepted, per second of
+    /// that span, which counts as at least one second so that a first burst
+    /// does not read as a rate. `None` when too few were accepted to say.
+    fn measured_allowed(&self, start: Instant, end: Instant) -> Option<f64> {
+        let accepted = self
+            .accepted
+            .iter()
+            .filter(|t| **t >= start && **t < end)
+            .count();
         if accepted < 2 {
             return None;
         }
-        let span = now.saturating_duration_since(start).as_secs_f64().max(1.0);
+        let span = end.saturating_duration_since(start).as_secs_f64().max(1.0);
         Some(accepted as f64 / span)
     }
 
@@ -638,19 +657,32 @@ impl State {
         start
     }
 
+    /// Learns from a throttle seen at `now` at once, and again when the
+    /// pause it imposed is over: by then the requests that were in flight
+    /// with it have answered, and those the server accepted count too.
     fn learn_rate(&mut self, now: Instant, sent_at: Instant) {
-        let measured = self.measured_allowed(now);
-        let allowed = match self.rate.as_ref().map(|r| r.at(sent_at)) {
+        let estimate = RateEstimate {
+            start: self.since_last_pause(now),
+            at: now,
+            paced: self.rate.as_ref().map(|r| r.at(sent_at)),
+        };
+        self.pending_estimate = Some(estimate);
+        self.apply_estimate(estimate);
+    }
+
+    fn apply_estimate(&mut self, e: RateEstimate) {
+        let measured = self.measured_allowed(e.start, e.at);
+        let allowed = match e.paced {
             // Paced and still throttled: the rate sent was too high, by
             // more the sooner the throttle came (a server counting per
             // second refuses a rate `x` over its limit after about `1 / x`
             // seconds), and the rate the server accepted, if less, is the
             // better estimate.
             Some(paced) => {
-                let active = now
-                    .saturating_duration_since(self.since_last_pause(now))
-                    .as_secs_f64()
-                    .max(0.1);
+                let active =
+                    e.at.saturating_duration_since(e.start)
+                        .as_secs_f64()
+                        .max(0.1);
                 let cut = (1.0 - PACED_CUT).max(1.0 / (paced * active)).min(0.5);
                 let lowered = paced * (1.0 - cut);
                 measured.map_or(lowered, |m| lowered.min(m))
@@ -662,7 +694,7 @@ impl State {
         };
         self.rate = Some(LearnedRate {
             allowed: allowed.max(MIN_RATE),
-            since: now,
+            since: e.at,
         });
     }
 
