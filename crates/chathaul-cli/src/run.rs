@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chathaul::config::{parse_instant, zone_of};
 use chathaul::report::LeadReport;
 use chathaul::sync::{Prepared, Source, SourceReport, SyncOptions};
-use chathaul::{Channel, Connector, Error, Format, Live, PullReport, Query, Store};
+use chathaul::{Channel, Connector, Error, ErrorKind, Format, Live, PullReport, Query, Store};
 use clap::CommandFactory;
 
 use crate::cli::{By, Cli, Command, DemoArgs, PullArgs, SyncArgs};
@@ -23,7 +23,7 @@ impl Fail {
     }
     fn of(e: &Error) -> Self {
         let code = match e.kind() {
-            "config" | "query" => exit::USAGE,
+            ErrorKind::Config | ErrorKind::Query => exit::USAGE,
             _ => exit::FAILED,
         };
         Fail(code, e.to_string())

@@ -23,7 +23,7 @@ pub(crate) fn class_for(kind: &str) -> &'static str {
 /// The keyword details of an error (from its innermost cause).
 fn details<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
-    d.set_item("kind", e.kind())?;
+    d.set_item("kind", e.kind().as_str())?;
     d.set_item("vendor", e.vendor())?;
     match e.root() {
         Error::Unauthenticated {
@@ -89,7 +89,7 @@ pub(crate) fn to_pyerr(py: Python<'_>, e: &Error) -> PyErr {
     let message = e.to_string();
     let build = || -> PyResult<PyErr> {
         let module = py.import("chathaul.errors")?;
-        let class = module.getattr(class_for(e.kind()))?;
+        let class = module.getattr(class_for(e.kind().as_str()))?;
         let instance = class.call((message.as_str(),), Some(&details(py, e)?))?;
         Ok(PyErr::from_value(instance))
     };

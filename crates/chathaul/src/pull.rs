@@ -206,7 +206,7 @@ pub async fn pull(
     report.limit_reached = query.limit.is_some_and(|l| report.conversations >= l);
     report.stats = connector.stats();
     if let Err(e) = result {
-        report.error_kind = Some(e.kind().to_owned());
+        report.error_kind = Some(e.kind().as_str().to_owned());
         report.error = Some(format!("source {source}: {e}"));
     } else {
         report.shortfalls = shortfalls(&report.stats, report.limit_reached);

@@ -306,7 +306,7 @@ async fn run_source(p: Prepared, db: WriterHandle, options: SyncOptions) -> Sour
         elapsed_secs: 0.0,
     };
     let fail = |report: &mut PullReport, e: Error| {
-        report.error_kind = Some(e.kind().to_owned());
+        report.error_kind = Some(e.kind().as_str().to_owned());
         report.error = Some(format!("source {}: {e}", source.name));
     };
     let state = db

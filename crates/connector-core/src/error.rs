@@ -1,13 +1,141 @@
-//! The one error type of chathaul.
+//! The one error type of chathaul, and its kinds.
 //!
 //! Every variant names the vendor and, where they apply, the endpoint, page and
-//! field. No variant ever holds a header, a credential or a request URL with
-//! user info: secrets cannot leak through an error's text.
+//! field; the local ones name the database, file or source. No variant ever
+//! holds a header, a credential or a URL with user info: secrets cannot leak
+//! through an error's text. A failure of a library underneath (SQLite, Arrow,
+//! Parquet, an I/O call, a task) is kept as the error's
+//! [`source`](std::error::Error::source), so a caller can reach it; its text is
+//! also part of the message, so the one line a user sees says everything.
+//!
+//! [`Error::kind`] sorts every error into an [`ErrorKind`], whose
+//! [`as_str`](ErrorKind::as_str) names are stable: the command line's JSON
+//! output and the Python exception classes are chosen by them.
 
+use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// A `Result` with chathaul's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The cause of an error raised by a library chathaul's core does not depend
+/// on (rusqlite, arrow, parquet, a tokio task): boxed, so it stays reachable
+/// through [`std::error::Error::source`] and downcastable to its own type.
+pub type BoxedCause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What kind of failure an [`Error`] is: the stable, machine-readable sorting
+/// the command line's exit codes and JSON output and the Python exception
+/// classes are built on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The vendor refused the credentials or the permission (HTTP 401/403).
+    Auth,
+    /// The vendor kept answering 429, or asked for a wait too long to honour.
+    RateLimit,
+    /// The vendor answered with an error status or an error code.
+    Api,
+    /// A request could not be sent or its answer not read.
+    Transport,
+    /// An answer, or a record in it, was not what the vendor documents.
+    Decode,
+    /// The vendor's paging went wrong (a repeated page, a link to another host).
+    Paging,
+    /// A configuration value, file or source is missing, invalid or unknown.
+    Config,
+    /// The query is not valid.
+    Query,
+    /// What was asked is not supported by the vendor or by this build.
+    Unsupported,
+    /// A local file could not be read or written.
+    Io,
+    /// The database (a store backend) failed or refused the file.
+    Store,
+    /// An output file or format (JSONL, CSV, Parquet, Arrow) failed.
+    Sink,
+    /// chathaul itself failed: a task that panicked, a writer that stopped.
+    Internal,
+    /// Something used after it was closed (a simulator, a store).
+    Closed,
+    /// An error not sorted into a kind yet ([`Error::Other`]).
+    Other,
+}
+
+impl ErrorKind {
+    /// Every kind, in declaration order.
+    pub const ALL: &'static [ErrorKind] = &[
+        ErrorKind::Auth,
+        ErrorKind::RateLimit,
+        ErrorKind::Api,
+        ErrorKind::Transport,
+        ErrorKind::Decode,
+        ErrorKind::Paging,
+        ErrorKind::Config,
+        ErrorKind::Query,
+        ErrorKind::Unsupported,
+        ErrorKind::Io,
+        ErrorKind::Store,
+        ErrorKind::Sink,
+        ErrorKind::Internal,
+        ErrorKind::Closed,
+        ErrorKind::Other,
+    ];
+
+    /// The kind's stable name: `auth`, `rate_limit`, `api`, `transport`,
+    /// `decode`, `paging`, `config`, `query`, `unsupported`, `io`, `store`,
+    /// `sink`, `internal`, `closed`, `other`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Auth => "auth",
+            ErrorKind::RateLimit => "rate_limit",
+            ErrorKind::Api => "api",
+            ErrorKind::Transport => "transport",
+            ErrorKind::Decode => "decode",
+            ErrorKind::Paging => "paging",
+            ErrorKind::Config => "config",
+            ErrorKind::Query => "query",
+            ErrorKind::Unsupported => "unsupported",
+            ErrorKind::Io => "io",
+            ErrorKind::Store => "store",
+            ErrorKind::Sink => "sink",
+            ErrorKind::Internal => "internal",
+            ErrorKind::Closed => "closed",
+            ErrorKind::Other => "other",
+        }
+    }
+
+    /// The kind a stable name stands for (the reverse of [`ErrorKind::as_str`]).
+    pub fn from_name(name: &str) -> Option<ErrorKind> {
+        ErrorKind::ALL.iter().copied().find(|k| k.as_str() == name)
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for ErrorKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// Compares with a stable name: `error.kind() == "auth"`.
+impl PartialEq<str> for ErrorKind {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+/// Compares with a stable name: `error.kind() == "auth"`.
+impl PartialEq<&str> for ErrorKind {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
 
 /// Everything that can go wrong when pulling chat history.
 #[derive(Debug, thiserror::Error)]
@@ -149,7 +277,7 @@ pub enum Error {
         /// What is not supported.
         message: String,
     },
-    /// A local I/O error (sinks, databases, files).
+    /// A local I/O error (reading a file, starting a thread).
     #[error("{context}: {source}")]
     Io {
         /// What was being done.
@@ -157,9 +285,107 @@ pub enum Error {
         /// The underlying error.
         source: std::io::Error,
     },
-    /// Anything else, with a message saying what.
+    /// Two connectors are registered under one name (two crates linked that
+    /// claim the same vendor).
+    #[error("two connectors are registered as `{name}`: \"{first}\" and \"{second}\"")]
+    DuplicateVendor {
+        /// The name both claim.
+        name: String,
+        /// The first one's description.
+        first: String,
+        /// The second one's description.
+        second: String,
+    },
+    /// A configuration file that cannot be used: TOML that does not parse, a
+    /// value of the wrong form, no sources.
+    #[error("{}: {message}", .path.display())]
+    ConfigFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, and where in the file.
+        message: String,
+        /// The parser's own error, when there is one.
+        #[source]
+        source: Option<BoxedCause>,
+    },
+    /// A sync source that cannot be synced as configured: two sources with
+    /// one name, or a name the database knows from another vendor or account.
+    #[error("source `{name}` {problem}")]
+    SyncSource {
+        /// The source's name.
+        name: String,
+        /// What is wrong, and what to do.
+        problem: String,
+    },
+    /// The database failed, or refused a file that is not its own.
+    #[error("database {location}: {action}{}", cause_text(.source))]
+    Store {
+        /// The backend (`sqlite`).
+        backend: &'static str,
+        /// Where the database is: a file path, or a URL without its password.
+        location: String,
+        /// What was being done, or why the database was refused.
+        action: String,
+        /// The backend's own error, when there is one.
+        #[source]
+        source: Option<BoxedCause>,
+    },
+    /// An output (or a table read back) failed: a file that cannot be
+    /// created or written, a record that cannot be serialized, a table that
+    /// does not fit the schema.
+    #[error("{format} output{}: {action}{}", path_text(.path), cause_text(.source))]
+    Sink {
+        /// The format (`jsonl`, `csv`, `parquet`, `arrow`, or the name asked for).
+        format: String,
+        /// The file, when there is one.
+        path: Option<PathBuf>,
+        /// What was being done, and what failed.
+        action: String,
+        /// The underlying error (I/O, Arrow, Parquet, JSON), when there is one.
+        #[source]
+        source: Option<BoxedCause>,
+    },
+    /// Something this build leaves out (a cargo feature not enabled).
+    #[error("{what} needs chathaul built with the `{feature}` feature")]
+    FeatureDisabled {
+        /// The cargo feature.
+        feature: &'static str,
+        /// What was asked for.
+        what: String,
+    },
+    /// Something was used after it was closed.
+    #[error("the {what} is closed")]
+    Closed {
+        /// What was closed (`simulator`).
+        what: String,
+    },
+    /// chathaul itself failed: a task panicked or was cancelled, a writer
+    /// thread stopped, a value could not be serialized.
+    #[error("{context}{}", cause_text(.source))]
+    Internal {
+        /// What was being done.
+        context: String,
+        /// What failed underneath, when known.
+        #[source]
+        source: Option<BoxedCause>,
+    },
+    /// Anything else, with a message saying what. Prefer a typed variant:
+    /// this one is left only where a site has not been sorted yet.
     #[error("{0}")]
     Other(String),
+}
+
+fn cause_text(source: &Option<BoxedCause>) -> String {
+    source
+        .as_ref()
+        .map(|s| format!(": {s}"))
+        .unwrap_or_default()
+}
+
+fn path_text(path: &Option<PathBuf>) -> String {
+    path.as_ref()
+        .map(|p| format!(" {}", p.display()))
+        .unwrap_or_default()
 }
 
 fn retry_after_text(d: &Option<Duration>) -> String {
@@ -210,21 +436,32 @@ impl Error {
         }
     }
 
-    /// A short machine-readable kind, stable across versions (used by the CLI
-    /// and the Python exception hierarchy).
-    pub fn kind(&self) -> &'static str {
+    /// The error's kind (of its innermost cause, for
+    /// [`Error::RetriesExhausted`]); its [`ErrorKind::as_str`] name is stable
+    /// across versions (used by the CLI and the Python exception hierarchy).
+    pub fn kind(&self) -> ErrorKind {
         match self.root() {
-            Error::Unauthenticated { .. } => "auth",
-            Error::RateLimited { .. } => "rate_limit",
-            Error::Api { .. } => "api",
-            Error::Transport { .. } => "transport",
-            Error::Decode { .. } | Error::Field { .. } => "decode",
-            Error::Paging { .. } => "paging",
-            Error::Config { .. } | Error::UnknownVendor { .. } => "config",
-            Error::Query(_) => "query",
-            Error::Unsupported { .. } => "unsupported",
-            Error::Io { .. } => "io",
-            _ => "other",
+            Error::Unauthenticated { .. } => ErrorKind::Auth,
+            Error::RateLimited { .. } => ErrorKind::RateLimit,
+            Error::Api { .. } => ErrorKind::Api,
+            Error::Transport { .. } => ErrorKind::Transport,
+            Error::Decode { .. } | Error::Field { .. } => ErrorKind::Decode,
+            Error::Paging { .. } => ErrorKind::Paging,
+            Error::Config { .. }
+            | Error::UnknownVendor { .. }
+            | Error::DuplicateVendor { .. }
+            | Error::ConfigFile { .. }
+            | Error::SyncSource { .. } => ErrorKind::Config,
+            Error::Query(_) => ErrorKind::Query,
+            Error::Unsupported { .. } | Error::FeatureDisabled { .. } => ErrorKind::Unsupported,
+            Error::Io { .. } => ErrorKind::Io,
+            Error::Store { .. } => ErrorKind::Store,
+            Error::Sink { .. } => ErrorKind::Sink,
+            Error::Internal { .. } => ErrorKind::Internal,
+            Error::Closed { .. } => ErrorKind::Closed,
+            Error::Other(_) => ErrorKind::Other,
+            // Unreachable: `root` unwraps it.
+            Error::RetriesExhausted { last, .. } => last.kind(),
         }
     }
 
@@ -259,6 +496,44 @@ impl Error {
         }
     }
 
+    /// A database error (see [`Error::Store`]).
+    pub fn store(
+        backend: &'static str,
+        location: impl Into<String>,
+        action: impl Into<String>,
+        source: impl Into<BoxedCause>,
+    ) -> Self {
+        Error::Store {
+            backend,
+            location: location.into(),
+            action: action.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// An output error (see [`Error::Sink`]).
+    pub fn sink(
+        format: impl Into<String>,
+        path: Option<PathBuf>,
+        action: impl Into<String>,
+        source: impl Into<BoxedCause>,
+    ) -> Self {
+        Error::Sink {
+            format: format.into(),
+            path,
+            action: action.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// An internal failure with its cause (see [`Error::Internal`]).
+    pub fn internal(context: impl Into<String>, source: impl Into<BoxedCause>) -> Self {
+        Error::Internal {
+            context: context.into(),
+            source: Some(source.into()),
+        }
+    }
+
     /// A config error.
     pub fn config(
         vendor: impl Into<String>,
@@ -269,6 +544,167 @@ impl Error {
             vendor: vendor.into(),
             field: field.into(),
             message: message.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn every_kind_has_a_distinct_stable_name_that_reads_back() {
+        let names: Vec<&str> = ErrorKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "auth",
+                "rate_limit",
+                "api",
+                "transport",
+                "decode",
+                "paging",
+                "config",
+                "query",
+                "unsupported",
+                "io",
+                "store",
+                "sink",
+                "internal",
+                "closed",
+                "other"
+            ]
+        );
+        for k in ErrorKind::ALL {
+            assert_eq!(ErrorKind::from_name(k.as_str()), Some(*k));
+            assert_eq!(k.to_string(), k.as_str());
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+        }
+        assert_eq!(ErrorKind::from_name("nope"), None);
+    }
+
+    #[test]
+    fn retries_exhausted_has_the_kind_of_its_last_error() {
+        let e = Error::RetriesExhausted {
+            attempts: 3,
+            last: Box::new(Error::RateLimited {
+                vendor: "kf5",
+                endpoint: "/apiv2/chats.json".into(),
+                page: 2,
+                retry_after: None,
+            }),
+        };
+        assert_eq!(e.kind(), ErrorKind::RateLimit);
+        assert_eq!(e.kind(), "rate_limit");
+    }
+
+    #[test]
+    fn a_store_error_names_the_database_and_keeps_its_cause() {
+        let cause = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "no write access");
+        let e = Error::store(
+            "sqlite",
+            "/data/chats.sqlite",
+            "cannot write a batch",
+            cause,
+        );
+        assert_eq!(
+            e.to_string(),
+            "database /data/chats.sqlite: cannot write a batch: no write access"
+        );
+        assert_eq!(e.kind(), ErrorKind::Store);
+        let source = e.source().expect("the cause is kept");
+        let io = source
+            .downcast_ref::<std::io::Error>()
+            .expect("as its own type");
+        assert_eq!(io.kind(), std::io::ErrorKind::PermissionDenied);
+
+        let refused = Error::Store {
+            backend: "sqlite",
+            location: "notes.db".into(),
+            action: "not a SQLite database".into(),
+            source: None,
+        };
+        assert_eq!(
+            refused.to_string(),
+            "database notes.db: not a SQLite database"
+        );
+        assert!(refused.source().is_none());
+    }
+
+    #[test]
+    fn a_sink_error_names_the_format_and_file_and_keeps_its_cause() {
+        let cause = std::io::Error::other("disk full");
+        let e = Error::sink(
+            "csv",
+            Some(PathBuf::from("out.messages.csv")),
+            "cannot write",
+            cause,
+        );
+        assert_eq!(
+            e.to_string(),
+            "csv output out.messages.csv: cannot write: disk full"
+        );
+        assert_eq!(e.kind(), ErrorKind::Sink);
+        assert_eq!(e.source().unwrap().to_string(), "disk full");
+    }
+
+    #[test]
+    fn local_refusals_have_their_kinds_and_texts() {
+        let cases: Vec<(Error, ErrorKind, &str)> = vec![
+            (
+                Error::SyncSource {
+                    name: "main".into(),
+                    problem: "is the name of two sources".into(),
+                },
+                ErrorKind::Config,
+                "source `main` is the name of two sources",
+            ),
+            (
+                Error::ConfigFile {
+                    path: PathBuf::from("chathaul.toml"),
+                    message: "no [[source]] entries".into(),
+                    source: None,
+                },
+                ErrorKind::Config,
+                "chathaul.toml: no [[source]] entries",
+            ),
+            (
+                Error::DuplicateVendor {
+                    name: "kf5".into(),
+                    first: "KF5".into(),
+                    second: "KF5 again".into(),
+                },
+                ErrorKind::Config,
+                "two connectors are registered as `kf5`: \"KF5\" and \"KF5 again\"",
+            ),
+            (
+                Error::FeatureDisabled {
+                    feature: "parquet",
+                    what: "writing out.parquet".into(),
+                },
+                ErrorKind::Unsupported,
+                "writing out.parquet needs chathaul built with the `parquet` feature",
+            ),
+            (
+                Error::Closed {
+                    what: "simulator".into(),
+                },
+                ErrorKind::Closed,
+                "the simulator is closed",
+            ),
+            (
+                Error::Internal {
+                    context: "the database writer stopped".into(),
+                    source: None,
+                },
+                ErrorKind::Internal,
+                "the database writer stopped",
+            ),
+        ];
+        for (e, kind, text) in cases {
+            assert_eq!((e.kind(), e.to_string()), (kind, text.to_owned()));
         }
     }
 }

@@ -16,7 +16,7 @@ pub mod stats;
 pub mod time;
 
 pub use connector::{Capabilities, Connector, ConnectorInfo, ConversationStream};
-pub use error::{Error, Result};
+pub use error::{BoxedCause, Error, ErrorKind, Result};
 pub use model::*;
 pub use query::{Include, Query, TimeField, Window};
 pub use raw::RawJson;

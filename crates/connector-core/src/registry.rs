@@ -410,17 +410,18 @@ pub fn connectors() -> Vec<&'static ConnectorFactory> {
 /// Checks that no two linked crates register the same vendor name.
 ///
 /// # Errors
-/// [`Error::Other`] naming the duplicated vendor and both descriptions.
+/// [`Error::DuplicateVendor`] naming the duplicated vendor and both descriptions.
 pub fn check_registry() -> Result<()> {
     let mut all: Vec<&'static ConnectorFactory> =
         inventory::iter::<ConnectorFactory>.into_iter().collect();
     all.sort_by_key(|f| f.name);
     for pair in all.windows(2) {
         if pair[0].name == pair[1].name {
-            return Err(Error::Other(format!(
-                "two connectors are registered as `{}`: \"{}\" and \"{}\"",
-                pair[0].name, pair[0].description, pair[1].description
-            )));
+            return Err(Error::DuplicateVendor {
+                name: pair[0].name.to_owned(),
+                first: pair[0].description.to_owned(),
+                second: pair[1].description.to_owned(),
+            });
         }
     }
     Ok(())
