@@ -39,7 +39,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut n = 0;
     while let Some(conversation) = stream.next().await {
-        serde_json::to_writer(&mut out, &conversation?)?;
+        chathaul::serde_json::to_writer(&mut out, &conversation?)?;
         out.write_all(b"\n")?;
         n += 1;
     }

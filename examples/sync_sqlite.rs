@@ -6,7 +6,7 @@
 //! ```
 
 use chathaul::sync::{Source, SyncOptions, prepare, sync};
-use chathaul::{Store, connectors};
+use chathaul::{SqliteStore, SyncStore, connectors};
 use chathaul_sim::{SimOptions, Simulator};
 
 #[tokio::main]
@@ -34,7 +34,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!("run {run}: {}", r.pull.summary_line());
         }
     }
-    let store = Store::open(&db)?;
+    let store = SqliteStore::open(&db)?;
     let rows = store.conversations()?.len();
     let truth: usize = connectors().iter().map(|f| sim.truth(f.name).len()).sum();
     println!(

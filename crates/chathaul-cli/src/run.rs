@@ -7,7 +7,9 @@ use std::sync::Arc;
 use chathaul::config::{parse_instant, zone_of};
 use chathaul::report::LeadReport;
 use chathaul::sync::{Prepared, Source, SourceReport, SyncOptions};
-use chathaul::{Channel, Connector, Error, ErrorKind, Format, Live, PullReport, Query, Store};
+use chathaul::{
+    Channel, Connector, Error, ErrorKind, Format, Live, PullReport, Query, SqliteStore, SyncStore,
+};
 use clap::CommandFactory;
 
 use crate::cli::{By, Cli, Command, DemoArgs, PullArgs, SyncArgs};
@@ -263,8 +265,7 @@ async fn pull(args: PullArgs, quiet: bool) -> Result<u8, Fail> {
 fn code_of(reports: &[PullReport]) -> u8 {
     if reports.iter().any(|r| {
         r.error_kind
-            .as_deref()
-            .is_some_and(|k| k == "config" || k == "query")
+            .is_some_and(|k| matches!(k, ErrorKind::Config | ErrorKind::Query))
     }) {
         exit::USAGE
     } else if reports.iter().any(|r| r.error.is_some()) {
@@ -361,7 +362,7 @@ fn status(db: &Path, json: bool) -> Result<u8, Fail> {
             db.display()
         )));
     }
-    let store = Store::open(db).map_err(|e| Fail::of(&e))?;
+    let store = SqliteStore::open(db).map_err(|e| Fail::of(&e))?;
     let states = store.states().map_err(|e| Fail::of(&e))?;
     let mut out = std::io::stdout().lock();
     if json {
@@ -445,7 +446,7 @@ async fn demo(args: DemoArgs, quiet: bool) -> Result<u8, Fail> {
     let reports = run_sync(&args.db, prepared, 100, quiet).await?;
     sync_summary(&args.db, &reports);
     if !quiet {
-        let store = Store::open(&args.db).map_err(|e| Fail::of(&e))?;
+        let store = SqliteStore::open(&args.db).map_err(|e| Fail::of(&e))?;
         let report = LeadReport::from_store(&store).map_err(|e| Fail::of(&e))?;
         out(&format!("\n{report}"));
         out(&format!(
@@ -463,7 +464,7 @@ async fn demo(args: DemoArgs, quiet: bool) -> Result<u8, Fail> {
 mod tests {
     use super::*;
 
-    fn report(error_kind: Option<&str>, shortfalls: usize) -> PullReport {
+    fn report(error_kind: Option<ErrorKind>, shortfalls: usize) -> PullReport {
         PullReport {
             source: "s".into(),
             vendor: "kf5".into(),
@@ -475,7 +476,7 @@ mod tests {
             limit_reached: false,
             shortfalls: vec!["short".into(); shortfalls],
             error: error_kind.map(|k| format!("{k} failed")),
-            error_kind: error_kind.map(str::to_owned),
+            error_kind,
             elapsed_secs: 0.0,
         }
     }
@@ -488,11 +489,14 @@ mod tests {
             exit::INCOMPLETE
         );
         assert_eq!(
-            code_of(&[report(Some("auth"), 0), report(None, 1)]),
+            code_of(&[report(Some(ErrorKind::Auth), 0), report(None, 1)]),
             exit::FAILED
         );
         assert_eq!(
-            code_of(&[report(Some("transport"), 0), report(Some("config"), 0)]),
+            code_of(&[
+                report(Some(ErrorKind::Transport), 0),
+                report(Some(ErrorKind::Config), 0)
+            ]),
             exit::USAGE
         );
     }

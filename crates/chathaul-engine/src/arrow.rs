@@ -1,16 +1,10 @@
-//! The one flat table layout of chathaul: a `conversations` table and a
-//! `messages` table, joined by (`vendor`, `account`, `id` =
-//! `conversation_id`).
+//! The two tables of [`crate::columns`] as Arrow [`RecordBatch`]es: their
+//! schemas, a builder that appends conversations, and a reader that turns the
+//! tables back into [`Conversation`]s, so any file written from them can be
+//! checked field by field. Instants are `Timestamp(Millisecond, "UTC")`.
 //!
-//! The columns are defined once, here, as [`CONVERSATION_COLUMNS`] and
-//! [`MESSAGE_COLUMNS`]; the Arrow schemas, the CSV and Parquet sinks, the
-//! SQLite tables and the Python `to_arrow()` are all derived from them. Nested
-//! values that have no flat form (the agent list, summary fields, attachments
-//! and the vendor's raw records) are JSON text columns. Instants are
-//! `Timestamp(Millisecond, "UTC")`.
-//!
-//! [`conversations_from_batches`] reads the two tables back into
-//! [`Conversation`]s, so any file written here can be checked field by field.
+//! The column definitions are re-exported here, where they were before the
+//! engine had its own crate.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -28,18 +22,14 @@ use connector_core::{
 };
 use serde_json::Value;
 
-/// The type of a column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// UTF-8 text (also JSON text).
-    Text,
-    /// An unsigned integer.
-    UInt,
-    /// A boolean.
-    Bool,
-    /// An instant, UTC, millisecond precision.
-    Time,
-}
+pub use crate::columns::{
+    CONVERSATION_COLUMNS, Column, ColumnValue, ConversationGetter, Kind, MESSAGE_COLUMNS,
+    MessageGetter, MessageRow,
+};
+
+/// The former name of [`ColumnValue`].
+#[deprecated(note = "renamed to ColumnValue")]
+pub type Datum = ColumnValue;
 
 impl Kind {
     /// The Arrow type of the column.
@@ -51,241 +41,7 @@ impl Kind {
             Kind::Time => DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
         }
     }
-
-    /// The SQLite type of the column (instants are RFC 3339 text, which sorts).
-    pub fn sql_type(self) -> &'static str {
-        match self {
-            Kind::Text | Kind::Time => "TEXT",
-            Kind::UInt | Kind::Bool => "INTEGER",
-        }
-    }
 }
-
-/// One value of a row.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Datum {
-    /// Text, or null.
-    Text(Option<String>),
-    /// An unsigned integer, or null.
-    UInt(Option<u64>),
-    /// A boolean, or null.
-    Bool(Option<bool>),
-    /// An instant, or null.
-    Time(Option<DateTime<Utc>>),
-}
-
-/// One column: its name, type, and how to get its value from a row (`G` is
-/// [`ConversationGetter`] or [`MessageGetter`]).
-pub struct Column<G> {
-    /// The column name.
-    pub name: &'static str,
-    /// Its type.
-    pub kind: Kind,
-    /// Whether it can be null.
-    pub nullable: bool,
-    /// Its value in a row.
-    pub get: G,
-}
-
-/// Gets a conversations-table value from a conversation.
-pub type ConversationGetter = fn(&Conversation) -> Datum;
-/// Gets a messages-table value from a message row.
-pub type MessageGetter = fn(&MessageRow<'_>) -> Datum;
-
-impl<G> std::fmt::Debug for Column<G> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Column")
-            .field("name", &self.name)
-            .field("kind", &self.kind)
-            .finish()
-    }
-}
-
-/// One row of the messages table: a message with its conversation and its
-/// position (`seq`, from 0) in the conversation.
-#[derive(Debug, Clone, Copy)]
-pub struct MessageRow<'a> {
-    /// The conversation the message belongs to.
-    pub conversation: &'a Conversation,
-    /// Its position in the conversation's (time-ordered) messages, from 0.
-    pub seq: usize,
-    /// The message.
-    pub message: &'a Message,
-}
-
-fn text(s: &Option<String>) -> Datum {
-    Datum::Text(s.clone())
-}
-fn text_of<T: ToString>(v: Option<&T>) -> Datum {
-    Datum::Text(v.map(ToString::to_string))
-}
-fn json<T: serde::Serialize>(v: &T) -> Datum {
-    Datum::Text(Some(
-        serde_json::to_string(v).unwrap_or_else(|_| "null".into()),
-    ))
-}
-
-const fn col(
-    name: &'static str,
-    kind: Kind,
-    get: ConversationGetter,
-) -> Column<ConversationGetter> {
-    Column {
-        name,
-        kind,
-        nullable: true,
-        get,
-    }
-}
-const fn req(
-    name: &'static str,
-    kind: Kind,
-    get: ConversationGetter,
-) -> Column<ConversationGetter> {
-    Column {
-        name,
-        kind,
-        nullable: false,
-        get,
-    }
-}
-const fn mcol(name: &'static str, kind: Kind, get: MessageGetter) -> Column<MessageGetter> {
-    Column {
-        name,
-        kind,
-        nullable: true,
-        get,
-    }
-}
-const fn mreq(name: &'static str, kind: Kind, get: MessageGetter) -> Column<MessageGetter> {
-    Column {
-        name,
-        kind,
-        nullable: false,
-        get,
-    }
-}
-
-use Kind::{Bool, Text, Time, UInt};
-
-/// The columns of the `conversations` table, in order.
-pub static CONVERSATION_COLUMNS: &[Column<ConversationGetter>] = &[
-    req("vendor", Text, |c| Datum::Text(Some(c.vendor.clone()))),
-    req("account", Text, |c| Datum::Text(Some(c.account.clone()))),
-    req("id", Text, |c| Datum::Text(Some(c.id.clone()))),
-    col("channel", Text, |c| text_of(c.channel.as_ref())),
-    col("status", Text, |c| text_of(c.status.as_ref())),
-    col("initiated_by", Text, |c| text_of(c.initiated_by.as_ref())),
-    col("ended_by", Text, |c| text_of(c.ended_by.as_ref())),
-    col("created_at", Time, |c| Datum::Time(c.created_at)),
-    col("assigned_at", Time, |c| Datum::Time(c.assigned_at)),
-    col("answered_at", Time, |c| Datum::Time(c.answered_at)),
-    col("ended_at", Time, |c| Datum::Time(c.ended_at)),
-    col("customer_id", Text, |c| text(&c.customer.id)),
-    col("customer_name", Text, |c| text(&c.customer.name)),
-    col("customer_email", Text, |c| text(&c.customer.email)),
-    col("customer_phone", Text, |c| text(&c.customer.phone)),
-    col("customer_ip", Text, |c| text(&c.customer.ip)),
-    col("customer_location", Text, |c| text(&c.customer.location)),
-    col("customer_user_id", Text, |c| text(&c.customer.user_id)),
-    col("agent_id", Text, |c| {
-        Datum::Text(c.agent.as_ref().and_then(|a| a.id.clone()))
-    }),
-    col("agent_name", Text, |c| {
-        Datum::Text(c.agent.as_ref().and_then(|a| a.name.clone()))
-    }),
-    col("agent_email", Text, |c| {
-        Datum::Text(c.agent.as_ref().and_then(|a| a.email.clone()))
-    }),
-    col("agent_group", Text, |c| {
-        Datum::Text(c.agent.as_ref().and_then(|a| a.group.clone()))
-    }),
-    req("agents_json", Text, |c| json(&c.agents)),
-    col("rating_satisfaction", Text, |c| {
-        Datum::Text(
-            c.rating
-                .as_ref()
-                .map(|r| r.satisfaction.as_str().to_owned()),
-        )
-    }),
-    col("rating_score", Text, |c| {
-        Datum::Text(c.rating.as_ref().and_then(|r| r.score.clone()))
-    }),
-    col("rating_comment", Text, |c| {
-        Datum::Text(c.rating.as_ref().and_then(|r| r.comment.clone()))
-    }),
-    col("rated_at", Time, |c| {
-        Datum::Time(c.rating.as_ref().and_then(|r| r.rated_at))
-    }),
-    col("wait_secs", UInt, |c| Datum::UInt(c.metrics.wait_secs)),
-    col("first_response_secs", UInt, |c| {
-        Datum::UInt(c.metrics.first_response_secs)
-    }),
-    col("talk_secs", UInt, |c| Datum::UInt(c.metrics.talk_secs)),
-    col("duration_secs", UInt, |c| {
-        Datum::UInt(c.metrics.duration_secs)
-    }),
-    col("agent_messages", UInt, |c| {
-        Datum::UInt(c.metrics.agent_messages)
-    }),
-    col("customer_messages", UInt, |c| {
-        Datum::UInt(c.metrics.customer_messages)
-    }),
-    col("summary_template", Text, |c| {
-        Datum::Text(c.summary.as_ref().and_then(|s| s.template.clone()))
-    }),
-    col("summary_fields_json", Text, |c| match &c.summary {
-        Some(s) => json(&s.fields),
-        None => Datum::Text(None),
-    }),
-    col("ticket_id", Text, |c| {
-        Datum::Text(c.ticket.as_ref().and_then(|t| t.id.clone()))
-    }),
-    col("ticket_number", Text, |c| {
-        Datum::Text(c.ticket.as_ref().and_then(|t| t.number.clone()))
-    }),
-    col("landing_page", Text, |c| text(&c.landing_page)),
-    col("referrer", Text, |c| text(&c.referrer)),
-    req("messages_fetched", Bool, |c| {
-        Datum::Bool(Some(c.messages_fetched))
-    }),
-    req("message_count", UInt, |c| {
-        Datum::UInt(Some(c.messages.len() as u64))
-    }),
-    req("raw_json", Text, |c| {
-        Datum::Text(Some(c.raw.get().to_owned()))
-    }),
-];
-
-/// The columns of the `messages` table, in order.
-pub static MESSAGE_COLUMNS: &[Column<MessageGetter>] = &[
-    mreq("vendor", Text, |r| {
-        Datum::Text(Some(r.conversation.vendor.clone()))
-    }),
-    mreq("account", Text, |r| {
-        Datum::Text(Some(r.conversation.account.clone()))
-    }),
-    mreq("conversation_id", Text, |r| {
-        Datum::Text(Some(r.conversation.id.clone()))
-    }),
-    mreq("seq", UInt, |r| Datum::UInt(Some(r.seq as u64))),
-    mcol("id", Text, |r| text(&r.message.id)),
-    mreq("sender_role", Text, |r| {
-        Datum::Text(Some(r.message.sender.role.to_string()))
-    }),
-    mcol("sender_id", Text, |r| text(&r.message.sender.id)),
-    mcol("sender_name", Text, |r| text(&r.message.sender.name)),
-    mreq("kind", Text, |r| {
-        Datum::Text(Some(r.message.kind.to_string()))
-    }),
-    mcol("text", Text, |r| text(&r.message.text)),
-    mcol("sent_at", Time, |r| Datum::Time(r.message.sent_at)),
-    mcol("read", Bool, |r| Datum::Bool(r.message.read)),
-    mreq("attachments_json", Text, |r| json(&r.message.attachments)),
-    mreq("raw_json", Text, |r| {
-        Datum::Text(Some(r.message.raw.get().to_owned()))
-    }),
-];
 
 fn schema_of<G>(columns: &[Column<G>]) -> SchemaRef {
     Arc::new(Schema::new(
@@ -323,12 +79,14 @@ impl Builder {
         }
     }
 
-    fn append(&mut self, d: Datum) {
+    fn append(&mut self, d: ColumnValue) {
         match (self, d) {
-            (Builder::Text(b), Datum::Text(v)) => b.append_option(v),
-            (Builder::UInt(b), Datum::UInt(v)) => b.append_option(v),
-            (Builder::Bool(b), Datum::Bool(v)) => b.append_option(v),
-            (Builder::Time(b), Datum::Time(v)) => b.append_option(v.map(|t| t.timestamp_millis())),
+            (Builder::Text(b), ColumnValue::Text(v)) => b.append_option(v),
+            (Builder::UInt(b), ColumnValue::UInt(v)) => b.append_option(v),
+            (Builder::Bool(b), ColumnValue::Bool(v)) => b.append_option(v),
+            (Builder::Time(b), ColumnValue::Time(v)) => {
+                b.append_option(v.map(|t| t.timestamp_millis()))
+            }
             // The column table above pairs each kind with its datum.
             (b, d) => unreachable!(
                 "column kind and value disagree: {d:?} into {}",
@@ -430,19 +188,19 @@ impl BatchBuilder {
     /// builder is empty afterwards.
     ///
     /// # Errors
-    /// [`Error::Other`] if Arrow refuses the batch (a bug: the columns come
+    /// [`Error::Internal`] if Arrow refuses the batch (a bug: the columns come
     /// from the schema).
     pub fn finish(&mut self) -> Result<(RecordBatch, RecordBatch)> {
         let convs = RecordBatch::try_new(
             conversations_schema(),
             self.conversations.iter_mut().map(Builder::finish).collect(),
         )
-        .map_err(|e| Error::Other(format!("building the conversations batch: {e}")))?;
+        .map_err(|e| Error::internal("building the conversations batch", e))?;
         let msgs = RecordBatch::try_new(
             messages_schema(),
             self.messages.iter_mut().map(Builder::finish).collect(),
         )
-        .map_err(|e| Error::Other(format!("building the messages batch: {e}")))?;
+        .map_err(|e| Error::internal("building the messages batch", e))?;
         self.conversation_rows = 0;
         self.message_rows = 0;
         Ok((convs, msgs))
@@ -466,7 +224,12 @@ pub fn to_record_batches<'a>(
 // ---------------------------------------------------------------- reading back
 
 fn bad(what: impl std::fmt::Display) -> Error {
-    Error::Other(format!("cannot read the table back: {what}"))
+    Error::Sink {
+        format: "arrow".into(),
+        path: None,
+        action: format!("cannot read the table back: {what}"),
+        source: None,
+    }
 }
 
 struct Cols<'a> {
@@ -530,9 +293,14 @@ impl<'a> Cols<'a> {
     ) -> Result<Option<T>> {
         match self.text(name, row)? {
             None => Ok(None),
-            Some(t) => serde_json::from_str(&t)
-                .map(Some)
-                .map_err(|e| bad(format!("row {row}: `{name}`: {e}"))),
+            Some(t) => serde_json::from_str(&t).map(Some).map_err(|e| {
+                Error::sink(
+                    "arrow",
+                    None,
+                    format!("cannot read the table back: row {row}: `{name}`"),
+                    e,
+                )
+            }),
         }
     }
 }
@@ -549,7 +317,7 @@ fn satisfaction(s: &str) -> Satisfaction {
 /// sinks) back into conversations, in the order of the conversations table.
 ///
 /// # Errors
-/// [`Error::Other`] naming the column and row that does not fit the schema.
+/// [`Error::Sink`] naming the column and row that does not fit the schema.
 pub fn conversations_from_batches(
     conversations: &[RecordBatch],
     messages: &[RecordBatch],

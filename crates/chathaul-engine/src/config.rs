@@ -1,5 +1,5 @@
-//! The sync configuration file (`chathaul.toml`) and the command line's time
-//! arguments.
+//! The sync configuration file (`chathaul.toml`, feature `config`) and the
+//! command line's time and duration arguments (always).
 //!
 //! ```toml
 //! db = "chathaul.sqlite"      # optional; --db wins
@@ -25,16 +25,23 @@
 //! `CHATHAUL_<VENDOR>_<FIELD>`. A secret written in clear in the file is
 //! refused, so the file can be committed.
 
+#[cfg(feature = "config")]
 use std::collections::BTreeMap;
+#[cfg(feature = "config")]
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use connector_core::Result;
 use connector_core::time::{Tz, local_to_utc, parse_zone};
-use connector_core::{Error, Include, Result};
+#[cfg(feature = "config")]
+use connector_core::{Error, Include};
+#[cfg(feature = "config")]
 use serde::Deserialize;
 
+#[cfg(feature = "config")]
 use crate::sync::{DEFAULT_LOOKBACK, Source};
 
+#[cfg(feature = "config")]
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
@@ -44,6 +51,7 @@ struct FileConfig {
     sources: Vec<SourceEntry>,
 }
 
+#[cfg(feature = "config")]
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SourceEntry {
@@ -59,6 +67,7 @@ struct SourceEntry {
 }
 
 /// A parsed configuration file.
+#[cfg(feature = "config")]
 #[derive(Debug, Clone)]
 pub struct SyncConfig {
     /// The database path the file names, if any.
@@ -72,7 +81,9 @@ pub struct SyncConfig {
 /// # Errors
 /// [`Error::Io`] when it cannot be read; [`Error::Config`] /
 /// [`Error::UnknownVendor`] for a bad source (the message names the file
-/// and source); [`Error::Other`] for TOML that does not parse.
+/// and source); [`Error::ConfigFile`] for TOML that does not parse or a
+/// value of the wrong form.
+#[cfg(feature = "config")]
 pub fn load(path: &Path) -> Result<SyncConfig> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
         context: format!("cannot read {}", path.display()),
@@ -85,7 +96,8 @@ pub fn load(path: &Path) -> Result<SyncConfig> {
 /// else: `sync --status` needs no secrets.
 ///
 /// # Errors
-/// [`Error::Io`] when the file cannot be read; [`Error::Other`] for TOML that does not parse.
+/// [`Error::Io`] when the file cannot be read; [`Error::ConfigFile`] for TOML that does not parse.
+#[cfg(feature = "config")]
 pub fn db_path(path: &Path) -> Result<Option<PathBuf>> {
     #[derive(Deserialize)]
     struct OnlyDb {
@@ -95,28 +107,43 @@ pub fn db_path(path: &Path) -> Result<Option<PathBuf>> {
         context: format!("cannot read {}", path.display()),
         source: e,
     })?;
-    let only: OnlyDb = toml::from_str(&text)
-        .map_err(|e| Error::Other(format!("{}: {}", path.display(), e.message())))?;
+    let only: OnlyDb = toml::from_str(&text).map_err(|e| toml_error(path, e))?;
     Ok(only.db)
+}
+
+/// TOML that does not parse: the parser's message (which says where), and
+/// the parser's error as the cause.
+#[cfg(feature = "config")]
+fn toml_error(path: &Path, e: toml::de::Error) -> Error {
+    Error::ConfigFile {
+        path: path.to_owned(),
+        message: e.message().to_owned(),
+        source: Some(Box::new(e)),
+    }
+}
+
+#[cfg(feature = "config")]
+fn file_error(path: &Path, message: String) -> Error {
+    Error::ConfigFile {
+        path: path.to_owned(),
+        message,
+        source: None,
+    }
 }
 
 /// Parses a configuration file's text, with an explicit environment lookup.
 ///
 /// # Errors
 /// As [`load`].
+#[cfg(feature = "config")]
 pub fn parse(text: &str, path: &Path, env: impl Fn(&str) -> Option<String>) -> Result<SyncConfig> {
-    let file: FileConfig = toml::from_str(text)
-        .map_err(|e| Error::Other(format!("{}: {}", path.display(), e.message())))?;
+    let file: FileConfig = toml::from_str(text).map_err(|e| toml_error(path, e))?;
     let default_lookback = match &file.lookback {
-        Some(l) => parse_duration(l)
-            .map_err(|m| Error::Other(format!("{}: lookback: {m}", path.display())))?,
+        Some(l) => parse_duration(l).map_err(|m| file_error(path, format!("lookback: {m}")))?,
         None => DEFAULT_LOOKBACK,
     };
     if file.sources.is_empty() {
-        return Err(Error::Other(format!(
-            "{}: no [[source]] entries",
-            path.display()
-        )));
+        return Err(file_error(path, "no [[source]] entries".to_owned()));
     }
     let mut sources = Vec::new();
     for entry in file.sources {
@@ -165,12 +192,8 @@ pub fn parse(text: &str, path: &Path, env: impl Fn(&str) -> Option<String>) -> R
             config.push((key.clone(), value));
         }
         let lookback = match &entry.lookback {
-            Some(l) => parse_duration(l).map_err(|m| {
-                Error::Other(format!(
-                    "{}: source `{name}`: lookback: {m}",
-                    path.display()
-                ))
-            })?,
+            Some(l) => parse_duration(l)
+                .map_err(|m| file_error(path, format!("source `{name}`: lookback: {m}")))?,
             None => default_lookback,
         };
         let since = match &entry.since {
@@ -188,9 +211,10 @@ pub fn parse(text: &str, path: &Path, env: impl Fn(&str) -> Option<String>) -> R
                     })
                     .unwrap_or("UTC");
                 let zone = parse_zone(factory.name, zone)?;
-                Some(parse_instant(s, zone).map_err(|m| {
-                    Error::Other(format!("{}: source `{name}`: since: {m}", path.display()))
-                })?)
+                Some(
+                    parse_instant(s, zone)
+                        .map_err(|m| file_error(path, format!("source `{name}`: since: {m}")))?,
+                )
             }
         };
         sources.push(Source {
@@ -213,6 +237,7 @@ pub fn parse(text: &str, path: &Path, env: impl Fn(&str) -> Option<String>) -> R
 }
 
 /// Replaces `${NAME}` with the environment variable `NAME`; `Err(NAME)` when unset.
+#[cfg(feature = "config")]
 fn expand(
     value: &str,
     env: &impl Fn(&str) -> Option<String>,
@@ -297,7 +322,7 @@ pub fn parse_instant(text: &str, zone: Tz) -> std::result::Result<DateTime<Utc>,
 /// (the `timezone` value, else the connector's default).
 ///
 /// # Errors
-/// [`Error::UnknownVendor`], or [`Error::Config`] for a zone that is not an IANA name.
+/// [`connector_core::Error::UnknownVendor`], or [`connector_core::Error::Config`] for a zone that is not an IANA name.
 pub fn zone_of(vendor: &str, config: &[(String, String)]) -> Result<Tz> {
     let factory = connector_core::find(vendor)?;
     let name = config
@@ -363,6 +388,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "config")]
     fn expands_environment_references() {
         let env = |k: &str| (k == "PW").then(|| "s3cret".to_owned());
         assert_eq!(expand("${PW}", &env).unwrap(), "s3cret");

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use connector_core::{Connector, Error, PullStats, Query, Window};
+use connector_core::{Connector, Error, ErrorKind, PullStats, Query, Window};
 use futures::StreamExt;
 use serde::Serialize;
 
@@ -65,8 +65,8 @@ pub struct PullReport {
     pub shortfalls: Vec<String>,
     /// The error that ended the pull early, naming source, vendor, endpoint and page.
     pub error: Option<String>,
-    /// The error's kind ([`Error::kind`]).
-    pub error_kind: Option<String>,
+    /// The error's kind ([`Error::kind`]; serialized as its stable name).
+    pub error_kind: Option<ErrorKind>,
     /// Seconds the pull took.
     pub elapsed_secs: f64,
 }
@@ -206,7 +206,7 @@ pub async fn pull(
     report.limit_reached = query.limit.is_some_and(|l| report.conversations >= l);
     report.stats = connector.stats();
     if let Err(e) = result {
-        report.error_kind = Some(e.kind().as_str().to_owned());
+        report.error_kind = Some(e.kind());
         report.error = Some(format!("source {source}: {e}"));
     } else {
         report.shortfalls = shortfalls(&report.stats, report.limit_reached);

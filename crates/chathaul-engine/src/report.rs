@@ -6,14 +6,17 @@
 //! are computed (first response: the first agent message after the start;
 //! wait: from the start until an agent was assigned or answered) and marked
 //! as computed.
+//!
+//! The figures come from any [`SyncStore`]; the arithmetic and the text are
+//! here, the same for every backend.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
-use connector_core::{Error, Result};
+use connector_core::Result;
 use serde::Serialize;
 
-use crate::store::Store;
+use crate::store::{Measure, SyncStore};
 
 /// Conversations and messages of one vendor on one channel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -78,24 +81,12 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
     })
 }
 
-fn db_err(e: rusqlite::Error) -> Error {
-    Error::Other(format!("cannot build the report: {e}"))
-}
-
-fn column_f64(store: &Store, sql: &str, vendor: &str) -> Result<Vec<f64>> {
-    let mut stmt = store.connection().prepare(sql).map_err(db_err)?;
-    let rows = stmt
-        .query_map([vendor], |r| r.get::<_, Option<f64>>(0))
-        .map_err(db_err)?;
-    let mut out = Vec::new();
-    for r in rows {
-        if let Some(v) = r.map_err(db_err)?
-            && v >= 0.0
-        {
-            out.push(v);
-        }
-    }
-    Ok(out)
+/// A measure's values, without the negative ones (a clock that went
+/// backwards, an agent assigned before the chat began).
+fn non_negative(store: &dyn SyncStore, vendor: &str, measure: Measure) -> Result<Vec<f64>> {
+    let mut values = store.measure(vendor, measure)?;
+    values.retain(|v| *v >= 0.0);
+    Ok(values)
 }
 
 fn pick(reported: Vec<f64>, computed: Vec<f64>) -> Option<Median> {
@@ -117,83 +108,49 @@ impl LeadReport {
     /// Builds the report from a database.
     ///
     /// # Errors
-    /// [`Error::Other`] on a database error.
-    pub fn from_store(store: &Store) -> Result<LeadReport> {
-        let conn = store.connection();
-        let mut stmt = conn
-            .prepare(
-                "SELECT vendor, coalesce(channel, '(none)'), count(*), coalesce(sum(message_count), 0)
-                 FROM conversations GROUP BY 1, 2 ORDER BY 1, 2",
-            )
-            .map_err(db_err)?;
-        let channels = stmt
-            .query_map([], |r| {
-                Ok(ChannelRow {
-                    vendor: r.get(0)?,
-                    channel: r.get(1)?,
-                    conversations: r.get::<_, i64>(2)? as u64,
-                    messages: r.get::<_, i64>(3)? as u64,
-                })
+    /// [`connector_core::Error::Store`] on a database error.
+    pub fn from_store(store: &dyn SyncStore) -> Result<LeadReport> {
+        let mut channels: Vec<ChannelRow> = store
+            .channel_counts()?
+            .into_iter()
+            .map(|c| ChannelRow {
+                vendor: c.vendor,
+                channel: c.channel.unwrap_or_else(|| "(none)".to_owned()),
+                conversations: c.conversations,
+                messages: c.messages,
             })
-            .map_err(db_err)?
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(db_err)?;
+            .collect();
+        channels.sort_by(|a, b| (&a.vendor, &a.channel).cmp(&(&b.vendor, &b.channel)));
+        let mut names: Vec<String> = channels.iter().map(|c| c.vendor.clone()).collect();
+        names.dedup();
         let mut vendors = Vec::new();
-        let names: Vec<String> = {
-            let mut v: Vec<String> = channels.iter().map(|c| c.vendor.clone()).collect();
-            v.dedup();
-            v
-        };
         for vendor in names {
             let conversations = channels
                 .iter()
                 .filter(|c| c.vendor == vendor)
                 .map(|c| c.conversations)
                 .sum();
-            let mut stmt = conn
-                .prepare("SELECT rating_satisfaction, count(*) FROM conversations WHERE vendor = ?1 AND rating_satisfaction IS NOT NULL GROUP BY 1")
-                .map_err(db_err)?;
-            let counts: Vec<(String, u64)> = stmt
-                .query_map([&vendor], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))
-                .map_err(db_err)?
-                .collect::<std::result::Result<_, _>>()
-                .map_err(db_err)?;
+            let counts = store.rating_counts(&vendor)?;
             let rated_slots: u64 = counts.iter().map(|(_, n)| n).sum();
             let rating_shares = counts
                 .into_iter()
                 .map(|(k, n)| (k, n as f64 / rated_slots.max(1) as f64))
                 .collect();
-            let first_reported = column_f64(
-                store,
-                "SELECT first_response_secs FROM conversations WHERE vendor = ?1",
-                &vendor,
-            )?;
-            let first_computed = column_f64(
-                store,
-                "SELECT (julianday(min(m.sent_at)) - julianday(c.created_at)) * 86400.0
-                 FROM conversations c JOIN messages m
-                   ON m.vendor = c.vendor AND m.account = c.account AND m.conversation_id = c.id AND m.sender_role = 'agent'
-                 WHERE c.vendor = ?1 GROUP BY c.vendor, c.account, c.id",
-                &vendor,
-            )?;
-            let wait_reported = column_f64(
-                store,
-                "SELECT wait_secs FROM conversations WHERE vendor = ?1",
-                &vendor,
-            )?;
-            let wait_computed = column_f64(
-                store,
-                "SELECT (julianday(coalesce(assigned_at, answered_at)) - julianday(created_at)) * 86400.0
-                 FROM conversations WHERE vendor = ?1",
-                &vendor,
-            )?;
+            let first_response = pick(
+                non_negative(store, &vendor, Measure::FirstResponseReported)?,
+                non_negative(store, &vendor, Measure::FirstResponseComputed)?,
+            );
+            let wait = pick(
+                non_negative(store, &vendor, Measure::WaitReported)?,
+                non_negative(store, &vendor, Measure::WaitComputed)?,
+            );
             vendors.push(VendorRow {
                 vendor,
                 conversations,
                 rated_slots,
                 rating_shares,
-                first_response: pick(first_reported, first_computed),
-                wait: pick(wait_reported, wait_computed),
+                first_response,
+                wait,
             });
         }
         Ok(LeadReport { channels, vendors })

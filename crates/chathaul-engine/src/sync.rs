@@ -1,4 +1,4 @@
-//! Incremental sync of one or many sources into a [`Store`].
+//! Incremental sync of one or many sources into a database ([`SyncStore`]).
 //!
 //! Per source, the database keeps a cursor: the newest creation time seen,
 //! minus a look-back (default one day, because chats close and get rated
@@ -13,7 +13,6 @@
 //! Sources run concurrently (one tokio task each); one writer thread owns the
 //! database connection and applies every batch in order.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -23,7 +22,7 @@ use serde::Serialize;
 use tokio::sync::oneshot;
 
 use crate::pull::{Live, PullReport, shortfalls};
-use crate::store::{Store, SyncState};
+use crate::store::{RunEnd, RunStatus, SyncState, SyncStore};
 
 /// The default look-back: one day.
 pub const DEFAULT_LOOKBACK: chrono::Duration = chrono::Duration::days(1);
@@ -101,14 +100,17 @@ pub struct Prepared {
 ///
 /// # Errors
 /// The first [`Error::UnknownVendor`] or [`Error::Config`] (its text names
-/// the vendor and field; the caller adds the source name), or a duplicate
-/// source name.
+/// the vendor and field; the caller adds the source name), or
+/// [`Error::SyncSource`] for a name two sources share.
 pub fn prepare(sources: Vec<Source>) -> std::result::Result<Vec<Prepared>, (String, Error)> {
     let mut seen = std::collections::BTreeSet::new();
     let mut out = Vec::new();
     for source in sources {
         if !seen.insert(source.name.clone()) {
-            let e = Error::Other(format!("two sources are named `{}`", source.name));
+            let e = Error::SyncSource {
+                name: source.name.clone(),
+                problem: "is the name of two sources: give each its own name".to_owned(),
+            };
             return Err((source.name, e));
         }
         match connector_core::connect(
@@ -164,18 +166,12 @@ enum Cmd {
     },
     Finish {
         source: String,
-        status: &'static str,
-        error: Option<String>,
-        complete: bool,
-        lookback: chrono::Duration,
-        reported_total: Option<u64>,
-        reported_messages: Option<u64>,
-        shortfalls: Vec<String>,
+        end: RunEnd,
         reply: oneshot::Sender<Result<SyncState>>,
     },
 }
 
-fn writer(mut store: Store, rx: std::sync::mpsc::Receiver<Cmd>) {
+fn writer(mut store: Box<dyn SyncStore>, rx: std::sync::mpsc::Receiver<Cmd>) {
     for cmd in rx {
         match cmd {
             Cmd::Begin {
@@ -195,27 +191,8 @@ fn writer(mut store: Store, rx: std::sync::mpsc::Receiver<Cmd>) {
             } => {
                 let _ = reply.send(store.upsert_for_source(&source, &conversations, messages));
             }
-            Cmd::Finish {
-                source,
-                status,
-                error,
-                complete,
-                lookback,
-                reported_total,
-                reported_messages,
-                shortfalls,
-                reply,
-            } => {
-                let _ = reply.send(store.finish_run(
-                    &source,
-                    status,
-                    error.as_deref(),
-                    complete,
-                    lookback,
-                    reported_total,
-                    reported_messages,
-                    &shortfalls,
-                ));
+            Cmd::Finish { source, end, reply } => {
+                let _ = reply.send(store.finish_run(&source, &end));
             }
         }
     }
@@ -226,27 +203,44 @@ struct WriterHandle(std::sync::mpsc::Sender<Cmd>);
 
 impl WriterHandle {
     async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T>>) -> Cmd) -> Result<T> {
+        let stopped = || Error::Internal {
+            context: "the database writer stopped".to_owned(),
+            source: None,
+        };
         let (tx, rx) = oneshot::channel();
-        self.0
-            .send(make(tx))
-            .map_err(|_| Error::Other("the database writer stopped".into()))?;
-        rx.await
-            .map_err(|_| Error::Other("the database writer stopped".into()))?
+        self.0.send(make(tx)).map_err(|_| stopped())?;
+        rx.await.map_err(|_| stopped())?
     }
 }
 
-/// Syncs every prepared source into the database at `db`, concurrently.
-/// Returns one report per source, in the order given.
+/// Syncs every prepared source into the SQLite database at `db` (created if
+/// missing), concurrently. Returns one report per source, in the order given.
 ///
 /// # Errors
 /// Only when the database cannot be opened (a foreign or corrupt file is
 /// refused); a source's own failure is in its report.
+#[cfg(feature = "sqlite")]
 pub async fn sync(
-    db: &Path,
+    db: &std::path::Path,
     sources: Vec<Prepared>,
     options: SyncOptions,
 ) -> Result<Vec<SourceReport>> {
-    let store = Store::open(db)?;
+    let store = crate::store::SqliteStore::open(db)?;
+    sync_into(Box::new(store), sources, options).await
+}
+
+/// Syncs every prepared source into `store`, concurrently. Returns one
+/// report per source, in the order given.
+///
+/// # Errors
+/// Only when the writer thread cannot be started, or a source's task or the
+/// writer panicked; a source's own failure is in its report.
+pub async fn sync_into(
+    store: Box<dyn SyncStore>,
+    sources: Vec<Prepared>,
+    options: SyncOptions,
+) -> Result<Vec<SourceReport>> {
+    let location = store.location();
     let (tx, rx) = std::sync::mpsc::channel();
     let writer_thread = std::thread::Builder::new()
         .name("chathaul-db-writer".into())
@@ -271,15 +265,17 @@ pub async fn sync(
     while let Some(done) = tasks.join_next().await {
         match done {
             Ok((i, r)) => reports[i] = Some(r),
-            Err(e) => return Err(Error::Other(format!("a sync task failed: {e}"))),
+            Err(e) => return Err(Error::internal("a sync task failed", e)),
         }
     }
     let reports: Vec<SourceReport> = reports.into_iter().flatten().collect();
-    let db: PathBuf = db.to_owned();
     tokio::task::spawn_blocking(move || writer_thread.join())
         .await
-        .map_err(|e| Error::Other(format!("database {}: writer: {e}", db.display())))?
-        .map_err(|_| Error::Other(format!("database {}: the writer panicked", db.display())))?;
+        .map_err(|e| Error::internal(format!("database {location}: waiting for the writer"), e))?
+        .map_err(|_| Error::Internal {
+            context: format!("database {location}: the writer panicked"),
+            source: None,
+        })?;
     Ok(reports)
 }
 
@@ -306,7 +302,7 @@ async fn run_source(p: Prepared, db: WriterHandle, options: SyncOptions) -> Sour
         elapsed_secs: 0.0,
     };
     let fail = |report: &mut PullReport, e: Error| {
-        report.error_kind = Some(e.kind().as_str().to_owned());
+        report.error_kind = Some(e.kind());
         report.error = Some(format!("source {}: {e}", source.name));
     };
     let state = db
@@ -378,14 +374,14 @@ async fn run_source(p: Prepared, db: WriterHandle, options: SyncOptions) -> Sour
     let (status, complete) = match result {
         Err(e) => {
             fail(&mut report, e);
-            ("error", false)
+            (RunStatus::Error, false)
         }
         Ok(()) => {
             report.shortfalls = shortfalls(&report.stats, false);
             if report.shortfalls.is_empty() {
-                ("ok", true)
+                (RunStatus::Ok, true)
             } else {
-                ("incomplete", false)
+                (RunStatus::Incomplete, false)
             }
         }
     };
@@ -393,13 +389,15 @@ async fn run_source(p: Prepared, db: WriterHandle, options: SyncOptions) -> Sour
     let state = db
         .call(|reply| Cmd::Finish {
             source: source.name.clone(),
-            status,
-            error: report.error.clone(),
-            complete,
-            lookback: source.lookback,
-            reported_total: report.stats.reported_total,
-            reported_messages: report.stats.reported_messages,
-            shortfalls: report.shortfalls.clone(),
+            end: RunEnd {
+                status,
+                error: report.error.clone(),
+                complete,
+                lookback: source.lookback,
+                reported_total: report.stats.reported_total,
+                reported_messages: report.stats.reported_messages,
+                shortfalls: report.shortfalls.clone(),
+            },
             reply,
         })
         .await;

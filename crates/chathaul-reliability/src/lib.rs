@@ -57,7 +57,12 @@ pub fn connector(
         "caresoft" => Box::new(caresoft::CaresoftConnector::new(
             caresoft::CaresoftConfig::from_resolved(&resolved)?.with_http(http),
         )?),
-        other => return Err(Error::Other(format!("no test builder for `{other}`"))),
+        other => {
+            return Err(Error::UnknownVendor {
+                name: other.to_owned(),
+                known: vec!["bangwo8".into(), "caresoft".into(), "kf5".into()],
+            });
+        }
     })
 }
 

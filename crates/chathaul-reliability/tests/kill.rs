@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use chathaul::Store;
+use chathaul::{SqliteStore, SyncStore};
 use chathaul_reliability::chathaul_bin;
 use chathaul_sim::{SimOptions, Simulator};
 use connector_core::Conversation;
@@ -60,7 +60,7 @@ fn truth(sim: &Simulator) -> Vec<Conversation> {
         .collect()
 }
 
-fn count(store: &Store, sql: &str) -> i64 {
+fn count(store: &SqliteStore, sql: &str) -> i64 {
     store.connection().query_row(sql, [], |r| r.get(0)).unwrap()
 }
 
@@ -68,7 +68,7 @@ fn count(store: &Store, sql: &str) -> i64 {
 /// once; every message once; WAL mode; integrity intact; every source ok.
 #[track_caller]
 fn assert_db_is_truth(db: &Path, truth: &[Conversation], moment: &str) {
-    let store = Store::open(db).unwrap_or_else(|e| panic!("{moment}: {e}"));
+    let store = SqliteStore::open(db).unwrap_or_else(|e| panic!("{moment}: {e}"));
     assert_same_conversations(&store.conversations().unwrap(), truth);
     let messages: usize = truth.iter().map(|c| c.messages.len()).sum();
     assert_eq!(
@@ -221,7 +221,7 @@ fn sync_killed_at_22_moments_then_rerun_always_equals_the_truth() {
         let moment = format!("moment {m} (seed {seed}, after {:?})", began.elapsed());
         // What the kill left opens, holds no duplicate, and is consistent.
         if db.exists() {
-            let store = Store::open(&db).unwrap_or_else(|e| panic!("{moment}: {e}"));
+            let store = SqliteStore::open(&db).unwrap_or_else(|e| panic!("{moment}: {e}"));
             let rows = count(&store, "SELECT count(*) FROM conversations");
             let keys = count(
                 &store,

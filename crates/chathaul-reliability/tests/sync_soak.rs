@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chathaul::sync::{Prepared, Source, SyncOptions, sync};
-use chathaul::{Live, Store};
+use chathaul::{Live, SqliteStore, SyncStore};
 use chathaul_reliability::{VENDORS, connector, fast_http};
 use chathaul_sim::{Fault, SimOptions, Simulator};
 use connector_core::Conversation;
@@ -98,7 +98,7 @@ async fn run_case(c: &Case, failed_runs: &mut u64) {
     let reports = sync(&db, prepared(&sim, c.first_attempts, c.page_size), options)
         .await
         .unwrap();
-    let store = Store::open(&db).unwrap();
+    let store = SqliteStore::open(&db).unwrap();
     for r in &reports {
         let state = r.state.as_ref().unwrap();
         if let Some(e) = &r.pull.error {
@@ -134,7 +134,7 @@ async fn run_case(c: &Case, failed_runs: &mut u64) {
     for r in &reports {
         assert_eq!(r.pull.error, None);
     }
-    let store = Store::open(&db).unwrap();
+    let store = SqliteStore::open(&db).unwrap();
     assert_same_conversations(&store.conversations().unwrap(), &truth);
     let messages: i64 = store
         .connection()

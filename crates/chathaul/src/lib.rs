@@ -21,18 +21,17 @@ pub use connector_core::*;
 #[cfg(feature = "sim")]
 pub use chathaul_sim as sim;
 
-pub mod arrow;
-pub mod config;
-pub mod pull;
-pub mod report;
-pub mod sink;
-pub mod store;
-pub mod sync;
-
-pub use pull::{Live, PullReport, pull};
-pub use sink::{Format, Sink};
-pub use store::{Store, SyncState};
-pub use sync::{Prepared, Source, SourceReport, SyncOptions, sync};
+// The engine at the paths it had when it lived in this crate. `pull` and
+// `sync` each bring the module and the function of that name.
+#[cfg(feature = "arrow")]
+pub use chathaul_engine::arrow;
+#[cfg(feature = "engine")]
+pub use chathaul_engine::{
+    Format, Live, Prepared, PullReport, Sink, Source, SourceReport, SyncOptions, SyncState,
+    SyncStore, columns, config, pull, report, sink, store, sync, sync_into,
+};
+#[cfg(feature = "sqlite")]
+pub use chathaul_engine::{SqliteStore, Store};
 
 /// The vendor crates this build links, by vendor name (from the cargo features).
 pub const LINKED_VENDORS: &[&str] = &[

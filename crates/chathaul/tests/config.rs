@@ -1,3 +1,6 @@
+//! The sync configuration file, parsed against the vendors the facade links
+//! (their fields, secrets and time zones).
+
 use std::path::Path;
 
 use chathaul::Include;
@@ -111,8 +114,57 @@ fn an_unset_variable_and_an_unknown_vendor_are_named() {
         "{err}"
     );
 
-    let err = parse("[[source]]\nvendr = \"kf5\"\n", Path::new("c.toml"), env)
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("c.toml") && err.contains("vendr"), "{err}");
+    let err = parse("[[source]]\nvendr = \"kf5\"\n", Path::new("c.toml"), env).unwrap_err();
+    assert_eq!(err.kind(), "config");
+    let text = err.to_string();
+    assert!(
+        text.starts_with("c.toml: ") && text.contains("vendr"),
+        "{text}"
+    );
+    // The TOML parser's own error is kept, with the line it points at.
+    let cause = std::error::Error::source(&err).expect("the parser's error is the source");
+    assert!(cause.to_string().contains("line 2"), "{cause}");
+}
+
+#[test]
+fn a_bad_duration_and_a_file_without_sources_are_config_errors_naming_the_file() {
+    let err = parse(
+        "lookback = \"a while\"\n[[source]]\nvendor = \"kf5\"\n",
+        Path::new("c.toml"),
+        env,
+    )
+    .unwrap_err();
+    assert_eq!(err.kind(), "config");
+    assert_eq!(
+        err.to_string(),
+        "c.toml: lookback: `a while` is not a duration (like 1d, 12h, 30m, 90s)"
+    );
+    let err = parse("db = \"x.sqlite\"\n", Path::new("c.toml"), env).unwrap_err();
+    assert_eq!(
+        (err.kind(), err.to_string()),
+        (
+            chathaul::ErrorKind::Config,
+            "c.toml: no [[source]] entries".to_owned()
+        )
+    );
+}
+
+#[test]
+fn two_sources_with_one_name_are_a_config_error_naming_it() {
+    let config = |sub: &str| {
+        [("subdomain", sub), ("email", "e@x"), ("password", "pw")]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .to_vec()
+    };
+    let sources = vec![
+        chathaul::Source::new("kf5", config("a")),
+        chathaul::Source::new("kf5", config("b")),
+    ];
+    let (name, err) = chathaul::sync::prepare(sources).unwrap_err();
+    assert_eq!(name, "kf5");
+    assert_eq!(err.kind(), chathaul::ErrorKind::Config);
+    assert_eq!(
+        err.to_string(),
+        "source `kf5` is the name of two sources: give each its own name"
+    );
 }

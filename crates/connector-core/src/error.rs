@@ -333,7 +333,7 @@ pub enum Error {
     /// An output (or a table read back) failed: a file that cannot be
     /// created or written, a record that cannot be serialized, a table that
     /// does not fit the schema.
-    #[error("{format} output{}: {action}{}", path_text(.path), cause_text(.source))]
+    #[error("{}: {action}{}", sink_place(.format, .path), cause_text(.source))]
     Sink {
         /// The format (`jsonl`, `csv`, `parquet`, `arrow`, or the name asked for).
         format: String,
@@ -382,10 +382,10 @@ fn cause_text(source: &Option<BoxedCause>) -> String {
         .unwrap_or_default()
 }
 
-fn path_text(path: &Option<PathBuf>) -> String {
+/// The file when there is one, else the format: `out.csv`, `jsonl output`.
+fn sink_place(format: &str, path: &Option<PathBuf>) -> String {
     path.as_ref()
-        .map(|p| format!(" {}", p.display()))
-        .unwrap_or_default()
+        .map_or_else(|| format!("{format} output"), |p| p.display().to_string())
 }
 
 fn retry_after_text(d: &Option<Duration>) -> String {
@@ -642,12 +642,16 @@ mod tests {
             "cannot write",
             cause,
         );
-        assert_eq!(
-            e.to_string(),
-            "csv output out.messages.csv: cannot write: disk full"
-        );
+        assert_eq!(e.to_string(), "out.messages.csv: cannot write: disk full");
         assert_eq!(e.kind(), ErrorKind::Sink);
         assert_eq!(e.source().unwrap().to_string(), "disk full");
+        let to_stdout = Error::sink(
+            "jsonl",
+            None,
+            "cannot write",
+            std::io::Error::other("closed"),
+        );
+        assert_eq!(to_stdout.to_string(), "jsonl output: cannot write: closed");
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::path::Path;
 use arrow::record_batch::RecordBatch;
 use chathaul::arrow::{conversations_from_batches, conversations_schema, messages_schema};
 use chathaul::sink::{TableFormat, table_paths};
-use chathaul::{Conversation, Store};
+use chathaul::{Conversation, SqliteStore, SyncStore};
 use connector_testkit::assert_same_conversations;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
@@ -89,7 +89,7 @@ fn each_vendor_to_parquet_equals_the_truth() {
 #[test]
 fn each_vendor_to_sqlite_equals_the_truth() {
     each_vendor_to("out.sqlite", |p| {
-        Store::open(p).unwrap().conversations().unwrap()
+        SqliteStore::open(p).unwrap().conversations().unwrap()
     });
 }
 

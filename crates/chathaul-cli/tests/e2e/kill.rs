@@ -1,6 +1,6 @@
 use std::time::{Duration, Instant};
 
-use chathaul::Store;
+use chathaul::{SqliteStore, SyncStore};
 use connector_testkit::assert_same_conversations;
 use rand::{Rng, SeedableRng};
 
@@ -51,7 +51,7 @@ fn a_sync_killed_with_sigkill_at_random_points_resumes_to_exactly_the_truth() {
         child.wait().unwrap();
         // Whatever the kill left is a readable database without duplicates.
         if dir.path().join("kill.sqlite").exists() {
-            let store = Store::open(&dir.path().join("kill.sqlite")).unwrap();
+            let store = SqliteStore::open(&dir.path().join("kill.sqlite")).unwrap();
             let stored = store.conversations().unwrap();
             let mut keys: Vec<_> = stored.iter().map(|c| (&c.vendor, &c.id)).collect();
             keys.dedup();
@@ -65,7 +65,7 @@ fn a_sync_killed_with_sigkill_at_random_points_resumes_to_exactly_the_truth() {
 
     let out = command().output().unwrap();
     assert_ok(&out);
-    let store = Store::open(&dir.path().join("kill.sqlite")).unwrap();
+    let store = SqliteStore::open(&dir.path().join("kill.sqlite")).unwrap();
     let truth = all_truth(&sim);
     assert_same_conversations(&store.conversations().unwrap(), &truth);
     let messages: i64 = store

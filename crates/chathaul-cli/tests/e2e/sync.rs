@@ -1,5 +1,5 @@
-use chathaul::Store;
 use chathaul::chrono::Duration;
+use chathaul::{SqliteStore, SyncStore};
 use connector_testkit::assert_same_conversations;
 
 use crate::common::{all_truth, assert_ok, chathaul, sim, text, three_source_config};
@@ -26,11 +26,14 @@ fn a_config_with_three_sources_syncs_all_and_a_second_run_fetches_only_the_lookb
     );
     let db = dir.path().join("chats.sqlite");
     let truth = all_truth(&sim);
-    assert_same_conversations(&Store::open(&db).unwrap().conversations().unwrap(), &truth);
+    assert_same_conversations(
+        &SqliteStore::open(&db).unwrap().conversations().unwrap(),
+        &truth,
+    );
 
     let second = run();
     assert_ok(&second);
-    let store = Store::open(&db).unwrap();
+    let store = SqliteStore::open(&db).unwrap();
     assert_same_conversations(&store.conversations().unwrap(), &truth);
     let rows: i64 = store
         .connection()
@@ -127,7 +130,7 @@ fn the_demo_syncs_three_vendors_and_reports_well_within_a_minute() {
     ] {
         assert!(stdout.contains(needle), "{needle} missing from:\n{stdout}");
     }
-    let store = Store::open(&dir.path().join("demo.sqlite")).unwrap();
+    let store = SqliteStore::open(&dir.path().join("demo.sqlite")).unwrap();
     let n: i64 = store
         .connection()
         .query_row("SELECT count(*) FROM conversations", [], |r| r.get(0))
@@ -217,7 +220,7 @@ fn a_sync_through_injected_faults_still_equals_the_truth() {
         .map(|r| r["pull"]["stats"]["http"]["retries"].as_u64().unwrap())
         .sum();
     assert!(retries > 0, "faults were injected and retried");
-    let store = Store::open(&dir.path().join("f.sqlite")).unwrap();
+    let store = SqliteStore::open(&dir.path().join("f.sqlite")).unwrap();
     assert_same_conversations(
         &store.conversations().unwrap(),
         &crate::common::all_truth(&sim),
@@ -242,7 +245,7 @@ fn one_failing_source_does_not_stop_the_others_and_its_error_is_recorded() {
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("synced 2/3 sources"), "{stderr}");
-    let store = Store::open(&dir.path().join("s.sqlite")).unwrap();
+    let store = SqliteStore::open(&dir.path().join("s.sqlite")).unwrap();
     let states = store.states().unwrap();
     let cs = states.iter().find(|s| s.source == "caresoft-demo").unwrap();
     assert_eq!(cs.last_status, "error");

@@ -2,9 +2,11 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use connector_core::{Conversation, Result};
+use connector_core::{Conversation, Error, Result};
 
-use super::{Sink, io_error};
+use super::{Sink, tmp_path};
+
+const FORMAT: &str = "jsonl";
 
 /// Writes one nested conversation a line (the JSON contract).
 pub struct JsonlSink {
@@ -52,11 +54,11 @@ impl JsonlSink {
     /// Writes to a file, under a temporary name until finished.
     ///
     /// # Errors
-    /// [`connector_core::Error::Io`] naming the file.
+    /// [`Error::Sink`] naming the file.
     pub fn create(path: &Path) -> Result<Self> {
-        let tmp = super::table::tmp_path(path);
+        let tmp = tmp_path(path);
         let file = File::create(&tmp)
-            .map_err(|e| io_error(format!("cannot create {}", tmp.display()), e))?;
+            .map_err(|e| Error::sink(FORMAT, Some(tmp.clone()), "cannot create", e))?;
         Ok(Self {
             out: BufWriter::with_capacity(BUFFER, Box::new(file)),
             path: Some(path.to_owned()),
@@ -65,10 +67,9 @@ impl JsonlSink {
         })
     }
 
-    fn context(&self) -> String {
-        self.path
-            .as_ref()
-            .map_or_else(|| "standard output".to_owned(), |p| p.display().to_string())
+    /// An error writing the output (its file, or standard output).
+    fn write_error(&self, e: std::io::Error) -> Error {
+        Error::sink(FORMAT, self.path.clone(), "cannot write", e)
     }
 }
 
@@ -78,22 +79,30 @@ impl Sink for JsonlSink {
         // leaves no half line behind.
         self.line.clear();
         serde_json::to_writer(&mut self.line, conversation).map_err(|e| {
-            connector_core::Error::Other(format!(
-                "cannot serialize conversation {}: {e}",
-                conversation.id
-            ))
+            Error::sink(
+                FORMAT,
+                self.path.clone(),
+                format!("cannot serialize conversation {}", conversation.id),
+                e,
+            )
         })?;
         self.line.push(b'\n');
         let r = self.out.write_all(&self.line);
-        r.map_err(|e| io_error(format!("cannot write to {}", self.context()), e))
+        r.map_err(|e| self.write_error(e))
     }
 
     fn finish(mut self: Box<Self>) -> Result<Vec<PathBuf>> {
-        let ctx = format!("cannot write to {}", self.context());
-        self.out.flush().map_err(|e| io_error(ctx.clone(), e))?;
+        self.out.flush().map_err(|e| self.write_error(e))?;
         match (self.tmp.take(), self.path.take()) {
             (Some(tmp), Some(path)) => {
-                std::fs::rename(&tmp, &path).map_err(|e| io_error(ctx, e))?;
+                std::fs::rename(&tmp, &path).map_err(|e| {
+                    Error::sink(
+                        FORMAT,
+                        Some(path.clone()),
+                        format!("cannot rename {} to it", tmp.display()),
+                        e,
+                    )
+                })?;
                 Ok(vec![path])
             }
             _ => Ok(vec![]),

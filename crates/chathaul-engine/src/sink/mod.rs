@@ -3,13 +3,18 @@
 //!
 //! - `.jsonl` (or `-` / no path: standard output): one nested conversation a
 //!   line, in the JSON contract of [`Conversation`].
-//! - `.csv`, `.parquet`: two tables, `NAME.conversations.EXT` and
-//!   `NAME.messages.EXT`, with the columns of [`crate::arrow`]. Files are
-//!   written under a temporary name and renamed when complete, so a failed
-//!   pull never leaves a file that looks whole.
-//! - `.sqlite`, `.db`: the database of [`crate::store`], upserted.
+//! - `.csv`, `.parquet` (features `csv`, `parquet`): two tables,
+//!   `NAME.conversations.EXT` and `NAME.messages.EXT`, with the columns of
+//!   [`crate::columns`].
+//! - `.sqlite`, `.db` (feature `sqlite`): a database of [`crate::store`],
+//!   upserted.
+//!
+//! Files are written under a temporary name and renamed when complete, so a
+//! failed pull never leaves a file that looks whole.
 
 mod jsonl;
+mod store;
+#[cfg(any(feature = "csv", feature = "parquet"))]
 mod table;
 
 use std::path::{Path, PathBuf};
@@ -17,6 +22,8 @@ use std::path::{Path, PathBuf};
 use connector_core::{Conversation, Error, Result};
 
 pub use jsonl::JsonlSink;
+pub use store::StoreSink;
+#[cfg(any(feature = "csv", feature = "parquet"))]
 pub use table::{TableFormat, TableSink, table_paths};
 
 /// A destination for conversations.
@@ -24,7 +31,7 @@ pub trait Sink: Send {
     /// Writes one conversation.
     ///
     /// # Errors
-    /// [`Error::Io`] (or a database error) naming the file.
+    /// [`Error::Sink`] (or [`Error::Store`]) naming the file and what failed.
     fn write(&mut self, conversation: &Conversation) -> Result<()>;
 
     /// Completes the output; returns the files written.
@@ -49,10 +56,11 @@ pub enum Format {
 
 impl Format {
     /// The format an output path asks for, by its extension; `None` and `-`
-    /// mean JSONL on standard output.
+    /// mean JSONL on standard output. A format this build leaves out is
+    /// still recognized ([`open`] says which feature it needs).
     ///
     /// # Errors
-    /// [`Error::Other`] for an extension that names no format.
+    /// [`Error::Sink`] for an extension that names no format.
     pub fn of(path: Option<&Path>) -> Result<Format> {
         let Some(path) = path.filter(|p| p.as_os_str() != "-") else {
             return Ok(Format::Jsonl);
@@ -66,10 +74,22 @@ impl Format {
             Some("csv") => Ok(Format::Csv),
             Some("parquet") => Ok(Format::Parquet),
             Some("sqlite" | "sqlite3" | "db") => Ok(Format::Sqlite),
-            _ => Err(Error::Other(format!(
-                "{}: unknown output format; use .jsonl, .csv, .parquet, .sqlite or .db (or - for JSONL on stdout)",
-                path.display()
-            ))),
+            _ => Err(Error::Sink {
+                format: ext.unwrap_or_default(),
+                path: Some(path.to_owned()),
+                action: "unknown output format; use .jsonl, .csv, .parquet, .sqlite or .db (or - for JSONL on stdout)".to_owned(),
+                source: None,
+            }),
+        }
+    }
+
+    /// The format's name (`jsonl`, `csv`, `parquet`, `sqlite`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Jsonl => "jsonl",
+            Format::Csv => "csv",
+            Format::Parquet => "parquet",
+            Format::Sqlite => "sqlite",
         }
     }
 }
@@ -77,24 +97,37 @@ impl Format {
 /// Opens the sink an output path asks for (see [`Format::of`]).
 ///
 /// # Errors
-/// An unknown extension, or a file or database that cannot be opened (a
-/// foreign or corrupt database file is refused, never overwritten).
+/// An unknown extension, a format this build leaves out
+/// ([`Error::FeatureDisabled`]), or a file or database that cannot be opened
+/// (a foreign or corrupt database file is refused, never overwritten).
 pub fn open(path: Option<&Path>) -> Result<Box<dyn Sink>> {
     let format = Format::of(path)?;
-    let path = path.filter(|p| p.as_os_str() != "-");
-    Ok(match (format, path) {
-        (Format::Jsonl, None) => Box::new(JsonlSink::stdout()),
-        (Format::Jsonl, Some(p)) => Box::new(JsonlSink::create(p)?),
-        (Format::Csv, Some(p)) => Box::new(TableSink::create(p, TableFormat::Csv)?),
-        (Format::Parquet, Some(p)) => Box::new(TableSink::create(p, TableFormat::Parquet)?),
-        (Format::Sqlite, Some(p)) => Box::new(crate::store::StoreSink::open(p)?),
-        (_, None) => unreachable!("only JSONL has no path"),
-    })
+    let Some(path) = path.filter(|p| p.as_os_str() != "-") else {
+        return Ok(Box::new(JsonlSink::stdout()));
+    };
+    match format {
+        Format::Jsonl => Ok(Box::new(JsonlSink::create(path)?)),
+        #[cfg(feature = "csv")]
+        Format::Csv => Ok(Box::new(TableSink::create(path, TableFormat::Csv)?)),
+        #[cfg(feature = "parquet")]
+        Format::Parquet => Ok(Box::new(TableSink::create(path, TableFormat::Parquet)?)),
+        #[cfg(feature = "sqlite")]
+        Format::Sqlite => Ok(Box::new(StoreSink::open(path)?)),
+        #[allow(unreachable_patterns)]
+        left_out => Err(Error::FeatureDisabled {
+            feature: left_out.name(),
+            what: format!("writing {}", path.display()),
+        }),
+    }
 }
 
-pub(crate) fn io_error(context: impl Into<String>, source: std::io::Error) -> Error {
-    Error::Io {
-        context: context.into(),
-        source,
-    }
+/// A temporary name beside `path` (`out.csv` → `out.csv.partial`): an
+/// output is written there and renamed when complete.
+pub(crate) fn tmp_path(path: &Path) -> PathBuf {
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(".partial");
+    path.with_file_name(name)
 }

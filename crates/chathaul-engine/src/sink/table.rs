@@ -1,29 +1,39 @@
 use std::fs::File;
+#[cfg(feature = "csv")]
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
+use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
-use connector_core::{Conversation, Error, Result};
-use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
+use connector_core::{BoxedCause, Conversation, Error, Result};
+#[cfg(feature = "parquet")]
+use parquet::{
+    arrow::ArrowWriter,
+    basic::{Compression, ZstdLevel},
+    file::properties::WriterProperties,
+};
 
-use super::{Sink, io_error};
+use super::{Sink, tmp_path};
 use crate::arrow::{BatchBuilder, conversations_schema, messages_schema};
 
 /// The on-disk format of a [`TableSink`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TableFormat {
     /// CSV with a header row; instants as RFC 3339 UTC.
+    #[cfg(feature = "csv")]
     Csv,
     /// Parquet, zstd-compressed.
+    #[cfg(feature = "parquet")]
     Parquet,
 }
 
 impl TableFormat {
-    fn ext(self) -> &'static str {
+    /// The format's name, which is also its files' extension.
+    pub fn name(self) -> &'static str {
         match self {
+            #[cfg(feature = "csv")]
             TableFormat::Csv => "csv",
+            #[cfg(feature = "parquet")]
             TableFormat::Parquet => "parquet",
         }
     }
@@ -38,40 +48,34 @@ pub fn table_paths(path: &Path, format: TableFormat) -> (PathBuf, PathBuf) {
         .unwrap_or_else(|| "chathaul".into());
     let dir = path.parent().unwrap_or_else(|| Path::new(""));
     (
-        dir.join(format!("{stem}.conversations.{}", format.ext())),
-        dir.join(format!("{stem}.messages.{}", format.ext())),
+        dir.join(format!("{stem}.conversations.{}", format.name())),
+        dir.join(format!("{stem}.messages.{}", format.name())),
     )
 }
 
-pub(crate) fn tmp_path(path: &Path) -> PathBuf {
-    let mut name = path
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_default();
-    name.push(".partial");
-    path.with_file_name(name)
-}
-
-enum Writer {
+/// One table's file writer.
+enum TableWriter {
+    #[cfg(feature = "csv")]
     Csv(Box<arrow::csv::Writer<BufWriter<File>>>),
+    #[cfg(feature = "parquet")]
     Parquet(Box<ArrowWriter<File>>),
 }
 
-impl Writer {
-    fn create(
-        path: &Path,
-        format: TableFormat,
-        schema: arrow::datatypes::SchemaRef,
-    ) -> Result<Writer> {
+impl TableWriter {
+    // The schema goes to Parquet's writer; CSV takes its header from each batch.
+    #[cfg_attr(not(feature = "parquet"), allow(unused_variables))]
+    fn create(path: &Path, format: TableFormat, schema: SchemaRef) -> Result<TableWriter> {
         let file = File::create(path)
-            .map_err(|e| io_error(format!("cannot create {}", path.display()), e))?;
+            .map_err(|e| Error::sink(format.name(), Some(path.to_owned()), "cannot create", e))?;
         Ok(match format {
-            TableFormat::Csv => Writer::Csv(Box::new(
+            #[cfg(feature = "csv")]
+            TableFormat::Csv => TableWriter::Csv(Box::new(
                 arrow::csv::WriterBuilder::new()
                     .with_header(true)
                     .with_timestamp_tz_format("%Y-%m-%dT%H:%M:%S%.fZ".to_owned())
                     .build(BufWriter::new(file)),
             )),
+            #[cfg(feature = "parquet")]
             TableFormat::Parquet => {
                 // Row groups of 64k rows: the writer buffers one row group
                 // in memory, so the default (about a million rows) made
@@ -80,39 +84,61 @@ impl Writer {
                     .set_compression(Compression::ZSTD(ZstdLevel::default()))
                     .set_max_row_group_row_count(Some(64 * 1024))
                     .build();
-                let w = ArrowWriter::try_new(file, schema, Some(props))
-                    .map_err(|e| Error::Other(format!("cannot write {}: {e}", path.display())))?;
-                Writer::Parquet(Box::new(w))
+                let w = ArrowWriter::try_new(file, schema, Some(props)).map_err(|e| {
+                    Error::sink(
+                        format.name(),
+                        Some(path.to_owned()),
+                        "cannot start writing",
+                        e,
+                    )
+                })?;
+                TableWriter::Parquet(Box::new(w))
             }
         })
     }
 
+    fn format(&self) -> TableFormat {
+        match self {
+            #[cfg(feature = "csv")]
+            TableWriter::Csv(_) => TableFormat::Csv,
+            #[cfg(feature = "parquet")]
+            TableWriter::Parquet(_) => TableFormat::Parquet,
+        }
+    }
+
     fn write(&mut self, batch: &RecordBatch, path: &Path) -> Result<()> {
-        let r = match self {
-            Writer::Csv(w) => w.write(batch).map_err(|e| e.to_string()),
-            Writer::Parquet(w) => w.write(batch).map_err(|e| e.to_string()),
-        };
-        r.map_err(|e| Error::Other(format!("cannot write {}: {e}", path.display())))
+        let format = self.format().name();
+        let failed = |e: BoxedCause| Error::sink(format, Some(path.to_owned()), "cannot write", e);
+        match self {
+            #[cfg(feature = "csv")]
+            TableWriter::Csv(w) => w.write(batch).map_err(|e| failed(e.into())),
+            #[cfg(feature = "parquet")]
+            TableWriter::Parquet(w) => w.write(batch).map_err(|e| failed(e.into())),
+        }
     }
 
     fn close(self, path: &Path) -> Result<()> {
-        let r = match self {
-            Writer::Csv(w) => {
+        let format = self.format().name();
+        let failed = |e: BoxedCause| Error::sink(format, Some(path.to_owned()), "cannot write", e);
+        match self {
+            #[cfg(feature = "csv")]
+            TableWriter::Csv(w) => {
                 let mut inner = w.into_inner();
-                std::io::Write::flush(&mut inner).map_err(|e| e.to_string())
+                std::io::Write::flush(&mut inner).map_err(|e| failed(e.into()))
             }
-            Writer::Parquet(w) => w.close().map(|_| ()).map_err(|e| e.to_string()),
-        };
-        r.map_err(|e| Error::Other(format!("cannot write {}: {e}", path.display())))
+            #[cfg(feature = "parquet")]
+            TableWriter::Parquet(w) => w.close().map(|_| ()).map_err(|e| failed(e.into())),
+        }
     }
 }
 
 /// Writes the conversations and messages tables as CSV or Parquet.
 pub struct TableSink {
+    format: TableFormat,
     builder: BatchBuilder,
     paths: [PathBuf; 2],
     tmps: [PathBuf; 2],
-    writers: Option<[Writer; 2]>,
+    writers: [TableWriter; 2],
 }
 
 impl std::fmt::Debug for TableSink {
@@ -131,30 +157,27 @@ impl TableSink {
     /// Creates the two files for `path` (see [`table_paths`]).
     ///
     /// # Errors
-    /// [`Error::Io`] naming the file that cannot be created.
+    /// [`Error::Sink`] naming the file that cannot be created.
     pub fn create(path: &Path, format: TableFormat) -> Result<Self> {
         let (c, m) = table_paths(path, format);
         let tmps = [tmp_path(&c), tmp_path(&m)];
         let writers = [
-            Writer::create(&tmps[0], format, conversations_schema())?,
-            Writer::create(&tmps[1], format, messages_schema())?,
+            TableWriter::create(&tmps[0], format, conversations_schema())?,
+            TableWriter::create(&tmps[1], format, messages_schema())?,
         ];
         Ok(Self {
+            format,
             builder: BatchBuilder::new(),
             paths: [c, m],
             tmps,
-            writers: Some(writers),
+            writers,
         })
     }
 
     fn flush_batch(&mut self) -> Result<()> {
         let (c, m) = self.builder.finish()?;
-        let writers = self
-            .writers
-            .as_mut()
-            .ok_or_else(|| Error::Other("the table sink is closed".into()))?;
-        writers[0].write(&c, &self.paths[0])?;
-        writers[1].write(&m, &self.paths[1])
+        self.writers[0].write(&c, &self.paths[0])?;
+        self.writers[1].write(&m, &self.paths[1])
     }
 }
 
@@ -173,16 +196,26 @@ impl Sink for TableSink {
         if self.builder.conversation_rows() > 0 || self.builder.message_rows() > 0 {
             self.flush_batch()?;
         }
-        let [wc, wm] = self
-            .writers
-            .take()
-            .ok_or_else(|| Error::Other("the table sink is closed".into()))?;
-        wc.close(&self.paths[0])?;
-        wm.close(&self.paths[1])?;
-        for (tmp, path) in self.tmps.iter().zip(&self.paths) {
-            std::fs::rename(tmp, path)
-                .map_err(|e| io_error(format!("cannot write {}", path.display()), e))?;
+        let TableSink {
+            format,
+            paths,
+            tmps,
+            writers,
+            ..
+        } = *self;
+        let [conversations, messages] = writers;
+        conversations.close(&paths[0])?;
+        messages.close(&paths[1])?;
+        for (tmp, path) in tmps.iter().zip(&paths) {
+            std::fs::rename(tmp, path).map_err(|e| {
+                Error::sink(
+                    format.name(),
+                    Some(path.clone()),
+                    format!("cannot rename {} to it", tmp.display()),
+                    e,
+                )
+            })?;
         }
-        Ok(self.paths.to_vec())
+        Ok(paths.to_vec())
     }
 }

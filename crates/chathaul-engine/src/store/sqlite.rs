@@ -1,19 +1,9 @@
-//! The SQLite database `sync` keeps and `pull -o x.sqlite` writes.
+//! The SQLite backend: a chathaul database in one file, in WAL mode.
 //!
-//! Tables (columns from [`crate::arrow`], so all outputs agree):
-//! - `conversations`: primary key (`vendor`, `account`, `id`), one column per
-//!   flattened field, plus `json` (the whole conversation in the JSON
-//!   contract) and `synced_at`;
-//! - `messages`: primary key (`vendor`, `account`, `conversation_id`, `seq`);
-//! - `sync_state`: one row per source: vendor, account, cursor, the last run,
-//!   rows fetched, the vendor's reported totals and any shortfall;
-//! - `chathaul_meta`: marks the file as a chathaul database (schema version).
-//!
-//! The database runs in WAL mode. Conversations are upserted (a conversation
-//! fetched again replaces its row and its messages), and every batch moves the
-//! data and the sync state in one transaction. A file that is not a SQLite
-//! database, or a SQLite database that chathaul did not create, is refused and
-//! left as it is.
+//! Instants are RFC 3339 UTC text (which sorts as time does at one
+//! precision; the cursor is compared as instants), counts and booleans
+//! integers. A file that is not a SQLite database, or a SQLite database that
+//! chathaul did not create, is refused and left as it is.
 
 use std::path::{Path, PathBuf};
 
@@ -22,65 +12,49 @@ use connector_core::model::utc_instant;
 use connector_core::{Conversation, Error, Result};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, params};
-use serde::Serialize;
 
-use crate::arrow::{CONVERSATION_COLUMNS, Datum, MESSAGE_COLUMNS, MessageRow};
-use crate::sink::Sink;
+use super::{ChannelCount, Measure, RunEnd, SyncState, SyncStore};
+use crate::columns::{CONVERSATION_COLUMNS, ColumnValue, Kind, MESSAGE_COLUMNS, MessageRow};
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: &str = "1";
 
-/// A chathaul SQLite database.
-pub struct Store {
+/// A chathaul database in a SQLite file.
+pub struct SqliteStore {
     conn: Connection,
     path: PathBuf,
 }
 
-impl std::fmt::Debug for Store {
+impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("path", &self.path).finish()
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish()
     }
 }
 
-/// The sync state of one source.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct SyncState {
-    /// The source's name (from the config file, or the vendor name).
-    pub source: String,
-    /// Its vendor.
-    pub vendor: String,
-    /// Its account.
-    pub account: String,
-    /// The next run fetches conversations created at or after this instant.
-    pub cursor: Option<DateTime<Utc>>,
-    /// The newest creation time seen so far.
-    pub newest_seen: Option<DateTime<Utc>>,
-    /// The start of the last run's window (`None`: from the beginning).
-    pub last_window_since: Option<DateTime<Utc>>,
-    /// When the last run started.
-    pub last_run_started: Option<DateTime<Utc>>,
-    /// When the last run ended (`None` while running or after a kill).
-    pub last_run_finished: Option<DateTime<Utc>>,
-    /// `running`, `ok`, `incomplete` or `error`.
-    pub last_status: String,
-    /// The last run's error, if any.
-    pub last_error: Option<String>,
-    /// Conversations fetched by the last run.
-    pub rows_fetched: u64,
-    /// Messages fetched by the last run.
-    pub messages_fetched: u64,
-    /// The conversation total the vendor reported in the last run, if it reports one.
-    pub reported_total: Option<u64>,
-    /// The message total the vendor reported in the last run, if it reports one.
-    pub reported_messages: Option<u64>,
-    /// Every difference between what was reported and what was fetched.
-    pub shortfalls: Vec<String>,
-    /// Conversations of this vendor and account in the database.
-    pub stored: u64,
-}
+const BACKEND: &str = "sqlite";
 
 fn db_error(path: &Path, what: &str, e: rusqlite::Error) -> Error {
-    Error::Other(format!("database {}: {what}: {e}", path.display()))
+    Error::store(BACKEND, path.display().to_string(), what, e)
+}
+
+/// A refusal with no error underneath: the file is not ours.
+fn refused(path: &Path, why: String) -> Error {
+    Error::Store {
+        backend: BACKEND,
+        location: path.display().to_string(),
+        action: why,
+        source: None,
+    }
+}
+
+/// The SQLite type of a column (instants are RFC 3339 text, which sorts).
+fn sql_type(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Text | Kind::Time => "TEXT",
+        Kind::UInt | Kind::Bool => "INTEGER",
+    }
 }
 
 fn time_text(t: Option<DateTime<Utc>>) -> Option<String> {
@@ -92,15 +66,16 @@ fn parse_time(t: Option<String>) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-fn sql_value(d: Datum) -> SqlValue {
-    match d {
-        Datum::Text(Some(s)) => SqlValue::Text(s),
-        Datum::UInt(Some(n)) => SqlValue::Integer(i64::try_from(n).unwrap_or(i64::MAX)),
-        Datum::Bool(Some(b)) => SqlValue::Integer(i64::from(b)),
-        Datum::Time(Some(t)) => SqlValue::Text(utc_instant::format(&t)),
-        Datum::Text(None) | Datum::UInt(None) | Datum::Bool(None) | Datum::Time(None) => {
-            SqlValue::Null
-        }
+fn sql_value(value: ColumnValue) -> SqlValue {
+    match value {
+        ColumnValue::Text(Some(s)) => SqlValue::Text(s),
+        ColumnValue::UInt(Some(n)) => SqlValue::Integer(i64::try_from(n).unwrap_or(i64::MAX)),
+        ColumnValue::Bool(Some(b)) => SqlValue::Integer(i64::from(b)),
+        ColumnValue::Time(Some(t)) => SqlValue::Text(utc_instant::format(&t)),
+        ColumnValue::Text(None)
+        | ColumnValue::UInt(None)
+        | ColumnValue::Bool(None)
+        | ColumnValue::Time(None) => SqlValue::Null,
     }
 }
 
@@ -113,7 +88,7 @@ fn create_sql() -> String {
             format!(
                 "{} {}{}",
                 c.name,
-                c.kind.sql_type(),
+                sql_type(c.kind),
                 if c.nullable { "" } else { " NOT NULL" }
             )
         })
@@ -124,7 +99,7 @@ fn create_sql() -> String {
             format!(
                 "{} {}{}",
                 c.name,
-                c.kind.sql_type(),
+                sql_type(c.kind),
                 if c.nullable { "" } else { " NOT NULL" }
             )
         })
@@ -177,19 +152,16 @@ fn enable_wal(conn: &Connection) -> rusqlite::Result<()> {
     }
 }
 
-impl Store {
+impl SqliteStore {
     /// Opens (or creates) a chathaul database.
     ///
     /// # Errors
-    /// [`Error::Other`] when the file is not a SQLite database, is corrupt, or
+    /// [`Error::Store`] when the file is not a SQLite database, is corrupt, or
     /// is a SQLite database chathaul did not create (it is left untouched).
-    pub fn open(path: &Path) -> Result<Store> {
+    pub fn open(path: &Path) -> Result<SqliteStore> {
         let existing = match std::fs::metadata(path) {
             Ok(m) if m.is_dir() => {
-                return Err(Error::Other(format!(
-                    "database {}: is a directory",
-                    path.display()
-                )));
+                return Err(refused(path, "is a directory".to_owned()));
             }
             Ok(m) => m.len() > 0,
             Err(_) => false,
@@ -208,10 +180,11 @@ impl Store {
                 source: e,
             })?;
             if n < 16 || head != SQLITE_MAGIC {
-                return Err(Error::Other(format!(
-                    "database {}: not a SQLite database (refusing to overwrite it; choose another path with --db)",
-                    path.display()
-                )));
+                return Err(refused(
+                    path,
+                    "not a SQLite database (refusing to overwrite it; choose another path with --db)"
+                        .to_owned(),
+                ));
             }
         }
         let conn = Connection::open(path).map_err(|e| db_error(path, "cannot open", e))?;
@@ -253,11 +226,13 @@ impl Store {
             None
         };
         if app.as_deref() != Some("chathaul") {
-            return Err(Error::Other(format!(
-                "database {}: a SQLite database chathaul did not create (tables: {}); refusing to write to it",
-                path.display(),
-                tables.join(", ")
-            )));
+            return Err(refused(
+                path,
+                format!(
+                    "a SQLite database chathaul did not create (tables: {}); refusing to write to it",
+                    tables.join(", ")
+                ),
+            ));
         }
         let version: Option<String> = conn
             .query_row(
@@ -268,16 +243,18 @@ impl Store {
             .optional()
             .map_err(|e| db_error(path, "corrupt or unreadable", e))?;
         if version.as_deref() != Some(SCHEMA_VERSION) {
-            return Err(Error::Other(format!(
-                "database {}: schema version {} is not {SCHEMA_VERSION}, the one this chathaul writes",
-                path.display(),
-                version.as_deref().unwrap_or("(none)")
-            )));
+            return Err(refused(
+                path,
+                format!(
+                    "schema version {} is not {SCHEMA_VERSION}, the one this chathaul writes",
+                    version.as_deref().unwrap_or("(none)")
+                ),
+            ));
         }
         enable_wal(&conn).map_err(|e| db_error(path, "cannot enable WAL", e))?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(|e| db_error(path, "cannot configure", e))?;
-        Ok(Store {
+        Ok(SqliteStore {
             conn,
             path: path.to_owned(),
         })
@@ -288,26 +265,9 @@ impl Store {
         &self.path
     }
 
-    /// Upserts conversations (and replaces their messages) in one transaction.
-    ///
-    /// # Errors
-    /// [`Error::Other`] naming the database and what failed.
-    pub fn upsert(&mut self, conversations: &[Conversation]) -> Result<()> {
-        self.batch(conversations, None)
-    }
-
-    /// Upserts a batch and records the source's progress in the same
-    /// transaction.
-    ///
-    /// # Errors
-    /// As [`Store::upsert`].
-    pub fn upsert_for_source(
-        &mut self,
-        source: &str,
-        conversations: &[Conversation],
-        messages: u64,
-    ) -> Result<()> {
-        self.batch(conversations, Some((source, messages)))
+    /// The underlying connection, for queries (tests, tools).
+    pub fn connection(&self) -> &Connection {
+        &self.conn
     }
 
     fn batch(&mut self, conversations: &[Conversation], source: Option<(&str, u64)>) -> Result<()> {
@@ -346,7 +306,12 @@ impl Store {
             let now = utc_instant::format(&Utc::now());
             for c in conversations {
                 let json = serde_json::to_string(c).map_err(|e| {
-                    Error::Other(format!("cannot serialize conversation {}: {e}", c.id))
+                    Error::store(
+                        BACKEND,
+                        path.display().to_string(),
+                        format!("cannot serialize conversation {}", c.id),
+                        e,
+                    )
                 })?;
                 let mut values: Vec<SqlValue> = CONVERSATION_COLUMNS
                     .iter()
@@ -404,14 +369,56 @@ impl Store {
         tx.commit().map_err(err)
     }
 
-    /// Marks the start of a run for a source and returns its state; its
-    /// `last_window_since` is where the run starts: the cursor, or `since`
-    /// when the source has none yet.
-    ///
-    /// # Errors
-    /// [`Error::Other`] when the source was synced before from another
-    /// vendor or account (rename the source), or on a database error.
-    pub fn begin_run(
+    fn state_after_run(&self, source: &str) -> Result<SyncState> {
+        self.state(source)?.ok_or_else(|| {
+            refused(
+                &self.path,
+                format!("the sync state of source `{source}` vanished"),
+            )
+        })
+    }
+
+    fn query_f64(&self, sql: &str, vendor: &str) -> Result<Vec<f64>> {
+        let err = |e| db_error(&self.path, "cannot build the report", e);
+        let mut stmt = self.conn.prepare(sql).map_err(err)?;
+        let rows = stmt
+            .query_map([vendor], |r| r.get::<_, Option<f64>>(0))
+            .map_err(err)?;
+        let mut out = Vec::new();
+        for r in rows {
+            out.extend(r.map_err(err)?);
+        }
+        Ok(out)
+    }
+}
+
+impl SyncStore for SqliteStore {
+    fn backend(&self) -> &'static str {
+        BACKEND
+    }
+
+    fn location(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    fn path(&self) -> Option<&Path> {
+        Some(&self.path)
+    }
+
+    fn upsert(&mut self, conversations: &[Conversation]) -> Result<()> {
+        self.batch(conversations, None)
+    }
+
+    fn upsert_for_source(
+        &mut self,
+        source: &str,
+        conversations: &[Conversation],
+        messages: u64,
+    ) -> Result<()> {
+        self.batch(conversations, Some((source, messages)))
+    }
+
+    fn begin_run(
         &mut self,
         source: &str,
         vendor: &str,
@@ -423,10 +430,13 @@ impl Store {
         let mut window_since = since;
         if let Some(prev) = self.state(source)? {
             if prev.vendor != vendor || prev.account != account {
-                return Err(Error::Other(format!(
-                    "source `{source}` was synced from {}/{} and is now {vendor}/{account}: give it another name",
-                    prev.vendor, prev.account
-                )));
+                return Err(Error::SyncSource {
+                    name: source.to_owned(),
+                    problem: format!(
+                        "was synced from {}/{} and is now {vendor}/{account}: give it another name",
+                        prev.vendor, prev.account
+                    ),
+                });
             }
             window_since = prev.cursor.or(since);
         }
@@ -446,39 +456,10 @@ impl Store {
                 params![source, time_text(window_since), time_text(Some(Utc::now()))],
             )
             .map_err(err)?;
-        self.state(source)?.ok_or_else(|| {
-            Error::Other(format!(
-                "database {}: sync state vanished",
-                self.path.display()
-            ))
-        })
+        self.state_after_run(source)
     }
 
-    /// The cursor a source's next run starts from (`None`: never synced completely).
-    ///
-    /// # Errors
-    /// On a database error.
-    pub fn cursor(&self, source: &str) -> Result<Option<DateTime<Utc>>> {
-        Ok(self.state(source)?.and_then(|s| s.cursor))
-    }
-
-    /// Records the end of a run. When `complete`, the cursor moves to the
-    /// newest creation time seen minus `lookback` (never backwards).
-    ///
-    /// # Errors
-    /// On a database error.
-    #[allow(clippy::too_many_arguments)]
-    pub fn finish_run(
-        &mut self,
-        source: &str,
-        status: &str,
-        error: Option<&str>,
-        complete: bool,
-        lookback: chrono::Duration,
-        reported_total: Option<u64>,
-        reported_messages: Option<u64>,
-        shortfalls: &[String],
-    ) -> Result<SyncState> {
+    fn finish_run(&mut self, source: &str, end: &RunEnd) -> Result<SyncState> {
         let path = self.path.clone();
         let err = |e| db_error(&path, "cannot record the run", e);
         let tx = self
@@ -493,8 +474,10 @@ impl Store {
             )
             .map_err(err)?;
         let mut cursor = parse_time(cursor);
-        if complete && let Some(newest) = parse_time(newest) {
-            let next = newest - lookback;
+        if end.complete
+            && let Some(newest) = parse_time(newest)
+        {
+            let next = newest - end.lookback;
             cursor = Some(cursor.map_or(next, |c| c.max(next)));
         }
         tx.execute(
@@ -505,36 +488,19 @@ impl Store {
                 source,
                 time_text(cursor),
                 time_text(Some(Utc::now())),
-                status,
-                error,
-                reported_total.map(|n| n as i64),
-                reported_messages.map(|n| n as i64),
-                serde_json::to_string(shortfalls).unwrap_or_else(|_| "[]".into()),
+                end.status.as_str(),
+                end.error,
+                end.reported_total.map(|n| n as i64),
+                end.reported_messages.map(|n| n as i64),
+                serde_json::to_string(&end.shortfalls).unwrap_or_else(|_| "[]".into()),
             ],
         )
         .map_err(err)?;
         tx.commit().map_err(err)?;
-        self.state(source)?.ok_or_else(|| {
-            Error::Other(format!(
-                "database {}: sync state vanished",
-                self.path.display()
-            ))
-        })
+        self.state_after_run(source)
     }
 
-    /// The state of one source.
-    ///
-    /// # Errors
-    /// On a database error.
-    pub fn state(&self, source: &str) -> Result<Option<SyncState>> {
-        Ok(self.states()?.into_iter().find(|s| s.source == source))
-    }
-
-    /// The state of every source, by name.
-    ///
-    /// # Errors
-    /// On a database error.
-    pub fn states(&self) -> Result<Vec<SyncState>> {
+    fn states(&self) -> Result<Vec<SyncState>> {
         let err = |e| db_error(&self.path, "cannot read the sync state", e);
         let mut stmt = self
             .conn
@@ -571,12 +537,7 @@ impl Store {
             .map_err(err)
     }
 
-    /// Every stored conversation (from its `json` column), sorted by vendor,
-    /// account and id.
-    ///
-    /// # Errors
-    /// On a database error or a row that does not decode.
-    pub fn conversations(&self) -> Result<Vec<Conversation>> {
+    fn conversations(&self) -> Result<Vec<Conversation>> {
         let err = |e| db_error(&self.path, "cannot read conversations", e);
         let mut stmt = self
             .conn
@@ -590,56 +551,71 @@ impl Store {
         rows.iter()
             .map(|j| {
                 serde_json::from_str(j).map_err(|e| {
-                    Error::Other(format!(
-                        "database {}: a row does not decode: {e}",
-                        self.path.display()
-                    ))
+                    Error::store(
+                        BACKEND,
+                        self.path.display().to_string(),
+                        "a row does not decode",
+                        e,
+                    )
                 })
             })
             .collect()
     }
 
-    /// The underlying connection, for queries (reports, tests).
-    pub fn connection(&self) -> &Connection {
-        &self.conn
-    }
-}
-
-/// A [`Sink`] that upserts into a [`Store`] in batches.
-#[derive(Debug)]
-pub struct StoreSink {
-    store: Store,
-    buffer: Vec<Conversation>,
-}
-
-const SINK_BATCH: usize = 200;
-
-impl StoreSink {
-    /// Opens the database (see [`Store::open`]).
-    ///
-    /// # Errors
-    /// As [`Store::open`].
-    pub fn open(path: &Path) -> Result<Self> {
-        Ok(Self {
-            store: Store::open(path)?,
-            buffer: Vec::new(),
+    fn channel_counts(&self) -> Result<Vec<ChannelCount>> {
+        let err = |e| db_error(&self.path, "cannot build the report", e);
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT vendor, channel, count(*), coalesce(sum(message_count), 0)
+                 FROM conversations GROUP BY 1, 2 ORDER BY 1, 2",
+            )
+            .map_err(err)?;
+        stmt.query_map([], |r| {
+            Ok(ChannelCount {
+                vendor: r.get(0)?,
+                channel: r.get(1)?,
+                conversations: r.get::<_, i64>(2)? as u64,
+                messages: r.get::<_, i64>(3)? as u64,
+            })
         })
-    }
-}
-
-impl Sink for StoreSink {
-    fn write(&mut self, conversation: &Conversation) -> Result<()> {
-        self.buffer.push(conversation.clone());
-        if self.buffer.len() >= SINK_BATCH {
-            let batch = std::mem::take(&mut self.buffer);
-            self.store.upsert(&batch)?;
-        }
-        Ok(())
+        .map_err(err)?
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(err)
     }
 
-    fn finish(mut self: Box<Self>) -> Result<Vec<PathBuf>> {
-        let batch = std::mem::take(&mut self.buffer);
-        self.store.upsert(&batch)?;
-        Ok(vec![self.store.path.clone()])
+    fn rating_counts(&self, vendor: &str) -> Result<Vec<(String, u64)>> {
+        let err = |e| db_error(&self.path, "cannot build the report", e);
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT rating_satisfaction, count(*) FROM conversations
+                 WHERE vendor = ?1 AND rating_satisfaction IS NOT NULL GROUP BY 1 ORDER BY 1",
+            )
+            .map_err(err)?;
+        stmt.query_map([vendor], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))
+            .map_err(err)?
+            .collect::<std::result::Result<_, _>>()
+            .map_err(err)
+    }
+
+    fn measure(&self, vendor: &str, measure: Measure) -> Result<Vec<f64>> {
+        let sql = match measure {
+            Measure::FirstResponseReported => {
+                "SELECT first_response_secs FROM conversations WHERE vendor = ?1"
+            }
+            Measure::FirstResponseComputed => {
+                "SELECT (julianday(min(m.sent_at)) - julianday(c.created_at)) * 86400.0
+                 FROM conversations c JOIN messages m
+                   ON m.vendor = c.vendor AND m.account = c.account AND m.conversation_id = c.id AND m.sender_role = 'agent'
+                 WHERE c.vendor = ?1 GROUP BY c.vendor, c.account, c.id"
+            }
+            Measure::WaitReported => "SELECT wait_secs FROM conversations WHERE vendor = ?1",
+            Measure::WaitComputed => {
+                "SELECT (julianday(coalesce(assigned_at, answered_at)) - julianday(created_at)) * 86400.0
+                 FROM conversations WHERE vendor = ?1"
+            }
+        };
+        self.query_f64(sql, vendor)
     }
 }

@@ -4,9 +4,9 @@
 
 use std::sync::Mutex;
 
-use chathaul::chrono::{DateTime, Duration, TimeZone, Utc};
-use chathaul::futures::{StreamExt, stream};
-use chathaul::{
+use connector_core::chrono::{DateTime, Duration, TimeZone, Utc};
+use connector_core::futures::{StreamExt, stream};
+use connector_core::{
     Agent, Attachment, Capabilities, Channel, Connector, ConnectorInfo, Conversation,
     ConversationStream, Error, Include, Message, MessageKind, Metrics, Party, PullCounters,
     PullStats, Query, Rating, Role, Satisfaction, Sender, Status, Summary, SummaryField, TicketRef,
@@ -49,7 +49,7 @@ impl Fake {
     }
 }
 
-#[chathaul::async_trait]
+#[connector_core::async_trait]
 impl Connector for Fake {
     fn info(&self) -> &ConnectorInfo {
         &self.info
@@ -86,7 +86,11 @@ impl Connector for Fake {
         query.apply(stream::iter(out)).boxed()
     }
 
-    async fn conversation(&self, id: &str, _include: Include) -> chathaul::Result<Conversation> {
+    async fn conversation(
+        &self,
+        id: &str,
+        _include: Include,
+    ) -> connector_core::Result<Conversation> {
         self.data
             .iter()
             .find(|c| c.id == id)

@@ -1,7 +1,9 @@
-//! The facade's engine: sinks read back, the SQLite store, the sync engine
-//! (with an in-test fake connector), the config file.
+//! The engine as a user sees it: sinks read back, the SQLite store, the sync
+//! engine and the report (with an in-test fake connector).
 
-mod config;
+#[cfg(feature = "sqlite")]
 mod fake;
+#[cfg(all(feature = "csv", feature = "parquet", feature = "sqlite"))]
 mod sinks;
+#[cfg(feature = "sqlite")]
 mod sync;

@@ -2,12 +2,13 @@ use std::fs::File;
 use std::path::Path;
 
 use arrow::record_batch::RecordBatch;
-use chathaul::arrow::{
+use chathaul_engine::arrow::{
     CONVERSATION_COLUMNS, MESSAGE_COLUMNS, conversations_from_batches, conversations_schema,
     messages_schema,
 };
-use chathaul::sink::{self, TableFormat, table_paths};
-use chathaul::{Conversation, Store};
+use chathaul_engine::sink::{self, TableFormat, table_paths};
+use chathaul_engine::store::{SqliteStore, SyncStore};
+use connector_core::{Conversation, Error, ErrorKind};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::fake::conversations;
@@ -97,7 +98,7 @@ fn sqlite_reads_back_equal_and_flat_columns_match() {
     let data = conversations("fake", 25);
     let path = dir.path().join("out.sqlite");
     write_all(&path, &data);
-    let store = Store::open(&path).unwrap();
+    let store = SqliteStore::open(&path).unwrap();
     assert_eq!(store.conversations().unwrap(), data);
     let conn = store.connection();
     let n: i64 = conn
@@ -130,10 +131,10 @@ fn sqlite_reads_back_equal_and_flat_columns_match() {
 fn upsert_replaces_a_conversation_and_its_messages() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db.sqlite");
-    let mut store = Store::open(&path).unwrap();
+    let mut store = SqliteStore::open(&path).unwrap();
     let mut data = conversations("fake", 3);
     store.upsert(&data).unwrap();
-    data[1].status = Some(chathaul::Status::Open);
+    data[1].status = Some(connector_core::Status::Open);
     let kept = data[1].messages[..2].to_vec();
     data[1].set_messages(kept);
     store.upsert(&data[1..2]).unwrap();
@@ -161,7 +162,7 @@ fn foreign_and_corrupt_databases_are_refused_and_left_untouched() {
     // Not SQLite at all.
     let text = dir.path().join("notes.sqlite");
     std::fs::write(&text, "my precious notes\n").unwrap();
-    let err = Store::open(&text).unwrap_err().to_string();
+    let err = SqliteStore::open(&text).unwrap_err().to_string();
     assert!(err.contains("not a SQLite database"), "{err}");
     assert_eq!(std::fs::read(&text).unwrap(), b"my precious notes\n");
 
@@ -172,7 +173,7 @@ fn foreign_and_corrupt_databases_are_refused_and_left_untouched() {
         c.execute_batch("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO users VALUES (1, 'ann');").unwrap();
     }
     let before = std::fs::read(&foreign).unwrap();
-    let err = Store::open(&foreign).unwrap_err().to_string();
+    let err = SqliteStore::open(&foreign).unwrap_err().to_string();
     assert!(
         err.contains("chathaul did not create") && err.contains("users"),
         "{err}"
@@ -186,9 +187,93 @@ fn foreign_and_corrupt_databases_are_refused_and_left_untouched() {
     let mut bytes = b"SQLite format 3\0".to_vec();
     bytes.extend(std::iter::repeat_n(0xA5u8, 4096));
     std::fs::write(&corrupt, &bytes).unwrap();
-    let err = Store::open(&corrupt).unwrap_err().to_string();
+    let err = SqliteStore::open(&corrupt).unwrap_err().to_string();
     assert!(err.contains("broken.sqlite"), "{err}");
     assert_eq!(std::fs::read(&corrupt).unwrap(), bytes);
+}
+
+#[test]
+fn a_database_failure_names_the_file_and_keeps_the_sqlite_error_as_its_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chats.sqlite");
+    let mut store = SqliteStore::open(&path).unwrap();
+    store
+        .connection()
+        .execute_batch("DROP TABLE messages")
+        .unwrap();
+    let err = store.upsert(&conversations("fake", 2)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Store);
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "database {}: cannot write a batch: no such table: messages",
+            path.display()
+        )
+    );
+    let Error::Store {
+        backend, location, ..
+    } = &err
+    else {
+        panic!("not a store error: {err:?}")
+    };
+    assert_eq!(
+        (*backend, location.as_str()),
+        ("sqlite", &*path.to_string_lossy())
+    );
+    let cause = std::error::Error::source(&err).expect("the SQLite error is kept");
+    let sqlite = cause
+        .downcast_ref::<rusqlite::Error>()
+        .expect("as rusqlite's own error");
+    assert!(
+        matches!(sqlite, rusqlite::Error::SqliteFailure(_, Some(m)) if m == "no such table: messages"),
+        "{sqlite:?}"
+    );
+}
+
+#[test]
+fn an_output_that_cannot_be_created_names_the_file_and_keeps_the_io_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-dir");
+    for (name, format) in [
+        ("out.jsonl", "jsonl"),
+        ("out.csv", "csv"),
+        ("out.parquet", "parquet"),
+    ] {
+        let err = sink::open(Some(&missing.join(name))).err().unwrap();
+        assert_eq!(err.kind(), ErrorKind::Sink, "{err}");
+        let Error::Sink {
+            format: f, path, ..
+        } = &err
+        else {
+            panic!("not a sink error: {err:?}")
+        };
+        assert_eq!(f, format);
+        let tmp = path.as_deref().unwrap();
+        assert!(tmp.starts_with(&missing), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with(&format!("{}: cannot create: ", tmp.display())),
+            "{err}"
+        );
+        let io = std::error::Error::source(&err)
+            .and_then(|c| c.downcast_ref::<std::io::Error>())
+            .expect("the I/O error is kept");
+        assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+    }
+    // Nothing was left behind.
+    assert!(!missing.exists());
+}
+
+#[test]
+fn a_table_that_does_not_fit_the_schema_names_the_column() {
+    let (c, _) = chathaul_engine::arrow::to_record_batches(&conversations("fake", 1)).unwrap();
+    let without_id = c.project(&[0, 1]).unwrap();
+    let err = conversations_from_batches(&[without_id], &[]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Sink);
+    assert_eq!(
+        err.to_string(),
+        "arrow output: cannot read the table back: no column `id`"
+    );
 }
 
 #[test]

@@ -1,8 +1,11 @@
 use std::sync::Arc;
 
-use chathaul::chrono::Duration;
-use chathaul::sync::{DEFAULT_LOOKBACK, Prepared, Source, SyncOptions};
-use chathaul::{Connector, Live, Store, sync};
+use chathaul_engine::Live;
+use chathaul_engine::report::LeadReport;
+use chathaul_engine::store::{SqliteStore, SyncStore};
+use chathaul_engine::sync::{DEFAULT_LOOKBACK, Prepared, Source, SyncOptions, sync};
+use connector_core::chrono::Duration;
+use connector_core::{Connector, ErrorKind};
 
 use crate::fake::{Fake, conversations, t0};
 
@@ -69,7 +72,7 @@ fn a_second_run_asks_only_for_the_lookback_window() {
     // The look-back window holds the last three (newest - 24 h, - 12 h, newest).
     assert_eq!(second[0].pull.conversations, 3);
 
-    let store = Store::open(&db).unwrap();
+    let store = SqliteStore::open(&db).unwrap();
     assert_eq!(
         store.conversations().unwrap(),
         data,
@@ -103,7 +106,7 @@ fn a_failed_run_keeps_what_it_fetched_and_does_not_move_the_cursor() {
     assert_eq!(state.cursor, None);
     assert_eq!(state.last_error.as_deref(), Some(err.as_str()));
     assert_eq!(
-        Store::open(&db).unwrap().conversations().unwrap(),
+        SqliteStore::open(&db).unwrap().conversations().unwrap(),
         data[..7].to_vec(),
         "every fetched batch was kept"
     );
@@ -118,7 +121,10 @@ fn a_failed_run_keeps_what_it_fetched_and_does_not_move_the_cursor() {
         "the rerun asks for the failed window again"
     );
     assert!(reports[0].pull.complete());
-    assert_eq!(Store::open(&db).unwrap().conversations().unwrap(), data);
+    assert_eq!(
+        SqliteStore::open(&db).unwrap().conversations().unwrap(),
+        data
+    );
 }
 
 #[test]
@@ -142,7 +148,11 @@ fn a_shortfall_is_reported_recorded_and_holds_the_cursor() {
         "{}",
         r.pull.summary_line()
     );
-    let state = Store::open(&db).unwrap().state("main").unwrap().unwrap();
+    let state = SqliteStore::open(&db)
+        .unwrap()
+        .state("main")
+        .unwrap()
+        .unwrap();
     assert_eq!(state.last_status, "incomplete");
     assert_eq!(state.cursor, None);
     assert_eq!(state.reported_total, Some(12));
@@ -173,7 +183,7 @@ fn sources_sync_concurrently_into_one_database() {
             .collect::<Vec<_>>(),
         vec![15, 9]
     );
-    let store = Store::open(&db).unwrap();
+    let store = SqliteStore::open(&db).unwrap();
     let mut expected = a;
     expected.extend(b);
     assert_eq!(store.conversations().unwrap(), expected);
@@ -216,14 +226,16 @@ fn a_source_that_changes_account_is_refused() {
         err.contains("source `main` was synced from fake/acme and is now fake/globex"),
         "{err}"
     );
+    // Renaming the source is the fix: a configuration error.
+    assert_eq!(reports[0].pull.error_kind, Some(ErrorKind::Config));
 }
 
 #[test]
 fn the_lead_report_counts_and_medians() {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(&dir.path().join("r.sqlite")).unwrap();
+    let mut store = SqliteStore::open(&dir.path().join("r.sqlite")).unwrap();
     store.upsert(&conversations("fake", 10)).unwrap();
-    let report = chathaul::report::LeadReport::from_store(&store).unwrap();
+    let report = LeadReport::from_store(&store).unwrap();
     // Channels: ids 4 and 9 are `line`, the rest web.
     let rows: Vec<(String, u64, u64)> = report
         .channels

@@ -1,0 +1,21 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+
+#[cfg(feature = "arrow")]
+pub mod arrow;
+pub mod columns;
+pub mod config;
+pub mod pull;
+pub mod report;
+pub mod sink;
+pub mod store;
+pub mod sync;
+
+pub use pull::{Live, PullReport, pull};
+pub use sink::{Format, Sink};
+#[cfg(feature = "sqlite")]
+pub use store::{SqliteStore, Store};
+pub use store::{SyncState, SyncStore};
+#[cfg(feature = "sqlite")]
+pub use sync::sync;
+pub use sync::{Prepared, Source, SourceReport, SyncOptions, sync_into};
