@@ -1,13 +1,16 @@
 """The exceptions of chathaul: one hierarchy rooted at :class:`Error`.
 
 The Rust side raises these with the Rust error's message; the details it
-knows (vendor, endpoint, page, JSON path, HTTP status, Retry-After) are
-attributes. ``except chathaul.Error`` catches them all.
+knows (vendor, endpoint, page, JSON path, HTTP status, Retry-After, database,
+file) are attributes. ``except chathaul.Error`` catches them all.
+
+Which class each error kind raises is decided here and only here, in
+:data:`ERROR_CLASSES`: the Rust side asks :func:`error_class` for it.
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 __all__ = [
     "Error",
@@ -17,6 +20,13 @@ __all__ = [
     "DecodeError",
     "ApiError",
     "TransportError",
+    "UnsupportedError",
+    "IoError",
+    "StoreError",
+    "SinkError",
+    "ClosedError",
+    "InternalError",
+    "ERROR_CLASSES",
     "error_class",
 ]
 
@@ -28,7 +38,9 @@ class Error(Exception):
         message: the Rust error's text (also ``str(error)``).
         kind: the stable machine-readable kind (``auth``, ``rate_limit``,
             ``decode``, ``api``, ``paging``, ``transport``, ``config``,
-            ``query``, ``unsupported``, ``io``, ``other``).
+            ``query``, ``unsupported``, ``io``, ``store``, ``sink``,
+            ``internal``, ``closed``, ``other``): the keys of
+            :data:`ERROR_CLASSES`.
         vendor: the connector the error is about, if any.
         endpoint, page: where it happened, when it applies.
     """
@@ -125,22 +137,110 @@ class TransportError(Error):
         super().__init__(message, **kw)
 
 
+class UnsupportedError(Error):
+    """What was asked is not supported: by the vendor's API, or by this build of chathaul."""
+
+    def __init__(self, message: str, **kw: Any) -> None:
+        kw.setdefault("kind", "unsupported")
+        super().__init__(message, **kw)
+
+
+class IoError(Error, OSError):
+    """A local file could not be read (a config file), or a thread not started."""
+
+    def __init__(self, message: str, **kw: Any) -> None:
+        kw.setdefault("kind", "io")
+        super().__init__(message, **kw)
+
+
+class StoreError(Error):
+    """The database failed, or refused a file that is not a chathaul database.
+
+    ``backend`` is the store (``sqlite``) and ``location`` the database's file
+    (or its URL, without a password).
+    """
+
+    def __init__(
+        self, message: str, *, backend: Optional[str] = None, location: Optional[str] = None, **kw: Any
+    ) -> None:
+        kw.setdefault("kind", "store")
+        super().__init__(message, **kw)
+        self.backend = backend
+        self.location = location
+
+
+class SinkError(Error):
+    """An output failed: a file that cannot be written, a table that does not fit the schema.
+
+    ``format`` is the output's format (``jsonl``, ``csv``, ``parquet``,
+    ``arrow``) and ``path`` its file, if any.
+    """
+
+    def __init__(self, message: str, *, format: Optional[str] = None, path: Optional[str] = None, **kw: Any) -> None:
+        kw.setdefault("kind", "sink")
+        super().__init__(message, **kw)
+        self.format = format
+        self.path = path
+
+
+class ClosedError(Error, ValueError):
+    """Something was used after it was closed (a :class:`chathaul.Simulator`)."""
+
+    def __init__(self, message: str, **kw: Any) -> None:
+        kw.setdefault("kind", "closed")
+        super().__init__(message, **kw)
+
+
+class InternalError(Error, RuntimeError):
+    """chathaul itself failed: a task that panicked, a database writer that stopped."""
+
+    def __init__(self, message: str, **kw: Any) -> None:
+        kw.setdefault("kind", "internal")
+        super().__init__(message, **kw)
+
+
 # Shown (and pickled) as chathaul.X, where users catch them.
-for _cls in (Error, ConfigError, AuthError, RateLimitError, DecodeError, ApiError, TransportError):
+for _cls in (
+    Error,
+    ConfigError,
+    AuthError,
+    RateLimitError,
+    DecodeError,
+    ApiError,
+    TransportError,
+    UnsupportedError,
+    IoError,
+    StoreError,
+    SinkError,
+    ClosedError,
+    InternalError,
+):
     _cls.__module__ = "chathaul"
 
-_BY_KIND = {
+#: The exception class of every error kind (``chathaul._native.error_kinds()``
+#: lists the kinds the Rust side raises; a test checks each is here).
+ERROR_CLASSES: Mapping[str, type[Error]] = {
     "auth": AuthError,
     "rate_limit": RateLimitError,
-    "decode": DecodeError,
     "api": ApiError,
-    "paging": ApiError,
     "transport": TransportError,
+    "decode": DecodeError,
+    "paging": ApiError,
     "config": ConfigError,
     "query": ConfigError,
+    "unsupported": UnsupportedError,
+    "io": IoError,
+    "store": StoreError,
+    "sink": SinkError,
+    "internal": InternalError,
+    "closed": ClosedError,
+    "other": Error,
 }
 
 
 def error_class(kind: Optional[str]) -> type[Error]:
-    """The exception class for an error kind (as in a sync report's ``error_kind``)."""
-    return _BY_KIND.get(kind or "", Error)
+    """The exception class for an error kind (as in a sync report's ``error_kind``).
+
+    A kind this table does not know (from a newer native module) is a plain :class:`Error`.
+    """
+    return ERROR_CLASSES.get(kind or "", Error)

@@ -8,6 +8,8 @@ from typing import Iterator
 import pytest
 
 import chathaul
+from chathaul import _native
+from chathaul.errors import ERROR_CLASSES, error_class
 
 
 @pytest.fixture(scope="module")
@@ -24,11 +26,48 @@ def test_the_hierarchy() -> None:
         chathaul.DecodeError,
         chathaul.ApiError,
         chathaul.TransportError,
+        chathaul.UnsupportedError,
+        chathaul.IoError,
+        chathaul.StoreError,
+        chathaul.SinkError,
+        chathaul.ClosedError,
+        chathaul.InternalError,
     ):
         assert issubclass(cls, chathaul.Error) and issubclass(cls, Exception)
         assert cls.__module__ == "chathaul"
     assert issubclass(chathaul.ConfigError, ValueError)
+    assert issubclass(chathaul.IoError, OSError)
+    assert issubclass(chathaul.ClosedError, ValueError)
+    assert issubclass(chathaul.InternalError, RuntimeError)
     assert not issubclass(chathaul.AuthError, chathaul.ConfigError)
+
+
+def test_every_kind_the_rust_side_raises_has_its_class_in_the_one_table() -> None:
+    kinds = _native.error_kinds()
+    assert len(kinds) == len(set(kinds))
+    assert set(kinds) == set(ERROR_CLASSES), "errors.ERROR_CLASSES and chathaul::ErrorKind::ALL differ"
+    for kind in kinds:
+        cls = error_class(kind)
+        assert issubclass(cls, chathaul.Error)
+        # Only the unsorted rest falls back to the base class.
+        assert (cls is chathaul.Error) == (kind == "other"), kind
+        err = cls("text", kind=kind)
+        assert (err.kind, str(err)) == (kind, "text")
+    assert error_class(None) is chathaul.Error
+    assert error_class("a-kind-from-a-newer-build") is chathaul.Error
+
+
+def test_a_file_that_is_not_a_database_raises_store_error_naming_it(tmp_path: object) -> None:
+    db = f"{tmp_path}/notes.sqlite"
+    with open(db, "w") as f:
+        f.write("my notes, not a database\n")
+    with chathaul.Simulator(conversations=2) as sim, pytest.raises(chathaul.StoreError) as e:
+        chathaul.sync(sim, db=db, progress=False)
+    err = e.value
+    assert (err.kind, err.backend, err.location) == ("store", "sqlite", db)
+    assert str(err).startswith(f"database {db}: not a SQLite database"), str(err)
+    with open(db) as f:
+        assert f.read() == "my notes, not a database\n"
 
 
 def test_wrong_credentials_raise_auth_error(plain: chathaul.Simulator) -> None:
@@ -105,6 +144,10 @@ def test_errors_pickle_and_keep_their_class() -> None:
     assert type(back) is chathaul.RateLimitError
     assert str(back) == "kf5: rate limited"
     assert (back.retry_after, back.vendor) == (2.5, "kf5")
+    store = chathaul.StoreError("database x.sqlite: cannot write", backend="sqlite", location="x.sqlite")
+    back_store = pickle.loads(pickle.dumps(store))
+    assert type(back_store) is chathaul.StoreError
+    assert (str(back_store), back_store.location) == ("database x.sqlite: cannot write", "x.sqlite")
 
 
 def test_a_closed_simulator_says_so() -> None:
@@ -112,8 +155,9 @@ def test_a_closed_simulator_says_so() -> None:
     sim.close()
     sim.close()  # idempotent
     assert not sim.running
-    with pytest.raises(chathaul.Error, match="^the simulator is closed$"):
+    with pytest.raises(chathaul.ClosedError, match="^the simulator is closed$") as e:
         sim.config("kf5")
+    assert e.value.kind == "closed"
 
 
 def test_secrets_stay_out_of_reprs_reports_and_errors(tmp_path: object) -> None:

@@ -197,7 +197,7 @@ impl PyConnector {
             Ok(Err(e)) => Err(to_pyerr(py, &e)),
             Err(join) => Err(to_pyerr(
                 py,
-                &Error::Other(format!("the fetch task failed: {join}")),
+                &Error::internal("the fetch task failed", join),
             )),
         }
     }

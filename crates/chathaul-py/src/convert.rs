@@ -47,8 +47,10 @@ pub(crate) fn to_py<'py, T: serde::Serialize>(
     py: Python<'py>,
     value: &T,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let v = serde_json::to_value(value)
-        .map_err(|e| crate::errors::to_pyerr(py, &Error::Other(e.to_string())))?;
+    let v = serde_json::to_value(value).map_err(|e| {
+        let context = "cannot convert a value for Python";
+        crate::errors::to_pyerr(py, &Error::internal(context, e))
+    })?;
     json_to_py(py, &v)
 }
 

@@ -1,24 +1,14 @@
-//! Rust errors → the Python exceptions of `chathaul.errors`, picked by
-//! [`chathaul::Error::kind`], raised with the Rust error's message and its
-//! details (vendor, endpoint, page, path, status, retry-after) as attributes.
+//! Rust errors → the Python exceptions of `chathaul.errors`, raised with the
+//! Rust error's message and its details (vendor, endpoint, page, path,
+//! status, retry-after, database, file) as attributes.
+//!
+//! The class of each kind is chosen in one place, the table in
+//! `python/chathaul/errors.py`: this side asks `error_class(kind)` for it.
 
 use chathaul::Error;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-
-/// The class name in `chathaul.errors` for an error kind.
-pub(crate) fn class_for(kind: &str) -> &'static str {
-    match kind {
-        "auth" => "AuthError",
-        "rate_limit" => "RateLimitError",
-        "decode" => "DecodeError",
-        "api" | "paging" => "ApiError",
-        "transport" => "TransportError",
-        "config" | "query" => "ConfigError",
-        _ => "Error",
-    }
-}
 
 /// The keyword details of an error (from its innermost cause).
 fn details<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyDict>> {
@@ -79,6 +69,19 @@ fn details<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyDict>> {
             d.set_item("path", field)?;
         }
         Error::Config { field, .. } => d.set_item("field", field)?,
+        Error::ConfigFile { path, .. } => d.set_item("file", path.display().to_string())?,
+        Error::SyncSource { name, .. } => d.set_item("source", name)?,
+        Error::Store {
+            backend, location, ..
+        } => {
+            d.set_item("backend", backend)?;
+            d.set_item("location", location)?;
+        }
+        Error::Sink { format, path, .. } => {
+            d.set_item("format", format)?;
+            d.set_item("path", path.as_ref().map(|p| p.display().to_string()))?;
+        }
+        Error::FeatureDisabled { feature, .. } => d.set_item("feature", feature)?,
         _ => {}
     }
     Ok(d)
@@ -89,7 +92,7 @@ pub(crate) fn to_pyerr(py: Python<'_>, e: &Error) -> PyErr {
     let message = e.to_string();
     let build = || -> PyResult<PyErr> {
         let module = py.import("chathaul.errors")?;
-        let class = module.getattr(class_for(e.kind().as_str()))?;
+        let class = module.call_method1("error_class", (e.kind().as_str(),))?;
         let instance = class.call((message.as_str(),), Some(&details(py, e)?))?;
         Ok(PyErr::from_value(instance))
     };

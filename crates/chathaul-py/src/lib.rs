@@ -24,8 +24,10 @@ fn connectors(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
         let d = PyDict::new(py);
         d.set_item("name", factory.name)?;
         d.set_item("description", factory.description)?;
-        let caps = serde_json::to_value(factory.capabilities)
-            .map_err(|e| to_pyerr(py, &chathaul::Error::Other(e.to_string())))?;
+        let caps = serde_json::to_value(factory.capabilities).map_err(|e| {
+            let context = format!("cannot describe the capabilities of {}", factory.name);
+            to_pyerr(py, &chathaul::Error::internal(context, e))
+        })?;
         d.set_item("capabilities", convert::json_to_py(py, &caps)?)?;
         let fields = PyList::empty(py);
         for field in factory.all_fields() {
@@ -50,6 +52,16 @@ fn linked_vendors() -> Vec<&'static str> {
     chathaul::LINKED_VENDORS.to_vec()
 }
 
+/// The stable name of every error kind the Rust side can raise
+/// (`chathaul::ErrorKind::ALL`): each must have a class in `chathaul.errors`.
+#[pyfunction]
+fn error_kinds() -> Vec<&'static str> {
+    chathaul::ErrorKind::ALL
+        .iter()
+        .map(|k| k.as_str())
+        .collect()
+}
+
 /// The Arrow schemas of the two tables, `(conversations, messages)`, as
 /// `pyarrow.Schema`s.
 #[pyfunction]
@@ -65,6 +77,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(connectors, m)?)?;
     m.add_function(wrap_pyfunction!(linked_vendors, m)?)?;
+    m.add_function(wrap_pyfunction!(error_kinds, m)?)?;
     m.add_function(wrap_pyfunction!(connector::connect, m)?)?;
     m.add_class::<connector::PyConnector>()?;
     m.add_class::<connector::ConversationIterator>()?;

@@ -30,7 +30,9 @@ impl PySimulator {
             Some(sim) => Ok(f(sim)),
             None => Err(to_pyerr(
                 py,
-                &Error::Other("the simulator is closed".into()),
+                &Error::Closed {
+                    what: "simulator".into(),
+                },
             )),
         }
     }

@@ -171,10 +171,7 @@ pub(crate) fn sync<'py>(
         Ok(Ok(reports)) => reports,
         Ok(Err(e)) => return Err(to_pyerr(py, &e)),
         Err(join) => {
-            return Err(to_pyerr(
-                py,
-                &Error::Other(format!("the sync task failed: {join}")),
-            ));
+            return Err(to_pyerr(py, &Error::internal("the sync task failed", join)));
         }
     };
     let out = PyList::empty(py);
