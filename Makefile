@@ -6,12 +6,12 @@
 CARGO ?= cargo
 INSTA_VERSION := 1.49.0
 
-.PHONY: demo test test-rust lint doc tools bench examples test-python package bench-tiny
+.PHONY: demo test test-rust lint features doc tools bench examples test-python package bench-tiny
 
 demo:
 	$(CARGO) run --release -p chathaul-cli -- demo
 
-test: tools lint test-rust examples doc package bench-tiny test-python
+test: tools lint features test-rust examples doc package bench-tiny test-python
 
 tools:
 	@command -v cargo-insta >/dev/null 2>&1 || $(CARGO) install cargo-insta --locked --version $(INSTA_VERSION)
@@ -19,6 +19,19 @@ tools:
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# `chathaul` without default features is the model, the registry and the
+# connectors' core: it must not compile Arrow, Parquet, SQLite or TOML. And the
+# engine builds with no feature and with each feature alone, so no `cfg` rots.
+HEAVY := ^(arrow|parquet|rusqlite|libsqlite3-sys|toml)[a-z0-9_-]* v
+ENGINE_FEATURES := arrow csv parquet sqlite config
+features:
+	@if $(CARGO) tree -p chathaul --no-default-features -e normal --prefix none | grep -E '$(HEAVY)'; then \
+		echo "error: chathaul --no-default-features depends on the crates above"; exit 1; fi
+	$(CARGO) check -q -p chathaul --no-default-features
+	$(CARGO) check -q -p chathaul-engine --no-default-features
+	@for f in $(ENGINE_FEATURES); do echo "== chathaul-engine --features $$f"; \
+		$(CARGO) check -q -p chathaul-engine --no-default-features --features $$f || exit 1; done
 
 # `cargo insta test` runs every Rust test (unit, integration, doc) and fails on a
 # stale, missing or unreferenced snapshot.
