@@ -78,7 +78,15 @@ impl Connector for Toy {
     async fn conversation(&self, id: &str, _include: Include) -> Result<Conversation> {
         match id.parse::<u64>() {
             Ok(n) if (1..=self.count).contains(&n) => Ok(self.make(n)),
-            _ => Err(Error::Other(format!("toy: no conversation {id}"))),
+            // What a vendor's API answers for an id it does not hold.
+            _ => Err(Error::Api {
+                vendor: "toy",
+                endpoint: format!("/conversations/{id}"),
+                page: 0,
+                status: 404,
+                code: None,
+                message: format!("no conversation {id}"),
+            }),
         }
     }
 }
