@@ -6,6 +6,7 @@ __all__ = [
     "__version__",
     "connectors",
     "linked_vendors",
+    "error_kinds",
     "connect",
     "Connector",
     "ConversationIterator",
