@@ -39,7 +39,8 @@ fn db_error(path: &Path, what: &str, e: rusqlite::Error) -> Error {
     Error::store(BACKEND, path.display().to_string(), what, e)
 }
 
-/// A refusal with no error underneath: the file is not ours.
+/// A store error with nothing underneath: a file refused as not ours, a row
+/// that vanished.
 fn refused(path: &Path, why: String) -> Error {
     Error::Store {
         backend: BACKEND,
