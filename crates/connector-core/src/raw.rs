@@ -3,8 +3,7 @@
 //! Connectors keep every record verbatim next to its normalized form
 //! (`Conversation::raw`, `Message::raw`). Holding it as text rather than as a
 //! `serde_json::Value` tree means a record is copied once (one allocation)
-//! instead of being rebuilt node by node, which is most of the cost of
-//! decoding a page; sinks write it out as it is.
+//! instead of being rebuilt node by node; sinks write it out as it is.
 
 use std::fmt;
 
@@ -13,33 +12,31 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-/// A JSON value kept as compact text: always valid JSON, never containing a
-/// line break (so it can sit on one JSONL line).
+/// A JSON value kept as its text: byte for byte as received, made compact
+/// only when it spans lines (so it can always sit on one JSONL line).
 ///
-/// Serializing with `serde_json` writes the text verbatim (through
-/// `serde_json`'s raw-value mechanism, as its own `RawValue` does);
-/// `serde_json::to_value` parses it. Other serde formats should serialize
-/// [`RawJson::to_value`] instead. Equality is JSON equality: `{"a": 1}`
-/// equals `{"a":1}`.
+/// It is a [`serde_json`] [`RawValue`] and serializes as one: `serde_json`
+/// writes the text verbatim, `serde_json::to_value` parses it. Other serde
+/// formats see whatever `RawValue` shows them (they should serialize
+/// [`RawJson::to_value`] instead). Two values are equal when their texts
+/// are: a record kept as received compares as received (compare
+/// [`RawJson::to_value`]s for JSON equality; `RawJson == Value` does).
 #[derive(Clone)]
-pub struct RawJson(Box<str>);
-
-/// The name under which `serde_json` passes raw JSON text through its
-/// serializers: its `RawValue` serializes as a one-field struct of this name
-/// and field. Should a `serde_json` release change it, `RawJson` would come
-/// out as an object holding a string, which the tests below catch.
-const RAW_TOKEN: &str = "$serde_json::private::RawValue";
+pub struct RawJson(Box<RawValue>);
 
 impl RawJson {
     /// JSON `null`.
     pub fn null() -> Self {
-        Self("null".into())
+        Self(RawValue::NULL.to_owned())
     }
 
     /// Copies a raw value (a record borrowed from a page), made compact when
     /// it spans lines.
     pub fn from_raw(raw: &RawValue) -> Self {
-        Self::valid(raw.get())
+        match compacted(raw.get()) {
+            None => Self(raw.to_owned()),
+            Some(text) => Self::from_compact(text, || raw.to_owned()),
+        }
     }
 
     /// Parses and keeps JSON text (made compact when it spans lines).
@@ -47,44 +44,34 @@ impl RawJson {
     /// # Errors
     /// When `text` is not one JSON value.
     pub fn parse(text: &str) -> Result<Self, serde_json::Error> {
-        let raw = RawValue::from_string(text.trim().to_owned())?;
-        Ok(Self::valid_owned(raw.into()))
+        RawValue::from_string(text.trim().to_owned()).map(Self::from)
     }
 
     /// The compact JSON text of a value.
     pub fn from_value(value: &Value) -> Self {
-        Self(value.to_string().into_boxed_str())
+        Self::from_compact(value.to_string(), || RawValue::NULL.to_owned())
     }
 
-    /// Keeps text already known to be one JSON value (a record `serde_json`
-    /// has just read, or a raw value), copied.
-    pub(crate) fn valid(text: &str) -> Self {
-        // A line break in valid JSON is always whitespace between tokens
-        // (strings cannot hold one unescaped): only then is there anything
-        // to squeeze out. Single-line records are kept byte for byte.
-        if memchr::memchr2(b'\n', b'\r', text.as_bytes()).is_none() {
-            return Self(text.into());
-        }
-        Self(minify(text).into_boxed_str())
-    }
-
-    /// [`RawJson::valid`] for text already owned.
-    pub(crate) fn valid_owned(text: Box<str>) -> Self {
-        if memchr::memchr2(b'\n', b'\r', text.as_bytes()).is_none() {
-            return Self(text);
-        }
-        Self(minify(&text).into_boxed_str())
+    /// Text made compact from valid JSON is valid JSON: `or` is never
+    /// called, it only spares a panic that cannot happen.
+    fn from_compact(text: String, or: impl FnOnce() -> Box<RawValue>) -> Self {
+        Self(RawValue::from_string(text).unwrap_or_else(|_| or()))
     }
 
     /// The JSON text.
     pub fn get(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The value as `serde_json`'s raw value.
+    pub fn as_raw(&self) -> &RawValue {
         &self.0
     }
 
     /// The value parsed into a tree.
     pub fn to_value(&self) -> Value {
-        // The text was checked to be JSON when it was made; a value too deep
-        // for the parser's recursion limit is kept as its text.
+        // The text is JSON; a value too deep for the parser's recursion
+        // limit is kept as its text.
         serde_json::from_str(self.get()).unwrap_or_else(|_| Value::String(self.get().to_owned()))
     }
 
@@ -102,8 +89,14 @@ impl RawJson {
     }
 }
 
-/// Drops the whitespace between tokens of valid JSON text.
-fn minify(text: &str) -> String {
+/// Valid JSON text without the blanks between its tokens, when it spans
+/// lines; `None` when it does not (single-line records are kept byte for
+/// byte). A line break in valid JSON is always a blank between tokens
+/// (strings cannot hold one unescaped).
+fn compacted(text: &str) -> Option<String> {
+    if memchr::memchr2(b'\n', b'\r', text.as_bytes()).is_none() {
+        return None;
+    }
     let mut out = String::with_capacity(text.len());
     let (mut in_string, mut escaped) = (false, false);
     for ch in text.chars() {
@@ -120,7 +113,7 @@ fn minify(text: &str) -> String {
             out.push(ch);
         }
     }
-    out
+    Some(out)
 }
 
 impl Default for RawJson {
@@ -131,7 +124,7 @@ impl Default for RawJson {
 
 impl PartialEq for RawJson {
     fn eq(&self, other: &Self) -> bool {
-        self.get() == other.get() || self.to_value() == other.to_value()
+        self.get() == other.get()
     }
 }
 
@@ -162,7 +155,10 @@ impl From<Value> for RawJson {
 impl From<Box<RawValue>> for RawJson {
     /// Takes a raw value as it is (made compact when it spans lines).
     fn from(raw: Box<RawValue>) -> Self {
-        Self::valid_owned(raw.into())
+        match compacted(raw.get()) {
+            None => Self(raw),
+            Some(text) => Self::from_compact(text, || raw.clone()),
+        }
     }
 }
 
@@ -172,12 +168,15 @@ impl From<&RawValue> for RawJson {
     }
 }
 
+impl From<RawJson> for Box<RawValue> {
+    fn from(raw: RawJson) -> Self {
+        raw.0
+    }
+}
+
 impl Serialize for RawJson {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let mut raw = s.serialize_struct(RAW_TOKEN, 1)?;
-        raw.serialize_field(RAW_TOKEN, self.get())?;
-        raw.end()
+        self.0.serialize(s)
     }
 }
 
@@ -229,15 +228,21 @@ mod tests {
         assert_eq!(b.get(), r#"{"r_id":8,"s":"two  spaces\r\n"}"#);
         assert_eq!(b, json!({"r_id": 8, "s": "two  spaces\r\n"}));
         assert_eq!(b.field("r_id"), Some(json!(8)));
-        // JSON equality, not text equality.
-        assert_eq!(
-            RawJson::parse(r#"{ "a" : 1 }"#).unwrap(),
-            RawJson::from(json!({"a": 1}))
-        );
+        // Text equality: kept as received, compared as received; JSON
+        // equality against a value.
+        let spaced = RawJson::parse(r#"{ "a" : 1 }"#).unwrap();
+        assert_eq!(spaced.get(), r#"{ "a" : 1 }"#);
+        assert_ne!(spaced, RawJson::from(json!({"a": 1})));
+        assert_eq!(spaced, json!({"a": 1}));
+        assert_eq!(spaced.to_value(), RawJson::from(json!({"a": 1})).to_value());
+        assert_eq!(RawJson::from(json!({"a": 1})).get(), r#"{"a":1}"#);
         assert_ne!(
             RawJson::from(json!({"a": 1})),
             RawJson::from(json!({"a": 2}))
         );
+        // Owned raw values are compacted the same way.
+        let owned = RawValue::from_string("[1,\n 2]".to_owned()).unwrap();
+        assert_eq!(RawJson::from(owned).get(), "[1,2]");
     }
 
     #[test]
