@@ -11,7 +11,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 
 use crate::time::WireTime;
 use serde::de::{self, Deserializer, Visitor};
@@ -321,33 +321,88 @@ pub fn opt_wire_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<WireTime>
         .map_err(de::Error::custom)
 }
 
-/// [`opt_wire_time`] on plain text.
+/// [`opt_wire_time`] on plain text: `yyyy-M-d`, then optionally a blank or
+/// a `T` and `H:m` or `H:m:s` (a fraction allowed), then optionally an
+/// offset (`Z`, `+08:00`, `+0800`). Zero padding is optional throughout;
+/// blanks around the text are ignored.
 ///
 /// # Errors
-/// The local form's error ("expected a date-time like …") when the text is
-/// neither form.
+/// "expected a date-time like …" naming the text when it is none of these.
 pub fn parse_wire_time(text: &str) -> Result<Option<WireTime>, String> {
-    match parse_naive_datetime(text) {
-        Ok(t) => Ok(t.map(WireTime::Local)),
-        Err(e) => parse_offset_datetime(text.trim())
-            .map(|t| Some(WireTime::Instant(t)))
-            .ok_or(e),
+    let t = text.trim();
+    if t.starts_with("0000-00-00") {
+        return Ok(None);
     }
+    read_wire_time(t).map(Some).ok_or_else(|| {
+        format!(
+            "expected a date-time like 2017-08-23 12:23:12, got `{}`",
+            clip(text)
+        )
+    })
 }
 
-/// A date-time with an offset, as a UTC instant: RFC 3339 ([`parse_utc`]),
-/// or with a space for the `T`, or an offset without its colon (`+0800`).
-fn parse_offset_datetime(text: &str) -> Option<DateTime<Utc>> {
-    if let Ok(t) = parse_utc(text) {
-        return Some(t);
+/// The parts of a vendor's time, as chrono's parser reads them. Each
+/// number may come with or without zero padding.
+mod wire_time_items {
+    use chrono::format::{Fixed, Item, Numeric, Pad};
+
+    pub(super) const DATE: &[Item<'static>] = &[
+        Item::Numeric(Numeric::Year, Pad::Zero),
+        Item::Literal("-"),
+        Item::Numeric(Numeric::Month, Pad::Zero),
+        Item::Literal("-"),
+        Item::Numeric(Numeric::Day, Pad::Zero),
+    ];
+    pub(super) const CLOCK: &[Item<'static>] = &[
+        Item::Numeric(Numeric::Hour, Pad::Zero),
+        Item::Literal(":"),
+        Item::Numeric(Numeric::Minute, Pad::Zero),
+    ];
+    pub(super) const SECONDS: &[Item<'static>] = &[
+        Item::Literal(":"),
+        Item::Numeric(Numeric::Second, Pad::Zero),
+        Item::Fixed(Fixed::Nanosecond),
+    ];
+    /// `Z`, `+08:00` or `+0800`.
+    pub(super) const OFFSET: &[Item<'static>] = &[Item::Fixed(Fixed::TimezoneOffsetZ)];
+}
+
+/// Reads a trimmed vendor time; `None` when it is not one.
+fn read_wire_time(t: &str) -> Option<WireTime> {
+    use chrono::format::{Parsed, parse_and_remainder};
+    use wire_time_items::{CLOCK, DATE, OFFSET, SECONDS};
+    // Four digits of year: chrono would read `17-8-23` as the year 17.
+    let b = t.as_bytes();
+    if b.len() < 5 || !b[..4].iter().all(u8::is_ascii_digit) || b[4] != b'-' {
+        return None;
     }
-    let spaced = text.replacen('T', " ", 1);
-    match DateTime::parse_from_str(&spaced, "%Y-%m-%d %H:%M:%S%.f%z") {
-        Ok(t) => Some(t.with_timezone(&Utc)),
-        Err(_) => NaiveDateTime::parse_from_str(&spaced, "%Y-%m-%d %H:%M:%S%.fZ")
-            .ok()
-            .map(|t| t.and_utc()),
+    let mut date = Parsed::new();
+    let rest = parse_and_remainder(&mut date, t, DATE.iter()).ok()?;
+    let date = date.to_naive_date().ok()?;
+    let Some(rest) = rest.strip_prefix([' ', 'T']) else {
+        return rest
+            .is_empty()
+            .then(|| WireTime::Local(date.and_time(NaiveTime::MIN)));
+    };
+    let mut clock = Parsed::new();
+    let mut rest = parse_and_remainder(&mut clock, rest, CLOCK.iter()).ok()?;
+    if rest.starts_with(':') {
+        rest = parse_and_remainder(&mut clock, rest, SECONDS.iter()).ok()?;
     }
+    let local = date.and_time(clock.to_naive_time().ok()?);
+    if rest.is_empty() {
+        return Some(WireTime::Local(local));
+    }
+    let mut zone = Parsed::new();
+    if !parse_and_remainder(&mut zone, rest, OFFSET.iter())
+        .ok()?
+        .is_empty()
+    {
+        return None;
+    }
+    let offset = FixedOffset::east_opt(zone.offset()?)?;
+    let instant = offset.from_local_datetime(&local).single()?;
+    Some(WireTime::Instant(instant.with_timezone(&Utc)))
 }
 
 /// A duration as `HH:MM:SS` (hours may exceed 24) or as integer seconds;
@@ -380,97 +435,21 @@ pub fn parse_u64(text: &str) -> Result<u64, String> {
     })
 }
 
-/// Parses a local date-time with or without zero padding; `Ok(None)` for the
+/// Parses a local date-time with or without zero padding, as
+/// [`parse_wire_time`] reads it but without an offset; `Ok(None)` for the
 /// zero date `0000-00-00 00:00:00`.
 ///
 /// # Errors
-/// A message naming the text when it is not a date-time.
+/// A message naming the text when it is not a local date-time.
 pub fn parse_naive_datetime(text: &str) -> Result<Option<NaiveDateTime>, String> {
-    if let Some(t) = canonical_datetime(text) {
-        return Ok(Some(t));
-    }
-    let t = text.trim();
-    if t.starts_with("0000-00-00") {
-        return Ok(None);
-    }
-    let bad = || {
-        format!(
+    match parse_wire_time(text) {
+        Ok(Some(WireTime::Local(t))) => Ok(Some(t)),
+        Ok(None) => Ok(None),
+        Ok(Some(WireTime::Instant(_))) | Err(_) => Err(format!(
             "expected a date-time like 2017-08-23 12:23:12, got `{}`",
             clip(text)
-        )
-    };
-    let (date, time) = match t.split_once([' ', 'T']) {
-        Some((d, tm)) => (d, Some(tm)),
-        None => (t, None),
-    };
-    let date = parse_date(date).map_err(|_| bad())?;
-    let time = match time {
-        None => NaiveTime::MIN,
-        Some(tm) => {
-            let tm = tm.trim();
-            let mut parts = tm.splitn(3, ':');
-            let h: u32 = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
-            let m: u32 = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
-            let (s, nanos) = match parts.next() {
-                None => (0, 0),
-                Some(sec) => {
-                    let (whole, frac) = sec.split_once('.').unwrap_or((sec, ""));
-                    let s: u32 = whole.parse().map_err(|_| bad())?;
-                    let nanos = if frac.is_empty() {
-                        0
-                    } else {
-                        let digits: String = frac.chars().take(9).collect();
-                        if !digits.chars().all(|c| c.is_ascii_digit()) {
-                            return Err(bad());
-                        }
-                        format!("{digits:0<9}").parse::<u32>().map_err(|_| bad())?
-                    };
-                    (s, nanos)
-                }
-            };
-            NaiveTime::from_hms_nano_opt(h, m, s, nanos).ok_or_else(bad)?
-        }
-    };
-    Ok(Some(NaiveDateTime::new(date, time)))
-}
-
-/// The common shapes, `yyyy-M-d H:m:s` with or without zero padding (and
-/// a `T` or a blank between date and time), read byte by byte; `None` for
-/// anything else (left to the general parser, which also explains errors).
-fn canonical_datetime(text: &str) -> Option<NaiveDateTime> {
-    let b = text.as_bytes();
-    let mut at = 0;
-    // Reads 1..=max digits, then expects `sep` (or the end, for the last).
-    let mut field = |max: usize, sep: Option<&[u8]>| -> Option<u32> {
-        let start = at;
-        let mut n = 0u32;
-        while at < b.len() && b[at].is_ascii_digit() && at - start < max {
-            n = n * 10 + u32::from(b[at] - b'0');
-            at += 1;
-        }
-        if at == start {
-            return None;
-        }
-        match sep {
-            Some(seps) if at < b.len() && seps.contains(&b[at]) => at += 1,
-            Some(_) => return None,
-            None if at != b.len() => return None,
-            None => {}
-        }
-        Some(n)
-    };
-    let y = field(4, Some(b"-"))?;
-    let m = field(2, Some(b"-"))?;
-    let d = field(2, Some(b" T"))?;
-    let hh = field(2, Some(b":"))?;
-    let mm = field(2, Some(b":"))?;
-    let ss = field(2, None)?;
-    if y < 1000 {
-        return None;
+        )),
     }
-    let date = NaiveDate::from_ymd_opt(i32::try_from(y).ok()?, m, d)?;
-    let time = NaiveTime::from_hms_opt(hh, mm, ss)?;
-    Some(NaiveDateTime::new(date, time))
 }
 
 /// Parses a date with or without zero padding (`2017-8-3`, `2017-08-03`).
@@ -478,24 +457,13 @@ fn canonical_datetime(text: &str) -> Option<NaiveDateTime> {
 /// # Errors
 /// A message naming the text when it is not a date.
 pub fn parse_date(text: &str) -> Result<NaiveDate, String> {
-    let bad = || format!("expected a date like 2017-08-23, got `{}`", clip(text));
-    let mut parts = text.trim().splitn(3, '-');
-    let y: i32 = parts
-        .next()
-        .filter(|p| p.len() == 4)
-        .and_then(|p| p.parse().ok())
-        .ok_or_else(bad)?;
-    let m: u32 = parts
-        .next()
-        .filter(|p| (1..=2).contains(&p.len()))
-        .and_then(|p| p.parse().ok())
-        .ok_or_else(bad)?;
-    let d: u32 = parts
-        .next()
-        .filter(|p| (1..=2).contains(&p.len()))
-        .and_then(|p| p.parse().ok())
-        .ok_or_else(bad)?;
-    NaiveDate::from_ymd_opt(y, m, d).ok_or_else(bad)
+    match read_wire_time(text.trim()) {
+        Some(WireTime::Local(t)) if !text.trim().contains([' ', 'T']) => Ok(t.date()),
+        _ => Err(format!(
+            "expected a date like 2017-08-23, got `{}`",
+            clip(text)
+        )),
+    }
 }
 
 /// Parses `yyyy-MM-ddTHH:mm:ssZ` (any RFC 3339 instant) into UTC.
@@ -811,35 +779,34 @@ mod tests {
     }
 
     #[test]
-    fn the_fast_date_path_agrees_with_the_general_one() {
-        let cases = [
-            ("2024-01-01 15:35:48", true),
-            ("2024-1-1 5:6:7", true),
-            ("2024-01-01T15:35:48", true),
-            ("2024-02-30 10:00:00", false),
-            ("2024-01-01 24:00:00", false),
-            ("0000-00-00 00:00:00", false),
-            ("2024-01-01 15:35", false),
-            ("2024-01-01 15:35:48.5", false),
-            (" 2024-01-01 15:35:48", false),
-            ("20240-1-1 1:1:1", false),
-            ("224-1-1 1:1:1", false),
-            ("2024-001-1 1:1:1", false),
+    fn every_form_padded_or_not_and_what_is_refused() {
+        let cases: &[(&str, Option<&str>)] = &[
+            ("2024-01-01 15:35:48", Some("2024-01-01 15:35:48")),
+            ("2024-1-1 5:6:7", Some("2024-01-01 05:06:07")),
+            ("2024-01-01T15:35:48", Some("2024-01-01 15:35:48")),
+            (" 2024-01-01 15:35:48 ", Some("2024-01-01 15:35:48")),
+            ("2024-01-01 15:35", Some("2024-01-01 15:35:00")),
+            ("2024-01-01", Some("2024-01-01 00:00:00")),
+            ("2024-02-30 10:00:00", None),
+            ("2024-01-01 24:00:00", None),
+            ("2024-01-01 15:61:00", None),
+            ("2024-01-01 15:35:48 x", None),
+            ("2024-01-01X15:35:48", None),
+            ("20240-1-1 1:1:1", None),
+            ("224-1-1 1:1:1", None),
+            ("+2024-1-1 1:1:1", None),
+            ("2024-001-1 1:1:1", None),
+            ("2024-1-1 1:1:1.x", None),
         ];
-        for (text, fast) in cases {
-            let quick = canonical_datetime(text);
-            assert_eq!(quick.is_some(), fast, "{text}");
-            if let Some(t) = quick {
-                assert_eq!(parse_naive_datetime(text), Ok(Some(t)), "{text}");
-                let general = text.replace('T', " ");
-                assert_eq!(Some(t), dt_general(&general), "{text}");
-            }
+        for (text, want) in cases {
+            let got = parse_naive_datetime(text).ok().flatten();
+            assert_eq!(got, want.map(dt), "{text}");
         }
-    }
-
-    /// The general parser alone (a blank in front skips the fast path).
-    fn dt_general(text: &str) -> Option<NaiveDateTime> {
-        parse_naive_datetime(&format!(" {text}")).ok().flatten()
+        assert_eq!(parse_date("2017-8-3"), Ok(dt("2017-08-03 00:00:00").date()));
+        for bad in ["2017-08-03 10:00:00", "2017-8", "17-8-3", "2017-02-30"] {
+            let e = parse_date(bad).unwrap_err();
+            assert!(e.contains("expected a date like"), "{bad}: {e}");
+        }
     }
 
     #[test]
