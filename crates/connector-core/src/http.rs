@@ -1,8 +1,9 @@
 //! The HTTP client every vendor shares: auth, timeouts, retries with jittered
 //! exponential backoff honouring `Retry-After`, per-account pacing (adaptive
 //! concurrency and a learned rate, under the configured ceilings: see
-//! [`crate::pacing`]), a response size cap, and decoding through
-//! `serde_path_to_error` so errors name the JSON path.
+//! [`crate::pacing`]) and a response size cap. A body is handed to the
+//! caller's reader with the [`PageRef`] it came from ([`crate::decode`]
+//! decodes it, naming the JSON path in errors).
 //!
 //! Choices: retries are `backon`'s (`Retryable` with an `ExponentialBuilder`,
 //! jitter included), told when to retry by [`Error::is_retryable`], its delay
@@ -21,18 +22,13 @@ use backon::{ExponentialBuilder, Retryable};
 use base64::Engine as _;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
-use serde_json::value::RawValue;
 use tokio::time::Instant;
 use tokio_util::task::AbortOnDropHandle;
 use url::Url;
 
+use crate::decode::PageRef;
 use crate::pacing::{AccountPacing, Outcome, PacingLimits, PacingSnapshot};
-use crate::raw::RawJson;
-use crate::split;
-
 use crate::error::{Error, Result};
 use crate::lenient::{clip, clip_to};
 
@@ -213,221 +209,11 @@ impl Request {
         self.page = page;
         self
     }
-    /// The error context of this request.
-    pub fn ctx(&self, vendor: &'static str) -> Ctx {
-        Ctx {
-            vendor,
-            endpoint: self.endpoint.clone(),
-            page: self.page,
-        }
+    /// The page this request asks for, for errors about its body.
+    pub fn page_ref(&self, vendor: &'static str) -> PageRef {
+        PageRef::new(vendor, self.endpoint.clone(), self.page)
     }
 }
-
-/// Where a record came from, for error messages: vendor, endpoint, page.
-#[derive(Debug, Clone)]
-pub struct Ctx {
-    /// The connector.
-    pub vendor: &'static str,
-    /// The endpoint.
-    pub endpoint: String,
-    /// The page.
-    pub page: u32,
-}
-
-impl Ctx {
-    /// An error about one field of a record.
-    pub fn field(&self, field: impl Into<String>, message: impl Into<String>) -> Error {
-        Error::Field {
-            vendor: self.vendor,
-            endpoint: self.endpoint.clone(),
-            page: self.page,
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-
-    /// An API-level error carried in a 200 response body (a vendor error code).
-    pub fn api(&self, status: u16, code: Option<String>, message: impl Into<String>) -> Error {
-        Error::Api {
-            vendor: self.vendor,
-            endpoint: self.endpoint.clone(),
-            page: self.page,
-            status,
-            code,
-            message: message.into(),
-        }
-    }
-
-    /// Decodes a JSON value (one record of a page) into a wire type; errors
-    /// name the path below `prefix` (`chats[3]`).
-    ///
-    /// # Errors
-    /// [`Error::Decode`] naming the path.
-    pub fn decode<T: DeserializeOwned>(&self, prefix: &str, value: &Value) -> Result<T> {
-        // The fast path: path tracking costs about a fifth of decoding, and
-        // is only needed to describe a failure, so it runs only then.
-        if let Ok(v) = <T as serde::Deserialize>::deserialize(value) {
-            return Ok(v);
-        }
-        serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
-            self.decode_error(prefix, &e.path().to_string(), &e.inner().to_string(), false)
-        })
-    }
-
-    /// Decodes one record kept as raw JSON text (borrowed from its page)
-    /// into a wire type, which may borrow from it; errors name the path
-    /// below `prefix` (`chats[3]`; pass `format_args!("chats[{i}]")`: it is
-    /// only formatted when the record fails to decode).
-    ///
-    /// # Errors
-    /// [`Error::Decode`] naming the path.
-    pub fn decode_raw<'a, T: Deserialize<'a>>(
-        &self,
-        prefix: impl fmt::Display,
-        raw: &'a RawValue,
-    ) -> Result<T> {
-        match serde_json::from_str::<T>(raw.get()) {
-            Ok(v) => Ok(v),
-            Err(_) => self.decode_tracked(prefix, raw.get()),
-        }
-    }
-
-    /// Decodes one record found in its page by [`crate::split`] (its text
-    /// not yet checked to be JSON) and keeps that text as its [`RawJson`].
-    ///
-    /// `None` when the text is not JSON: the caller then reads the page with
-    /// `serde_json` alone, which says where the page breaks.
-    ///
-    /// # Errors
-    /// `Some(Err)`: [`Error::Decode`] naming the path below `prefix` of a
-    /// field that is JSON but not what was expected.
-    pub fn decode_split<'a, T: Deserialize<'a>>(
-        &self,
-        prefix: impl fmt::Display,
-        text: &'a str,
-    ) -> Option<Result<(T, RawJson)>> {
-        match serde_json::from_str::<T>(text) {
-            // Decoded, so JSON throughout.
-            Ok(v) => Some(Ok((v, RawJson::valid(text)))),
-            // A field of the wrong kind in a record that is JSON: the
-            // record's own error, as `decode_raw` gives it.
-            Err(e) if e.classify() == serde_json::error::Category::Data && split::is_json(text) => {
-                Some(
-                    self.decode_tracked(prefix, text)
-                        .map(|v| (v, RawJson::valid(text))),
-                )
-            }
-            Err(_) => None,
-        }
-    }
-
-    /// Decodes the record at `page`'s cursor ([`split::Outline::decode`]:
-    /// read once, where it stands) and keeps its text as its [`RawJson`].
-    ///
-    /// `None` when the text there is not JSON: the caller then reads the page
-    /// with `serde_json` alone, which says where the page breaks.
-    ///
-    /// # Errors
-    /// `Some(Err)`: [`Error::Decode`] naming the path below `prefix` of a
-    /// field that is JSON but not what was expected (the cursor is then
-    /// after the record).
-    pub fn decode_next<'a, T: Deserialize<'a>>(
-        &self,
-        prefix: impl fmt::Display,
-        page: &mut split::Outline<'a>,
-    ) -> Option<Result<(T, RawJson)>> {
-        match page.decode::<T>() {
-            split::Decoded::Ok(v, text) => Some(Ok((v, RawJson::valid(text)))),
-            split::Decoded::Invalid(text) => Some(
-                self.decode_tracked(prefix, text)
-                    .map(|v| (v, RawJson::valid(text))),
-            ),
-            split::Decoded::NotJson => None,
-        }
-    }
-
-    /// Decodes a record with path tracking, to say where it fails.
-    fn decode_tracked<'a, T: Deserialize<'a>>(
-        &self,
-        prefix: impl fmt::Display,
-        text: &'a str,
-    ) -> Result<T> {
-        let de = &mut serde_json::Deserializer::from_str(text);
-        serde_path_to_error::deserialize::<_, T>(de).map_err(|e| {
-            // The path says where; a line and column within one record
-            // would only add noise.
-            let inner = e.inner();
-            let text = inner.to_string();
-            let position = format!(" at line {} column {}", inner.line(), inner.column());
-            let message = text.strip_suffix(&position).unwrap_or(&text);
-            self.decode_error(&prefix.to_string(), &e.path().to_string(), message, false)
-        })
-    }
-
-    /// Decodes a whole response body (an envelope, which may borrow its
-    /// records from `body` as [`RawValue`]s). An empty body, an HTML page and
-    /// a body cut short are transient errors (worth retrying); anything else
-    /// names the JSON path where it failed.
-    ///
-    /// Errors may quote the body: [`HttpClient::get_with`] scrubs the
-    /// credential out of them.
-    ///
-    /// # Errors
-    /// [`Error::Decode`] naming the path.
-    pub fn decode_body<'a, T: Deserialize<'a>>(&self, body: &'a [u8]) -> Result<T> {
-        match body.iter().find(|b| !b.is_ascii_whitespace()) {
-            None => return Err(self.decode_error("", ".", "the response body is empty", true)),
-            Some(b'<') => {
-                let text = String::from_utf8_lossy(body);
-                let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
-                let message = format!(
-                    "expected JSON, got an HTML page: {}",
-                    clip_to(&one_line, CTX_CLIP)
-                );
-                return Err(self.decode_error("", ".", &message, true));
-            }
-            _ => {}
-        }
-        // Fast path first: the body checked to be UTF-8 once, as a whole
-        // (decoding from bytes would check every string and raw record on
-        // its own). On failure, decode again with path tracking, only to say
-        // where it failed.
-        if let Ok(text) = simdutf8::basic::from_utf8(body)
-            && let Ok(v) = serde_json::from_str::<T>(text)
-        {
-            return Ok(v);
-        }
-        let de = &mut serde_json::Deserializer::from_slice(body);
-        serde_path_to_error::deserialize::<_, T>(de).map_err(|e| {
-            // A body cut short is a transport fault in disguise: retry it.
-            let transient = e.inner().is_eof();
-            self.decode_error("", &e.path().to_string(), &e.inner().to_string(), transient)
-        })
-    }
-
-    fn decode_error(&self, prefix: &str, inner: &str, message: &str, transient: bool) -> Error {
-        let path = match inner {
-            "." if prefix.is_empty() => inner.to_owned(),
-            "." => prefix.to_owned(),
-            p if prefix.is_empty() => p.to_owned(),
-            p => format!("{prefix}.{p}"),
-        };
-        Error::Decode {
-            vendor: self.vendor,
-            endpoint: self.endpoint.clone(),
-            page: self.page,
-            path,
-            message: clip_to(message, CTX_CLIP).into_owned(),
-            transient,
-        }
-    }
-}
-
-/// How much of a quoted value [`Ctx`]'s errors keep. Wide, because a
-/// credential is scrubbed from them only later ([`HttpClient::get_with`]),
-/// which then clips to [`ERROR_CLIP`]: scrubbing before that final clip
-/// means no credential is ever cut in two and left half visible.
-const CTX_CLIP: usize = 4096;
 
 /// How much of a quoted value an error from a request keeps.
 const ERROR_CLIP: usize = 400;
@@ -779,12 +565,13 @@ impl HttpClient {
     /// statuses; [`Error::Decode`] naming the JSON path; and after the retry
     /// budget, [`Error::RetriesExhausted`] saying how many attempts failed.
     pub async fn get_json<T: DeserializeOwned>(&self, req: &Request) -> Result<Response<T>> {
-        self.get_with(req, |ctx, body| ctx.decode_body(body)).await
+        self.get_with(req, |page, body| page.decode_body(body))
+            .await
     }
 
     /// GETs a page, retrying transient failures, and hands its body to
     /// `read` (which may borrow from it, e.g. records as
-    /// [`RawValue`]s, and returns what it made of them). A transient error
+    /// `serde_json` raw values, and returns what it made of them). A transient error
     /// from `read` (a body cut short) is retried like a failed request; the
     /// credential is scrubbed from every error `read` returns.
     ///
@@ -792,12 +579,12 @@ impl HttpClient {
     /// As [`HttpClient::get_json`], and whatever `read` returns.
     pub async fn get_with<R, F>(&self, req: &Request, read: F) -> Result<Response<R>>
     where
-        F: Fn(&Ctx, &[u8]) -> Result<R>,
+        F: Fn(&PageRef, &[u8]) -> Result<R>,
     {
-        let ctx = req.ctx(self.vendor);
+        let page = req.page_ref(self.vendor);
         self.with_retries(req, || async {
             let (body, sent_at) = self.attempt(req).await?;
-            let value = read(&ctx, &body)
+            let value = read(&page, &body)
                 .inspect_err(|e| self.throttled_in_body(e, sent_at))
                 .map_err(|e| e.scrubbed(|t| clip_to(&self.scrub(t), ERROR_CLIP).into_owned()))?;
             Ok(Response {
@@ -828,13 +615,13 @@ impl HttpClient {
     /// [`Error::Other`] naming the page.
     pub async fn get_with_spawned<R, F>(&self, req: &Request, read: F) -> Result<Response<R>>
     where
-        F: Fn(&Ctx, &[u8]) -> Result<R> + Clone + Send + 'static,
+        F: Fn(&PageRef, &[u8]) -> Result<R> + Clone + Send + 'static,
         R: Send + 'static,
     {
-        let ctx = req.ctx(self.vendor);
+        let page = req.page_ref(self.vendor);
         self.with_retries(req, || async {
             let (body, sent_at) = self.attempt(req).await?;
-            let (read, at) = (read.clone(), ctx.clone());
+            let (read, at) = (read.clone(), page.clone());
             let decoded = tokio::task::spawn_blocking(move || {
                 let value = read(&at, &body)?;
                 Ok(Response {
@@ -847,7 +634,7 @@ impl HttpClient {
             .map_err(|e| {
                 Error::Other(format!(
                     "{}: decoding {} page {} failed: {e}",
-                    ctx.vendor, ctx.endpoint, ctx.page
+                    page.vendor, page.endpoint, page.page
                 ))
             })?;
             decoded.map_err(|e: Error| {

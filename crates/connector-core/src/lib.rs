@@ -2,9 +2,11 @@
 #![deny(missing_docs)]
 
 pub mod connector;
+pub mod decode;
 pub mod error;
 pub mod http;
 pub mod lenient;
+pub mod listing;
 pub mod model;
 pub mod pacing;
 pub mod paging;

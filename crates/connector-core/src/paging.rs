@@ -1,16 +1,14 @@
-//! Pagination as a `Stream` of pages, for page-number and next-link APIs.
+//! A listing's [`Page`], page fingerprints, and [`page_numbers`], the page
+//! walk of the connectors not yet on the listing engine ([`crate::listing`],
+//! which walks pages itself, reading ahead).
 //!
-//! The streams stop on an empty page, a short page (when asked), the reported
-//! total, or a missing next link; they fail — never loop — on a page that
-//! repeats the previous one, and refuse a next link to a host other than the
-//! configured one. The page-level API is public so a caller can resume from a
-//! page.
+//! The walk stops on an empty page, a short page (when asked), the reported
+//! total or "no next page"; it fails — never loops — on a page that repeats
+//! an earlier one.
 
-use std::collections::HashSet;
 use std::hash::Hash;
 
 use futures::stream::{self, BoxStream, StreamExt};
-use url::Url;
 
 use crate::error::{Error, Result};
 
@@ -131,77 +129,6 @@ where
             || n == u32::MAX;
         st.next = if done { None } else { Some(n + 1) };
         Some((Ok(page), st))
-    })
-    .boxed()
-}
-
-/// Walks a next-link listing: `fetch(url, n)` returns page `n` with its next
-/// link (absolute, or relative to the page's URL). Links to another origin
-/// than `origin`, and links already visited, are errors.
-pub fn next_links<'a, T, F, Fut>(
-    vendor: &'static str,
-    origin: Url,
-    first: Url,
-    endpoint: String,
-    fetch: F,
-) -> BoxStream<'a, Result<Page<T>>>
-where
-    T: Send + 'a,
-    F: FnMut(Url, u32) -> Fut + Send + 'a,
-    Fut: Future<Output = Result<Page<T>>> + Send + 'a,
-{
-    struct State<F> {
-        fetch: F,
-        next: Option<(Url, u32)>,
-        seen: HashSet<String>,
-        endpoint: String,
-    }
-    let mut seen = HashSet::new();
-    seen.insert(first.to_string());
-    let state = State {
-        fetch,
-        next: Some((first, 1)),
-        seen,
-        endpoint,
-    };
-    stream::unfold(state, move |mut st| {
-        let origin = origin.clone();
-        async move {
-            let (url, n) = st.next.take()?;
-            let page = match (st.fetch)(url.clone(), n).await {
-                Ok(p) => p,
-                Err(e) => return Some((Err(e), st)),
-            };
-            let paging = |message: String| Error::Paging { vendor, endpoint: st.endpoint.clone(), page: n, message };
-            if let Some(link) = page.next_link.as_deref().filter(|l| !l.trim().is_empty()) {
-                let next = match url.join(link) {
-                    Ok(u) => u,
-                    Err(e) => return Some((Err(paging(format!("next link `{}` is not a URL: {e}", crate::lenient::clip(link)))), st)),
-                };
-                if !(next.scheme() == origin.scheme()
-                    && next.host_str() == origin.host_str()
-                    && next.port_or_known_default() == origin.port_or_known_default())
-                {
-                    let host = next.host_str().unwrap_or("?").to_owned();
-                    return Some((
-                        Err(paging(format!(
-                            "next link points at another host (`{host}`); refusing to send credentials there"
-                        ))),
-                        st,
-                    ));
-                }
-                if !st.seen.insert(next.to_string()) {
-                    return Some((Err(paging("next link repeats a page already fetched; stopping instead of looping".into())), st));
-                }
-                if !page.items.is_empty() {
-                    st.next = Some((next, n + 1));
-                }
-            }
-            if page.items.is_empty() {
-                return None;
-            }
-            Some((Ok(page), st))
-        }
     })
     .boxed()
 }
@@ -342,73 +269,5 @@ mod tests {
             fingerprint_of_set(["a", "b"]),
             fingerprint_of_set(["b", "a"])
         );
-    }
-
-    async fn links(pages: Vec<(Vec<u32>, Option<&'static str>)>) -> (Result<Vec<u32>>, usize) {
-        let origin = Url::parse("http://127.0.0.1:9/api/").unwrap();
-        let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let c = calls.clone();
-        let r = next_links(
-            "test",
-            origin.clone(),
-            origin.join("list?page=1").unwrap(),
-            "/list".into(),
-            move |_url, n| {
-                c.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                let (items, next) = pages[(n - 1) as usize].clone();
-                async move {
-                    Ok(Page {
-                        next_link: next.map(String::from),
-                        ..Page::new(n, items, 0)
-                    })
-                }
-            },
-        )
-        .map_ok(|p| p.items)
-        .try_concat()
-        .await;
-        (r, calls.load(std::sync::atomic::Ordering::SeqCst))
-    }
-
-    #[tokio::test]
-    async fn next_links_follow_until_absent() {
-        let (r, calls) = links(vec![
-            (vec![1, 2], Some("list?page=2")),
-            (vec![3], Some("http://127.0.0.1:9/api/list?page=3")),
-            (vec![4], None),
-        ])
-        .await;
-        assert_eq!(r.unwrap(), [1, 2, 3, 4]);
-        assert_eq!(calls, 3);
-    }
-
-    #[tokio::test]
-    async fn next_link_to_another_host_is_refused() {
-        let (r, calls) = links(vec![
-            (vec![1], Some("https://www.bangwo8.com/api/list?page=2")),
-            (vec![2], None),
-        ])
-        .await;
-        let e = r.unwrap_err().to_string();
-        assert!(e.contains("another host (`www.bangwo8.com`)"), "{e}");
-        assert_eq!(calls, 1);
-        let (r, _) = links(vec![
-            (vec![1], Some("http://127.0.0.1:10/api/list?page=2")),
-            (vec![2], None),
-        ])
-        .await;
-        assert!(r.is_err());
-    }
-
-    #[tokio::test]
-    async fn repeating_next_link_is_an_error() {
-        let (r, calls) = links(vec![
-            (vec![1], Some("list?page=2")),
-            (vec![2], Some("list?page=2")),
-            (vec![3], None),
-        ])
-        .await;
-        assert!(r.unwrap_err().to_string().contains("repeats"));
-        assert_eq!(calls, 2);
     }
 }

@@ -23,8 +23,6 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use crate::RawJson;
-
 /// A cursor over a JSON text that walks its outline in one pass: it enters
 /// the objects and arrays the caller asks it to, and hands over any other
 /// value as its text, skipped without being checked.
@@ -169,25 +167,6 @@ impl<'a> Outline<'a> {
             }
             _ => Decoded::NotJson,
         }
-    }
-
-    /// Where the next value starts (blanks skipped): a mark for
-    /// [`Outline::raw_since`].
-    pub fn mark(&mut self) -> usize {
-        self.at = blanks(self.bytes(), self.at);
-        self.at
-    }
-
-    /// The text walked from `mark` (from [`Outline::mark`]) to the cursor,
-    /// kept as a [`RawJson`] (made compact when it spans lines): a whole
-    /// record whose parts were walked one by one.
-    ///
-    /// The text is not checked again: every value walked since `mark` must
-    /// have been decoded or checked with [`is_json`] (what the cursor itself
-    /// walks, it checks). `None` when `mark` is not behind the cursor.
-    pub fn raw_since(&self, mark: usize) -> Option<RawJson> {
-        (mark < self.at).then_some(())?;
-        self.text.get(mark..self.at).map(RawJson::valid)
     }
 
     /// Whether the next value is `null` (then skipped).

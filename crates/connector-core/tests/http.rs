@@ -475,7 +475,8 @@ async fn a_page_decoded_off_the_task_reads_the_same_and_hides_the_credential() {
         max_attempts: 1,
         ..fast()
     };
-    let read = |ctx: &connector_core::http::Ctx, body: &[u8]| ctx.decode_body::<Wants>(body);
+    let read =
+        |page: &connector_core::decode::PageRef, body: &[u8]| page.decode_body::<Wants>(body);
     let (c, _) = client(
         vec![Answer::Raw("application/json", r#"{"n": 1}"#)],
         settings.clone(),

@@ -1,0 +1,613 @@
+//! [`ListingConnector`]: a [`Connector`] made of a [`Vendor`] and the
+//! engine; [`Api`]: what a vendor's hooks fetch pages with.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::future::ready;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
+use url::Url;
+
+use super::vendor::{Combine, Listed, Listing, Vendor, VendorConfig};
+use super::walk::{Mode, PageSource, Step, walk};
+use super::{Endpoint, ListEndpoint, Paging, decode_page};
+use crate::connector::{Connector, ConnectorInfo, ConversationStream};
+use crate::decode::PageRef;
+use crate::error::{Error, Result};
+use crate::http::{HttpClient, Request};
+use crate::lenient::clip;
+use crate::model::Conversation;
+use crate::paging::Page;
+use crate::query::{Include, Query};
+use crate::registry::ResolvedConfig;
+use crate::stats::{PullCounters, PullStats};
+
+/// What a vendor's hooks fetch with: the connector's HTTP client, its
+/// counters, and the engine's page walks.
+pub struct Api {
+    vendor: &'static str,
+    http: HttpClient,
+    counters: Arc<PullCounters>,
+    /// Requests the client lets be in flight: the read-ahead of a listing
+    /// and the number of conversations completed at once follow it.
+    concurrency: usize,
+}
+
+impl fmt::Debug for Api {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Api")
+            .field("http", &self.http)
+            .field("concurrency", &self.concurrency)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Every page of a listing walked to its end.
+#[derive(Debug)]
+pub struct Walked<T> {
+    /// The records of every page, in order.
+    pub items: Vec<T>,
+    /// The last total the vendor reported, if it did.
+    pub total: Option<u64>,
+}
+
+impl Api {
+    fn new(vendor: &'static str, http: HttpClient) -> Self {
+        let concurrency = http.settings().max_in_flight.max(1);
+        Self {
+            vendor,
+            http,
+            counters: Arc::default(),
+            concurrency,
+        }
+    }
+
+    /// The HTTP client.
+    pub fn http(&self) -> &HttpClient {
+        &self.http
+    }
+
+    /// The connector's counters.
+    pub fn counters(&self) -> &PullCounters {
+        &self.counters
+    }
+
+    /// Fetches and decodes the one page of `endpoint` (a record by id:
+    /// [`Paging::Single`]), page 0 in errors.
+    ///
+    /// # Errors
+    /// Any error of the request or of [`decode_page`].
+    pub async fn fetch<E: ListEndpoint>(&self, endpoint: E) -> Result<Page<E::Item>> {
+        let endpoint = Arc::new(endpoint);
+        let req = request(endpoint.endpoint(), &[], 0, &Step::First);
+        self.get(endpoint, req).await
+    }
+
+    /// The pages of `listing` from page `first`, in order, `read_ahead`
+    /// pages fetched at a time at most. The last page is empty when an
+    /// empty page ended the listing; after an error, nothing more.
+    pub fn pages<'a, E: ListEndpoint>(
+        &'a self,
+        listing: &Listing<E>,
+        first: u32,
+        read_ahead: usize,
+    ) -> BoxStream<'a, Result<Page<E::Item>>> {
+        let endpoint = listing.endpoint.endpoint();
+        let mode = match endpoint.paging {
+            Paging::Single => Mode::Once,
+            Paging::Links => Mode::Links,
+            Paging::Numbers(numbers) => Mode::Numbers {
+                first: first.max(1),
+                size: listing.page_size,
+                short_page: numbers.short_page,
+            },
+        };
+        if first > 1 && !matches!(mode, Mode::Numbers { .. }) {
+            let e = Error::Unsupported {
+                vendor: self.vendor,
+                message: format!(
+                    "{} cannot be read from page {first}: it has no page numbers",
+                    endpoint.name
+                ),
+            };
+            return stream::once(ready(Err(e))).boxed();
+        }
+        let source = ListingSource {
+            api: self,
+            endpoint: Arc::clone(&listing.endpoint),
+            params: Arc::new(listing.params.clone()),
+            page_size: listing.page_size,
+        };
+        walk(source, mode, read_ahead)
+    }
+
+    /// Every record of `listing`, walked to its end (reading ahead), with
+    /// the total the vendor reported: for the parts of a conversation that
+    /// come in pages of their own (its messages).
+    ///
+    /// # Errors
+    /// The first error of the walk.
+    pub async fn all<E: ListEndpoint>(&self, listing: &Listing<E>) -> Result<Walked<E::Item>> {
+        let mut pages = self.pages(listing, 1, self.concurrency);
+        let mut walked = Walked {
+            items: Vec::new(),
+            total: None,
+        };
+        while let Some(page) = pages.next().await {
+            let page = page?;
+            walked.total = page.total.or(walked.total);
+            walked.items.extend(page.items);
+        }
+        Ok(walked)
+    }
+
+    async fn get<E: ListEndpoint>(&self, endpoint: Arc<E>, req: Request) -> Result<Page<E::Item>> {
+        // Decoded on tokio's blocking pool: pages fetched ahead decode on
+        // other cores while the pull goes on with the pages before them.
+        let response = self
+            .http
+            .get_with_spawned(&req, move |page, body| decode_page(&*endpoint, page, body))
+            .await?;
+        Ok(response.value)
+    }
+}
+
+/// The request for the first step of a walk of `endpoint`, or for page
+/// `n` of a page-number listing.
+fn request(
+    endpoint: &Endpoint,
+    params: &[(String, String)],
+    page_size: u32,
+    step: &Step,
+) -> Request {
+    let mut req = Request::new(endpoint.name.clone(), endpoint.path.clone());
+    req.query.extend(params.iter().cloned());
+    match (step, endpoint.paging) {
+        (Step::Number(n), Paging::Numbers(numbers)) => req
+            .page(*n)
+            .param(numbers.page_param, n)
+            .param(numbers.size_param, page_size),
+        (_, Paging::Links) => req.page(1),
+        _ => req,
+    }
+}
+
+/// The pages of one listing, for a walk.
+struct ListingSource<'a, E> {
+    api: &'a Api,
+    endpoint: Arc<E>,
+    params: Arc<Vec<(String, String)>>,
+    page_size: u32,
+}
+
+impl<'a, E: ListEndpoint> PageSource<'a, E::Item> for ListingSource<'a, E> {
+    fn fetch(&self, step: Step) -> BoxFuture<'a, Result<Page<E::Item>>> {
+        let api = self.api;
+        let endpoint = Arc::clone(&self.endpoint);
+        let req = match &step {
+            // Only a link `follow` accepted gets here: below the base URL.
+            Step::Link(url, n) => self.below_base(url, *n).map(|path| {
+                let mut req = Request::new(endpoint.endpoint().name.clone(), path).page(*n);
+                req.query = url.query_pairs().into_owned().collect();
+                req
+            }),
+            _ => Ok(request(
+                endpoint.endpoint(),
+                &self.params,
+                self.page_size,
+                &step,
+            )),
+        };
+        Box::pin(async move { api.get(endpoint, req?).await })
+    }
+
+    fn follow(&self, link: &str, from: u32) -> Result<Step> {
+        let at = self.page_ref(from);
+        let first = request(self.endpoint.endpoint(), &self.params, 0, &Step::First);
+        let here = self.api.http.url(&first)?;
+        let url = here
+            .join(link)
+            .map_err(|e| at.paging(format!("next link `{}` is not a URL: {e}", clip(link))))?;
+        if !self.api.http.is_same_origin(&url) {
+            let host = url.host_str().unwrap_or("?");
+            return Err(at.paging(format!(
+                "next link points at another host (`{}`); refusing to send credentials there",
+                clip(host)
+            )));
+        }
+        self.below_base(&url, from)?;
+        Ok(Step::Link(url, from.saturating_add(1)))
+    }
+
+    fn page_ref(&self, n: u32) -> PageRef {
+        PageRef::new(self.api.vendor, self.endpoint.endpoint().name.clone(), n)
+    }
+}
+
+impl<E: ListEndpoint> ListingSource<'_, E> {
+    /// A link's path below the configured base URL (what a request's path
+    /// is); an error for a link outside it.
+    fn below_base(&self, url: &Url, from: u32) -> Result<String> {
+        let base = self.api.http.base_url().path().trim_end_matches('/');
+        match url.path().strip_prefix(base) {
+            Some(rest) if rest.starts_with('/') => Ok(rest.to_owned()),
+            _ => Err(self.page_ref(from).paging(format!(
+                "next link `{}` leaves the configured base URL; not followed",
+                clip(url.as_str())
+            ))),
+        }
+    }
+}
+
+/// Where a page is in the listings of a query: which listing (0 for most
+/// queries; a vendor may walk several, one after the other) and which page
+/// of it (from 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PagePosition {
+    /// The listing, in the order the vendor walks them.
+    pub listing: usize,
+    /// The page of that listing, from 1.
+    pub page: u32,
+}
+
+impl PagePosition {
+    /// The first page of the first listing.
+    pub const START: PagePosition = PagePosition {
+        listing: 0,
+        page: 1,
+    };
+
+    /// The page after this one (resume there after this page is done).
+    pub fn next(self) -> Self {
+        Self {
+            listing: self.listing,
+            page: self.page.saturating_add(1),
+        }
+    }
+}
+
+/// One page of a query's conversations: the listing page's conversations
+/// that match the query, completed (messages, summaries) as it asks.
+#[derive(Debug)]
+pub struct ConversationPage {
+    /// Where this page is.
+    pub position: PagePosition,
+    /// Its conversations that match the query, in listing order.
+    pub conversations: Vec<Conversation>,
+    /// The total the vendor reported for the listing, if it did.
+    pub total: Option<u64>,
+}
+
+/// A [`Connector`] on the listing engine: the vendor's plan walked, read
+/// ahead, filtered exactly, limited and completed in listing order.
+pub struct ListingConnector<V: Vendor> {
+    vendor: V,
+    api: Api,
+    info: ConnectorInfo,
+}
+
+impl<V: Vendor> fmt::Debug for ListingConnector<V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ListingConnector")
+            .field("vendor", &self.vendor)
+            .field("info", &self.info)
+            .field("api", &self.api)
+            .finish()
+    }
+}
+
+impl<V: Vendor> ListingConnector<V> {
+    /// A connector for a typed configuration.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an invalid configuration, base URL or
+    /// credentials that cannot go in a header.
+    pub fn new(config: V::Config) -> Result<Self> {
+        let vendor = V::new(config)?;
+        let connection = vendor.connection();
+        let http = HttpClient::new(
+            V::NAME,
+            &connection.account,
+            &connection.base_url,
+            connection.auth,
+            connection.http,
+        )?;
+        let info = ConnectorInfo {
+            vendor: V::NAME,
+            account: connection.account,
+            base_url: http.base_url().to_string(),
+            capabilities: V::CAPABILITIES,
+        };
+        Ok(Self {
+            vendor,
+            api: Api::new(V::NAME, http),
+            info,
+        })
+    }
+
+    /// A connector from the registry's resolved key/values.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the missing or invalid field.
+    pub fn from_config(cfg: &ResolvedConfig) -> Result<Self> {
+        Self::new(V::Config::from_resolved(cfg)?)
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &V::Config {
+        self.vendor.config()
+    }
+
+    /// The vendor.
+    pub fn vendor(&self) -> &V {
+        &self.vendor
+    }
+
+    /// What the vendor's hooks fetch with.
+    pub fn api(&self) -> &Api {
+        &self.api
+    }
+
+    /// The pages of a query from `from` on: each listing page's matching
+    /// conversations, completed as the query asks, in order; pages that
+    /// list nothing are left out. A page whose completion fails is an
+    /// error in its place (resume at its position to try it again); after
+    /// a failed listing page, nothing more. The query's limit is not
+    /// applied: a page is whole.
+    ///
+    /// Resuming at a page's position gives that page and every one after
+    /// it, as the first pull gave them (as long as the vendor's listing is
+    /// unchanged).
+    pub fn pages<'a>(
+        &'a self,
+        query: &Query,
+        from: PagePosition,
+    ) -> BoxStream<'a, Result<ConversationPage>> {
+        if let Err(e) = query.validate() {
+            return stream::once(ready(Err(e))).boxed();
+        }
+        let plan = self.vendor.plan(query);
+        if plan.combine == Combine::MergeById && plan.listings.len() > 1 {
+            let e = Error::Unsupported {
+                vendor: V::NAME,
+                message: "this query merges several listings by id; its pages cannot be resumed \
+                          one by one (pull it as a stream)"
+                    .into(),
+            };
+            return stream::once(ready(Err(e))).boxed();
+        }
+        let (exact, include) = (Arc::new(plan.exact), query.include);
+        let concurrency = self.api.concurrency;
+        let walks = plan
+            .listings
+            .into_iter()
+            .enumerate()
+            .skip(from.listing)
+            .map(move |(i, listing)| {
+                let first = if i == from.listing { from.page } else { 1 };
+                self.counted_pages(listing, first, concurrency)
+                    .map(move |page| page.map(|p| (i, p)))
+            });
+        until_error(stream::iter(walks).flatten())
+            .try_filter(|(_, page)| ready(!page.items.is_empty()))
+            .and_then(move |(i, page)| {
+                let exact = Arc::clone(&exact);
+                async move {
+                    let (number, total) = (page.number, page.total);
+                    let conversations = stream::iter(page.items)
+                        .filter(|l| ready(exact.matches(l.conversation())))
+                        .map(|l| self.vendor.complete(&self.api, l, include))
+                        .buffered(concurrency)
+                        .try_collect()
+                        .await?;
+                    Ok(ConversationPage {
+                        position: PagePosition {
+                            listing: i,
+                            page: number,
+                        },
+                        conversations,
+                        total,
+                    })
+                }
+            })
+            .boxed()
+    }
+
+    /// The listed records of a plan's listings, combined.
+    fn listed<'a>(
+        &'a self,
+        listings: Vec<Listing<V::Listing>>,
+        combine: Combine,
+        read_ahead: usize,
+    ) -> BoxStream<'a, Result<V::Listed>> {
+        let each = listings.into_iter().map(move |listing| {
+            self.counted_pages(listing, 1, read_ahead)
+                .flat_map(|page| match page {
+                    Ok(p) => stream::iter(p.items.into_iter().map(Ok)).left_stream(),
+                    Err(e) => stream::once(ready(Err(e))).right_stream(),
+                })
+                .boxed()
+        });
+        match combine {
+            Combine::InOrder => until_error(stream::iter(each).flatten()),
+            Combine::MergeById => each
+                .reduce(merge_by_id)
+                .unwrap_or_else(|| stream::empty().boxed()),
+        }
+    }
+
+    /// A conversation listing's pages, counted; when walked from its first
+    /// page to its end, the total the vendor reported is recorded and a
+    /// difference with what was listed noted as a shortfall.
+    fn counted_pages<'a>(
+        &'a self,
+        listing: Listing<V::Listing>,
+        first: u32,
+        read_ahead: usize,
+    ) -> BoxStream<'a, Result<Page<V::Listed>>> {
+        struct Tally<'a, T> {
+            pages: BoxStream<'a, Result<Page<T>>>,
+            listed: u64,
+            total: Option<u64>,
+            failed: bool,
+        }
+        let name = describe(&listing);
+        let tally = Tally {
+            pages: self.api.pages(&listing, first, read_ahead),
+            listed: 0,
+            total: None,
+            failed: false,
+        };
+        let counters = Arc::clone(&self.api.counters);
+        stream::unfold(tally, move |mut t| {
+            let (counters, name) = (Arc::clone(&counters), name.clone());
+            async move {
+                match t.pages.next().await {
+                    Some(Ok(page)) => {
+                        counters.page(page.items.len());
+                        t.listed += page.items.len() as u64;
+                        t.total = page.total.or(t.total);
+                        Some((Ok(page), t))
+                    }
+                    Some(Err(e)) => {
+                        t.failed = true;
+                        Some((Err(e), t))
+                    }
+                    None => {
+                        if let (false, 1, Some(total)) = (t.failed, first, t.total) {
+                            counters.reported_total(total);
+                            if t.listed != total {
+                                counters.shortfall(format!(
+                                    "{name}: the vendor reported {total} records, {} were listed",
+                                    t.listed
+                                ));
+                            }
+                        }
+                        None
+                    }
+                }
+            }
+        })
+        .boxed()
+    }
+}
+
+/// A listing as a shortfall note names it: its endpoint and parameters.
+fn describe<L: ListEndpoint>(listing: &Listing<L>) -> String {
+    let name = &listing.endpoint.endpoint().name;
+    if listing.params.is_empty() {
+        return name.clone();
+    }
+    let params: Vec<String> = listing
+        .params
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    format!("{name} ({})", params.join("&"))
+}
+
+/// The stream up to and including its first error.
+fn until_error<'a, T: Send + 'a>(
+    s: impl futures::Stream<Item = Result<T>> + Send + 'a,
+) -> BoxStream<'a, Result<T>> {
+    s.scan(false, |failed, item| {
+        if *failed {
+            return ready(None);
+        }
+        *failed = item.is_err();
+        ready(Some(item))
+    })
+    .boxed()
+}
+
+/// Merges two listings in ascending id order (numeric ids by value),
+/// dropping a conversation both listed; an error ends the merged stream, as
+/// it ends a single listing.
+fn merge_by_id<'a, T: Listed>(
+    a: BoxStream<'a, Result<T>>,
+    b: BoxStream<'a, Result<T>>,
+) -> BoxStream<'a, Result<T>> {
+    fn key<T: Listed>(l: &T) -> (u64, &str) {
+        let id = l.conversation().id.as_str();
+        (id.parse().unwrap_or(u64::MAX), id)
+    }
+    let state = (a.peekable(), b.peekable(), HashSet::new(), false);
+    stream::unfold(state, |(mut a, mut b, mut seen, done)| async move {
+        if done {
+            return None;
+        }
+        loop {
+            let take_a = match (Pin::new(&mut a).peek().await, Pin::new(&mut b).peek().await) {
+                (None, None) => return None,
+                (Some(_), None) | (Some(Err(_)), _) => true,
+                (None, Some(_)) | (_, Some(Err(_))) => false,
+                (Some(Ok(x)), Some(Ok(y))) => key(x) <= key(y),
+            };
+            let item = if take_a {
+                a.next().await
+            } else {
+                b.next().await
+            }?;
+            match &item {
+                Ok(l) if !seen.insert(l.conversation().id.clone()) => continue,
+                Ok(_) => return Some((item, (a, b, seen, false))),
+                Err(_) => return Some((item, (a, b, seen, true))),
+            }
+        }
+    })
+    .boxed()
+}
+
+#[crate::async_trait]
+impl<V: Vendor> Connector for ListingConnector<V> {
+    fn info(&self) -> &ConnectorInfo {
+        &self.info
+    }
+
+    fn conversations<'a>(&'a self, query: &Query) -> ConversationStream<'a> {
+        if let Err(e) = query.validate() {
+            return stream::once(ready(Err(e))).boxed();
+        }
+        let plan = self.vendor.plan(query);
+        let exact = plan.exact;
+        let limit = exact
+            .limit
+            .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
+        // With a limit, one page at a time: nothing far beyond it is fetched.
+        let read_ahead = if exact.limit.is_some() {
+            1
+        } else {
+            self.api.concurrency
+        };
+        let include = query.include;
+        // The window counts conversations, not requests: one whose record
+        // carried all it needs takes no request yet holds a place, so the
+        // window is wider than the client's in-flight bound (which still
+        // caps the requests).
+        let window = self.api.concurrency.saturating_mul(4);
+        // Filter and limit before completing: no request for a conversation
+        // that will not be returned. `buffered` keeps the listing order.
+        self.listed(plan.listings, plan.combine, read_ahead)
+            .try_filter(move |l| ready(exact.matches(l.conversation())))
+            .take(limit)
+            .map(move |item| async move {
+                match item {
+                    Ok(listed) => self.vendor.complete(&self.api, listed, include).await,
+                    Err(e) => Err(e),
+                }
+            })
+            .buffered(window)
+            .boxed()
+    }
+
+    async fn conversation(&self, id: &str, include: Include) -> Result<Conversation> {
+        self.vendor.conversation(&self.api, id, include).await
+    }
+
+    fn stats(&self) -> PullStats {
+        self.api.counters.snapshot(self.api.http.stats())
+    }
+}
