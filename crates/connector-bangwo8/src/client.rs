@@ -2,7 +2,8 @@
 //! the endpoints' paths and parameters, envelope decoding, and the summary
 //! endpoint's status codes.
 
-use connector_core::http::{Auth, Ctx, HttpClient, Request};
+use connector_core::decode::PageRef;
+use connector_core::http::{Auth, HttpClient, Request};
 use connector_core::model::Summary;
 use connector_core::time::Tz;
 use connector_core::{Error, Result};
@@ -130,7 +131,7 @@ impl Client {
     pub async fn summary(&self, r_id: &str) -> Result<Option<Summary>> {
         let path = format!("/api/v1/servicesummary/{}.json", segment(r_id));
         let req = Request::new(path.clone(), path).param("servicesummary_type", 1);
-        let ctx = req.ctx(VENDOR);
+        let ctx = req.page_ref(VENDOR);
         let max = self.http.settings().max_attempts.max(1);
         let mut attempt = 1;
         let envelope = loop {
@@ -167,7 +168,7 @@ impl Client {
     }
 }
 
-fn decode_error(ctx: &Ctx, path: String, message: String, transient: bool) -> Error {
+fn decode_error(ctx: &PageRef, path: String, message: String, transient: bool) -> Error {
     Error::Decode {
         vendor: ctx.vendor,
         endpoint: ctx.endpoint.clone(),
@@ -180,7 +181,7 @@ fn decode_error(ctx: &Ctx, path: String, message: String, transient: bool) -> Er
 
 /// Decodes a summary body, strictly first, then relaxed (see [`Client::summary`]).
 /// Text quoted in an error is scrubbed of the credential and on one line.
-fn decode_summary(http: &HttpClient, ctx: &Ctx, body: &[u8]) -> Result<SummaryEnvelope> {
+fn decode_summary(http: &HttpClient, ctx: &PageRef, body: &[u8]) -> Result<SummaryEnvelope> {
     let text = String::from_utf8_lossy(body);
     let trimmed = text.trim();
     if trimmed.is_empty() {
@@ -212,5 +213,5 @@ fn decode_summary(http: &HttpClient, ctx: &Ctx, body: &[u8]) -> Result<SummaryEn
             }
         }
     };
-    ctx.decode::<SummaryEnvelope>("", &value)
+    ctx.decode_value::<SummaryEnvelope>("", &value)
 }

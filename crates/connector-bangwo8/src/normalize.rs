@@ -9,7 +9,7 @@
 
 use std::borrow::Cow;
 
-use connector_core::http::Ctx;
+use connector_core::decode::PageRef;
 use connector_core::model::{Conversation, Message};
 use connector_core::paging::fingerprint_of;
 use connector_core::split::{self, Outline};
@@ -47,7 +47,12 @@ pub struct MessagesPage {
 /// A 200 answer without its envelope's `key`: the vendor's error code and
 /// message when the body carries them, else the missing key. Never read as an
 /// empty page, which would end the listing silently short.
-fn not_an_answer(ctx: &Ctx, status: Option<String>, message: Option<String>, key: &str) -> Error {
+fn not_an_answer(
+    ctx: &PageRef,
+    status: Option<String>,
+    message: Option<String>,
+    key: &str,
+) -> Error {
     match (status, message) {
         (None, None) => ctx.field(key, "missing: the answer is not the documented envelope"),
         (code, message) => ctx.api(
@@ -66,7 +71,7 @@ fn not_an_answer(ctx: &Ctx, status: Option<String>, message: Option<String>, key
 /// [`Error::Decode`] naming the JSON path of a malformed field
 /// (`chats[4].start_time`); [`Error::Field`] for a session without `r_id`;
 /// [`Error::Api`] for a 200 answer carrying an error code instead of `chats`.
-pub fn listing_page(ctx: &Ctx, body: &[u8], account: &str, zone: Tz) -> Result<ListingPage> {
+pub fn listing_page(ctx: &PageRef, body: &[u8], account: &str, zone: Tz) -> Result<ListingPage> {
     match outlined_listing(ctx, body, account, zone) {
         Some(page) => Ok(page),
         None => parsed_listing(ctx, body, account, zone),
@@ -77,7 +82,7 @@ pub fn listing_page(ctx: &Ctx, body: &[u8], account: &str, zone: Tz) -> Result<L
 /// decoded once, where it stands, its text kept as `raw`. `None` for
 /// anything but a good page of good sessions: the page then goes the
 /// [`parsed_listing`] way, which reads the same and says what is wrong.
-fn outlined_listing(ctx: &Ctx, body: &[u8], account: &str, zone: Tz) -> Option<ListingPage> {
+fn outlined_listing(ctx: &PageRef, body: &[u8], account: &str, zone: Tz) -> Option<ListingPage> {
     let mut page = Outline::new(split::page_text(body)?);
     let mut members = Vec::with_capacity(8);
     let mut conversations = None;
@@ -112,14 +117,14 @@ fn outlined_listing(ctx: &Ctx, body: &[u8], account: &str, zone: Tz) -> Option<L
 }
 
 /// [`listing_page`] read by `serde_json` alone.
-fn parsed_listing(ctx: &Ctx, body: &[u8], account: &str, zone: Tz) -> Result<ListingPage> {
+fn parsed_listing(ctx: &PageRef, body: &[u8], account: &str, zone: Tz) -> Result<ListingPage> {
     let env: ListEnvelope<'_> = ctx.decode_body(body)?;
     let Some(items) = env.chats else {
         return Err(not_an_answer(ctx, env.status, env.message, "chats"));
     };
     let mut conversations = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
-        let chat: Chat = ctx.decode_raw(format_args!("chats[{i}]"), item)?;
+        let chat: Chat = ctx.decode_record(format_args!("chats[{i}]"), item)?;
         let c = convert::conversation(chat, RawJson::from_raw(item), account, zone)
             .map_err(|Missing(f)| ctx.field(format!("chats[{i}].{f}"), "missing"))?;
         conversations.push(c);
@@ -138,7 +143,7 @@ fn parsed_listing(ctx: &Ctx, body: &[u8], account: &str, zone: Tz) -> Result<Lis
 /// [`Error::Decode`] naming the JSON path of a malformed field
 /// (`im_chatrecords.contents[2].create_time`); [`Error::Api`] for a 200
 /// answer carrying an error code instead of `im_chatrecords`.
-pub fn messages_page(ctx: &Ctx, body: &[u8], zone: Tz) -> Result<MessagesPage> {
+pub fn messages_page(ctx: &PageRef, body: &[u8], zone: Tz) -> Result<MessagesPage> {
     match outlined_messages(ctx, body, zone) {
         Some(page) => Ok(page),
         None => parsed_messages(ctx, body, zone),
@@ -149,7 +154,7 @@ pub fn messages_page(ctx: &Ctx, body: &[u8], zone: Tz) -> Result<MessagesPage> {
 /// shape (`im_chatrecords` an object with `contents`, or `null`): each
 /// record decoded once, where it stands. `None` otherwise and for anything
 /// but a good page: the page then goes the [`parsed_messages`] way.
-fn outlined_messages(ctx: &Ctx, body: &[u8], zone: Tz) -> Option<MessagesPage> {
+fn outlined_messages(ctx: &PageRef, body: &[u8], zone: Tz) -> Option<MessagesPage> {
     let mut page = Outline::new(split::page_text(body)?);
     let mut members = Vec::with_capacity(8);
     let mut found = None;
@@ -202,7 +207,7 @@ fn outlined_messages(ctx: &Ctx, body: &[u8], zone: Tz) -> Option<MessagesPage> {
 }
 
 /// [`messages_page`] read by `serde_json` alone.
-fn parsed_messages(ctx: &Ctx, body: &[u8], zone: Tz) -> Result<MessagesPage> {
+fn parsed_messages(ctx: &PageRef, body: &[u8], zone: Tz) -> Result<MessagesPage> {
     let env: RecordsEnvelope<'_> = ctx.decode_body(body)?;
     let contents = match env.im_chatrecords {
         None => {
@@ -218,7 +223,8 @@ fn parsed_messages(ctx: &Ctx, body: &[u8], zone: Tz) -> Result<MessagesPage> {
     let mut messages = Vec::with_capacity(contents.len());
     let mut keys = Vec::with_capacity(contents.len());
     for (i, item) in contents.into_iter().enumerate() {
-        let record: Record = ctx.decode_raw(format_args!("im_chatrecords.contents[{i}]"), item)?;
+        let record: Record =
+            ctx.decode_record(format_args!("im_chatrecords.contents[{i}]"), item)?;
         let raw = RawJson::from_raw(item);
         keys.push(fingerprint_of(raw.get()));
         messages.push(convert::message(record, raw, zone));
@@ -239,13 +245,13 @@ mod tests {
     use connector_core::http::Request;
     use connector_core::model::Role;
 
-    fn ctx() -> Ctx {
+    fn ctx() -> PageRef {
         Request::new(
             "/api/v1/imchat/histories.json",
             "/api/v1/imchat/histories.json",
         )
         .page(3)
-        .ctx(crate::VENDOR)
+        .page_ref(crate::VENDOR)
     }
 
     fn zone() -> Tz {

@@ -1,7 +1,7 @@
 //! CareSoft records → the normalized model, following docs/vendors/caresoft.md: pure
 //! functions, no I/O.
 
-use connector_core::http::Ctx;
+use connector_core::decode::PageRef;
 use connector_core::time::Tz;
 use connector_core::{Agent, Conversation, Customer, Metrics, RawJson, Result, Status, TicketRef};
 
@@ -91,7 +91,7 @@ pub(crate) fn conversation(
 /// `OK` with `chats` null or missing and `numFound` 0 or absent is an empty
 /// page.
 pub(crate) fn chats_page(
-    ctx: &Ctx,
+    ctx: &PageRef,
     account: &str,
     zone: Tz,
     listed_as: ConversationType,
@@ -121,7 +121,7 @@ pub(crate) fn chats_page(
     };
     let mut conversations = Vec::with_capacity(chats.len());
     for (i, raw) in chats.into_iter().enumerate() {
-        let chat: WireChat = ctx.decode_raw(format_args!("chats[{i}]"), raw)?;
+        let chat: WireChat = ctx.decode_record(format_args!("chats[{i}]"), raw)?;
         let c = conversation(account, zone, listed_as, chat, RawJson::from_raw(raw))
             .map_err(|field| ctx.field(format!("chats[{i}].{field}"), "missing"))?;
         conversations.push(c);
@@ -140,8 +140,8 @@ mod tests {
 
     const SAIGON: Tz = Tz::Asia__Ho_Chi_Minh;
 
-    fn ctx() -> Ctx {
-        Ctx {
+    fn ctx() -> PageRef {
+        PageRef {
             vendor: VENDOR,
             endpoint: "/api/v1/chats".into(),
             page: 3,

@@ -11,13 +11,13 @@
 //! ```
 //! use connector_caresoft::ConversationType;
 //! use connector_caresoft::normalize::conversations_page;
-//! use connector_core::http::Ctx;
+//! use connector_core::decode::PageRef;
 //! use connector_core::time::Tz;
 //!
 //! let body = br#"{"code":"OK","numFound":34,"chats":[
 //!     {"conversation_id":"20230422094830-AIVGTIVI-503996","start_time":"2023-04-22 09:48:30",
 //!      "waitTime":"00:00:08","chat_status":"LBL_CHAT_STATUS_MEET","service_id":60047005}]}"#;
-//! let ctx = Ctx { vendor: "caresoft", endpoint: "/api/v1/chats".into(), page: 1 };
+//! let ctx = PageRef { vendor: "caresoft", endpoint: "/api/v1/chats".into(), page: 1 };
 //! let page = conversations_page(&ctx, body, "acme", Tz::Asia__Ho_Chi_Minh, ConversationType::LiveChat)?;
 //! assert_eq!(page.total, Some(34));
 //! let c = &page.conversations[0];
@@ -30,7 +30,7 @@
 
 use std::borrow::Cow;
 
-use connector_core::http::Ctx;
+use connector_core::decode::PageRef;
 use connector_core::split::{self, Outline};
 use connector_core::time::Tz;
 use connector_core::{Conversation, Result};
@@ -61,7 +61,7 @@ pub struct ChatsPage {
 /// [`connector_core::Error::Field`] when `chats` or a record's
 /// `conversation_id` is missing.
 pub fn conversations_page(
-    ctx: &Ctx,
+    ctx: &PageRef,
     body: &[u8],
     account: &str,
     zone: Tz,
@@ -76,7 +76,7 @@ pub fn conversations_page(
 /// [`conversations_page`] read by `serde_json` alone: the envelope with its
 /// records borrowed as raw values, then each record from its text.
 fn parsed(
-    ctx: &Ctx,
+    ctx: &PageRef,
     body: &[u8],
     account: &str,
     zone: Tz,
@@ -92,7 +92,7 @@ fn parsed(
 /// records: the page then goes the [`parsed`] way, which reads the same and
 /// says what is wrong.
 fn outlined(
-    ctx: &Ctx,
+    ctx: &PageRef,
     body: &[u8],
     account: &str,
     zone: Tz,
@@ -139,8 +139,8 @@ mod tests {
         "../tests/fixtures/chats_doc_example_ellipsis_and_trailing_comma_removed.json"
     );
 
-    fn ctx(page: u32) -> Ctx {
-        Ctx {
+    fn ctx(page: u32) -> PageRef {
+        PageRef {
             vendor: crate::VENDOR,
             endpoint: crate::CHATS.into(),
             page,
