@@ -222,8 +222,9 @@ fn normalization(tiny: bool) -> Result<String, String> {
         s,
         "One core, one thread. A first pull through `chathaul::connect`, against a loopback server in front of the \
          simulator, records every page the connector asks for (messages included; summaries not). Then:\n\n\
-         - **normalization** (the target): every recorded page goes through the vendor crate's public `normalize` \
-         functions (`chathaul::bangwo8::normalize::{{listing_page, messages_page}}`, `chathaul::kf5::normalize::{{listing_page, detail}}`, \
+         - **normalization** (the target): every recorded page goes through the vendor crate's public page functions \
+         (`chathaul::bangwo8::normalize::{{listing_page, messages_page}}`, the listing engine's \
+         `chathaul::listing::decode_page` with `chathaul::kf5::{{ChatList, ChatDetail}}`, \
          `chathaul::caresoft::normalize::conversations_page`): the very functions each connector runs on every page it \
          receives. Envelope and record decoding straight from the page bytes, lenient fields, time zones, mapping to the \
          model, `raw` kept verbatim. CPU time of the thread over as many passes as it takes;\n\
@@ -290,6 +291,14 @@ fn normalization(tiny: bool) -> Result<String, String> {
                 format!("{} conv.", human(r.per_cpu_sec(r.conversations)))
             },
             r.bytes as f64 / 1e6 / r.cpu.max(1e-9),
+        );
+    }
+    for r in rows.iter().filter(|r| r.unrecorded > 0) {
+        let _ = writeln!(
+            s,
+            "\n{}: {} of the whole pulls' requests asked for pages past a listing's end that the recording did not \
+             hold (fetched ahead, dropped unread; answered 404).",
+            r.vendor, r.unrecorded
         );
     }
     Ok(s)

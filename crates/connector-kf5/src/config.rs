@@ -5,6 +5,7 @@
 use std::fmt;
 
 use connector_core::http::{HttpSettings, parse_base_url};
+use connector_core::listing::VendorConfig;
 use connector_core::registry::ResolvedConfig;
 use connector_core::time::{Tz, parse_zone};
 use connector_core::{ConfigField, Error, Result};
@@ -229,6 +230,16 @@ impl Kf5Config {
             Credential::Password(_) => self.email.clone(),
             Credential::ApiToken(_) => format!("{}/token", self.email),
         }
+    }
+}
+
+impl VendorConfig for Kf5Config {
+    fn from_resolved(cfg: &ResolvedConfig) -> Result<Self> {
+        Kf5Config::from_resolved(cfg)
+    }
+
+    fn with_http(self, http: HttpSettings) -> Self {
+        Kf5Config::with_http(self, http)
     }
 }
 

@@ -1,11 +1,8 @@
-//! KF5 wire records → the normalized model, exactly as docs/vendors/kf5.md says.
-//! Pure functions: no I/O.
+//! KF5 wire records → the normalized model, exactly as docs/vendors/kf5.md
+//! says. Pure functions: no I/O.
 
-use std::borrow::Cow;
-use std::fmt;
-
-use connector_core::http::Ctx;
-use connector_core::split::{self, Outline};
+use connector_core::decode::RecordRef;
+use connector_core::listing::Listed;
 use connector_core::time::Tz;
 use connector_core::{
     Agent, Attachment, Channel, Conversation, Message, MessageKind, Party, Rating, RawJson, Result,
@@ -14,152 +11,52 @@ use connector_core::{
 use serde_json::value::RawValue;
 
 use crate::VENDOR;
-use crate::client::is_chat_id;
 use crate::wire::{WireChat, WireMessage, WireUpload};
 
-/// A chat record decoded and mapped: the conversation (with `raw` set to
-/// the record itself, messages not fetched) and, when they were asked for
-/// and the record carries a `messages` array, its messages (a bad message is
-/// that chat's error, not the page's).
+/// A chat record mapped: the conversation (with `raw` set to the record
+/// itself, messages included as they came; messages not fetched) and,
+/// when they were asked for and the record carries a `messages` array, its
+/// messages.
 #[derive(Debug)]
 pub struct ListedChat {
     /// The chat, without messages.
     pub conversation: Conversation,
     /// The record's own messages, in vendor order: `None` when they were
     /// not asked for or the record has no `messages` array (then they come
-    /// from `/apiv2/chats/{id}.json`).
+    /// from `/apiv2/chats/{id}.json`). A malformed message is this chat's
+    /// error, not its page's.
     pub messages: Option<Result<Vec<Message>>>,
 }
 
-/// Decodes one chat record found at `path` (`chats[3]`, `chat`) and maps
-/// it; the record is copied into the conversation's `raw`, and its messages
-/// are decoded when `with_messages`.
+impl Listed for ListedChat {
+    fn conversation(&self) -> &Conversation {
+        &self.conversation
+    }
+}
+
+/// Maps one chat record found at `at` (`chats[3]`, `chat`); its text `raw`
+/// becomes the conversation's `raw`, and its messages are decoded when
+/// `with_messages`.
 ///
 /// # Errors
-/// [`connector_core::Error::Decode`] naming the JSON path of a malformed
-/// field; [`connector_core::Error::Field`] for a record without an `id`.
-pub(crate) fn decode_chat(
-    ctx: &Ctx,
-    path: impl fmt::Display + Copy,
+/// [`connector_core::Error::Field`] for a record without an `id`; a
+/// message's decode error is the chat's, in [`ListedChat::messages`].
+pub(crate) fn listed_chat(
+    mut wire: WireChat<'_>,
     raw: &RawValue,
+    at: &RecordRef<'_>,
     account: &str,
     zone: Tz,
     with_messages: bool,
 ) -> Result<ListedChat> {
-    let mut wire: WireChat = ctx.decode_raw(path, raw)?;
     let items = wire.messages.take().filter(|_| with_messages);
-    let conversation = mapped(ctx, path, wire, RawJson::from_raw(raw), account, zone)?;
-    let messages =
-        items.map(|items| decode_messages(ctx, format_args!("{path}.messages"), &items, zone));
-    Ok(listed(ctx, path, conversation, messages, with_messages))
-}
-
-/// [`decode_chat`] on the chat object at `page`'s cursor, walked in the
-/// page's one pass ([`Outline`]): its members other than `messages` and
-/// each message decoded from their own text, so each part is read once by
-/// `serde_json`; the conversation's `raw` is the whole record as it came
-/// (messages included), each message's `raw` its own text. `None` for
-/// anything but a good chat whose messages are JSON (a bad message's field
-/// is the chat's error): the page then goes the [`decode_chat`] way, which
-/// reads the same and names what is wrong.
-pub(crate) fn outlined_chat(
-    ctx: &Ctx,
-    path: impl fmt::Display + Copy,
-    page: &mut Outline<'_>,
-    account: &str,
-    zone: Tz,
-) -> Option<ListedChat> {
-    let mut members = Vec::with_capacity(16);
-    let mut items = None;
-    let mut seen = false;
-    let start = page.mark();
-    page.object()?;
-    while let Some(name) = page.next_member()? {
-        if name != "messages" {
-            members.push((Cow::Borrowed(name), page.value()?));
-        } else if std::mem::replace(&mut seen, true) {
-            return None;
-        } else if !page.null()? {
-            items = Some(outlined_messages(ctx, path, page, zone)?);
-        }
-    }
-    // Every member and message was decoded or checked: the whole record's
-    // text is JSON, kept as it came.
-    let record = page.raw_since(start)?;
-    // Any error sends the page down the `decode_chat` way, which names it:
-    // here the members are only decoded (no copy of them is kept).
-    let json = split::object_text(&members);
-    let wire: WireChat = serde_json::from_str(&json).ok()?;
-    let conversation = chat(wire, record, account, zone)?;
-    Some(listed(ctx, path, conversation, items, true))
-}
-
-/// The messages array at `page`'s cursor, each message decoded where it
-/// stands; `None` when one is not JSON. A message that is JSON but not a
-/// good message is the chat's error.
-fn outlined_messages(
-    ctx: &Ctx,
-    path: impl fmt::Display + Copy,
-    page: &mut Outline<'_>,
-    zone: Tz,
-) -> Option<Result<Vec<Message>>> {
-    let mut messages = Vec::with_capacity(16);
-    let mut error = None;
-    page.array()?;
-    while page.next_item()? {
-        let prefix = format_args!("{path}.messages[{}]", messages.len());
-        if error.is_some() {
-            // After a bad message the rest need only be JSON.
-            split::is_json(page.value()?).then_some(())?;
-            continue;
-        }
-        let decoded = ctx
-            .decode_next::<WireMessage>(prefix, page)?
-            .and_then(|(wire, raw)| Ok((upload(ctx, prefix, &wire)?, wire, raw)));
-        match decoded {
-            Ok((upload, wire, raw)) => messages.push(message(wire, upload.as_ref(), raw, zone)),
-            Err(e) => error = Some(e),
-        }
-    }
-    Some(error.map_or(Ok(messages), Err))
-}
-
-/// [`chat`], a chat without an id being the error of its `path`.
-fn mapped(
-    ctx: &Ctx,
-    path: impl fmt::Display,
-    wire: WireChat<'_>,
-    raw: RawJson,
-    account: &str,
-    zone: Tz,
-) -> Result<Conversation> {
-    chat(wire, raw, account, zone).ok_or_else(|| ctx.field(format!("{path}.id"), "missing"))
-}
-
-/// A mapped chat with its `messages` (a bad message is this chat's error).
-fn listed(
-    ctx: &Ctx,
-    path: impl fmt::Display + Copy,
-    conversation: Conversation,
-    mut messages: Option<Result<Vec<Message>>>,
-    with_messages: bool,
-) -> ListedChat {
-    // Without its own messages a chat's come from `/apiv2/chats/{id}.json`:
-    // an id that cannot go into that path is this chat's error, said here,
-    // where the listing page is known.
-    if with_messages && messages.is_none() && !is_chat_id(&conversation.id) {
-        messages = Some(Err(ctx.field(
-            format!("{path}.id"),
-            format!(
-                "`{}` is not a chat id, so its messages cannot be fetched",
-                connector_core::lenient::clip(&conversation.id)
-            ),
-        )));
-    }
-    ListedChat {
+    let conversation = chat(wire, RawJson::from_raw(raw), account, zone)
+        .ok_or_else(|| at.field("id", "missing"))?;
+    let messages = items.map(|items| messages(&items, at, zone));
+    Ok(ListedChat {
         conversation,
         messages,
-    }
+    })
 }
 
 /// Maps a chat; `None` when it has no id.
@@ -232,39 +129,26 @@ pub(crate) fn message_kind(v: Option<&str>) -> MessageKind {
     }
 }
 
-/// Decodes and maps a chat's `messages` array found at `path`
-/// (`chats[3].messages`), in vendor order (the model's sort comes later).
+/// Decodes and maps the `messages` of the chat at `at`, in vendor order
+/// (the model's sort comes later); each message's text is its `raw`.
 ///
 /// # Errors
-/// [`connector_core::Error::Decode`] naming the message's JSON path.
-pub(crate) fn decode_messages(
-    ctx: &Ctx,
-    path: impl fmt::Display + Copy,
-    items: &[&RawValue],
-    zone: Tz,
-) -> Result<Vec<Message>> {
+/// [`connector_core::Error::Decode`] naming the message's JSON path
+/// (`chats[3].messages[1].is_read`).
+pub(crate) fn messages(items: &[&RawValue], at: &RecordRef<'_>, zone: Tz) -> Result<Vec<Message>> {
     let mut messages = Vec::with_capacity(items.len());
     for (j, raw) in items.iter().enumerate() {
-        let prefix = format_args!("{path}[{j}]");
-        let wire: WireMessage = ctx.decode_raw(prefix, raw)?;
-        let upload = upload(ctx, prefix, &wire)?;
+        let wire: WireMessage = at.decode_member(format_args!("messages[{j}]"), raw)?;
+        let upload = match wire.upload {
+            // Any value is accepted there; only an object describes a file.
+            Some(obj) if obj.get().starts_with('{') => {
+                Some(at.decode_member::<WireUpload>(format_args!("messages[{j}].upload"), obj)?)
+            }
+            _ => None,
+        };
         messages.push(message(wire, upload.as_ref(), RawJson::from_raw(raw), zone));
     }
     Ok(messages)
-}
-
-/// A message's `upload`, which accepts any value: only an object is decoded.
-fn upload(
-    ctx: &Ctx,
-    prefix: impl fmt::Display,
-    wire: &WireMessage<'_>,
-) -> Result<Option<WireUpload>> {
-    match wire.upload {
-        Some(obj) if obj.get().starts_with('{') => ctx
-            .decode_raw(format_args!("{prefix}.upload"), obj)
-            .map(Some),
-        _ => Ok(None),
-    }
 }
 
 /// Maps one message. The API has no sender-role field: a join event without
@@ -312,22 +196,32 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    use connector_core::decode::PageRef;
+
     fn rv(v: &serde_json::Value) -> Box<RawValue> {
         RawValue::from_string(v.to_string()).unwrap()
     }
 
-    fn messages(items: &[serde_json::Value], path: &str) -> Result<Vec<Message>> {
-        let raws: Vec<Box<RawValue>> = items.iter().map(rv).collect();
-        let refs: Vec<&RawValue> = raws.iter().map(|r| &**r).collect();
-        decode_messages(&ctx(), path, &refs, ZONE)
-    }
-
     const ZONE: Tz = Tz::Asia__Shanghai;
 
-    fn ctx() -> Ctx {
-        connector_core::http::Request::new("/apiv2/chats.json", "/apiv2/chats.json")
-            .page(3)
-            .ctx(VENDOR)
+    fn page() -> PageRef {
+        PageRef::new(VENDOR, "/apiv2/chats.json", 3)
+    }
+
+    /// The messages of chat `index` of page 3.
+    fn decoded_messages(items: &[serde_json::Value], index: usize) -> Result<Vec<Message>> {
+        let raws: Vec<Box<RawValue>> = items.iter().map(rv).collect();
+        let refs: Vec<&RawValue> = raws.iter().map(|r| &**r).collect();
+        let page = page();
+        messages(&refs, &RecordRef::new(&page, "chats", Some(index)), ZONE)
+    }
+
+    /// Chat record `index` of page 3, decoded and mapped.
+    fn decode_chat(raw: &RawValue, index: usize, with_messages: bool) -> Result<ListedChat> {
+        let page = page();
+        let at = RecordRef::new(&page, "chats", Some(index));
+        let wire: WireChat = at.decode(raw)?;
+        listed_chat(wire, raw, &at, "acme", ZONE, with_messages)
     }
 
     #[test]
@@ -373,7 +267,7 @@ mod tests {
         let raw = json!({"id": "290", "started_by": "agent", "status": "close", "agent_id": 2192,
             "rating": null, "visitor_id": "547", "user_id": 45190, "created_at": "2015-4-25 08:04:12",
             "assigned_at": "", "end_at": "2015-04-30 09:55:01"});
-        let d = decode_chat(&ctx(), "chats[0]", &rv(&raw), "acme", ZONE, true).unwrap();
+        let d = decode_chat(&rv(&raw), 0, true).unwrap();
         let c = d.conversation;
         assert_eq!(
             (c.id.as_str(), c.account.as_str(), c.vendor.as_str()),
@@ -404,38 +298,22 @@ mod tests {
     #[test]
     fn null_agent_means_no_agent() {
         let raw = json!({"id": 1, "agent_id": null});
-        let c = decode_chat(&ctx(), "chats[0]", &rv(&raw), "acme", ZONE, true)
-            .unwrap()
-            .conversation;
+        let c = decode_chat(&rv(&raw), 0, true).unwrap().conversation;
         assert_eq!((c.agent, c.agents), (None, vec![]));
     }
 
     #[test]
     fn missing_id_and_bad_dates_name_the_field_page_and_endpoint() {
-        let e = decode_chat(
-            &ctx(),
-            "chats[4]",
-            &rv(&json!({"id": null})),
-            "acme",
-            ZONE,
-            true,
-        )
-        .unwrap_err()
-        .to_string();
+        let e = decode_chat(&rv(&json!({"id": null})), 4, true)
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             e,
             "kf5: /apiv2/chats.json page 3: field `chats[4].id`: missing"
         );
-        let e = decode_chat(
-            &ctx(),
-            "chats[4]",
-            &rv(&json!({"id": 1, "created_at": "yesterday"})),
-            "acme",
-            ZONE,
-            true,
-        )
-        .unwrap_err()
-        .to_string();
+        let e = decode_chat(&rv(&json!({"id": 1, "created_at": "yesterday"})), 4, true)
+            .unwrap_err()
+            .to_string();
         assert!(
             e.starts_with("kf5: cannot decode /apiv2/chats.json page 3: at chats[4].created_at: "),
             "{e}"
@@ -452,7 +330,7 @@ mod tests {
                    "upload_id": 88, "upload": {"file_name": "a.png", "content_url": "https://x/a.png", "size": "1024", "content_type": "image/png"}}),
             json!({"id": 4, "type": "chat.sticker", "upload_id": 89, "upload": []}),
         ];
-        let m = messages(&items, "chats[0].messages").unwrap();
+        let m = decoded_messages(&items, 0).unwrap();
         let roles: Vec<_> = m.iter().map(|m| m.sender.role.clone()).collect();
         assert_eq!(
             roles,
@@ -490,9 +368,7 @@ mod tests {
             json!({"id": 1, "created_at": "2015-04-25 08:04:12"}),
             json!({"id": 2, "is_read": "maybe"}),
         ];
-        let e = messages(&items, "chats[2].messages")
-            .unwrap_err()
-            .to_string();
+        let e = decoded_messages(&items, 2).unwrap_err().to_string();
         assert!(
             e.starts_with(
                 "kf5: cannot decode /apiv2/chats.json page 3: at chats[2].messages[1].is_read: "

@@ -1,17 +1,17 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
-mod client;
 pub mod config;
-mod connector;
 mod convert;
-pub mod normalize;
+pub mod endpoints;
 mod wire;
 
 use connector_core::Capabilities;
+use connector_core::listing::ListingConnector;
 
 pub use config::{Credential, Kf5Config};
-pub use connector::{DEFAULT_PER_PAGE, Kf5Connector, MAX_PER_PAGE};
+pub use convert::ListedChat;
+pub use endpoints::{CHATS, ChatDetail, ChatList, DEFAULT_PAGE_SIZE, Kf5, MAX_PAGE_SIZE};
 
 /// The connector's registered name.
 pub const VENDOR: &str = "kf5";
@@ -29,6 +29,9 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     push_channel: false,
     max_page_size: None,
 };
+
+/// Reads KF5 Kchat history: [`Kf5`] on the listing engine.
+pub type Kf5Connector = ListingConnector<Kf5>;
 
 inventory::submit! {
     connector_core::ConnectorFactory {
