@@ -234,6 +234,8 @@ impl Kf5Config {
 }
 
 impl VendorConfig for Kf5Config {
+    const FIELDS: &'static [ConfigField] = FIELDS;
+
     fn from_resolved(cfg: &ResolvedConfig) -> Result<Self> {
         Kf5Config::from_resolved(cfg)
     }

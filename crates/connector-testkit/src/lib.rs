@@ -1,12 +1,24 @@
-//! Shared test helpers for chathaul connectors: insta settings, fixture
-//! loading, and ground-truth comparison.
+//! Shared test helpers for chathaul connectors: the conformance suite,
+//! insta settings, fixture loading, and ground-truth comparison.
 //!
-//! Dev-dependency only. Every connector crate uses the same snapshot settings
-//! (sorted maps, YAML) and compares what it pulled from the simulator with the
-//! simulator's ground truth through [`assert_same_conversations`], which
-//! reports the first differing field instead of two walls of JSON.
+//! Dev-dependency only. Every vendor crate on the listing engine runs the
+//! [`conformance`] suite with one line — against the simulator
+//! ([`OnSimulator`]) or a server of its own ([`Harness`]) — with a mangling
+//! [`proxy::Proxy`] in front for repeated pages, redirects, broken answers
+//! and faults. Beside it, every connector crate uses the same snapshot
+//! settings (sorted maps, YAML) and compares what it pulled with the ground
+//! truth through [`assert_same_conversations`], which reports the first
+//! differing field instead of two walls of JSON.
 
 use std::path::{Path, PathBuf};
+
+pub mod conformance;
+mod harness;
+pub mod proxy;
+
+pub use harness::{
+    Dataset, Harness, OnSimulator, SimServer, TestServer, connector, fast_http, resolve, with_value,
+};
 
 use connector_core::Conversation;
 use serde_json::Value;
@@ -21,9 +33,9 @@ pub fn snapshot_settings() -> insta::Settings {
     s
 }
 
-/// A value as a JSON tree, for snapshots: `raw` records (kept as JSON text,
-/// which only `serde_json` writes inline) become ordinary JSON, so a YAML
-/// snapshot shows them as the vendor sent them.
+/// A value as a JSON tree, for snapshots: `raw` records (`serde_json` raw
+/// values, which other serializers see as a private wrapper) become
+/// ordinary JSON, so a YAML snapshot shows them as the vendor sent them.
 ///
 /// # Panics
 /// When the value does not serialize (a test setup error).

@@ -12,10 +12,14 @@ use crate::error::Result;
 use crate::http::{Auth, HttpSettings};
 use crate::model::Conversation;
 use crate::query::{Include, Query};
-use crate::registry::ResolvedConfig;
+use crate::registry::{ConfigField, ResolvedConfig};
 
 /// A vendor's typed configuration.
 pub trait VendorConfig: Clone + fmt::Debug + Send + Sync + 'static {
+    /// Its fields (besides [`crate::registry::COMMON_FIELDS`]), as the
+    /// registry lists them.
+    const FIELDS: &'static [ConfigField];
+
     /// Builds the configuration from the registry's resolved key/values.
     ///
     /// # Errors
