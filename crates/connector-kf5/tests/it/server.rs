@@ -1,10 +1,9 @@
 //! A tiny KF5 stand-in on 127.0.0.1:0: serves fixture pages or a generated
-//! listing (with a page-size cap), chat details, checks basic auth, can fail
-//! the first requests with 500, and logs every request.
+//! listing (with a page-size cap), chat details, checks basic auth, and logs
+//! every request.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -38,7 +37,6 @@ struct Shared {
     listing: Listing,
     details: HashMap<String, Value>,
     authorization: String,
-    fail_first: AtomicUsize,
     detail_delay: bool,
     log: Mutex<Vec<(String, BTreeMap<String, String>)>>,
 }
@@ -104,7 +102,6 @@ pub struct Builder {
     listing: Listing,
     details: HashMap<String, Value>,
     authorization: String,
-    fail_first: usize,
     detail_delay: bool,
 }
 
@@ -115,10 +112,6 @@ impl Builder {
     }
     pub fn authorization(mut self, header: String) -> Self {
         self.authorization = header;
-        self
-    }
-    pub fn fail_first(mut self, n: usize) -> Self {
-        self.fail_first = n;
         self
     }
     /// Answers detail requests for lower ids later, so completion order is
@@ -133,7 +126,6 @@ impl Builder {
             listing: self.listing,
             details: self.details,
             authorization: self.authorization,
-            fail_first: AtomicUsize::new(self.fail_first),
             detail_delay: self.detail_delay,
             log: Mutex::default(),
         });
@@ -154,7 +146,6 @@ impl Server {
             listing,
             details: HashMap::new(),
             authorization: basic(EMAIL, PASSWORD),
-            fail_first: 0,
             detail_delay: false,
         }
     }
@@ -209,20 +200,13 @@ fn gate(
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if auth != s.authorization {
-        return Some(
-            (
-                StatusCode::UNAUTHORIZED,
-                Json(json!({"error": "Couldn't authenticate you"})),
-            )
-                .into_response(),
-        );
-    }
-    let failing = s
-        .fail_first
-        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-        .is_ok();
-    failing.then(|| (StatusCode::INTERNAL_SERVER_ERROR, "upstream hiccup").into_response())
+    (auth != s.authorization).then(|| {
+        (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": "Couldn't authenticate you"})),
+        )
+            .into_response()
+    })
 }
 
 async fn list(
