@@ -94,9 +94,7 @@ impl RawJson {
 /// byte). A line break in valid JSON is always a blank between tokens
 /// (strings cannot hold one unescaped).
 fn compacted(text: &str) -> Option<String> {
-    if memchr::memchr2(b'\n', b'\r', text.as_bytes()).is_none() {
-        return None;
-    }
+    memchr::memchr2(b'\n', b'\r', text.as_bytes())?;
     let mut out = String::with_capacity(text.len());
     let (mut in_string, mut escaped) = (false, false);
     for ch in text.chars() {

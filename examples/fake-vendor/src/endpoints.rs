@@ -67,10 +67,10 @@ impl ListEndpoint for Conversations {
         &self.endpoint
     }
 
-    fn convert<'a>(
+    fn convert(
         &self,
         record: WireConversation,
-        raw: &'a RawValue,
+        raw: &RawValue,
         at: &RecordRef<'_>,
     ) -> Result<Conversation> {
         convert::conversation(record, RawJson::from_raw(raw), &self.account, self.zone)
@@ -107,10 +107,10 @@ impl ListEndpoint for OneConversation {
         &self.0.endpoint
     }
 
-    fn convert<'a>(
+    fn convert(
         &self,
         record: WireConversation,
-        raw: &'a RawValue,
+        raw: &RawValue,
         at: &RecordRef<'_>,
     ) -> Result<Conversation> {
         self.0.convert(record, raw, at)
@@ -133,10 +133,10 @@ impl ListEndpoint for Messages {
         &self.endpoint
     }
 
-    fn convert<'a>(
+    fn convert(
         &self,
         record: WireMessage,
-        raw: &'a RawValue,
+        raw: &RawValue,
         _: &RecordRef<'_>,
     ) -> Result<Message> {
         Ok(convert::message(record, RawJson::from_raw(raw), self.zone))

@@ -221,15 +221,15 @@ fn refused(headers: &HeaderMap) -> Option<Response> {
     (got != Some(want.as_str())).then(|| error(StatusCode::UNAUTHORIZED, "unauthorized"))
 }
 
-/// `page` and `size` (at most 50), or a 400.
-fn paging(p: &HashMap<String, String>) -> Result<(usize, usize), Response> {
+/// `page` and `size` (at most 50), or what is wrong with them.
+fn paging(p: &HashMap<String, String>) -> Result<(usize, usize), String> {
     let number = |key: &str, default: usize| match p.get(key) {
         None => Ok(default),
         Some(v) => v
             .parse::<usize>()
             .ok()
             .filter(|n| *n > 0)
-            .ok_or_else(|| error(StatusCode::BAD_REQUEST, &format!("bad {key}"))),
+            .ok_or_else(|| format!("bad {key}")),
     };
     Ok((number("page", 1)?, number("size", 20)?.min(50)))
 }
@@ -242,19 +242,17 @@ async fn list(State(records): Records, headers: HeaderMap, Query(p): Params) -> 
     if let Some(r) = refused(&headers) {
         return r;
     }
-    let (page, size) = match paging(&p) {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let time = |key: &str| match p.get(key) {
         None => Ok(None),
         Some(v) => DateTime::parse_from_rfc3339(v)
             .map(|t| Some(t.with_timezone(&Utc)))
-            .map_err(|_| error(StatusCode::BAD_REQUEST, &format!("bad {key}"))),
+            .map_err(|_| format!("bad {key}")),
     };
-    let (since, until) = match (time("since"), time("until")) {
-        (Ok(s), Ok(u)) => (s, u),
-        (Err(r), _) | (_, Err(r)) => return r,
+    let ((page, size), since, until) = match (paging(&p), time("since"), time("until")) {
+        (Ok(paging), Ok(s), Ok(u)) => (paging, s, u),
+        (Err(m), ..) | (_, Err(m), _) | (.., Err(m)) => {
+            return error(StatusCode::BAD_REQUEST, &m);
+        }
     };
     let matching: Vec<&Record> = records
         .iter()
@@ -273,7 +271,8 @@ async fn list(State(records): Records, headers: HeaderMap, Query(p): Params) -> 
 }
 
 fn find<'a>(records: &'a [Record], id: &str) -> Option<&'a Record> {
-    records.iter().find(|r| r.json["id"].to_string() == id)
+    let id: u64 = id.parse().ok()?;
+    records.iter().find(|r| r.json["id"] == id)
 }
 
 async fn one(State(records): Records, headers: HeaderMap, Path(file): Path<String>) -> Response {
@@ -298,7 +297,7 @@ async fn messages(
     }
     let (page, size) = match paging(&p) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(m) => return error(StatusCode::BAD_REQUEST, &m),
     };
     match find(&records, &id) {
         Some(r) => Json(json!({
