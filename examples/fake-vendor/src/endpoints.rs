@@ -133,12 +133,7 @@ impl ListEndpoint for Messages {
         &self.endpoint
     }
 
-    fn convert(
-        &self,
-        record: WireMessage,
-        raw: &RawValue,
-        _: &RecordRef<'_>,
-    ) -> Result<Message> {
+    fn convert(&self, record: WireMessage, raw: &RawValue, _: &RecordRef<'_>) -> Result<Message> {
         Ok(convert::message(record, RawJson::from_raw(raw), self.zone))
     }
 }

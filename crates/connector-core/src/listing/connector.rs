@@ -11,8 +11,8 @@ use futures::future::BoxFuture;
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use url::Url;
 
+use super::pages::{PageRequest, PageSource, Sequence, pages_in_order};
 use super::vendor::{Combine, Listed, Listing, Vendor, VendorConfig};
-use super::walk::{Mode, PageSource, Step, walk};
 use super::{Endpoint, ListEndpoint, Paging, decode_page};
 use crate::connector::{Connector, ConnectorInfo, ConversationStream};
 use crate::decode::PageRef;
@@ -26,7 +26,7 @@ use crate::registry::ResolvedConfig;
 use crate::stats::{PullCounters, PullStats};
 
 /// What a vendor's hooks fetch with: the connector's HTTP client, its
-/// counters, and the engine's page walks.
+/// counters, and the engine's page listings.
 pub struct Api {
     vendor: &'static str,
     http: HttpClient,
@@ -45,9 +45,9 @@ impl fmt::Debug for Api {
     }
 }
 
-/// Every page of a listing walked to its end.
+/// Every page of a listing all to its end.
 #[derive(Debug)]
-pub struct Walked<T> {
+pub struct AllPages<T> {
     /// The records of every page, in order.
     pub items: Vec<T>,
     /// The last total the vendor reported, if it did.
@@ -82,7 +82,7 @@ impl Api {
     /// Any error of the request or of [`decode_page`].
     pub async fn fetch<E: ListEndpoint>(&self, endpoint: E) -> Result<Page<E::Item>> {
         let endpoint = Arc::new(endpoint);
-        let req = request(endpoint.endpoint(), &[], 0, &Step::First);
+        let req = request(endpoint.endpoint(), &[], 0, &PageRequest::First);
         self.get(endpoint, req).await
     }
 
@@ -97,15 +97,15 @@ impl Api {
     ) -> BoxStream<'a, Result<Page<E::Item>>> {
         let endpoint = listing.endpoint.endpoint();
         let mode = match endpoint.paging {
-            Paging::Single => Mode::Once,
-            Paging::Links => Mode::Links,
-            Paging::Numbers(numbers) => Mode::Numbers {
+            Paging::Single => Sequence::Once,
+            Paging::Links => Sequence::Links,
+            Paging::Numbers(numbers) => Sequence::Numbers {
                 first: first.max(1),
                 size: listing.page_size,
                 short_page: numbers.short_page,
             },
         };
-        if first > 1 && !matches!(mode, Mode::Numbers { .. }) {
+        if first > 1 && !matches!(mode, Sequence::Numbers { .. }) {
             let e = Error::Unsupported {
                 vendor: self.vendor,
                 message: format!(
@@ -121,27 +121,27 @@ impl Api {
             params: Arc::new(listing.params.clone()),
             page_size: listing.page_size,
         };
-        walk(source, mode, read_ahead)
+        pages_in_order(source, mode, read_ahead)
     }
 
-    /// Every record of `listing`, walked to its end (reading ahead), with
+    /// Every record of `listing`, all to its end (reading ahead), with
     /// the total the vendor reported: for the parts of a conversation that
     /// come in pages of their own (its messages).
     ///
     /// # Errors
     /// The first error of the walk.
-    pub async fn all<E: ListEndpoint>(&self, listing: &Listing<E>) -> Result<Walked<E::Item>> {
+    pub async fn all<E: ListEndpoint>(&self, listing: &Listing<E>) -> Result<AllPages<E::Item>> {
         let mut pages = self.pages(listing, 1, self.concurrency);
-        let mut walked = Walked {
+        let mut all = AllPages {
             items: Vec::new(),
             total: None,
         };
         while let Some(page) = pages.next().await {
             let page = page?;
-            walked.total = page.total.or(walked.total);
-            walked.items.extend(page.items);
+            all.total = page.total.or(all.total);
+            all.items.extend(page.items);
         }
-        Ok(walked)
+        Ok(all)
     }
 
     async fn get<E: ListEndpoint>(&self, endpoint: Arc<E>, req: Request) -> Result<Page<E::Item>> {
@@ -163,12 +163,12 @@ fn request(
     endpoint: &Endpoint,
     params: &[(String, String)],
     page_size: u32,
-    step: &Step,
+    step: &PageRequest,
 ) -> Request {
     let mut req = Request::new(endpoint.name.clone(), endpoint.path.clone());
     req.query.extend(params.iter().cloned());
     match (step, endpoint.paging) {
-        (Step::Number(n), Paging::Numbers(numbers)) => req
+        (PageRequest::Number(n), Paging::Numbers(numbers)) => req
             .page(*n)
             .param(numbers.page_param, n)
             .param(numbers.size_param, page_size),
@@ -186,12 +186,12 @@ struct ListingSource<'a, E> {
 }
 
 impl<'a, E: ListEndpoint> PageSource<'a, E::Item> for ListingSource<'a, E> {
-    fn fetch(&self, step: Step) -> BoxFuture<'a, Result<Page<E::Item>>> {
+    fn fetch(&self, step: PageRequest) -> BoxFuture<'a, Result<Page<E::Item>>> {
         let api = self.api;
         let endpoint = Arc::clone(&self.endpoint);
         let req = match &step {
             // Only a link `follow` accepted gets here: below the base URL.
-            Step::Link(url, n) => self.below_base(url, *n).map(|path| {
+            PageRequest::Link(url, n) => self.below_base(url, *n).map(|path| {
                 let mut req = Request::new(endpoint.endpoint().name.clone(), path).page(*n);
                 req.query = url.query_pairs().into_owned().collect();
                 req
@@ -206,9 +206,14 @@ impl<'a, E: ListEndpoint> PageSource<'a, E::Item> for ListingSource<'a, E> {
         Box::pin(async move { api.get(endpoint, req?).await })
     }
 
-    fn follow(&self, link: &str, from: u32) -> Result<Step> {
+    fn follow(&self, link: &str, from: u32) -> Result<PageRequest> {
         let at = self.page_ref(from);
-        let first = request(self.endpoint.endpoint(), &self.params, 0, &Step::First);
+        let first = request(
+            self.endpoint.endpoint(),
+            &self.params,
+            0,
+            &PageRequest::First,
+        );
         let here = self.api.http.url(&first)?;
         let url = here
             .join(link)
@@ -221,7 +226,7 @@ impl<'a, E: ListEndpoint> PageSource<'a, E::Item> for ListingSource<'a, E> {
             )));
         }
         self.below_base(&url, from)?;
-        Ok(Step::Link(url, from.saturating_add(1)))
+        Ok(PageRequest::Link(url, from.saturating_add(1)))
     }
 
     fn page_ref(&self, n: u32) -> PageRef {
@@ -249,7 +254,7 @@ impl<E: ListEndpoint> ListingSource<'_, E> {
 /// of it (from 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PagePosition {
-    /// The listing, in the order the vendor walks them.
+    /// The listing, in the order the vendor listings them.
     pub listing: usize,
     /// The page of that listing, from 1.
     pub page: u32,
@@ -283,7 +288,7 @@ pub struct ConversationPage {
     pub total: Option<u64>,
 }
 
-/// A [`Connector`] on the listing engine: the vendor's plan walked, read
+/// A [`Connector`] on the listing engine: the vendor's plan all, read
 /// ahead, filtered exactly, limited and completed in listing order.
 pub struct ListingConnector<V: Vendor> {
     vendor: V,
@@ -383,7 +388,7 @@ impl<V: Vendor> ListingConnector<V> {
         }
         let (exact, include) = (Arc::new(plan.exact), query.include);
         let concurrency = self.api.concurrency;
-        let walks = plan
+        let listings = plan
             .listings
             .into_iter()
             .enumerate()
@@ -393,7 +398,7 @@ impl<V: Vendor> ListingConnector<V> {
                 self.counted_pages(listing, first, concurrency)
                     .map(move |page| page.map(|p| (i, p)))
             });
-        until_error(stream::iter(walks).flatten())
+        until_error(stream::iter(listings).flatten())
             .try_filter(|(_, page)| ready(!page.items.is_empty()))
             .and_then(move |(i, page)| {
                 let exact = Arc::clone(&exact);
@@ -441,7 +446,7 @@ impl<V: Vendor> ListingConnector<V> {
         }
     }
 
-    /// A conversation listing's pages, counted; when walked from its first
+    /// A conversation listing's pages, counted; when all from its first
     /// page to its end, the total the vendor reported is recorded and a
     /// difference with what was listed noted as a shortfall.
     fn counted_pages<'a>(

@@ -27,8 +27,8 @@
 //! [`ListingConnector`] is the resulting [`crate::Connector`].
 
 mod connector;
+mod pages;
 mod vendor;
-mod walk;
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -38,7 +38,7 @@ use crate::error::Result;
 pub use crate::paging::Page;
 use crate::paging::fingerprint_of_set;
 
-pub use connector::{Api, ConversationPage, ListingConnector, PagePosition, Walked};
+pub use connector::{AllPages, Api, ConversationPage, ListingConnector, PagePosition};
 pub use vendor::{Combine, Connection, Listed, Listing, Plan, Vendor, VendorConfig};
 
 /// What the engine needs to know about one endpoint: its name for errors,

@@ -14,7 +14,7 @@ use crate::paging::Page;
 
 /// What a walk asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Step {
+pub(crate) enum PageRequest {
     /// The listing's own request (its first page, or its only one).
     First,
     /// Page `n` of a page-number listing.
@@ -27,17 +27,17 @@ pub(crate) enum Step {
 /// they are held by the walk beside it.
 pub(crate) trait PageSource<'a, T>: Send + 'a {
     /// Fetches and decodes one page.
-    fn fetch(&self, step: Step) -> BoxFuture<'a, Result<Page<T>>>;
+    fn fetch(&self, step: PageRequest) -> BoxFuture<'a, Result<Page<T>>>;
     /// Where page `from`'s next link leads; an error, and no request, for a
     /// link that is not a URL or leads off the configured base URL.
-    fn follow(&self, link: &str, from: u32) -> Result<Step>;
+    fn follow(&self, link: &str, from: u32) -> Result<PageRequest>;
     /// Page `n`, for the walk's own errors.
     fn page_ref(&self, n: u32) -> PageRef;
 }
 
 /// How a listing pages, for the walk.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Mode {
+pub(crate) enum Sequence {
     /// Page numbers from `first`, `size` records asked for each.
     Numbers {
         first: u32,
@@ -60,9 +60,9 @@ pub(crate) enum Mode {
 /// a time), and without one a window that starts at one page ahead and
 /// doubles after each page that did not end the listing, up to
 /// `read_ahead`. Pages fetched ahead of the end are dropped unread.
-pub(crate) fn walk<'a, T, S>(
+pub(crate) fn pages_in_order<'a, T, S>(
     source: S,
-    mode: Mode,
+    mode: Sequence,
     read_ahead: usize,
 ) -> BoxStream<'a, Result<Page<T>>>
 where
@@ -70,10 +70,10 @@ where
     S: PageSource<'a, T>,
 {
     let next = match mode {
-        Mode::Numbers { first, .. } => Step::Number(first),
-        Mode::Links | Mode::Once => Step::First,
+        Sequence::Numbers { first, .. } => PageRequest::Number(first),
+        Sequence::Links | Sequence::Once => PageRequest::First,
     };
-    let state = Walk {
+    let state = PagesInOrder {
         source,
         mode,
         read_ahead: read_ahead.max(1),
@@ -108,14 +108,14 @@ where
     .boxed()
 }
 
-struct Walk<'a, T, S> {
+struct PagesInOrder<'a, T, S> {
     source: S,
-    mode: Mode,
+    mode: Sequence,
     read_ahead: usize,
     /// Pages asked for, in page order.
     in_flight: FuturesOrdered<BoxFuture<'a, Result<Page<T>>>>,
     /// What to ask for next.
-    next: Option<Step>,
+    next: Option<PageRequest>,
     /// How many pages may be in flight now.
     depth: usize,
     /// Every page's fingerprint and number: a server that cycles through
@@ -132,13 +132,13 @@ struct Walk<'a, T, S> {
     done: bool,
 }
 
-impl<'a, T, S: PageSource<'a, T>> Walk<'a, T, S> {
+impl<'a, T, S: PageSource<'a, T>> PagesInOrder<'a, T, S> {
     /// Asks for pages while there is room.
     fn fill(&mut self) {
         while let Some(step) = self.next.clone() {
             let room = match (&step, self.mode, self.total) {
                 // Past the pages a total promises: one at a time.
-                (Step::Number(n), Mode::Numbers { size, .. }, Some(total))
+                (PageRequest::Number(n), Sequence::Numbers { size, .. }, Some(total))
                     if u64::from(*n) > total.div_ceil(u64::from(size.max(1))) =>
                 {
                     1
@@ -149,7 +149,9 @@ impl<'a, T, S: PageSource<'a, T>> Walk<'a, T, S> {
                 break;
             }
             self.next = match (&step, self.mode) {
-                (Step::Number(n), Mode::Numbers { .. }) => n.checked_add(1).map(Step::Number),
+                (PageRequest::Number(n), Sequence::Numbers { .. }) => {
+                    n.checked_add(1).map(PageRequest::Number)
+                }
                 _ => None,
             };
             self.in_flight.push_back(self.source.fetch(step));
@@ -184,7 +186,7 @@ impl<'a, T, S: PageSource<'a, T>> Walk<'a, T, S> {
         }
         let mut end = page.has_next == Some(false) || n == u32::MAX;
         match self.mode {
-            Mode::Numbers {
+            Sequence::Numbers {
                 first,
                 size,
                 short_page,
@@ -200,12 +202,12 @@ impl<'a, T, S: PageSource<'a, T>> Walk<'a, T, S> {
                     };
                 }
             }
-            Mode::Once => end = true,
-            Mode::Links => match page.next_link.as_deref().map(str::trim) {
+            Sequence::Once => end = true,
+            Sequence::Links => match page.next_link.as_deref().map(str::trim) {
                 Some(link) if !link.is_empty() && !end => match self.source.follow(link, n) {
-                    Ok(Step::Link(url, m)) => {
+                    Ok(PageRequest::Link(url, m)) => {
                         if self.links.insert(url.to_string()) {
-                            self.next = Some(Step::Link(url, m));
+                            self.next = Some(PageRequest::Link(url, m));
                         } else {
                             end = true;
                             self.after = Some(self.source.page_ref(n).paging(
@@ -239,14 +241,14 @@ mod tests {
     /// Serves pages from a function of the step; logs what was asked.
     struct Fake<F> {
         serve: Arc<F>,
-        log: Arc<Mutex<Vec<Step>>>,
+        log: Arc<Mutex<Vec<PageRequest>>>,
     }
 
     impl<'a, F> PageSource<'a, u32> for Fake<F>
     where
-        F: Fn(&Step) -> Page<u32> + Send + Sync + 'a,
+        F: Fn(&PageRequest) -> Page<u32> + Send + Sync + 'a,
     {
-        fn fetch(&self, step: Step) -> BoxFuture<'a, Result<Page<u32>>> {
+        fn fetch(&self, step: PageRequest) -> BoxFuture<'a, Result<Page<u32>>> {
             self.log.lock().unwrap().push(step.clone());
             let page = (self.serve)(&step);
             Box::pin(async move {
@@ -258,14 +260,14 @@ mod tests {
                 Ok(page)
             })
         }
-        fn follow(&self, link: &str, from: u32) -> Result<Step> {
+        fn follow(&self, link: &str, from: u32) -> Result<PageRequest> {
             let url = Url::parse(link).map_err(|e| self.page_ref(from).paging(e.to_string()))?;
             if url.host_str() != Some("api.test") {
                 return Err(self
                     .page_ref(from)
                     .paging("next link points at another host"));
             }
-            Ok(Step::Link(url, from + 1))
+            Ok(PageRequest::Link(url, from + 1))
         }
         fn page_ref(&self, n: u32) -> PageRef {
             PageRef::new("test", "/x", n)
@@ -278,9 +280,9 @@ mod tests {
     }
 
     /// `count` records served `cap` at a time however many are asked.
-    fn listing(count: u32, cap: u32) -> impl Fn(&Step) -> Page<u32> + Send + Sync {
+    fn listing(count: u32, cap: u32) -> impl Fn(&PageRequest) -> Page<u32> + Send + Sync {
         move |step| {
-            let Step::Number(n) = step else {
+            let PageRequest::Number(n) = step else {
                 panic!("{step:?}")
             };
             let start = (n - 1) * cap;
@@ -288,16 +290,20 @@ mod tests {
         }
     }
 
-    async fn run<F>(serve: F, mode: Mode, read_ahead: usize) -> (Result<Vec<u32>>, Vec<Step>)
+    async fn run<F>(
+        serve: F,
+        mode: Sequence,
+        read_ahead: usize,
+    ) -> (Result<Vec<u32>>, Vec<PageRequest>)
     where
-        F: Fn(&Step) -> Page<u32> + Send + Sync + 'static,
+        F: Fn(&PageRequest) -> Page<u32> + Send + Sync + 'static,
     {
         let log = Arc::new(Mutex::new(Vec::new()));
         let source = Fake {
             serve: Arc::new(serve),
             log: log.clone(),
         };
-        let items = walk(source, mode, read_ahead)
+        let items = pages_in_order(source, mode, read_ahead)
             .map_ok(|p| p.items)
             .try_concat()
             .await;
@@ -305,19 +311,19 @@ mod tests {
         (items, asked)
     }
 
-    fn numbers(size: u32, short_page: ShortPage) -> Mode {
-        Mode::Numbers {
+    fn numbers(size: u32, short_page: ShortPage) -> Sequence {
+        Sequence::Numbers {
             first: 1,
             size,
             short_page,
         }
     }
 
-    fn asked(steps: &[Step]) -> Vec<u32> {
+    fn asked(steps: &[PageRequest]) -> Vec<u32> {
         steps
             .iter()
             .map(|s| match s {
-                Step::Number(n) => *n,
+                PageRequest::Number(n) => *n,
                 other => panic!("{other:?}"),
             })
             .collect()
@@ -351,7 +357,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_total_ends_a_listing_and_its_pages_are_read_ahead() {
-        let with_total = |step: &Step| Page {
+        let with_total = |step: &PageRequest| Page {
             total: Some(95),
             ..listing(95, 10)(step)
         };
@@ -365,7 +371,7 @@ mod tests {
         assert_eq!(sorted, (1..=10).collect::<Vec<_>>());
         // A server capping at 5 while 10 are asked: the total is reached
         // past the promised pages, one page at a time.
-        let capped = |step: &Step| Page {
+        let capped = |step: &PageRequest| Page {
             total: Some(23),
             ..listing(23, 5)(step)
         };
@@ -373,7 +379,7 @@ mod tests {
         assert_eq!(items.unwrap().len(), 23);
         assert_eq!(asked(&log), [1, 2, 3, 4, 5]);
         // "No next page" ends it too.
-        let flagged = |step: &Step| {
+        let flagged = |step: &PageRequest| {
             let p = listing(95, 10)(step);
             Page {
                 has_next: Some(p.number < 3),
@@ -386,8 +392,10 @@ mod tests {
 
     #[tokio::test]
     async fn repeated_shuffled_and_cycled_pages_are_errors_in_page_order() {
-        let same = |step: &Step| {
-            let Step::Number(n) = step else { panic!() };
+        let same = |step: &PageRequest| {
+            let PageRequest::Number(n) = step else {
+                panic!()
+            };
             page(*n, if n % 2 == 0 { vec![2, 1] } else { vec![1, 2] })
         };
         let (items, log) = run(same, numbers(2, ShortPage::Continues), 8).await;
@@ -397,8 +405,10 @@ mod tests {
             "test: /x page 2: page 2 repeats page 1; stopping instead of looping"
         );
         assert_eq!(asked(&log), [1, 2], "nothing fetched ahead of page 2");
-        let cycle = |step: &Step| {
-            let Step::Number(n) = step else { panic!() };
+        let cycle = |step: &PageRequest| {
+            let PageRequest::Number(n) = step else {
+                panic!()
+            };
             page(*n, if n % 2 == 0 { vec![3, 4] } else { vec![1, 2] })
         };
         let log = Arc::new(Mutex::new(Vec::new()));
@@ -406,9 +416,10 @@ mod tests {
             serve: Arc::new(cycle),
             log: log.clone(),
         };
-        let pages: Vec<Result<Page<u32>>> = walk(source, numbers(2, ShortPage::Continues), 8)
-            .collect()
-            .await;
+        let pages: Vec<Result<Page<u32>>> =
+            pages_in_order(source, numbers(2, ShortPage::Continues), 8)
+                .collect()
+                .await;
         let got: Vec<String> = pages
             .iter()
             .map(|p| match p {
@@ -428,7 +439,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_walk_resumes_from_a_later_page() {
-        let mode = Mode::Numbers {
+        let mode = Sequence::Numbers {
             first: 4,
             size: 10,
             short_page: ShortPage::Ends,
@@ -441,11 +452,11 @@ mod tests {
     #[tokio::test]
     async fn next_links_are_followed_on_their_host_only_and_never_twice() {
         let links = |next: Vec<Option<&'static str>>| {
-            move |step: &Step| {
+            move |step: &PageRequest| {
                 let n = match step {
-                    Step::First => 1,
-                    Step::Link(_, n) => *n,
-                    Step::Number(_) => panic!(),
+                    PageRequest::First => 1,
+                    PageRequest::Link(_, n) => *n,
+                    PageRequest::Number(_) => panic!(),
                 };
                 Page {
                     next_link: next[(n - 1) as usize].map(str::to_owned),
@@ -459,7 +470,7 @@ mod tests {
                 Some("https://api.test/x?p=3"),
                 None,
             ]),
-            Mode::Links,
+            Sequence::Links,
             8,
         )
         .await;
@@ -469,7 +480,8 @@ mod tests {
             serve: Arc::new(links(vec![Some("https://elsewhere.test/x?p=2"), None])),
             log: log.clone(),
         };
-        let got: Vec<Result<Page<u32>>> = walk(source, Mode::Links, 8).collect().await;
+        let got: Vec<Result<Page<u32>>> =
+            pages_in_order(source, Sequence::Links, 8).collect().await;
         assert_eq!(got.len(), 2, "the page, then the error");
         assert_eq!(got[0].as_ref().unwrap().items, [1]);
         let e = got[1].as_ref().unwrap_err().to_string();
@@ -481,7 +493,7 @@ mod tests {
                 Some("https://api.test/x?p=2"),
                 None,
             ]),
-            Mode::Links,
+            Sequence::Links,
             8,
         )
         .await;
