@@ -164,7 +164,9 @@ impl Client {
             .ok_or_else(|| ctx.field("data.serviceSummary", "missing although status is 200"))?;
         convert::summary(summary)
             .map(Some)
-            .map_err(|convert::Missing(f)| ctx.field(format!("data.serviceSummary.{f}"), "missing"))
+            .map_err(|convert::MissingField(f)| {
+                ctx.field(format!("data.serviceSummary.{f}"), "missing")
+            })
     }
 }
 

@@ -51,7 +51,7 @@ pub struct Bangwo8Connector {
 
 /// Where a listing stands while it is walked.
 #[derive(Debug, Default)]
-struct Walk {
+struct ListingProgress {
     received: u64,
     count: Option<u64>,
     failed: bool,
@@ -105,7 +105,7 @@ impl Bangwo8Connector {
         params: Vec<(String, String)>,
         per_page: u32,
     ) -> BoxStream<'a, Result<Conversation>> {
-        let walk = Arc::new(Mutex::new(Walk::default()));
+        let walk = Arc::new(Mutex::new(ListingProgress::default()));
         let w = walk.clone();
         let endpoint = path.clone();
         let opts = PageNumbers {

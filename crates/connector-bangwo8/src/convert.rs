@@ -14,7 +14,7 @@ use crate::wire::{Chat, Record, ServiceSummary};
 
 /// A session field the model cannot do without.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Missing(pub String);
+pub(crate) struct MissingField(pub String);
 
 /// The integer a code field carries (`"2"`, `2`, `" 2 "`), if it is one.
 fn code(text: Option<&str>) -> Option<u64> {
@@ -85,14 +85,14 @@ fn utc(t: Option<WireTime>, zone: Tz) -> Option<chrono::DateTime<chrono::Utc>> {
 /// One listed session as a conversation (no messages, no summary yet).
 ///
 /// # Errors
-/// [`Missing`] `r_id` when the record has no id.
+/// [`MissingField`] `r_id` when the record has no id.
 pub(crate) fn conversation(
     chat: Chat,
     raw: RawJson,
     account: &str,
     zone: Tz,
-) -> Result<Conversation, Missing> {
-    let id = chat.r_id.ok_or_else(|| Missing("r_id".into()))?;
+) -> Result<Conversation, MissingField> {
+    let id = chat.r_id.ok_or_else(|| MissingField("r_id".into()))?;
     let mut c = Conversation::new(VENDOR, account, id);
     c.channel = channel(chat.kind.as_deref());
     c.initiated_by = initiated_by(chat.kind.as_deref());
@@ -158,14 +158,14 @@ pub(crate) fn message(record: Record, raw: RawJson, zone: Tz) -> Message {
 /// A filled-in service summary (status 200).
 ///
 /// # Errors
-/// [`Missing`] naming the path below `data.serviceSummary` of a custom field
+/// [`MissingField`] naming the path below `data.serviceSummary` of a custom field
 /// without a key.
-pub(crate) fn summary(s: ServiceSummary) -> Result<Summary, Missing> {
+pub(crate) fn summary(s: ServiceSummary) -> Result<Summary, MissingField> {
     let mut fields = Vec::new();
     for (i, f) in s.custom_fields.unwrap_or_default().into_iter().enumerate() {
         let key = f
             .key
-            .ok_or_else(|| Missing(format!("custom_fields[{i}].key")))?;
+            .ok_or_else(|| MissingField(format!("custom_fields[{i}].key")))?;
         fields.push(SummaryField {
             key,
             value: f.value,
@@ -273,7 +273,7 @@ mod tests {
         let no_id = serde_json::json!({"r_id": "", "type": 1});
         assert_eq!(
             conversation(chat(no_id.clone()), no_id.into(), "acct", zone).unwrap_err(),
-            Missing("r_id".into())
+            MissingField("r_id".into())
         );
     }
 

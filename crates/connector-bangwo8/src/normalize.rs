@@ -16,7 +16,7 @@ use connector_core::split::{self, Outline};
 use connector_core::time::Tz;
 use connector_core::{Error, RawJson, Result};
 
-use crate::convert::{self, Missing};
+use crate::convert::{self, MissingField};
 use crate::wire::{Chat, ListEnvelope, Record, RecordsEnvelope};
 
 /// One page of a session listing (`/api/v1/imchat/histories[/{agent}].json`).
@@ -126,7 +126,7 @@ fn parsed_listing(ctx: &PageRef, body: &[u8], account: &str, zone: Tz) -> Result
     for (i, item) in items.into_iter().enumerate() {
         let chat: Chat = ctx.decode_record(format_args!("chats[{i}]"), item)?;
         let c = convert::conversation(chat, RawJson::from_raw(item), account, zone)
-            .map_err(|Missing(f)| ctx.field(format!("chats[{i}].{f}"), "missing"))?;
+            .map_err(|MissingField(f)| ctx.field(format!("chats[{i}].{f}"), "missing"))?;
         conversations.push(c);
     }
     Ok(ListingPage {

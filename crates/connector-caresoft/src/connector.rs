@@ -192,7 +192,7 @@ impl CaresoftConnector {
         ahead: usize,
     ) -> BoxStream<'a, Result<Vec<Conversation>>> {
         type Source<'a> = BoxStream<'a, (u32, Result<ChatsPage>)>;
-        struct Walk<'a> {
+        struct TypeListing<'a> {
             source: Source<'a>,
             /// Page 1 is pending: the rest is planned once it arrives.
             first: bool,
@@ -207,7 +207,7 @@ impl CaresoftConnector {
         let filters = Arc::new(filters);
         let ahead = ahead.max(1);
         let fetch = move |n: u32| self.fetch_page(ty, filters.clone(), count, n);
-        let walk = Walk {
+        let walk = TypeListing {
             source: stream::once(fetch.clone()(1)).boxed(),
             first: true,
             seen: HashMap::new(),
@@ -218,7 +218,7 @@ impl CaresoftConnector {
         stream::unfold(walk, move |mut w| {
             let fetch = fetch.clone();
             async move {
-                let finish = |w: &Walk<'_>| {
+                let finish = |w: &TypeListing<'_>| {
                     // Walked to its end: compare with the reported total.
                     if let Some(t) = w.total {
                         self.counters.reported_total(t);
@@ -308,17 +308,17 @@ impl CaresoftConnector {
     /// at the same time as the current one, each holding at most `ahead`
     /// pages until its turn; with 0 a type starts when the previous ends.
     fn ordered_types<'a>(
-        lanes: Vec<BoxStream<'a, Result<Vec<Conversation>>>>,
+        types: Vec<BoxStream<'a, Result<Vec<Conversation>>>>,
         ahead: usize,
     ) -> BoxStream<'a, Result<Vec<Conversation>>> {
-        struct Lane<'a> {
+        struct HeldPages<'a> {
             pages: BoxStream<'a, Result<Vec<Conversation>>>,
             held: VecDeque<Result<Vec<Conversation>>>,
             ended: bool,
         }
-        let mut lanes: VecDeque<Lane<'a>> = lanes
+        let mut types: VecDeque<HeldPages<'a>> = types
             .into_iter()
-            .map(|pages| Lane {
+            .map(|pages| HeldPages {
                 pages,
                 held: VecDeque::new(),
                 ended: false,
@@ -331,19 +331,19 @@ impl CaresoftConnector {
             }
             loop {
                 // Let the later types run ahead, within their bound.
-                for lane in lanes.iter_mut().skip(1) {
-                    while !lane.ended && lane.held.len() < ahead {
-                        match lane.pages.poll_next_unpin(cx) {
+                for listing in types.iter_mut().skip(1) {
+                    while !listing.ended && listing.held.len() < ahead {
+                        match listing.pages.poll_next_unpin(cx) {
                             Poll::Ready(Some(item)) => {
-                                lane.ended = item.is_err();
-                                lane.held.push_back(item);
+                                listing.ended = item.is_err();
+                                listing.held.push_back(item);
                             }
-                            Poll::Ready(None) => lane.ended = true,
+                            Poll::Ready(None) => listing.ended = true,
                             Poll::Pending => break,
                         }
                     }
                 }
-                let Some(front) = lanes.front_mut() else {
+                let Some(front) = types.front_mut() else {
                     return Poll::Ready(None);
                 };
                 let item = match front.held.pop_front() {
@@ -361,7 +361,7 @@ impl CaresoftConnector {
                         return Poll::Ready(Some(item));
                     }
                     None => {
-                        lanes.pop_front();
+                        types.pop_front();
                     }
                 }
             }
@@ -385,11 +385,11 @@ impl CaresoftConnector {
         } else {
             self.client.http.settings().max_in_flight.max(1)
         };
-        let lanes = types
+        let types = types
             .into_iter()
             .map(|ty| self.type_pages(ty, filters.clone(), count, ahead))
             .collect();
-        let pages = Self::ordered_types(lanes, if limited { 0 } else { ahead });
+        let pages = Self::ordered_types(types, if limited { 0 } else { ahead });
         pages
             .flat_map(|page| match page {
                 Ok(items) => stream::iter(items.into_iter().map(Ok)).left_stream(),
