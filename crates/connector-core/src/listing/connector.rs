@@ -82,7 +82,7 @@ impl Api {
     /// Any error of the request or of [`decode_page`].
     pub async fn fetch<E: ListEndpoint>(&self, endpoint: E) -> Result<Page<E::Item>> {
         let endpoint = Arc::new(endpoint);
-        let req = request(endpoint.endpoint(), &[], 0, &PageRequest::First);
+        let req = request_for(endpoint.endpoint(), &[], 0, &PageRequest::First);
         self.get(endpoint, req).await
     }
 
@@ -96,7 +96,7 @@ impl Api {
         read_ahead: usize,
     ) -> BoxStream<'a, Result<Page<E::Item>>> {
         let endpoint = listing.endpoint.endpoint();
-        let mode = match endpoint.paging {
+        let sequence = match endpoint.paging {
             Paging::Single => Sequence::Once,
             Paging::Links => Sequence::Links,
             Paging::Numbers(numbers) => Sequence::Numbers {
@@ -105,7 +105,7 @@ impl Api {
                 short_page: numbers.short_page,
             },
         };
-        if first > 1 && !matches!(mode, Sequence::Numbers { .. }) {
+        if first > 1 && !matches!(sequence, Sequence::Numbers { .. }) {
             let e = Error::Unsupported {
                 vendor: self.vendor,
                 message: format!(
@@ -121,7 +121,7 @@ impl Api {
             params: Arc::new(listing.params.clone()),
             page_size: listing.page_size,
         };
-        pages_in_order(source, mode, read_ahead)
+        pages_in_order(source, sequence, read_ahead)
     }
 
     /// Every record of `listing`, all to its end (reading ahead), with
@@ -159,15 +159,15 @@ impl Api {
 
 /// The request for the first step of a walk of `endpoint`, or for page
 /// `n` of a page-number listing.
-fn request(
+fn request_for(
     endpoint: &Endpoint,
     params: &[(String, String)],
     page_size: u32,
-    step: &PageRequest,
+    page: &PageRequest,
 ) -> Request {
     let mut req = Request::new(endpoint.name.clone(), endpoint.path.clone());
     req.query.extend(params.iter().cloned());
-    match (step, endpoint.paging) {
+    match (page, endpoint.paging) {
         (PageRequest::Number(n), Paging::Numbers(numbers)) => req
             .page(*n)
             .param(numbers.page_param, n)
@@ -186,21 +186,21 @@ struct ListingSource<'a, E> {
 }
 
 impl<'a, E: ListEndpoint> PageSource<'a, E::Item> for ListingSource<'a, E> {
-    fn fetch(&self, step: PageRequest) -> BoxFuture<'a, Result<Page<E::Item>>> {
+    fn fetch(&self, request: PageRequest) -> BoxFuture<'a, Result<Page<E::Item>>> {
         let api = self.api;
         let endpoint = Arc::clone(&self.endpoint);
-        let req = match &step {
+        let req = match &request {
             // Only a link `follow` accepted gets here: below the base URL.
             PageRequest::Link(url, n) => self.below_base(url, *n).map(|path| {
                 let mut req = Request::new(endpoint.endpoint().name.clone(), path).page(*n);
                 req.query = url.query_pairs().into_owned().collect();
                 req
             }),
-            _ => Ok(request(
+            _ => Ok(request_for(
                 endpoint.endpoint(),
                 &self.params,
                 self.page_size,
-                &step,
+                &request,
             )),
         };
         Box::pin(async move { api.get(endpoint, req?).await })
@@ -208,7 +208,7 @@ impl<'a, E: ListEndpoint> PageSource<'a, E::Item> for ListingSource<'a, E> {
 
     fn follow(&self, link: &str, from: u32) -> Result<PageRequest> {
         let at = self.page_ref(from);
-        let first = request(
+        let first = request_for(
             self.endpoint.endpoint(),
             &self.params,
             0,

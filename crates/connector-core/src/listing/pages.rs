@@ -27,7 +27,7 @@ pub(crate) enum PageRequest {
 /// they are held by the walk beside it.
 pub(crate) trait PageSource<'a, T>: Send + 'a {
     /// Fetches and decodes one page.
-    fn fetch(&self, step: PageRequest) -> BoxFuture<'a, Result<Page<T>>>;
+    fn fetch(&self, request: PageRequest) -> BoxFuture<'a, Result<Page<T>>>;
     /// Where page `from`'s next link leads; an error, and no request, for a
     /// link that is not a URL or leads off the configured base URL.
     fn follow(&self, link: &str, from: u32) -> Result<PageRequest>;
@@ -62,20 +62,20 @@ pub(crate) enum Sequence {
 /// `read_ahead`. Pages fetched ahead of the end are dropped unread.
 pub(crate) fn pages_in_order<'a, T, S>(
     source: S,
-    mode: Sequence,
+    sequence: Sequence,
     read_ahead: usize,
 ) -> BoxStream<'a, Result<Page<T>>>
 where
     T: Send + 'a,
     S: PageSource<'a, T>,
 {
-    let next = match mode {
+    let next = match sequence {
         Sequence::Numbers { first, .. } => PageRequest::Number(first),
         Sequence::Links | Sequence::Once => PageRequest::First,
     };
     let state = PagesInOrder {
         source,
-        mode,
+        sequence,
         read_ahead: read_ahead.max(1),
         in_flight: FuturesOrdered::new(),
         next: Some(next),
@@ -87,30 +87,30 @@ where
         after: None,
         done: false,
     };
-    stream::unfold(state, |mut w| async move {
-        if let Some(e) = w.after.take() {
-            w.done = true;
-            return Some((Err(e), w));
+    stream::unfold(state, |mut pages| async move {
+        if let Some(e) = pages.after.take() {
+            pages.done = true;
+            return Some((Err(e), pages));
         }
-        if w.done {
+        if pages.done {
             return None;
         }
-        w.fill();
-        let item = match w.in_flight.next().await? {
-            Ok(page) => w.take(page),
+        pages.fill();
+        let item = match pages.in_flight.next().await? {
+            Ok(page) => pages.take(page),
             Err(e) => {
-                w.stop();
+                pages.stop();
                 Err(e)
             }
         };
-        Some((item, w))
+        Some((item, pages))
     })
     .boxed()
 }
 
 struct PagesInOrder<'a, T, S> {
     source: S,
-    mode: Sequence,
+    sequence: Sequence,
     read_ahead: usize,
     /// Pages asked for, in page order.
     in_flight: FuturesOrdered<BoxFuture<'a, Result<Page<T>>>>,
@@ -135,8 +135,8 @@ struct PagesInOrder<'a, T, S> {
 impl<'a, T, S: PageSource<'a, T>> PagesInOrder<'a, T, S> {
     /// Asks for pages while there is room.
     fn fill(&mut self) {
-        while let Some(step) = self.next.clone() {
-            let room = match (&step, self.mode, self.total) {
+        while let Some(request) = self.next.clone() {
+            let room = match (&request, self.sequence, self.total) {
                 // Past the pages a total promises: one at a time.
                 (PageRequest::Number(n), Sequence::Numbers { size, .. }, Some(total))
                     if u64::from(*n) > total.div_ceil(u64::from(size.max(1))) =>
@@ -148,13 +148,13 @@ impl<'a, T, S: PageSource<'a, T>> PagesInOrder<'a, T, S> {
             if self.in_flight.len() >= room {
                 break;
             }
-            self.next = match (&step, self.mode) {
+            self.next = match (&request, self.sequence) {
                 (PageRequest::Number(n), Sequence::Numbers { .. }) => {
                     n.checked_add(1).map(PageRequest::Number)
                 }
                 _ => None,
             };
-            self.in_flight.push_back(self.source.fetch(step));
+            self.in_flight.push_back(self.source.fetch(request));
         }
     }
 
@@ -185,7 +185,7 @@ impl<'a, T, S: PageSource<'a, T>> PagesInOrder<'a, T, S> {
             self.total = page.total;
         }
         let mut end = page.has_next == Some(false) || n == u32::MAX;
-        match self.mode {
+        match self.sequence {
             Sequence::Numbers {
                 first,
                 size,
