@@ -28,9 +28,9 @@ use tokio_util::task::AbortOnDropHandle;
 use url::Url;
 
 use crate::decode::PageRef;
-use crate::pacing::{AccountPacing, Outcome, PacingLimits, PacingSnapshot};
 use crate::error::{Error, Result};
 use crate::lenient::{clip, clip_to};
+use crate::pacing::{AccountPacing, Outcome, PacingLimits, PacingSnapshot};
 
 /// How the client authenticates. Secrets stay in [`SecretString`]s and are
 /// exposed only where the header is built.

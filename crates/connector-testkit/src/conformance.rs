@@ -15,7 +15,9 @@ use std::future::Future;
 use std::time::Duration;
 
 use connector_core::chrono::{DateTime, TimeDelta, Utc};
-use connector_core::listing::{Endpoint, ListEndpoint, ListingConnector, PagePosition, Vendor};
+use connector_core::listing::{
+    Endpoint, ListEndpoint, ListingConnector, PagePosition, READ_AHEAD, Vendor,
+};
 use connector_core::{Connector, Conversation, Error, Include, Query, Result, TimeField};
 use futures::{StreamExt, TryStreamExt};
 
@@ -88,10 +90,6 @@ const DATASET: Dataset = Dataset {
 
 /// The page size most behaviours ask for: six pages of [`DATASET`].
 const PAGE: u32 = 10;
-
-/// Requests a client lets be in flight in these tests (the default): a
-/// listing reads at most this many pages ahead.
-const READ_AHEAD: usize = 8;
 
 type Of<H> = <H as Harness>::Vendor;
 

@@ -31,16 +31,24 @@ pub struct Api {
     vendor: &'static str,
     http: HttpClient,
     counters: Arc<PullCounters>,
-    /// Requests the client lets be in flight: the read-ahead of a listing
-    /// and the number of conversations completed at once follow it.
+    /// The most requests the client lets be in flight (its pacing decides
+    /// how many are): conversations are completed this many at a time.
     concurrency: usize,
+    /// The most pages of a listing asked for ahead of the one being read.
+    read_ahead: usize,
 }
+
+/// The most pages a listing reads ahead: enough to hide a few round trips,
+/// few enough that the pages asked for past a listing's end (a vendor
+/// without totals) stay a handful.
+pub const READ_AHEAD: usize = 8;
 
 impl fmt::Debug for Api {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Api")
             .field("http", &self.http)
             .field("concurrency", &self.concurrency)
+            .field("read_ahead", &self.read_ahead)
             .finish_non_exhaustive()
     }
 }
@@ -58,6 +66,7 @@ impl Api {
     fn new(vendor: &'static str, http: HttpClient) -> Self {
         let concurrency = http.settings().max_in_flight.max(1);
         Self {
+            read_ahead: concurrency.min(READ_AHEAD),
             vendor,
             http,
             counters: Arc::default(),
@@ -131,7 +140,7 @@ impl Api {
     /// # Errors
     /// The first error of the walk.
     pub async fn all<E: ListEndpoint>(&self, listing: &Listing<E>) -> Result<AllPages<E::Item>> {
-        let mut pages = self.pages(listing, 1, self.concurrency);
+        let mut pages = self.pages(listing, 1, self.read_ahead);
         let mut all = AllPages {
             items: Vec::new(),
             total: None,
@@ -387,7 +396,7 @@ impl<V: Vendor> ListingConnector<V> {
             return stream::once(ready(Err(e))).boxed();
         }
         let (exact, include) = (Arc::new(plan.exact), query.include);
-        let concurrency = self.api.concurrency;
+        let (concurrency, read_ahead) = (self.api.concurrency, self.api.read_ahead);
         let listings = plan
             .listings
             .into_iter()
@@ -395,7 +404,7 @@ impl<V: Vendor> ListingConnector<V> {
             .skip(from.listing)
             .map(move |(i, listing)| {
                 let first = if i == from.listing { from.page } else { 1 };
-                self.counted_pages(listing, first, concurrency)
+                self.counted_pages(listing, first, read_ahead)
                     .map(move |page| page.map(|p| (i, p)))
             });
         until_error(stream::iter(listings).flatten())
@@ -587,7 +596,7 @@ impl<V: Vendor> Connector for ListingConnector<V> {
         let read_ahead = if exact.limit.is_some() {
             1
         } else {
-            self.api.concurrency
+            self.api.read_ahead
         };
         let include = query.include;
         // The window counts conversations, not requests: one whose record

@@ -15,8 +15,10 @@
 //!   vendor's page size can be trusted, the reported total, or "no next
 //!   page"), next links (only on the configured origin), single pages;
 //! - read-ahead: once a listing's second page is in, later pages are asked
-//!   for several at a time (all the pages a reported total promises, or a
-//!   window that doubles while pages keep coming), yielded in order;
+//!   for several at a time, at most [`READ_AHEAD`] (the pages a reported
+//!   total promises, or a window that doubles while pages keep coming),
+//!   yielded in order; the HTTP client's pacing decides how many are in
+//!   flight;
 //! - repeated pages (also shuffled, or served in a cycle): an error, never
 //!   a loop;
 //! - the exact client-side filter ([`crate::Query::matches`]), the limit,
@@ -38,7 +40,7 @@ use crate::error::Result;
 pub use crate::paging::Page;
 use crate::paging::fingerprint_of_set;
 
-pub use connector::{AllPages, Api, ConversationPage, ListingConnector, PagePosition};
+pub use connector::{AllPages, Api, ConversationPage, ListingConnector, PagePosition, READ_AHEAD};
 pub use vendor::{Combine, Connection, Listed, Listing, Plan, Vendor, VendorConfig};
 
 /// What the engine needs to know about one endpoint: its name for errors,
