@@ -1,14 +1,4 @@
-//! Shared test helpers for chathaul connectors: the conformance suite,
-//! insta settings, fixture loading, and ground-truth comparison.
-//!
-//! Dev-dependency only. Every vendor crate on the listing engine runs the
-//! [`conformance`] suite with one line — against the simulator
-//! ([`OnSimulator`]) or a server of its own ([`Harness`]) — with a mangling
-//! [`proxy::Proxy`] in front for repeated pages, redirects, broken answers
-//! and faults. Beside it, every connector crate uses the same snapshot
-//! settings (sorted maps, YAML) and compares what it pulled with the ground
-//! truth through [`assert_same_conversations`], which reports the first
-//! differing field instead of two walls of JSON.
+#![doc = include_str!("../README.md")]
 
 use std::path::{Path, PathBuf};
 

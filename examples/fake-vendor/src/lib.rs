@@ -1,7 +1,4 @@
-//! A made-up helpdesk, "fake", on chathaul's listing engine: page-number
-//! paging, basic auth, a messages endpoint. It exists to show (and to
-//! prove, by passing the conformance suite) that a vendor is five small
-//! files: `wire.rs`, `convert.rs`, `endpoints.rs`, `config.rs` and this one.
+#![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
 pub mod config;
