@@ -58,7 +58,7 @@ doc:
 # The publishable crates package cleanly (test-only crates are excluded).
 package:
 	$(CARGO) package --workspace --no-verify --allow-dirty --exclude chathaul-bench --exclude chathaul-py \
-		--exclude chathaul-reliability --exclude connector-testkit
+		--exclude chathaul-reliability --exclude connector-testkit --exclude fake-vendor
 
 # Benchmarks (issue 11): writes BENCHMARKS.md; BENCH_SIZE=tiny for the quick run in the test command.
 bench: ; benches/run.sh
