@@ -9,16 +9,33 @@ import sys
 import textwrap
 import threading
 import time
+from typing import Iterator
 
 import pytest
 
 import chathaul
 
+
+@pytest.fixture
+def sigint_raises() -> Iterator[None]:
+    """Python's own SIGINT handler for the test's duration, whatever this process inherited
+    (a test run started in the background of a non-interactive shell ignores SIGINT)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
 # A child process that pulls from a slow simulator (every request takes 200 ms,
 # so the pull would take many seconds) and reports how long Ctrl-C took.
+#
+# The child first restores Python's own SIGINT handler: a process started with
+# SIGINT ignored (a background job of a non-interactive shell, and so its
+# children) keeps SIG_IGN, and Ctrl-C would then never reach it.
 CHILD = textwrap.dedent(
     """
-    import sys, time
+    import signal, sys, time
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     import chathaul
 
     mode = sys.argv[1]
@@ -125,7 +142,7 @@ def test_other_threads_run_during_a_pull() -> None:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="raise_signal(SIGINT) needs POSIX")
-def test_ctrl_c_in_process_stops_the_whole_sync(tmp_path: object) -> None:
+def test_ctrl_c_in_process_stops_the_whole_sync(tmp_path: object, sigint_raises: None) -> None:
     """After KeyboardInterrupt no source keeps writing in the background, and the database is whole."""
     import sqlite3
 
