@@ -27,6 +27,7 @@ from ._api import (
     messages_schema,
     sync,
 )
+from ._partitions import Partition, PartitionResult, plan, pull_partition
 from .errors import (
     ApiError,
     AuthError,
@@ -78,6 +79,8 @@ __all__ = [
     "IoError",
     "Message",
     "Metrics",
+    "Partition",
+    "PartitionResult",
     "PullResult",
     "RateLimitError",
     "Rating",
@@ -96,5 +99,7 @@ __all__ = [
     "connectors",
     "conversations_schema",
     "messages_schema",
+    "plan",
+    "pull_partition",
     "sync",
 ]

@@ -14,6 +14,8 @@ __all__ = [
     "sync",
     "load_config",
     "schemas",
+    "plan",
+    "pull_partition",
 ]
 
 __version__: str
@@ -31,6 +33,8 @@ def sync(
     progress: Optional[Callable[[int, int], object]] = None,
     batch_size: int = 100,
 ) -> List[Dict[str, Any]]: ...
+def plan(sources: List[Dict[str, Any]], since: str, until: str, every: str) -> List[Dict[str, Any]]: ...
+def pull_partition(partition: Dict[str, Any], *, batch_rows: int = 4096) -> Tuple[Any, Any, Dict[str, Any]]: ...
 @final
 class Connector:
     @property

@@ -43,6 +43,9 @@ class Error(Exception):
             :data:`ERROR_CLASSES`.
         vendor: the connector the error is about, if any.
         endpoint, page: where it happened, when it applies.
+        source: the sync source or planned source it is about, if any.
+        partition: the partition whose pull failed (``vendor/account [since, until)``),
+            from :func:`chathaul.pull_partition` and the Dask and Ray readers.
     """
 
     def __init__(
@@ -62,10 +65,23 @@ class Error(Exception):
         self.endpoint = endpoint
         self.page = page
         self.source: Optional[str] = details.pop("source", None)
+        self.partition: Optional[str] = details.pop("partition", None)
         self.details = details
 
     def __str__(self) -> str:
         return self.message
+
+    def __reduce__(self) -> Any:
+        # Pickled whole (class, message and every attribute), so an error raised in a
+        # worker process (Dask, Ray, multiprocessing) keeps its kind and details.
+        return (_restore, (type(self), self.message, dict(self.__dict__)))
+
+
+def _restore(cls: type, message: str, state: Mapping[str, Any]) -> Error:
+    error: Error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(state)
+    return error
 
 
 class ConfigError(Error, ValueError):

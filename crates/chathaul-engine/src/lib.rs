@@ -5,6 +5,8 @@
 pub mod arrow;
 pub mod columns;
 pub mod config;
+#[cfg(feature = "arrow")]
+pub mod partition;
 pub mod pull;
 pub mod report;
 pub mod sink;

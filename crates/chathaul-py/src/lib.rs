@@ -4,6 +4,7 @@
 mod connector;
 mod convert;
 mod errors;
+mod partition;
 mod runtime;
 mod sim;
 mod sync;
@@ -85,5 +86,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sync::sync, m)?)?;
     m.add_function(wrap_pyfunction!(sync::load_config, m)?)?;
     m.add_function(wrap_pyfunction!(schemas, m)?)?;
+    m.add_function(wrap_pyfunction!(partition::plan, m)?)?;
+    m.add_function(wrap_pyfunction!(partition::pull_partition, m)?)?;
     Ok(())
 }

@@ -36,7 +36,7 @@ pub(crate) struct SourceSpec {
 }
 
 impl SourceSpec {
-    fn into_source(self) -> Result<Source, Error> {
+    pub(crate) fn into_source(self) -> Result<Source, Error> {
         let config: Vec<(String, String)> = self.config.into_iter().collect();
         let mut source = Source::new(self.vendor.clone(), config);
         if let Some(name) = self.name {

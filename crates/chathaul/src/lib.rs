@@ -23,8 +23,6 @@ pub use chathaul_sim as sim;
 
 // The engine at the paths it had when it lived in this crate. `pull` and
 // `sync` each bring the module and the function of that name.
-#[cfg(feature = "arrow")]
-pub use chathaul_engine::arrow;
 #[cfg(feature = "engine")]
 pub use chathaul_engine::{
     Format, Live, Prepared, PullReport, Sink, Source, SourceReport, SyncOptions, SyncState,
@@ -32,6 +30,8 @@ pub use chathaul_engine::{
 };
 #[cfg(feature = "sqlite")]
 pub use chathaul_engine::{SqliteStore, Store};
+#[cfg(feature = "arrow")]
+pub use chathaul_engine::{arrow, partition};
 
 /// The vendor crates this build links, by vendor name (from the cargo features).
 pub const LINKED_VENDORS: &[&str] = &[

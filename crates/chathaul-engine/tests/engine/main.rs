@@ -1,8 +1,10 @@
 //! The engine as a user sees it: sinks read back, the SQLite store, the sync
 //! engine and the report (with an in-test fake connector).
 
-#[cfg(feature = "sqlite")]
+#[cfg(any(feature = "sqlite", feature = "arrow"))]
 mod fake;
+#[cfg(feature = "arrow")]
+mod partition;
 #[cfg(all(feature = "csv", feature = "parquet", feature = "sqlite"))]
 mod sinks;
 #[cfg(feature = "sqlite")]
