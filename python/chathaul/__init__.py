@@ -11,6 +11,8 @@ See ``docs/python.md`` and ``examples/notebooks/quickstart.ipynb``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from . import _native
 from ._api import (
     ConfigField,
@@ -58,6 +60,19 @@ from .model import (
 )
 
 __version__: str = _native.__version__
+
+# The integrations import their engines (dask, ray, dlt), which take seconds and are optional
+# extras: they load on first use of `chathaul.dask`, `chathaul.ray` or `chathaul.dlt`, never
+# with `import chathaul`.
+_INTEGRATIONS = ("dask", "ray", "dlt")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _INTEGRATIONS:
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'chathaul' has no attribute {name!r}")
 
 __all__ = [
     "Agent",

@@ -77,7 +77,7 @@ class Error(Exception):
         return (_restore, (type(self), self.message, dict(self.__dict__)))
 
 
-def _restore(cls: type, message: str, state: Mapping[str, Any]) -> Error:
+def _restore(cls: "type[Error]", message: str, state: Mapping[str, Any]) -> Error:
     error: Error = cls.__new__(cls)
     Exception.__init__(error, message)
     error.__dict__.update(state)
