@@ -144,12 +144,16 @@ class Tables:
         return f"<chathaul.ray.Tables: {self.pulled.num_blocks()} partitions>"
 
 
-def from_partitions(partitions: Sequence[Partition], *, batch_rows: int = 4096, retries: int = 2) -> Tables:
+def from_partitions(
+    partitions: Sequence[Partition], *, batch_rows: int = 4096, retries: int = 2, num_cpus: float = 1.0
+) -> Tables:
     """Pulls these partitions (from :func:`chathaul.plan`) on the Ray cluster, one read task
     each, and returns their :class:`Tables`. Waits until every partition is pulled.
 
     ``retries``: how many times Ray runs a failed partition again (its ``max_retries``, on
     any exception); a partition is idempotent, so a retry replaces the failed try.
+    ``num_cpus``: the CPUs each read task reserves. A pull mostly waits on the vendor, so a
+    fraction (``0.25``: four partitions per CPU) keeps more accounts busy at once.
 
     Raises:
         the partition's error (a :class:`chathaul.Error`, inside Ray's task error) when a
@@ -170,6 +174,7 @@ def from_partitions(partitions: Sequence[Partition], *, batch_rows: int = 4096, 
         warnings.filterwarnings("ignore", message=".*ray_remote_args.*deprecated")
         dataset = ray.data.read_datasource(
             source,
+            num_cpus=num_cpus,
             override_num_blocks=len(parts),
             ray_remote_args={"max_retries": retries, "retry_exceptions": True},
         )
@@ -186,6 +191,7 @@ def read(
     per_account: int = 1,
     batch_rows: int = 4096,
     retries: int = 2,
+    num_cpus: float = 1.0,
 ) -> Tables:
     """Plans the partitions of ``sources`` over ``[since, until)`` (:func:`chathaul.plan`),
     pulls them on the Ray cluster (``ray.init()`` first if no cluster is connected) and
@@ -197,4 +203,5 @@ def read(
     Raises:
         ConfigError: a bad source, time, window or ``every`` (before anything is scheduled).
     """
-    return from_partitions(plan(sources, since, until, every, per_account=per_account), batch_rows=batch_rows, retries=retries)
+    parts = plan(sources, since, until, every, per_account=per_account)
+    return from_partitions(parts, batch_rows=batch_rows, retries=retries, num_cpus=num_cpus)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from collections import defaultdict
+from pathlib import Path
 from datetime import datetime
 from typing import Any, Dict, Iterable, List, Sequence, Tuple
 
@@ -52,3 +56,16 @@ def overlaps(intervals: Iterable[Tuple[str, datetime, datetime]]) -> List[Tuple[
             if s2 < e1:
                 out.append((account, (s1, e1), (s2, e2)))
     return out
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "python.md"
+
+
+def docs_example(heading: str, cwd: Path) -> str:
+    """Runs the first Python block under `heading` in docs/python.md as written; its stdout."""
+    text = DOCS.read_text(encoding="utf-8")
+    section = text.split(f"\n{heading}\n", 1)[1]
+    block = re.findall(r"```python\n(.*?)```", section, flags=re.S)[0]
+    out = subprocess.run([sys.executable, "-c", block], cwd=cwd, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    return out.stdout

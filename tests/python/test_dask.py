@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any, Dict, Iterator, List
 
 import pytest
 
 import chathaul
-from partition_checks import got_of, overlaps, truth_of
+from partition_checks import docs_example, got_of, overlaps, truth_of
 
 if sys.version_info < (3, 10):
     pytest.skip(
@@ -62,14 +63,14 @@ def test_three_vendors_by_four_accounts_by_six_windows_equal_the_truth(client: A
 
 
 def test_per_account_is_a_cluster_wide_budget(client: Any) -> None:
-    # One account, six windows: both workers want it at once.
-    with chathaul.Simulator(seed=9, conversations=24, latency_ms=30) as one:
+    # One account, three windows of a second or more each: both workers want it at once.
+    with chathaul.Simulator(seed=9, conversations=60, latency_ms=150) as one:
         src = [{"vendor": "kf5", "config": one.config("kf5")}]
 
         def intervals(per_account: int) -> Any:
-            tables = chathaul.dask.read(src, "2024-01-01", "2024-03-31", every="15d", per_account=per_account)
+            tables = chathaul.dask.read(src, "2024-01-01", "2024-03-31", every="30d", per_account=per_account)
             p = tables.partitions.compute()
-            assert sorted(p["index"]) == list(range(6))
+            assert sorted(p["index"]) == list(range(3))
             return list(zip(p["vendor"] + "/" + p["account"], p["started_at"], p["ended_at"]))
 
         assert overlaps(intervals(1)) == []
@@ -97,3 +98,7 @@ def test_without_retries_the_failure_reaches_the_caller_with_its_class(client: A
     assert e.value.status == 500 and e.value.vendor == "caresoft"
     assert e.value.partition is not None and e.value.partition.startswith("caresoft/")
     assert str(e.value).startswith(f"partition {e.value.partition}: ")
+
+
+def test_the_docs_dask_example_runs_as_written(tmp_path: Path) -> None:
+    assert docs_example("### Dask", tmp_path).splitlines() == ["2400 conversations from 156 partitions"]

@@ -9,12 +9,13 @@ import textwrap
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import List
 
 import pytest
 
 import chathaul
-from partition_checks import got_of, overlaps, truth_of
+from partition_checks import docs_example, got_of, overlaps, truth_of
 
 
 @pytest.fixture(scope="module")
@@ -160,3 +161,10 @@ def test_import_chathaul_loads_no_integration_engine() -> None:
     assert out.stdout.strip() == "light", out.stderr
     with pytest.raises(AttributeError, match="has no attribute 'sparkle'"):
         getattr(chathaul, "sparkle")
+
+
+def test_the_docs_partitions_example_runs_as_written(tmp_path: Path) -> None:
+    lines = docs_example("## Many accounts: partitions", tmp_path).splitlines()
+    assert lines[0] == "156 bangwo8/admin@demo [2023-12-31T16:00:00Z, 2024-01-07T16:00:00Z)"
+    rows, started, requests = lines[1].split(" ", 1)[0], lines[1].split()[1], lines[1].split()[-1]
+    assert int(rows) > 0 and started.startswith("20") and int(requests) > 0

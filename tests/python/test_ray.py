@@ -7,13 +7,17 @@ missing Ray is a failure of the test environment.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
 import chathaul
-from partition_checks import got_of, overlaps, truth_of
+from partition_checks import docs_example, got_of, overlaps, truth_of
 
 if sys.version_info < (3, 10):
     pytest.skip(
@@ -72,16 +76,28 @@ def test_three_vendors_by_four_accounts_by_six_windows_equal_the_truth(cluster: 
 
 
 def test_per_account_is_a_cluster_wide_budget(cluster: None) -> None:
-    with chathaul.Simulator(seed=9, conversations=60, latency_ms=60) as one:
+    with chathaul.Simulator(seed=9, conversations=60, latency_ms=150) as one:
         src = [{"vendor": "kf5", "config": one.config("kf5")}]
+        parts = chathaul.plan(src, "2024-01-01", "2024-03-31", every="30d")
+        p = chathaul.ray.read(src, "2024-01-01", "2024-03-31", every="30d").partitions.to_pandas()
+        assert sorted(p["index"]) == list(range(3))
+        assert overlaps(zip(p["vendor"] + "/" + p["account"], p["started_at"], p["ended_at"])) == []
 
-        def intervals(per_account: int) -> Any:
-            p = chathaul.ray.read(src, "2024-01-01", "2024-03-31", every="15d", per_account=per_account).partitions.to_pandas()
-            assert sorted(p["index"]) == list(range(6))
-            return list(zip(p["vendor"] + "/" + p["account"], p["started_at"], p["ended_at"]))
+    # The leases are what keeps them apart: two tasks on the two CPUs, each holding a lease of
+    # one account for half a second, overlap with two leases and never with one. (Through
+    # read() the same check would depend on when Ray Data starts its second read task.)
+    @ray.remote
+    def hold(leases: Any, partition: chathaul.Partition) -> Any:
+        with chathaul.ray._account_lease(leases, partition):
+            started = datetime.now(timezone.utc)
+            time.sleep(0.5)
+            return partition.account_key, started, datetime.now(timezone.utc)
 
-        assert overlaps(intervals(1)) == []
-        assert overlaps(intervals(2)) != []
+    for per_account, overlapping in ((1, False), (2, True)):
+        partition = dataclasses.replace(parts[0], per_account=per_account)
+        leases = chathaul.ray._AccountLeases.remote()
+        held = ray.get([hold.remote(leases, partition) for _ in range(2)])
+        assert bool(overlaps(held)) is overlapping, (per_account, held)
 
 
 def test_a_partition_whose_first_try_fails_is_retried_by_ray(cluster: None, sim: chathaul.Simulator) -> None:
@@ -94,3 +110,11 @@ def test_a_partition_whose_first_try_fails_is_retried_by_ray(cluster: None, sim:
     parts = chathaul.plan(sim, "2024-01-01", "2024-03-31", every="15d")
     assert got_of(conversations, messages) == truth_of(sim, parts)
     assert sorted(tables.partitions.to_pandas()["index"]) == list(range(72))
+
+
+def test_the_docs_ray_example_runs_as_written(tmp_path: Path) -> None:
+    # Its own process and its own Ray (the example calls ray.init()).
+    lines = [line for line in docs_example("### Ray", tmp_path).splitlines() if "partitions," in line]
+    assert len(lines) == 1 and lines[0].startswith("156 partitions, ")
+    assert int(lines[0].split()[2]) > 0
+    assert any((tmp_path / "out" / "conversations").iterdir())
