@@ -19,6 +19,8 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "python.md"
 def documented(table: str) -> List[Tuple[str, str, bool]]:
     """The (column, type, nullable) rows of a table as docs/python.md documents it."""
     text = DOC.read_text(encoding="utf-8")
+    # The section that documents the tables (other sections name them too).
+    text = text[text.index("\n## The tables\n") :]
     start = text.index(f"`{table}`")
     rows = []
     for line in text[start:].splitlines()[1:]:
