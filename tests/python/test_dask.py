@@ -101,4 +101,4 @@ def test_without_retries_the_failure_reaches_the_caller_with_its_class(client: A
 
 
 def test_the_docs_dask_example_runs_as_written(tmp_path: Path) -> None:
-    assert docs_example("### Dask", tmp_path).splitlines() == ["2400 conversations from 156 partitions"]
+    assert docs_example("### Dask", tmp_path).splitlines() == ["2400 conversations from 36 partitions"]

@@ -115,6 +115,6 @@ def test_a_partition_whose_first_try_fails_is_retried_by_ray(cluster: None, sim:
 def test_the_docs_ray_example_runs_as_written(tmp_path: Path) -> None:
     # Its own process and its own Ray (the example calls ray.init()).
     lines = [line for line in docs_example("### Ray", tmp_path).splitlines() if "partitions," in line]
-    assert len(lines) == 1 and lines[0].startswith("156 partitions, ")
+    assert len(lines) == 1 and lines[0].startswith("36 partitions, ")
     assert int(lines[0].split()[2]) > 0
     assert any((tmp_path / "out" / "conversations").iterdir())
