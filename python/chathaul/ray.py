@@ -164,21 +164,25 @@ def from_partitions(
         raise ValueError("no partitions to read: the plan is empty")
     if not ray.is_initialized():
         ray.init()
-    # Owned by this driver: the leases end with it, and a name of its own keeps two reads
-    # (or two drivers) from sharing a budget they did not agree on.
+    # One actor for this read: a name of its own keeps two reads (or two drivers) from sharing
+    # a budget they did not agree on.
     leases = _AccountLeases.options(name=f"chathaul-account-leases-{uuid.uuid4().hex}").remote()  # type: ignore[attr-defined]
     source = PartitionDatasource(parts, batch_rows=batch_rows, leases=leases)
-    with warnings.catch_warnings():
-        # Ray 2.60 (the version the extra pins) names no parameter for a read task's
-        # retries: `ray_remote_args` is still the place, though marked for removal.
-        warnings.filterwarnings("ignore", message=".*ray_remote_args.*deprecated")
-        dataset = ray.data.read_datasource(
-            source,
-            num_cpus=num_cpus,
-            override_num_blocks=len(parts),
-            ray_remote_args={"max_retries": retries, "retry_exceptions": True},
-        )
-    pulled = dataset.materialize()
+    try:
+        with warnings.catch_warnings():
+            # Ray 2.60 (the version the extra pins) names no parameter for a read task's
+            # retries: `ray_remote_args` is still the place, though marked for removal.
+            warnings.filterwarnings("ignore", message=".*ray_remote_args.*deprecated")
+            dataset = ray.data.read_datasource(
+                source,
+                num_cpus=num_cpus,
+                override_num_blocks=len(parts),
+                ray_remote_args={"max_retries": retries, "retry_exceptions": True},
+            )
+        pulled = dataset.materialize()
+    finally:
+        # Every read task has ended (or the read failed): the leases' process goes with them.
+        ray.kill(leases)
     return Tables(pulled)
 
 
