@@ -102,3 +102,16 @@ def test_without_retries_the_failure_reaches_the_caller_with_its_class(client: A
 
 def test_the_docs_dask_example_runs_as_written(tmp_path: Path) -> None:
     assert docs_example("### Dask", tmp_path).splitlines() == ["2400 conversations from 36 partitions"]
+
+
+def test_without_a_cluster_the_threaded_scheduler_keeps_to_one_partition_per_account() -> None:
+    # No distributed client: Dask's local threads, and the process-local slot of each account.
+    with chathaul.Simulator(seed=9, conversations=30, latency_ms=20, accounts=2) as two:
+        tables = chathaul.dask.read(two, "2024-01-01", "2024-03-31", every="30d")
+        conversations, messages, partitions = tables.compute(scheduler="threads", num_workers=4)
+        parts = chathaul.plan(two, "2024-01-01", "2024-03-31", every="30d")
+        assert got_of(conversations, messages) == truth_of(two, parts)
+        assert sorted(partitions["index"]) == list(range(18))
+        assert partitions["worker"].nunique() == 1
+        spans = zip(partitions["vendor"] + "/" + partitions["account"], partitions["started_at"], partitions["ended_at"])
+        assert overlaps(spans) == []
