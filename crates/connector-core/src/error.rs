@@ -240,6 +240,21 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+    /// A record the connector could not decode, set aside in its place
+    /// because the query asked to skip bad records
+    /// ([`crate::BadRecord::Skip`]); the stream goes on after it. It carries
+    /// the error that would have ended the stream and the record's text, so
+    /// that a caller can keep both (the sync's `rejects` table).
+    #[error("{error} (record set aside)")]
+    Rejected {
+        /// Why the record could not be decoded: an [`Error::Decode`] or
+        /// [`Error::Field`] naming vendor, endpoint, page and JSON path.
+        #[source]
+        error: Box<Error>,
+        /// The record's text as the vendor sent it, credentials scrubbed,
+        /// clipped to [`REJECTED_TEXT_MAX`] bytes.
+        raw: String,
+    },
     /// Retries ran out on a retryable error.
     #[error("{} attempts failed; last error: {last}", .attempts)]
     RetriesExhausted {
@@ -375,6 +390,23 @@ pub enum Error {
     Other(String),
 }
 
+/// The most of a rejected record's text kept ([`Error::Rejected`]): 256 KiB.
+pub const REJECTED_TEXT_MAX: usize = 256 * 1024;
+
+/// Where in a vendor's answers an error happened, for the errors that say
+/// ([`Error::place`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorPlace<'a> {
+    /// The vendor.
+    pub vendor: &'a str,
+    /// The endpoint.
+    pub endpoint: &'a str,
+    /// The page (0 when the endpoint has no pages).
+    pub page: u32,
+    /// The JSON path or field at fault, when the error names one.
+    pub path: Option<&'a str>,
+}
+
 fn cause_text(source: &Option<BoxedCause>) -> String {
     source
         .as_ref()
@@ -424,7 +456,93 @@ impl Error {
             | Error::Unsupported { vendor, .. } => Some(vendor),
             Error::Config { vendor, .. } => Some(vendor),
             Error::RetriesExhausted { last, .. } => last.vendor(),
+            Error::Rejected { error, .. } => error.vendor(),
             _ => None,
+        }
+    }
+
+    /// Where in the vendor's answers the error happened: vendor, endpoint,
+    /// page and, for a record that does not decode, the JSON path.
+    pub fn place(&self) -> Option<ErrorPlace<'_>> {
+        let (vendor, endpoint, page, path) = match self {
+            Error::Decode {
+                vendor,
+                endpoint,
+                page,
+                path,
+                ..
+            } => (*vendor, endpoint, *page, Some(path.as_str())),
+            Error::Field {
+                vendor,
+                endpoint,
+                page,
+                field,
+                ..
+            } => (*vendor, endpoint, *page, Some(field.as_str())),
+            Error::RateLimited {
+                vendor,
+                endpoint,
+                page,
+                ..
+            }
+            | Error::Api {
+                vendor,
+                endpoint,
+                page,
+                ..
+            }
+            | Error::Transport {
+                vendor,
+                endpoint,
+                page,
+                ..
+            }
+            | Error::Paging {
+                vendor,
+                endpoint,
+                page,
+                ..
+            } => (*vendor, endpoint, *page, None),
+            Error::Unauthenticated {
+                vendor, endpoint, ..
+            } => (*vendor, endpoint, 0, None),
+            Error::RetriesExhausted { last, .. } => return last.place(),
+            Error::Rejected { error, .. } => return error.place(),
+            _ => return None,
+        };
+        Some(ErrorPlace {
+            vendor,
+            endpoint: endpoint.as_str(),
+            page,
+            path,
+        })
+    }
+
+    /// Whether the error is about one record that does not decode (a field
+    /// of the wrong form, a missing id), as opposed to the page, the request
+    /// or the connection: what [`crate::BadRecord::Skip`] sets aside.
+    pub fn is_bad_record(&self) -> bool {
+        match self {
+            Error::Decode { transient, .. } => !transient,
+            Error::Field { .. } | Error::Rejected { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// This error about one record, set aside with the record's text
+    /// ([`Error::Rejected`]); `raw` is clipped to [`REJECTED_TEXT_MAX`]
+    /// bytes (at a character boundary). The caller scrubs credentials first.
+    pub fn rejected(self, raw: &str) -> Error {
+        if let Error::Rejected { .. } = self {
+            return self;
+        }
+        let mut end = raw.len().min(REJECTED_TEXT_MAX);
+        while !raw.is_char_boundary(end) {
+            end -= 1;
+        }
+        Error::Rejected {
+            error: Box::new(self),
+            raw: raw[..end].to_owned(),
         }
     }
 
@@ -460,6 +578,7 @@ impl Error {
             Error::Internal { .. } => ErrorKind::Internal,
             Error::Closed { .. } => ErrorKind::Closed,
             Error::Other(_) => ErrorKind::Other,
+            Error::Rejected { error, .. } => error.kind(),
             // Unreachable: `root` unwraps it.
             Error::RetriesExhausted { last, .. } => last.kind(),
         }
@@ -492,6 +611,10 @@ impl Error {
             | Error::Unauthenticated { message, .. }
             | Error::Other(message) => apply(message),
             Error::RetriesExhausted { last, .. } => last.scrub_with(f),
+            Error::Rejected { error, raw } => {
+                error.scrub_with(f);
+                apply(raw);
+            }
             _ => {}
         }
     }
@@ -711,4 +834,60 @@ mod tests {
             assert_eq!((e.kind(), e.to_string()), (kind, text.to_owned()));
         }
     }
+    #[test]
+    fn a_rejected_record_keeps_its_error_place_and_clipped_text() {
+        let decode = Error::Decode {
+            vendor: "kf5",
+            endpoint: "/apiv2/chats.json".into(),
+            page: 3,
+            path: "chats[4].created_at".into(),
+            message: "not a time: `x`".into(),
+            transient: false,
+        };
+        assert!(decode.is_bad_record());
+        let e = decode.rejected(r#"{"id":7,"created_at":"x"}"#);
+        assert_eq!(
+            e.to_string(),
+            "kf5: cannot decode /apiv2/chats.json page 3: at chats[4].created_at: not a time: `x` (record set aside)"
+        );
+        assert_eq!(e.kind(), ErrorKind::Decode);
+        assert_eq!(e.vendor(), Some("kf5"));
+        assert_eq!(
+            e.place(),
+            Some(ErrorPlace {
+                vendor: "kf5",
+                endpoint: "/apiv2/chats.json",
+                page: 3,
+                path: Some("chats[4].created_at"),
+            })
+        );
+        assert!(e.source().unwrap().to_string().contains("chats[4]"));
+        let Error::Rejected { raw, .. } = &e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(raw, r#"{"id":7,"created_at":"x"}"#);
+        // Scrubbing reaches the record's text; clipping keeps whole characters.
+        let scrubbed = e.scrubbed(|t| t.replace("created_at", "[c]"));
+        let Error::Rejected { raw, error } = scrubbed else {
+            panic!()
+        };
+        assert_eq!(raw, r#"{"id":7,"[c]":"x"}"#);
+        assert!(error.to_string().contains("chats[4].[c]"));
+        let long = "界".repeat(REJECTED_TEXT_MAX);
+        let Error::Rejected { raw, .. } = Error::Other("x".into()).rejected(&long) else {
+            panic!()
+        };
+        assert!(raw.len() <= REJECTED_TEXT_MAX && raw.len() > REJECTED_TEXT_MAX - 3);
+        // A transient decode error (a cut-short body) is not a bad record.
+        let cut = Error::Decode {
+            vendor: "kf5",
+            endpoint: "/x".into(),
+            page: 1,
+            path: ".".into(),
+            message: "EOF".into(),
+            transient: true,
+        };
+        assert!(!cut.is_bad_record());
+    }
+
 }

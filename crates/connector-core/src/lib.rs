@@ -17,10 +17,10 @@ pub mod split;
 pub mod stats;
 pub mod time;
 
-pub use connector::{Capabilities, Connector, ConnectorInfo, ConversationStream};
-pub use error::{BoxedCause, Error, ErrorKind, Result};
+pub use connector::{Capabilities, ChangeTracking, Connector, ConnectorInfo, ConversationStream};
+pub use error::{BoxedCause, Error, ErrorKind, ErrorPlace, REJECTED_TEXT_MAX, Result};
 pub use model::*;
-pub use query::{Include, Query, TimeField, Window};
+pub use query::{BadRecord, Include, Query, TimeField, Window};
 pub use raw::RawJson;
 pub use registry::{ConfigField, ConnectorFactory, ResolvedConfig, connect, connectors, find};
 pub use stats::{PullCounters, PullStats};

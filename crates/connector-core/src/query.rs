@@ -82,6 +82,44 @@ impl Include {
     };
 }
 
+/// What a connector does with a record it cannot decode (a malformed field,
+/// a record without an id, messages that do not decode).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BadRecord {
+    /// The error ends the stream (after what came before it).
+    #[default]
+    Fail,
+    /// The stream yields an [`Error::Rejected`] in the record's place, with
+    /// the record's text, and goes on with the next record. Errors that are
+    /// not about one record (a page that is not the envelope, a transport
+    /// failure) still end the stream.
+    Skip,
+}
+
+impl std::str::FromStr for BadRecord {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim() {
+            "fail" => Ok(BadRecord::Fail),
+            "skip" => Ok(BadRecord::Skip),
+            other => Err(Error::Query(format!(
+                "on_bad_record `{other}`: expected `fail` or `skip`"
+            ))),
+        }
+    }
+}
+
+impl BadRecord {
+    /// The name (`fail`, `skip`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BadRecord::Fail => "fail",
+            BadRecord::Skip => "skip",
+        }
+    }
+}
+
 /// A request for conversations. Each connector pushes down what its API can
 /// filter, then applies the whole query exactly on the client, so the result
 /// is the same whichever vendor serves it.
@@ -103,6 +141,9 @@ pub struct Query {
     pub page_size: Option<u32>,
     /// Stop after this many conversations.
     pub limit: Option<u64>,
+    /// What to do with a record that cannot be decoded.
+    #[serde(default)]
+    pub on_bad_record: BadRecord,
 }
 
 impl Query {
@@ -141,6 +182,18 @@ impl Query {
     pub fn with_summaries(mut self, yes: bool) -> Self {
         self.include.summaries = yes;
         self
+    }
+
+    /// Sets what to do with a record that cannot be decoded.
+    pub fn on_bad_record(mut self, what: BadRecord) -> Self {
+        self.on_bad_record = what;
+        self
+    }
+
+    /// Whether a record that cannot be decoded is skipped (yielded as an
+    /// [`Error::Rejected`]) rather than ending the stream.
+    pub fn skips_bad_records(&self) -> bool {
+        self.on_bad_record == BadRecord::Skip
     }
 
     /// Checks that the query makes sense.
