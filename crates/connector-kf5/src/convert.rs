@@ -90,10 +90,12 @@ pub(crate) fn initiated_by(v: &str) -> Party {
     }
 }
 
-/// `status`: `close` / `closed` → closed, anything else kept.
+/// `status`: `close` / `closed` → closed, `open` → open (a chat going
+/// on), anything else kept.
 pub(crate) fn status(v: &str) -> Status {
     match v {
         "close" | "closed" => Status::Closed,
+        "open" => Status::Open,
         other => Status::Other(other.to_owned()),
     }
 }

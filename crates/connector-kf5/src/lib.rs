@@ -6,8 +6,8 @@ mod convert;
 pub mod endpoints;
 mod wire;
 
-use connector_core::Capabilities;
 use connector_core::listing::ListingConnector;
+use connector_core::{Capabilities, ChangeTracking, TimeField};
 
 pub use config::{Credential, Kf5Config};
 pub use convert::ListedChat;
@@ -28,6 +28,22 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     push_customer: true,
     push_channel: false,
     max_page_size: None,
+    changes: CHANGE_TRACKING,
+};
+
+/// How a sync sees KF5 change: the listing shows every chat from its
+/// creation on (those still going on as `open`) and filters on the creation
+/// date, so the cursor follows the creation time, and chats that are open,
+/// or ended less than seven days ago without a rating, are revisited: by id
+/// (`/apiv2/chats/{id}.json`, one request with the messages) or by listing
+/// their creation dates again, whichever the sync estimates cheaper.
+pub const CHANGE_TRACKING: ChangeTracking = ChangeTracking {
+    cursor: TimeField::Created,
+    created_fallback: false,
+    fetch_by_id: Some(1),
+    complete_requests: 1,
+    page_size: DEFAULT_PAGE_SIZE,
+    rating_window_days: 7,
 };
 
 /// Reads KF5 Kchat history: [`Kf5`] on the listing engine.
