@@ -61,6 +61,9 @@ pub(crate) struct Listing<'a> {
     pub params: &'a [(String, String)],
     pub account: &'a str,
     pub zone: Tz,
+    /// Whether a session that does not decode is set aside
+    /// ([`ListingPage::rejected`]) rather than failing the page.
+    pub skip_bad_records: bool,
 }
 
 /// The client of one account.
@@ -95,11 +98,20 @@ impl Client {
         let resp = self
             .http
             .get_with(&req, |ctx, body| {
-                normalize::listing_page(ctx, body, listing.account, listing.zone)
+                if listing.skip_bad_records {
+                    normalize::listing_page_skipping(ctx, body, listing.account, listing.zone)
+                } else {
+                    normalize::listing_page(ctx, body, listing.account, listing.zone)
+                }
             })
             .await
             .map_err(administrator_hint)?;
-        Ok(resp.value)
+        let mut page = resp.value;
+        page.rejected = std::mem::take(&mut page.rejected)
+            .into_iter()
+            .map(|e| e.scrubbed(|t| self.http.scrub(t)))
+            .collect();
+        Ok(page)
     }
 
     /// One page of a session's chat records, normalized.

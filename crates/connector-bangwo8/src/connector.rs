@@ -5,7 +5,9 @@
 use std::sync::{Arc, Mutex};
 
 use chrono::NaiveDate;
-use connector_core::connector::{Capabilities, Connector, ConnectorInfo, ConversationStream};
+use connector_core::connector::{
+    Capabilities, ChangeTracking, Connector, ConnectorInfo, ConversationStream,
+};
 use connector_core::model::{Conversation, Message};
 use connector_core::paging::{Page, PageNumbers, fingerprint_of_set, page_numbers};
 use connector_core::query::{Include, Query, TimeField};
@@ -28,6 +30,23 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     push_customer: true,
     push_channel: false,
     max_page_size: None,
+    changes: CHANGE_TRACKING,
+};
+
+/// How a sync sees Bangwo8 change: the history holds only sessions that are
+/// over and filters on their end date (`serviceend_*`), so the cursor
+/// follows the end time; a session the vendor sends without an end time is
+/// looked for by a second listing on the creation date. Sessions ended less
+/// than seven days ago without a rating are revisited by listing their end
+/// dates again (the API has no endpoint for one session); only those whose
+/// record changed get their messages and summary fetched again.
+pub const CHANGE_TRACKING: ChangeTracking = ChangeTracking {
+    cursor: TimeField::Ended,
+    created_fallback: true,
+    fetch_by_id: None,
+    complete_requests: 2,
+    page_size: DEFAULT_PAGE_SIZE,
+    rating_window_days: 7,
 };
 
 /// The page size asked for when the query names none (the API's default).
@@ -104,6 +123,7 @@ impl Bangwo8Connector {
         path: String,
         params: Vec<(String, String)>,
         per_page: u32,
+        skip_bad_records: bool,
     ) -> BoxStream<'a, Result<Conversation>> {
         let walk = Arc::new(Mutex::new(ListingProgress::default()));
         let w = walk.clone();
@@ -122,18 +142,29 @@ impl Bangwo8Connector {
                     params: &params,
                     account: &self.info.account,
                     zone: self.zone,
+                    skip_bad_records,
                 };
                 let page = self.client.histories(&listing, n, per_page).await?;
-                let convs = page.conversations;
-                self.counters.page(convs.len());
+                let received = page.conversations.len() + page.rejected.len();
+                // The sessions set aside keep their place at the page's end.
+                let convs: Vec<Result<Conversation>> = page
+                    .conversations
+                    .into_iter()
+                    .map(Ok)
+                    .chain(page.rejected.into_iter().map(Err))
+                    .collect();
+                self.counters.page(received);
                 let mut w = w.lock().unwrap_or_else(|p| p.into_inner());
-                w.received += convs.len() as u64;
+                w.received += received as u64;
                 w.count = page.count.or(w.count);
                 // Counting what arrived (rather than page × per_page) stays
                 // right if the server serves fewer than asked per page.
                 let has_next = page.has_next_link && w.count.is_none_or(|c| w.received < c);
                 // Order-insensitive: a page repeated shuffled is still a repeat.
-                let fp = fingerprint_of_set(convs.iter().map(|c| c.id.as_str()));
+                let fp = fingerprint_of_set(convs.iter().map(|c| match c {
+                    Ok(c) => c.id.clone(),
+                    Err(e) => e.to_string(),
+                }));
                 Ok(Page {
                     has_next: Some(has_next),
                     ..Page::new(n, convs, fp)
@@ -142,7 +173,7 @@ impl Bangwo8Connector {
         });
         let w = walk.clone();
         let items = pages.flat_map(move |page| match page {
-            Ok(p) => stream::iter(p.items.into_iter().map(Ok)).left_stream(),
+            Ok(p) => stream::iter(p.items).left_stream(),
             Err(e) => {
                 w.lock().unwrap_or_else(|p| p.into_inner()).failed = true;
                 stream::once(std::future::ready(Err(e))).right_stream()
@@ -210,8 +241,26 @@ impl Bangwo8Connector {
         Ok(all)
     }
 
+    /// [`Bangwo8Connector::complete_session`]; with `skip_bad_records`,
+    /// messages or a summary that do not decode set the session aside
+    /// ([`Error::Rejected`], with the session's record).
+    async fn complete_listed(
+        &self,
+        c: Conversation,
+        include: Include,
+        skip_bad_records: bool,
+    ) -> Result<Conversation> {
+        let raw = skip_bad_records.then(|| c.raw.clone());
+        match (self.complete_session(c, include).await, raw) {
+            (Err(e), Some(raw)) if e.is_bad_record() => {
+                Err(e.rejected(&self.client.http.scrub(raw.get())))
+            }
+            (other, _) => other,
+        }
+    }
+
     /// Adds messages and the summary to a listed conversation, as asked.
-    async fn complete(&self, mut c: Conversation, include: Include) -> Result<Conversation> {
+    async fn complete_session(&self, mut c: Conversation, include: Include) -> Result<Conversation> {
         let id = c.id.clone();
         let messages = async {
             if include.messages {
@@ -276,9 +325,10 @@ impl Connector for Bangwo8Connector {
         }
         let (path, params) = self.pushdown(query);
         let per_page = query.page_size_or(DEFAULT_PAGE_SIZE, u32::MAX);
+        let skip = query.skips_bad_records();
         // The exact filter and the limit come before messages are fetched, so
         // nothing is fetched for a session that will not be returned.
-        let listed = query.apply(self.listing(path, params, per_page));
+        let listed = query.apply(self.listing(path, params, per_page, skip));
         let include = query.include;
         if !include.messages && !include.summaries {
             return listed.boxed();
@@ -287,7 +337,7 @@ impl Connector for Bangwo8Connector {
         listed
             .map(move |r| async move {
                 match r {
-                    Ok(c) => self.complete(c, include).await,
+                    Ok(c) => self.complete_listed(c, include, skip).await,
                     Err(e) => Err(e),
                 }
             })
@@ -299,12 +349,13 @@ impl Connector for Bangwo8Connector {
         // The API has no endpoint for one session: walk the listing (in
         // ascending id order) until it shows up or numeric ids pass it.
         let target: Option<u64> = id.trim().parse().ok();
-        let mut listing = self.listing(HISTORIES.to_owned(), Vec::new(), DEFAULT_PAGE_SIZE);
+        let mut listing =
+            self.listing(HISTORIES.to_owned(), Vec::new(), DEFAULT_PAGE_SIZE, false);
         while let Some(item) = listing.next().await {
             let c = item?;
             if c.id == id {
                 drop(listing);
-                return self.complete(c, include).await;
+                return self.complete_session(c, include).await;
             }
             if let (Some(t), Ok(seen)) = (target, c.id.trim().parse::<u64>())
                 && seen > t
@@ -320,6 +371,16 @@ impl Connector for Bangwo8Connector {
             code: None,
             message: format!("no session with r_id `{id}` in the listing"),
         })
+    }
+
+    /// The session's messages and summary, fetched for the listed session:
+    /// never a walk of the listing, unlike [`Connector::conversation`].
+    async fn complete(&self, conversation: Conversation, include: Include) -> Result<Conversation> {
+        self.complete_session(conversation, include).await
+    }
+
+    fn seed_rate(&self, rate: f64) {
+        self.client.http.seed_rate(rate);
     }
 
     fn stats(&self) -> PullStats {

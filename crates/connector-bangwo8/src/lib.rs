@@ -9,7 +9,7 @@ pub mod normalize;
 mod wire;
 
 pub use config::{Bangwo8Config, FIELDS};
-pub use connector::{Bangwo8Connector, CAPABILITIES, DEFAULT_PAGE_SIZE};
+pub use connector::{Bangwo8Connector, CAPABILITIES, CHANGE_TRACKING, DEFAULT_PAGE_SIZE};
 
 /// The vendor name this crate registers.
 pub const VENDOR: &str = "bangwo8";

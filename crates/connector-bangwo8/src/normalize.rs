@@ -24,6 +24,9 @@ use crate::wire::{Chat, ListEnvelope, Record, RecordsEnvelope};
 pub struct ListingPage {
     /// The page's sessions, in vendor order, without messages or summaries.
     pub conversations: Vec<Conversation>,
+    /// The sessions that do not decode, each set aside with its text
+    /// ([`Error::Rejected`]): only from [`listing_page_skipping`].
+    pub rejected: Vec<Error>,
     /// The total the listing reports (`count`), if it says.
     pub count: Option<u64>,
     /// Whether the page links a next one (`next_page`).
@@ -111,6 +114,7 @@ fn outlined_listing(ctx: &PageRef, body: &[u8], account: &str, zone: Tz) -> Opti
     let env: ListEnvelope<'_> = serde_json::from_str(&rest).ok()?;
     Some(ListingPage {
         conversations: conversations?,
+        rejected: Vec::new(),
         count: env.count,
         has_next_link: env.next_page.is_some(),
     })
@@ -118,19 +122,48 @@ fn outlined_listing(ctx: &PageRef, body: &[u8], account: &str, zone: Tz) -> Opti
 
 /// [`listing_page`] read by `serde_json` alone.
 fn parsed_listing(ctx: &PageRef, body: &[u8], account: &str, zone: Tz) -> Result<ListingPage> {
+    parsed(ctx, body, account, zone, false)
+}
+
+/// [`listing_page`], each session on its own: a session that does not
+/// decode is set aside with its text in [`ListingPage::rejected`]
+/// (credentials not yet scrubbed) and the others are read. Only a body that
+/// is not the envelope is the page's error.
+///
+/// # Errors
+/// As [`listing_page`], for the page as a whole.
+pub fn listing_page_skipping(
+    ctx: &PageRef,
+    body: &[u8],
+    account: &str,
+    zone: Tz,
+) -> Result<ListingPage> {
+    parsed(ctx, body, account, zone, true)
+}
+
+fn parsed(ctx: &PageRef, body: &[u8], account: &str, zone: Tz, skip: bool) -> Result<ListingPage> {
     let env: ListEnvelope<'_> = ctx.decode_body(body)?;
     let Some(items) = env.chats else {
         return Err(not_an_answer(ctx, env.status, env.message, "chats"));
     };
     let mut conversations = Vec::with_capacity(items.len());
+    let mut rejected = Vec::new();
     for (i, item) in items.into_iter().enumerate() {
-        let chat: Chat = ctx.decode_record(format_args!("chats[{i}]"), item)?;
-        let c = convert::conversation(chat, RawJson::from_raw(item), account, zone)
-            .map_err(|MissingField(f)| ctx.field(format!("chats[{i}].{f}"), "missing"))?;
-        conversations.push(c);
+        let decoded = ctx
+            .decode_record::<Chat>(format_args!("chats[{i}]"), item)
+            .and_then(|chat| {
+                convert::conversation(chat, RawJson::from_raw(item), account, zone)
+                    .map_err(|MissingField(f)| ctx.field(format!("chats[{i}].{f}"), "missing"))
+            });
+        match decoded {
+            Ok(c) => conversations.push(c),
+            Err(e) if skip => rejected.push(e.rejected(item.get())),
+            Err(e) => return Err(e),
+        }
     }
     Ok(ListingPage {
         conversations,
+        rejected,
         count: env.count,
         has_next_link: env.next_page.is_some(),
     })
