@@ -127,6 +127,7 @@ impl Client {
         filters: &Filters,
         count: u32,
         page: u32,
+        skip_bad_records: bool,
     ) -> Result<ChatsPage> {
         let req = Self::chats_request(ty, filters, count, page);
         // Pages of up to 500 records, fetched ahead: decoded off the task
@@ -135,10 +136,19 @@ impl Client {
         let resp = self
             .http
             .get_with_spawned(&req, move |ctx, body| {
-                normalize::conversations_page(ctx, body, &account, zone, ty)
+                if skip_bad_records {
+                    normalize::conversations_page_skipping(ctx, body, &account, zone, ty)
+                } else {
+                    normalize::conversations_page(ctx, body, &account, zone, ty)
+                }
             })
             .await?;
-        Ok(resp.value)
+        let mut page = resp.value;
+        page.rejected = std::mem::take(&mut page.rejected)
+            .into_iter()
+            .map(|e| e.scrubbed(|t| self.http.scrub(t)))
+            .collect();
+        Ok(page)
     }
 }
 

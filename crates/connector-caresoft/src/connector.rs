@@ -13,7 +13,7 @@ use chrono::Duration;
 use connector_core::paging::fingerprint_of_set;
 use connector_core::registry::ResolvedConfig;
 use connector_core::{
-    Capabilities, Connector, ConnectorInfo, Conversation, ConversationStream, Error, Include,
+    Capabilities, ChangeTracking, Connector, ConnectorInfo, Conversation, ConversationStream, Error, Include,
     PullCounters, PullStats, Query, Result,
 };
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
@@ -37,6 +37,21 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     push_customer: true,
     push_channel: true,
     max_page_size: Some(MAX_PAGE_SIZE),
+    changes: CHANGE_TRACKING,
+};
+
+/// How a sync sees CareSoft change: the chat history lists a chat once it
+/// is over and filters on its end time (`end_time_since`), so the cursor
+/// follows the end time. A listed chat is final (the API has no ratings and
+/// no messages), so nothing is revisited. One chat by id is a listing
+/// filtered on `conversation_id`, per configured conversation type.
+pub const CHANGE_TRACKING: ChangeTracking = ChangeTracking {
+    cursor: connector_core::TimeField::Ended,
+    created_fallback: false,
+    fetch_by_id: Some(3),
+    complete_requests: 0,
+    page_size: MAX_PAGE_SIZE,
+    rating_window_days: 0,
 };
 
 /// How a query is served: which types are listed, what is pushed down, the
@@ -169,8 +184,14 @@ impl CaresoftConnector {
         filters: Arc<Filters>,
         count: u32,
         n: u32,
+        skip_bad_records: bool,
     ) -> (u32, Result<ChatsPage>) {
-        (n, self.client.chats(ty, &filters, count, n).await)
+        (
+            n,
+            self.client
+                .chats(ty, &filters, count, n, skip_bad_records)
+                .await,
+        )
     }
 
     /// The pages of one type's listing, as conversations, in page order.
@@ -190,7 +211,8 @@ impl CaresoftConnector {
         filters: Filters,
         count: u32,
         ahead: usize,
-    ) -> BoxStream<'a, Result<Vec<Conversation>>> {
+        skip_bad_records: bool,
+    ) -> BoxStream<'a, Result<Vec<Result<Conversation>>>> {
         type Source<'a> = BoxStream<'a, (u32, Result<ChatsPage>)>;
         struct TypeListing<'a> {
             source: Source<'a>,
@@ -206,7 +228,8 @@ impl CaresoftConnector {
         }
         let filters = Arc::new(filters);
         let ahead = ahead.max(1);
-        let fetch = move |n: u32| self.fetch_page(ty, filters.clone(), count, n);
+        let fetch =
+            move |n: u32| self.fetch_page(ty, filters.clone(), count, n, skip_bad_records);
         let walk = TypeListing {
             source: stream::once(fetch.clone()(1)).boxed(),
             first: true,
@@ -250,17 +273,24 @@ impl CaresoftConnector {
                         return Some((Err(e), w));
                     }
                 };
-                self.counters.page(page.conversations.len());
-                w.listed += page.conversations.len() as u64;
+                let received = page.conversations.len() + page.rejected.len();
+                self.counters.page(received);
+                w.listed += received as u64;
                 if page.total.is_some() {
                     w.total = page.total;
                 }
-                if page.conversations.is_empty() {
+                if received == 0 {
                     finish(&w);
                     return None;
                 }
-                // Order-insensitive: a page repeated shuffled is still a repeat.
-                let fp = fingerprint_of_set(page.conversations.iter().map(|c| c.id.as_str()));
+                // Order-insensitive: a page repeated shuffled is still a repeat
+                // (a record set aside counts by its error's text).
+                let fp = fingerprint_of_set(
+                    page.conversations
+                        .iter()
+                        .map(|c| c.id.clone())
+                        .chain(page.rejected.iter().map(|e| e.to_string())),
+                );
                 if let Some(&prev) = w.seen.get(&fp) {
                     w.ended = Some(false);
                     let err = Error::Paging {
@@ -297,7 +327,14 @@ impl CaresoftConnector {
                         .buffered(1);
                     w.source = promised.chain(beyond).boxed();
                 }
-                Some((Ok(page.conversations), w))
+                // The records set aside keep their place at the page's end.
+                let items = page
+                    .conversations
+                    .into_iter()
+                    .map(Ok)
+                    .chain(page.rejected.into_iter().map(Err))
+                    .collect();
+                Some((Ok(items), w))
             }
         })
         .boxed()
@@ -308,12 +345,12 @@ impl CaresoftConnector {
     /// at the same time as the current one, each holding at most `ahead`
     /// pages until its turn; with 0 a type starts when the previous ends.
     fn ordered_types<'a>(
-        types: Vec<BoxStream<'a, Result<Vec<Conversation>>>>,
+        types: Vec<BoxStream<'a, Result<Vec<Result<Conversation>>>>>,
         ahead: usize,
-    ) -> BoxStream<'a, Result<Vec<Conversation>>> {
+    ) -> BoxStream<'a, Result<Vec<Result<Conversation>>>> {
         struct HeldPages<'a> {
-            pages: BoxStream<'a, Result<Vec<Conversation>>>,
-            held: VecDeque<Result<Vec<Conversation>>>,
+            pages: BoxStream<'a, Result<Vec<Result<Conversation>>>>,
+            held: VecDeque<Result<Vec<Result<Conversation>>>>,
             ended: bool,
         }
         let mut types: VecDeque<HeldPages<'a>> = types
@@ -374,6 +411,7 @@ impl CaresoftConnector {
     /// concurrently up to the HTTP client's in-flight bound; with one, one
     /// page at a time, so nothing far beyond the limit is fetched.
     fn listing<'a>(&'a self, plan: Plan, limited: bool) -> BoxStream<'a, Result<Conversation>> {
+        let skip = plan.exact.skips_bad_records();
         let Plan {
             types,
             filters,
@@ -387,12 +425,12 @@ impl CaresoftConnector {
         };
         let types = types
             .into_iter()
-            .map(|ty| self.type_pages(ty, filters.clone(), count, ahead))
+            .map(|ty| self.type_pages(ty, filters.clone(), count, ahead, skip))
             .collect();
         let pages = Self::ordered_types(types, if limited { 0 } else { ahead });
         pages
             .flat_map(|page| match page {
-                Ok(items) => stream::iter(items.into_iter().map(Ok)).left_stream(),
+                Ok(items) => stream::iter(items).left_stream(),
                 Err(e) => stream::once(ready(Err(e))).right_stream(),
             })
             .boxed()
@@ -424,8 +462,8 @@ impl Connector for CaresoftConnector {
         };
         for &ty in &self.config.conversation_types {
             let found = self
-                .type_pages(ty, filters.clone(), MAX_PAGE_SIZE, 1)
-                .map_ok(|items| stream::iter(items.into_iter().map(Ok)))
+                .type_pages(ty, filters.clone(), MAX_PAGE_SIZE, 1, false)
+                .map_ok(stream::iter)
                 .try_flatten()
                 .try_filter(|c| ready(c.id == id))
                 .boxed()
@@ -443,6 +481,17 @@ impl Connector for CaresoftConnector {
             code: None,
             message: format!("no conversation `{id}` among the configured conversation types"),
         })
+    }
+
+    /// A listed chat is all CareSoft gives: nothing to add (messages and
+    /// summaries are not in its API).
+    async fn complete(&self, conversation: Conversation, include: Include) -> Result<Conversation> {
+        self.warn_unsupported(include);
+        Ok(conversation)
+    }
+
+    fn seed_rate(&self, rate: f64) {
+        self.client.http.seed_rate(rate);
     }
 
     fn stats(&self) -> PullStats {

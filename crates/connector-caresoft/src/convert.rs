@@ -96,6 +96,7 @@ pub(crate) fn chats_page(
     zone: Tz,
     listed_as: ConversationType,
     envelope: ChatsEnvelope<'_>,
+    skip_bad_records: bool,
 ) -> Result<ChatsPage> {
     match envelope.code.as_deref() {
         Some("OK") => {}
@@ -120,14 +121,23 @@ pub(crate) fn chats_page(
         }
     };
     let mut conversations = Vec::with_capacity(chats.len());
+    let mut rejected = Vec::new();
     for (i, raw) in chats.into_iter().enumerate() {
-        let chat: WireChat = ctx.decode_record(format_args!("chats[{i}]"), raw)?;
-        let c = conversation(account, zone, listed_as, chat, RawJson::from_raw(raw))
-            .map_err(|field| ctx.field(format!("chats[{i}].{field}"), "missing"))?;
-        conversations.push(c);
+        let decoded = ctx
+            .decode_record::<WireChat>(format_args!("chats[{i}]"), raw)
+            .and_then(|chat| {
+                conversation(account, zone, listed_as, chat, RawJson::from_raw(raw))
+                    .map_err(|field| ctx.field(format!("chats[{i}].{field}"), "missing"))
+            });
+        match decoded {
+            Ok(c) => conversations.push(c),
+            Err(e) if skip_bad_records => rejected.push(e.rejected(raw.get())),
+            Err(e) => return Err(e),
+        }
     }
     Ok(ChatsPage {
         conversations,
+        rejected,
         total: envelope.num_found,
     })
 }
@@ -157,7 +167,7 @@ mod tests {
             num_found: Some(1),
             chats: Some(vec![raw]),
         };
-        chats_page(&ctx(), "acme", SAIGON, listed_as, env)
+        chats_page(&ctx(), "acme", SAIGON, listed_as, env, false)
             .map(|p| p.conversations.into_iter().next().unwrap())
     }
 
@@ -307,7 +317,7 @@ mod tests {
                 chats,
             }
         };
-        let page = |env| chats_page(&ctx(), "acme", SAIGON, ConversationType::LiveChat, env);
+        let page = |env| chats_page(&ctx(), "acme", SAIGON, ConversationType::LiveChat, env, false);
         let e = page(env(Some("ERROR_TOKEN"), None)).unwrap_err();
         assert!(
             matches!(&e, connector_core::Error::Api { code: Some(c), .. } if c == "ERROR_TOKEN")

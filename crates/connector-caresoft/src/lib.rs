@@ -10,7 +10,7 @@ mod wire;
 
 pub use client::CHATS;
 pub use config::{CaresoftConfig, ConversationType, DEFAULT_TIMEZONE, FIELDS};
-pub use connector::{CAPABILITIES, CaresoftConnector, MAX_PAGE_SIZE};
+pub use connector::{CAPABILITIES, CHANGE_TRACKING, CaresoftConnector, MAX_PAGE_SIZE};
 
 /// The vendor name this connector registers under.
 pub const VENDOR: &str = "caresoft";

@@ -40,10 +40,14 @@ use crate::convert;
 use crate::wire::{ChatsEnvelope, WireChat};
 
 /// One listing page, normalized.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ChatsPage {
     /// The page's conversations, in the API's order.
     pub conversations: Vec<Conversation>,
+    /// The records that do not decode, each set aside with its text
+    /// ([`connector_core::Error::Rejected`]): only from
+    /// [`conversations_page_skipping`].
+    pub rejected: Vec<connector_core::Error>,
     /// How many chats the vendor says match, over all pages (`numFound`).
     pub total: Option<u64>,
 }
@@ -83,7 +87,25 @@ fn parsed(
     listed_as: ConversationType,
 ) -> Result<ChatsPage> {
     let envelope: ChatsEnvelope<'_> = ctx.decode_body(body)?;
-    convert::chats_page(ctx, account, zone, listed_as, envelope)
+    convert::chats_page(ctx, account, zone, listed_as, envelope, false)
+}
+
+/// [`conversations_page`], each record on its own: a record that does not
+/// decode is set aside with its text in [`ChatsPage::rejected`]
+/// (credentials not yet scrubbed) and the others are read. Only a body that
+/// is not the envelope (or carries an error code) is the page's error.
+///
+/// # Errors
+/// As [`conversations_page`], for the page as a whole.
+pub fn conversations_page_skipping(
+    ctx: &PageRef,
+    body: &[u8],
+    account: &str,
+    zone: Tz,
+    listed_as: ConversationType,
+) -> Result<ChatsPage> {
+    let envelope: ChatsEnvelope<'_> = ctx.decode_body(body)?;
+    convert::chats_page(ctx, account, zone, listed_as, envelope, true)
 }
 
 /// [`conversations_page`] through the page's outline
@@ -125,6 +147,7 @@ fn outlined(
     matches!(envelope.code.as_deref(), Some("OK") | None).then_some(())?;
     Some(ChatsPage {
         conversations: conversations?,
+        rejected: Vec::new(),
         total: envelope.num_found,
     })
 }
