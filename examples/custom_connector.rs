@@ -8,7 +8,7 @@
 
 use chathaul::futures::{StreamExt, stream};
 use chathaul::{
-    Capabilities, ConfigField, Connector, ConnectorFactory, ConnectorInfo, Conversation,
+    Capabilities, ChangeTracking, ConfigField, Connector, ConnectorFactory, ConnectorInfo, Conversation,
     ConversationStream, Error, Include, Query, ResolvedConfig, Result, async_trait,
 };
 
@@ -97,7 +97,8 @@ chathaul::inventory::submit! {
         description: "A toy vendor defined in an example, to show third-party connectors",
         fields: FIELDS,
         capabilities: Capabilities { messages: false, summaries: false, push_created: false, push_ended: false,
-            push_agent: false, push_customer: false, push_channel: false, max_page_size: None },
+            push_agent: false, push_customer: false, push_channel: false, max_page_size: None,
+            changes: ChangeTracking::DEFAULT },
         build: |cfg| Ok(Box::new(Toy::from_config(cfg)?)),
     }
 }
