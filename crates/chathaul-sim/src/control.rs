@@ -94,6 +94,30 @@ fn fail(shared: &Shared, p: &Params) -> Result<Reply, Reply> {
     ))
 }
 
+/// `POST /_sim/corrupt?vendor=&id=&field=&value=[&account=]`.
+fn corrupt(shared: &Shared, p: &Params) -> Result<Reply, Reply> {
+    let required = |name: &str| {
+        p.get(name)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| bad_request(format!("parameter {name} is missing")))
+    };
+    let (vendor, id, field) = (required("vendor")?, required("id")?, required("field")?);
+    let value = p.get("value").unwrap_or("");
+    let account = match p.get("account") {
+        None | Some("") => None,
+        Some(v) => Some(v.trim().parse::<usize>().map_err(|_| {
+            bad_request(format!("parameter account: `{v}` is not an account index"))
+        })?),
+    };
+    shared
+        .corrupt(vendor, account, id, field, value)
+        .map_err(|e| bad_request(e.to_string()))?;
+    Ok(Reply::json(
+        200,
+        &json!({"corrupt": {"vendor": vendor, "account": account, "id": id, "field": field, "value": value}}),
+    ))
+}
+
 fn method_not_allowed(allow: &'static str) -> Reply {
     Reply::json(
         405,
@@ -114,11 +138,13 @@ pub(crate) fn handle<B>(shared: &Shared, req: &Request<B>) -> Reply {
         "/_sim/advance" => Ok(method_not_allowed("POST")),
         "/_sim/fail" if method == Method::POST => fail(shared, &p),
         "/_sim/fail" => Ok(method_not_allowed("POST")),
+        "/_sim/corrupt" if method == Method::POST => corrupt(shared, &p),
+        "/_sim/corrupt" => Ok(method_not_allowed("POST")),
         other => Ok(Reply::json(
             404,
             &json!({
                 "error": "not found",
-                "message": format!("no control endpoint {other}: GET or POST /_sim/clock, POST /_sim/advance, POST /_sim/fail"),
+                "message": format!("no control endpoint {other}: GET or POST /_sim/clock, POST /_sim/advance, POST /_sim/fail, POST /_sim/corrupt"),
             }),
         )),
     };

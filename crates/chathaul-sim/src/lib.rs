@@ -553,6 +553,25 @@ impl Simulator {
         self.shared.fail_next(n, vendor, account)
     }
 
+    /// Serves the record `id` of `vendor` (of account `account`, or of
+    /// every account when `None`) with its top-level `field` replaced by the
+    /// string `value`, in every listing and detail answer that holds it,
+    /// from now on: a malformed record among good ones, for testing how a
+    /// client sets bad records aside.
+    ///
+    /// # Errors
+    /// An unknown vendor or an account it does not serve.
+    pub fn corrupt(
+        &self,
+        vendor: &str,
+        account: Option<usize>,
+        id: &str,
+        field: &str,
+        value: &str,
+    ) -> Result<(), SimError> {
+        self.shared.corrupt(vendor, account, id, field, value)
+    }
+
     /// Request counters so far.
     pub fn stats(&self) -> SimStats {
         self.shared.stats()

@@ -56,6 +56,51 @@ struct FailRule {
     left: u64,
 }
 
+/// A record served corrupted: in every answer of `vendor` (and `account`,
+/// when given) whose `chats` array or `chat` object holds the record with
+/// this id, `field` is replaced by the string `value`.
+#[derive(Debug, Clone)]
+struct Corruption {
+    vendor: usize,
+    account: Option<usize>,
+    id: String,
+    field: String,
+    value: String,
+}
+
+/// The id of a served record, as text, whatever the vendor calls it.
+fn record_id(record: &serde_json::Value) -> Option<String> {
+    ["r_id", "id", "conversation_id"]
+        .iter()
+        .find_map(|k| match record.get(k)? {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
+}
+
+/// Applies the corruptions to a JSON body; `None` when nothing matched.
+fn corrupted(body: &[u8], rules: &[Corruption]) -> Option<Vec<u8>> {
+    let mut value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let mut hit = false;
+    let mut apply = |record: &mut serde_json::Value| {
+        let Some(id) = record_id(record) else { return };
+        for r in rules.iter().filter(|r| r.id == id) {
+            if let Some(obj) = record.as_object_mut() {
+                obj.insert(r.field.clone(), serde_json::Value::String(r.value.clone()));
+                hit = true;
+            }
+        }
+    };
+    if let Some(items) = value.get_mut("chats").and_then(|c| c.as_array_mut()) {
+        items.iter_mut().for_each(&mut apply);
+    }
+    if let Some(one) = value.get_mut("chat") {
+        apply(one);
+    }
+    hit.then(|| serde_json::to_vec(&value).ok()).flatten()
+}
+
 /// Everything a request needs, shared by all connections.
 pub(crate) struct Shared {
     pub opts: SimOptions,
@@ -65,6 +110,7 @@ pub(crate) struct Shared {
     counters: Counters,
     limiter: Mutex<HashMap<String, (u64, u32)>>,
     failures: Mutex<Vec<FailRule>>,
+    corruptions: Mutex<Vec<Corruption>>,
     epoch: Instant,
 }
 
@@ -98,6 +144,7 @@ impl Shared {
             counters: Counters::default(),
             limiter: Mutex::new(HashMap::new()),
             failures: Mutex::new(Vec::new()),
+            corruptions: Mutex::new(Vec::new()),
             epoch: Instant::now(),
         }
     }
@@ -175,6 +222,53 @@ impl Shared {
                 });
         }
         Ok(())
+    }
+
+    /// Serves the record `id` of `vendor` (of `account`, or of every
+    /// account) with `field` replaced by the string `value`, in every
+    /// listing and detail answer that holds it, from now on.
+    pub(crate) fn corrupt(
+        &self,
+        vendor: &str,
+        account: Option<usize>,
+        id: &str,
+        field: &str,
+        value: &str,
+    ) -> Result<(), SimError> {
+        let vendor = VENDORS
+            .iter()
+            .position(|known| *known == vendor)
+            .ok_or_else(|| SimError::UnknownVendor(vendor.to_owned()))?;
+        if let Some(a) = account
+            && a >= self.accounts.len()
+        {
+            return Err(SimError::UnknownAccount {
+                index: a,
+                accounts: self.accounts.len(),
+            });
+        }
+        self.corruptions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Corruption {
+                vendor,
+                account,
+                id: id.to_owned(),
+                field: field.to_owned(),
+                value: value.to_owned(),
+            });
+        Ok(())
+    }
+
+    /// The corruptions that apply to `vendor`'s `account`.
+    fn corruptions_for(&self, vendor: usize, account: usize) -> Vec<Corruption> {
+        self.corruptions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|c| c.vendor == vendor && c.account.is_none_or(|a| a == account))
+            .cloned()
+            .collect()
     }
 
     /// Whether a request to `vendor`'s `account` is one of the failures armed.
@@ -504,6 +598,26 @@ async fn handle(
     let res = match router.oneshot(req.map(Body::new)).await {
         Ok(res) => res,
         Err(never) => match never {},
+    };
+    let rules = target.map_or_else(Vec::new, |(k, account)| shared.corruptions_for(k, account));
+    let res = if rules.is_empty() {
+        res
+    } else {
+        let (mut parts, body) = res.into_parts();
+        let bytes = axum::body::to_bytes(body, usize::MAX)
+            .await
+            .map_err(|_| Dropped)?;
+        let bytes = match corrupted(&bytes, &rules) {
+            Some(changed) => {
+                parts.headers.insert(
+                    axum::http::header::CONTENT_LENGTH,
+                    axum::http::HeaderValue::from(changed.len()),
+                );
+                bytes::Bytes::from(changed)
+            }
+            None => bytes,
+        };
+        Response::from_parts(parts, Body::from(bytes))
     };
     match fault {
         Some(Fault::Truncate) => {

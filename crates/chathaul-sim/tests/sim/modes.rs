@@ -199,3 +199,66 @@ async fn the_new_modes_are_off_by_default() {
     assert_eq!(opts.accounts, 1);
     assert_eq!(opts.now, None);
 }
+
+#[tokio::test]
+async fn a_corrupted_record_is_served_malformed_in_every_answer_that_holds_it() {
+    let sim = default_sim().await;
+    let listing = |body: &str| -> Vec<Value> {
+        let v: Value = serde_json::from_str(body).unwrap();
+        v["chats"].as_array().unwrap().clone()
+    };
+    let (_, _, before) = get_raw(&sim, "kf5", "/apiv2/chats.json?per_page=10", KF5).await;
+    let chats = listing(&before);
+    let id = chats[3]["id"].to_string().trim_matches('"').to_owned();
+    sim.corrupt("kf5", None, &id, "created_at", "not a time")
+        .unwrap();
+    let (_, _, after) = get_raw(&sim, "kf5", "/apiv2/chats.json?per_page=10", KF5).await;
+    let changed = listing(&after);
+    assert_eq!(changed.len(), chats.len());
+    assert_eq!(changed[3]["created_at"], "not a time");
+    // Only that record, only that field.
+    for (i, (a, b)) in chats.iter().zip(&changed).enumerate() {
+        if i != 3 {
+            assert_eq!(a, b, "record {i}");
+        }
+    }
+    let mut expected = chats[3].clone();
+    expected["created_at"] = "not a time".into();
+    assert_eq!(changed[3], expected);
+    let (_, _, detail) = get_raw(&sim, "kf5", &format!("/apiv2/chats/{id}.json"), KF5).await;
+    let detail: Value = serde_json::from_str(&detail).unwrap();
+    assert_eq!(detail["chat"]["created_at"], "not a time");
+
+    // Over HTTP, for a Bangwo8 session (ids as numbers or strings).
+    let (_, _, sessions) = get_raw(&sim, "bangwo8", "/api/v1/imchat/histories.json", BW8).await;
+    let first = listing(&sessions)[0]["r_id"].to_string().trim_matches('"').to_owned();
+    let base = format!("http://{}", sim.addr());
+    let res = crate::client()
+        .post(format!(
+            "{base}/_sim/corrupt?vendor=bangwo8&id={first}&field=start_time&value=yesterday"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let (_, _, sessions) = get_raw(&sim, "bangwo8", "/api/v1/imchat/histories.json", BW8).await;
+    assert_eq!(listing(&sessions)[0]["start_time"], "yesterday");
+    for (query, needle) in [
+        ("vendor=zendesk&id=1&field=x", "unknown vendor `zendesk`"),
+        ("vendor=kf5&field=x", "parameter id is missing"),
+        ("vendor=kf5&id=1", "parameter field is missing"),
+        ("vendor=kf5&id=1&field=x&account=3", "no account 3"),
+    ] {
+        let res = crate::client()
+            .post(format!("{base}/_sim/corrupt?{query}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400, "{query}");
+        let body: Value = res.json().await.unwrap();
+        assert!(
+            body["message"].as_str().unwrap().contains(needle),
+            "{query}: {body}"
+        );
+    }
+}
