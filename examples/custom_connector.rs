@@ -8,8 +8,8 @@
 
 use chathaul::futures::{StreamExt, stream};
 use chathaul::{
-    Capabilities, ChangeTracking, ConfigField, Connector, ConnectorFactory, ConnectorInfo, Conversation,
-    ConversationStream, Error, Include, Query, ResolvedConfig, Result, async_trait,
+    Capabilities, ChangeTracking, ConfigField, Connector, ConnectorFactory, ConnectorInfo,
+    Conversation, ConversationStream, Error, Include, Query, ResolvedConfig, Result, async_trait,
 };
 
 /// A vendor whose "API" is a counter: conversation `n` was created `n` hours

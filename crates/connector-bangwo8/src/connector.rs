@@ -260,7 +260,11 @@ impl Bangwo8Connector {
     }
 
     /// Adds messages and the summary to a listed conversation, as asked.
-    async fn complete_session(&self, mut c: Conversation, include: Include) -> Result<Conversation> {
+    async fn complete_session(
+        &self,
+        mut c: Conversation,
+        include: Include,
+    ) -> Result<Conversation> {
         let id = c.id.clone();
         let messages = async {
             if include.messages {
@@ -349,8 +353,7 @@ impl Connector for Bangwo8Connector {
         // The API has no endpoint for one session: walk the listing (in
         // ascending id order) until it shows up or numeric ids pass it.
         let target: Option<u64> = id.trim().parse().ok();
-        let mut listing =
-            self.listing(HISTORIES.to_owned(), Vec::new(), DEFAULT_PAGE_SIZE, false);
+        let mut listing = self.listing(HISTORIES.to_owned(), Vec::new(), DEFAULT_PAGE_SIZE, false);
         while let Some(item) = listing.next().await {
             let c = item?;
             if c.id == id {

@@ -13,8 +13,8 @@ use chrono::Duration;
 use connector_core::paging::fingerprint_of_set;
 use connector_core::registry::ResolvedConfig;
 use connector_core::{
-    Capabilities, ChangeTracking, Connector, ConnectorInfo, Conversation, ConversationStream, Error, Include,
-    PullCounters, PullStats, Query, Result,
+    Capabilities, ChangeTracking, Connector, ConnectorInfo, Conversation, ConversationStream,
+    Error, Include, PullCounters, PullStats, Query, Result,
 };
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 
@@ -228,8 +228,7 @@ impl CaresoftConnector {
         }
         let filters = Arc::new(filters);
         let ahead = ahead.max(1);
-        let fetch =
-            move |n: u32| self.fetch_page(ty, filters.clone(), count, n, skip_bad_records);
+        let fetch = move |n: u32| self.fetch_page(ty, filters.clone(), count, n, skip_bad_records);
         let walk = TypeListing {
             source: stream::once(fetch.clone()(1)).boxed(),
             first: true,

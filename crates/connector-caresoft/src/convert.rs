@@ -317,7 +317,16 @@ mod tests {
                 chats,
             }
         };
-        let page = |env| chats_page(&ctx(), "acme", SAIGON, ConversationType::LiveChat, env, false);
+        let page = |env| {
+            chats_page(
+                &ctx(),
+                "acme",
+                SAIGON,
+                ConversationType::LiveChat,
+                env,
+                false,
+            )
+        };
         let e = page(env(Some("ERROR_TOKEN"), None)).unwrap_err();
         assert!(
             matches!(&e, connector_core::Error::Api { code: Some(c), .. } if c == "ERROR_TOKEN")

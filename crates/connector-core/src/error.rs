@@ -889,5 +889,4 @@ mod tests {
         };
         assert!(!cut.is_bad_record());
     }
-
 }

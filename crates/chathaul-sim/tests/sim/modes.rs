@@ -231,7 +231,10 @@ async fn a_corrupted_record_is_served_malformed_in_every_answer_that_holds_it() 
 
     // Over HTTP, for a Bangwo8 session (ids as numbers or strings).
     let (_, _, sessions) = get_raw(&sim, "bangwo8", "/api/v1/imchat/histories.json", BW8).await;
-    let first = listing(&sessions)[0]["r_id"].to_string().trim_matches('"').to_owned();
+    let first = listing(&sessions)[0]["r_id"]
+        .to_string()
+        .trim_matches('"')
+        .to_owned();
     let base = format!("http://{}", sim.addr());
     let res = crate::client()
         .post(format!(
