@@ -5,6 +5,7 @@
 pub mod arrow;
 pub mod columns;
 pub mod config;
+pub mod incremental;
 #[cfg(feature = "arrow")]
 pub mod partition;
 pub mod pull;
@@ -13,6 +14,10 @@ pub mod sink;
 pub mod store;
 pub mod sync;
 
+pub use incremental::{
+    ChangeReport, IncrementalOptions, IncrementalRun, IncrementalState, Rejected, RunBatch,
+    RunOutcome,
+};
 pub use pull::{Live, PullReport, pull};
 pub use sink::{Format, Sink};
 #[cfg(feature = "sqlite")]
