@@ -8,13 +8,26 @@
 //!   flattened field, plus `json` (the whole conversation in the JSON
 //!   contract) and `synced_at`;
 //! - `messages`: primary key (`vendor`, `account`, `conversation_id`, `seq`);
-//! - `sync_state`: one row per source ([`SyncState`]);
+//! - `sync_state`: one row per source ([`SyncState`]): its cursor and the
+//!   rest of its change tracking ([`IncrementalState`]), and its last run;
+//! - `revisits`: per source, the conversations that can still change
+//!   ([`Pending`]), revisited by each run until final or expired;
+//! - `rejects`: records set aside because they could not be decoded
+//!   ([`Rejected`]), with where they were, why, and their text;
 //! - `chathaul_meta`: marks the database as chathaul's (schema version).
 //!
 //! Conversations are upserted (a conversation fetched again replaces its row
-//! and its messages), and every batch moves the data and the source's
-//! progress in one transaction. A database that chathaul did not create is
+//! and its messages), and every batch moves the data, the revisit set, the
+//! records set aside and the source's progress in one transaction
+//! ([`SyncStore::write_batch`]); the cursor moves in the transaction that
+//! closes a complete run. A database that chathaul did not create is
 //! refused and left as it is.
+//!
+//! Schema versions: a database records the version of its schema
+//! ([`SCHEMA_VERSION`] is the one this build writes). Opening one written
+//! by an earlier version migrates it in place, in one transaction; one
+//! written by a later version is refused, naming both versions. Each
+//! backend keeps its own list of migrations, from version 1 (0.1) on.
 //!
 //! Backends: [`SqliteStore`] (feature `sqlite`), a file, nothing to run.
 
@@ -24,18 +37,25 @@ mod sqlite;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use connector_core::{Conversation, Result};
+use connector_core::{Conversation, Result, TimeField};
 use serde::Serialize;
 
+#[cfg(doc)]
+use crate::incremental::Pending;
+use crate::incremental::{ChangeReport, IncrementalState, Rejected, RunBatch};
+
 #[cfg(feature = "sqlite")]
-pub use sqlite::{SCHEMA_VERSION, SqliteStore};
+pub use sqlite::SqliteStore;
+
+/// The schema version this build writes; version 1 is chathaul 0.1's.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The SQLite store under the name it had before stores had a trait.
 #[cfg(feature = "sqlite")]
 pub type Store = SqliteStore;
 
-/// The sync state of one source.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+/// The sync state of one source, as `sync --status` shows it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct SyncState {
     /// The source's name (from the config file, or the vendor name).
     pub source: String,
@@ -43,10 +63,15 @@ pub struct SyncState {
     pub vendor: String,
     /// Its account.
     pub account: String,
-    /// The next run fetches conversations created at or after this instant.
+    /// The time the cursor follows (the vendor's declaration).
+    pub cursor_field: TimeField,
+    /// The next run lists conversations whose `cursor_field` is at or after
+    /// this instant.
     pub cursor: Option<DateTime<Utc>>,
-    /// The newest creation time seen so far.
+    /// The newest time seen on `cursor_field`.
     pub newest_seen: Option<DateTime<Utc>>,
+    /// Where the creation-time listing of a vendor that needs one starts.
+    pub created_cursor: Option<DateTime<Utc>>,
     /// The start of the last run's window (`None`: from the beginning).
     pub last_window_since: Option<DateTime<Utc>>,
     /// When the last run started.
@@ -69,6 +94,20 @@ pub struct SyncState {
     pub shortfalls: Vec<String>,
     /// Conversations of this vendor and account in the database.
     pub stored: u64,
+    /// Conversations still revisited (not final yet).
+    pub pending: u64,
+    /// The creation time of the oldest of them.
+    pub oldest_pending: Option<DateTime<Utc>>,
+    /// Conversations dropped from the revisit set unfinished, over all runs.
+    pub expired: u64,
+    /// Records set aside for this source (rows in `rejects`).
+    pub rejects: u64,
+    /// When the last full re-read completed.
+    pub last_full_refresh: Option<DateTime<Utc>>,
+    /// The request rate the account's pacing learned (requests per second).
+    pub learned_rate: Option<f64>,
+    /// What the last run did (revisits, changes, expiries, rejects).
+    pub last_run: Option<ChangeReport>,
 }
 
 /// How a source's run stands, as recorded in its [`SyncState`].
@@ -97,22 +136,43 @@ impl RunStatus {
 }
 
 /// How a run ended: what [`SyncStore::finish_run`] records.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RunEnd {
     /// The run's status.
     pub status: RunStatus,
     /// The error that ended it, if any.
     pub error: Option<String>,
-    /// Whether the whole window was fetched: only then does the cursor move.
-    pub complete: bool,
-    /// How far before the newest creation time seen the cursor is put.
-    pub lookback: chrono::Duration,
+    /// The change tracking after the run: its cursors, last full re-read,
+    /// learned rate and estimates are recorded (the cursor moved only if the
+    /// run was complete); its revisit set is already stored, batch by batch.
+    pub state: IncrementalState,
+    /// Where the run's listing started.
+    pub window_since: Option<DateTime<Utc>>,
+    /// What the run did.
+    pub report: ChangeReport,
     /// The conversation total the vendor reported, if it reports one.
     pub reported_total: Option<u64>,
     /// The message total the vendor reported, if it reports one.
     pub reported_messages: Option<u64>,
     /// Every difference between what was reported and what was fetched.
     pub shortfalls: Vec<String>,
+}
+
+/// A record set aside, as stored: the same record set aside again by a
+/// later run is one row, counted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredReject {
+    /// The source.
+    pub source: String,
+    /// The record and why.
+    #[serde(flatten)]
+    pub rejected: Rejected,
+    /// When it was first set aside.
+    pub first_seen: DateTime<Utc>,
+    /// When it was last set aside.
+    pub last_seen: DateTime<Utc>,
+    /// How many times it was set aside.
+    pub times: u64,
 }
 
 /// Conversations and messages of one vendor on one channel (for the report).
@@ -163,40 +223,53 @@ pub trait SyncStore: Send + std::fmt::Debug {
     /// [`connector_core::Error::Store`] naming the database and what failed.
     fn upsert(&mut self, conversations: &[Conversation]) -> Result<()>;
 
-    /// Upserts a batch and records the source's progress (rows and messages
-    /// fetched, the newest creation time seen) in the same transaction.
+    /// Writes one batch of a source's run in one transaction: upserts its
+    /// conversations (replacing their messages), applies its changes to the
+    /// source's revisit set, records its rejects, and adds to the run's
+    /// counts of rows and messages fetched. A run killed at any point
+    /// leaves the data and the revisit set in step.
     ///
     /// # Errors
     /// As [`SyncStore::upsert`].
-    fn upsert_for_source(
-        &mut self,
-        source: &str,
-        conversations: &[Conversation],
-        messages: u64,
-    ) -> Result<()>;
+    fn write_batch(&mut self, source: &str, batch: &RunBatch) -> Result<()>;
 
-    /// Marks the start of a run for a source and returns its state; its
-    /// `last_window_since` is where the run starts: the cursor, or `since`
-    /// when the source has none yet.
+    /// Records records set aside outside a sync run (a pull into the
+    /// database), in one transaction.
+    ///
+    /// # Errors
+    /// As [`SyncStore::upsert`].
+    fn add_rejects(&mut self, source: &str, rejects: &[Rejected]) -> Result<()>;
+
+    /// Marks the start of a run for a source and returns its change
+    /// tracking as the last run left it (a new source gets the default
+    /// state: no cursor, nothing pending).
     ///
     /// # Errors
     /// [`connector_core::Error::SyncSource`] when the source was synced
     /// before from another vendor or account (rename the source);
     /// [`connector_core::Error::Store`] on a database error.
-    fn begin_run(
-        &mut self,
-        source: &str,
-        vendor: &str,
-        account: &str,
-        since: Option<DateTime<Utc>>,
-    ) -> Result<SyncState>;
+    fn begin_run(&mut self, source: &str, vendor: &str, account: &str) -> Result<IncrementalState>;
 
-    /// Records the end of a run. When `end.complete`, the cursor moves to the
-    /// newest creation time seen minus `end.lookback` (never backwards).
+    /// The change tracking of a source as stored (`None` for a source never
+    /// synced), without starting a run.
+    ///
+    /// # Errors
+    /// [`connector_core::Error::Store`] on a database error.
+    fn incremental_state(&self, source: &str) -> Result<Option<IncrementalState>>;
+
+    /// Records the end of a run: its status, and the change tracking the
+    /// run computed (cursors, last full re-read, learned rate, estimates;
+    /// never the revisit set, stored batch by batch).
     ///
     /// # Errors
     /// [`connector_core::Error::Store`] on a database error.
     fn finish_run(&mut self, source: &str, end: &RunEnd) -> Result<SyncState>;
+
+    /// The records set aside, of one source or all, oldest first.
+    ///
+    /// # Errors
+    /// [`connector_core::Error::Store`] on a database error.
+    fn rejects(&self, source: Option<&str>) -> Result<Vec<StoredReject>>;
 
     /// The state of every source, by name.
     ///

@@ -13,11 +13,11 @@ use connector_core::{Conversation, Error, Result};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{ChannelCount, Measure, RunEnd, SyncState, SyncStore};
+use super::{ChannelCount, Measure, RunEnd, SCHEMA_VERSION, StoredReject, SyncState, SyncStore};
 use crate::columns::{CONVERSATION_COLUMNS, ColumnValue, Kind, MESSAGE_COLUMNS, MessageRow};
-
-/// The schema version this build writes.
-pub const SCHEMA_VERSION: &str = "1";
+use crate::incremental::{
+    ChangeReport, IncrementalState, Pending, PendingReason, Rejected, RevisitChange, RunBatch,
+};
 
 /// A chathaul database in a SQLite file.
 pub struct SqliteStore {
@@ -82,7 +82,49 @@ fn sql_value(value: ColumnValue) -> SqlValue {
 
 const SQLITE_MAGIC: &[u8] = b"SQLite format 3\0";
 
-fn create_sql() -> String {
+/// Records rejects: the same record (same endpoint and text, or the same
+/// conversation when there is no text) set aside again is counted on its row.
+fn insert_rejects(
+    tx: &rusqlite::Transaction<'_>,
+    source: &str,
+    rejects: &[Rejected],
+) -> rusqlite::Result<()> {
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO rejects (source, vendor, account, endpoint, page, path, conversation_id, error, raw,
+             raw_digest, first_seen, last_seen, times)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, 1)
+         ON CONFLICT (source, endpoint, raw_digest) DO UPDATE SET page = excluded.page,
+             path = excluded.path, error = excluded.error, last_seen = excluded.last_seen,
+             times = times + 1",
+    )?;
+    let now = utc_instant::format(&Utc::now());
+    for r in rejects {
+        let key = if r.raw.is_empty() {
+            format!("id:{}", r.id.as_deref().unwrap_or_default())
+        } else {
+            r.raw.clone()
+        };
+        let digest = format!("{:016x}", connector_core::paging::fingerprint_of(&key));
+        insert.execute(params![
+            source,
+            r.vendor,
+            r.account,
+            r.endpoint,
+            i64::from(r.page),
+            r.path,
+            r.id,
+            r.error,
+            r.raw,
+            digest,
+            now,
+        ])?;
+    }
+    Ok(())
+}
+
+/// The schema as chathaul 0.1 created it (version 1); a new database gets
+/// it, then every migration, in one transaction.
+fn base_schema() -> String {
     let conv_cols: Vec<String> = CONVERSATION_COLUMNS
         .iter()
         .map(|c| {
@@ -107,7 +149,7 @@ fn create_sql() -> String {
         .collect();
     format!(
         "CREATE TABLE chathaul_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-         INSERT INTO chathaul_meta (key, value) VALUES ('application', 'chathaul'), ('schema_version', '{SCHEMA_VERSION}');
+         INSERT INTO chathaul_meta (key, value) VALUES ('application', 'chathaul'), ('schema_version', '1');
          CREATE TABLE conversations ({}, json TEXT NOT NULL, synced_at TEXT NOT NULL, PRIMARY KEY (vendor, account, id));
          CREATE INDEX conversations_created ON conversations (vendor, account, created_at);
          CREATE TABLE messages ({}, PRIMARY KEY (vendor, account, conversation_id, seq));
@@ -131,6 +173,143 @@ fn create_sql() -> String {
         conv_cols.join(", "),
         msg_cols.join(", "),
     )
+}
+
+/// Version 2: change tracking. The sync state says which time its cursor
+/// follows (0.1's cursors were on the creation time) and keeps the
+/// creation-time cursor, the last full re-read, the learned rate and the
+/// run's estimates; `revisits` holds what can still change, seeded from
+/// the conversations already stored that are open or unrated (the first
+/// run drops those that are final by then); `rejects` holds the records
+/// set aside.
+const MIGRATION_2: &str = "
+    ALTER TABLE sync_state ADD COLUMN cursor_field TEXT NOT NULL DEFAULT 'created';
+    ALTER TABLE sync_state ADD COLUMN created_cursor TEXT;
+    ALTER TABLE sync_state ADD COLUMN last_full_refresh TEXT;
+    ALTER TABLE sync_state ADD COLUMN learned_rate REAL;
+    ALTER TABLE sync_state ADD COLUMN per_day REAL;
+    ALTER TABLE sync_state ADD COLUMN changed_share REAL;
+    ALTER TABLE sync_state ADD COLUMN expired_total INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE sync_state ADD COLUMN longest_secs INTEGER;
+    ALTER TABLE sync_state ADD COLUMN last_run TEXT;
+    CREATE TABLE revisits (
+        source TEXT NOT NULL,
+        vendor TEXT NOT NULL,
+        account TEXT NOT NULL,
+        id TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        created_at TEXT,
+        ended_at TEXT,
+        first_seen TEXT NOT NULL,
+        last_checked TEXT NOT NULL,
+        checks INTEGER NOT NULL DEFAULT 0,
+        digest TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (source, id)
+    );
+    CREATE TABLE rejects (
+        source TEXT NOT NULL,
+        vendor TEXT NOT NULL,
+        account TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        page INTEGER NOT NULL,
+        path TEXT NOT NULL,
+        conversation_id TEXT,
+        error TEXT NOT NULL,
+        raw TEXT NOT NULL,
+        raw_digest TEXT NOT NULL,
+        first_seen TEXT NOT NULL,
+        last_seen TEXT NOT NULL,
+        times INTEGER NOT NULL DEFAULT 1,
+        PRIMARY KEY (source, endpoint, raw_digest)
+    );
+    INSERT OR IGNORE INTO revisits
+        (source, vendor, account, id, reason, created_at, ended_at, first_seen, last_checked, checks, digest)
+    SELECT s.source, c.vendor, c.account, c.id,
+           CASE WHEN c.status = 'open' OR (c.status IS NULL AND c.ended_at IS NULL)
+                THEN 'open' ELSE 'unrated' END,
+           c.created_at, c.ended_at, c.synced_at, c.synced_at, 0, ''
+    FROM conversations c JOIN sync_state s ON s.vendor = c.vendor AND s.account = c.account
+    WHERE c.status = 'open' OR (c.status IS NULL AND c.ended_at IS NULL)
+       OR (c.ended_at IS NOT NULL AND c.rating_satisfaction = 'unrated'
+           AND c.rating_comment IS NULL AND c.rated_at IS NULL);
+";
+
+/// The schema changes after version 1, in order: the version each brings
+/// the database to, and its SQL. A small runner rather than a migration
+/// crate: version 1 files keep their version in `chathaul_meta` (not in
+/// SQLite's `user_version` nor in a history table), and the list is
+/// SQLite's own (another backend keeps its own list).
+const MIGRATIONS: &[(u32, &str)] = &[(2, MIGRATION_2)];
+
+/// The schema version a database records.
+fn schema_version(conn: &Connection) -> rusqlite::Result<Option<String>> {
+    conn.query_row(
+        "SELECT value FROM chathaul_meta WHERE key = 'schema_version'",
+        [],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
+/// Applies the migrations past `version`, in order (inside the caller's
+/// transaction).
+fn apply_migrations(conn: &Connection, path: &Path, version: u32) -> Result<()> {
+    for (to, sql) in MIGRATIONS.iter().filter(|(to, _)| *to > version) {
+        let err = |e| {
+            db_error(
+                path,
+                &format!("cannot migrate the schema to version {to}"),
+                e,
+            )
+        };
+        conn.execute_batch(sql).map_err(err)?;
+        conn.execute(
+            "UPDATE chathaul_meta SET value = ?1 WHERE key = 'schema_version'",
+            params![to.to_string()],
+        )
+        .map_err(err)?;
+    }
+    Ok(())
+}
+
+/// Brings the database to [`SCHEMA_VERSION`] in one transaction (another
+/// process may be doing the same: the version is read again under the
+/// write lock). A version this build does not know is refused untouched.
+fn migrate(conn: &Connection, path: &Path) -> Result<()> {
+    let err = |e| db_error(path, "cannot migrate the schema", e);
+    conn.execute_batch("BEGIN IMMEDIATE").map_err(err)?;
+    let result = (|| {
+        let text = schema_version(conn).map_err(err)?;
+        let version: u32 = match text.as_deref().map(str::parse) {
+            Some(Ok(v)) => v,
+            _ => {
+                return Err(refused(
+                    path,
+                    format!(
+                        "schema version {} is not one chathaul wrote; refusing to touch it",
+                        text.as_deref().unwrap_or("(none)")
+                    ),
+                ));
+            }
+        };
+        if version > SCHEMA_VERSION {
+            return Err(refused(
+                path,
+                format!(
+                    "schema version {version} is newer than this chathaul knows ({SCHEMA_VERSION}): \
+                     upgrade chathaul to use it (the file is left as it is)"
+                ),
+            ));
+        }
+        apply_migrations(conn, path, version)
+    })();
+    match result {
+        Ok(()) => conn.execute_batch("COMMIT").map_err(err),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
 }
 
 /// Switches the database to WAL mode. Changing the journal mode needs a lock
@@ -203,15 +382,20 @@ impl SqliteStore {
             // moment: take the write lock, look again, create only if still empty.
             conn.execute_batch("BEGIN IMMEDIATE")
                 .map_err(|e| db_error(path, "cannot lock the new database", e))?;
-            let created = list_tables(&conn).and_then(|t| {
-                if t.is_empty() {
-                    conn.execute_batch(&create_sql())?;
-                }
-                conn.execute_batch("COMMIT")
-            });
+            let created = list_tables(&conn)
+                .map_err(|e| db_error(path, "cannot create the tables", e))
+                .and_then(|t| {
+                    if t.is_empty() {
+                        conn.execute_batch(&base_schema())
+                            .map_err(|e| db_error(path, "cannot create the tables", e))?;
+                        apply_migrations(&conn, path, 1)?;
+                    }
+                    conn.execute_batch("COMMIT")
+                        .map_err(|e| db_error(path, "cannot create the tables", e))
+                });
             if let Err(e) = created {
                 let _ = conn.execute_batch("ROLLBACK");
-                return Err(db_error(path, "cannot create the tables", e));
+                return Err(e);
             }
             tables = list_tables(&conn).map_err(|e| db_error(path, "corrupt or unreadable", e))?;
         }
@@ -235,22 +419,10 @@ impl SqliteStore {
                 ),
             ));
         }
-        let version: Option<String> = conn
-            .query_row(
-                "SELECT value FROM chathaul_meta WHERE key = 'schema_version'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| db_error(path, "corrupt or unreadable", e))?;
-        if version.as_deref() != Some(SCHEMA_VERSION) {
-            return Err(refused(
-                path,
-                format!(
-                    "schema version {} is not {SCHEMA_VERSION}, the one this chathaul writes",
-                    version.as_deref().unwrap_or("(none)")
-                ),
-            ));
+        let version =
+            schema_version(&conn).map_err(|e| db_error(path, "corrupt or unreadable", e))?;
+        if version.as_deref() != Some(SCHEMA_VERSION.to_string().as_str()) {
+            migrate(&conn, path)?;
         }
         enable_wal(&conn).map_err(|e| db_error(path, "cannot enable WAL", e))?;
         conn.pragma_update(None, "synchronous", "NORMAL")
@@ -271,7 +443,11 @@ impl SqliteStore {
         &self.conn
     }
 
-    fn batch(&mut self, conversations: &[Conversation], source: Option<(&str, u64)>) -> Result<()> {
+    fn batch(
+        &mut self,
+        conversations: &[Conversation],
+        source: Option<(&str, &RunBatch)>,
+    ) -> Result<()> {
         let path = self.path.clone();
         let err = |e| db_error(&path, "cannot write a batch", e);
         let tx = self
@@ -341,33 +517,111 @@ impl SqliteStore {
                         .map_err(err)?;
                 }
             }
-            if let Some((source, messages)) = source {
-                // Compared as instants, not as text: RFC 3339 text with and
-                // without fractions does not sort as time does.
-                let stored: Option<String> = tx
+            if let Some((source, batch)) = source {
+                let (vendor, account): (String, String) = tx
                     .query_row(
-                        "SELECT newest_seen FROM sync_state WHERE source = ?1",
+                        "SELECT vendor, account FROM sync_state WHERE source = ?1",
                         params![source],
-                        |r| r.get(0),
+                        |r| Ok((r.get(0)?, r.get(1)?)),
                     )
-                    .optional()
-                    .map_err(err)?
-                    .flatten();
-                let newest = conversations
-                    .iter()
-                    .filter_map(|c| c.created_at)
-                    .chain(parse_time(stored))
-                    .max();
+                    .map_err(err)?;
+                let mut keep = tx
+                    .prepare_cached(
+                        "INSERT INTO revisits (source, vendor, account, id, reason, created_at, ended_at,
+                             first_seen, last_checked, checks, digest)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                         ON CONFLICT (source, id) DO UPDATE SET reason = excluded.reason,
+                             created_at = excluded.created_at, ended_at = excluded.ended_at,
+                             first_seen = excluded.first_seen, last_checked = excluded.last_checked,
+                             checks = excluded.checks, digest = excluded.digest",
+                    )
+                    .map_err(err)?;
+                let mut drop_one = tx
+                    .prepare_cached("DELETE FROM revisits WHERE source = ?1 AND id = ?2")
+                    .map_err(err)?;
+                for change in &batch.revisits {
+                    match change {
+                        RevisitChange::Keep(id, p) => keep
+                            .execute(params![
+                                source,
+                                vendor,
+                                account,
+                                id,
+                                p.reason.as_str(),
+                                time_text(p.created_at),
+                                time_text(p.ended_at),
+                                utc_instant::format(&p.first_seen),
+                                utc_instant::format(&p.last_checked),
+                                i64::from(p.checks),
+                                p.digest,
+                            ])
+                            .map_err(err)?,
+                        RevisitChange::Drop(id, _) => {
+                            drop_one.execute(params![source, id]).map_err(err)?
+                        }
+                    };
+                }
+                insert_rejects(&tx, source, &batch.rejects).map_err(err)?;
                 tx.execute(
-                    "UPDATE sync_state SET rows_fetched = rows_fetched + ?2, messages_fetched = messages_fetched + ?3,
-                         newest_seen = ?4
+                    "UPDATE sync_state SET rows_fetched = rows_fetched + ?2, messages_fetched = messages_fetched + ?3
                      WHERE source = ?1",
-                    params![source, conversations.len() as i64, messages as i64, time_text(newest)],
+                    params![source, conversations.len() as i64, batch.messages as i64],
                 )
                 .map_err(err)?;
             }
         }
         tx.commit().map_err(err)
+    }
+
+    fn pending_of(&self, source: &str) -> Result<std::collections::BTreeMap<String, Pending>> {
+        let err = |e| db_error(&self.path, "cannot read the revisit set", e);
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, reason, created_at, ended_at, first_seen, last_checked, checks, digest
+                 FROM revisits WHERE source = ?1",
+            )
+            .map_err(err)?;
+        let rows = stmt
+            .query_map(params![source], |r| {
+                let reason: String = r.get(1)?;
+                Ok((
+                    r.get::<_, String>(0)?,
+                    reason,
+                    parse_time(r.get(2)?),
+                    parse_time(r.get(3)?),
+                    parse_time(r.get(4)?),
+                    parse_time(r.get(5)?),
+                    r.get::<_, i64>(6)?,
+                    r.get::<_, String>(7)?,
+                ))
+            })
+            .map_err(err)?;
+        let mut out = std::collections::BTreeMap::new();
+        for row in rows {
+            let (id, reason, created_at, ended_at, first_seen, last_checked, checks, digest) =
+                row.map_err(err)?;
+            let reason = PendingReason::parse(&reason).ok_or_else(|| {
+                refused(
+                    &self.path,
+                    format!("revisits: conversation {id} has an unknown reason `{reason}`"),
+                )
+            })?;
+            let first_seen = first_seen.unwrap_or_else(Utc::now);
+            out.insert(
+                id,
+                Pending {
+                    reason,
+                    created_at,
+                    ended_at,
+                    first_seen,
+                    last_checked: last_checked.unwrap_or(first_seen),
+                    checks: u32::try_from(checks).unwrap_or(u32::MAX),
+                    digest,
+                },
+            );
+        }
+        Ok(out)
     }
 
     fn state_after_run(&self, source: &str) -> Result<SyncState> {
@@ -410,36 +664,34 @@ impl SyncStore for SqliteStore {
         self.batch(conversations, None)
     }
 
-    fn upsert_for_source(
-        &mut self,
-        source: &str,
-        conversations: &[Conversation],
-        messages: u64,
-    ) -> Result<()> {
-        self.batch(conversations, Some((source, messages)))
+    fn write_batch(&mut self, source: &str, batch: &RunBatch) -> Result<()> {
+        self.batch(&batch.conversations, Some((source, batch)))
     }
 
-    fn begin_run(
-        &mut self,
-        source: &str,
-        vendor: &str,
-        account: &str,
-        since: Option<DateTime<Utc>>,
-    ) -> Result<SyncState> {
+    fn add_rejects(&mut self, source: &str, rejects: &[Rejected]) -> Result<()> {
+        let path = self.path.clone();
+        let err = |e| db_error(&path, "cannot record the records set aside", e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(err)?;
+        insert_rejects(&tx, source, rejects).map_err(err)?;
+        tx.commit().map_err(err)
+    }
+
+    fn begin_run(&mut self, source: &str, vendor: &str, account: &str) -> Result<IncrementalState> {
         let path = self.path.clone();
         let err = |e| db_error(&path, "cannot record the run", e);
-        let mut window_since = since;
-        if let Some(prev) = self.state(source)? {
-            if prev.vendor != vendor || prev.account != account {
-                return Err(Error::SyncSource {
-                    name: source.to_owned(),
-                    problem: format!(
-                        "was synced from {}/{} and is now {vendor}/{account}: give it another name",
-                        prev.vendor, prev.account
-                    ),
-                });
-            }
-            window_since = prev.cursor.or(since);
+        if let Some(prev) = self.state(source)?
+            && (prev.vendor != vendor || prev.account != account)
+        {
+            return Err(Error::SyncSource {
+                name: source.to_owned(),
+                problem: format!(
+                    "was synced from {}/{} and is now {vendor}/{account}: give it another name",
+                    prev.vendor, prev.account
+                ),
+            });
         }
         self.conn
             .execute(
@@ -450,55 +702,154 @@ impl SyncStore for SqliteStore {
             .map_err(err)?;
         self.conn
             .execute(
-                "UPDATE sync_state SET last_window_since = ?2, last_run_started = ?3, last_run_finished = NULL,
+                "UPDATE sync_state SET last_run_started = ?2, last_run_finished = NULL,
                      last_status = 'running', last_error = NULL, rows_fetched = 0, messages_fetched = 0,
                      reported_total = NULL, reported_messages = NULL, shortfalls = '[]'
                  WHERE source = ?1",
-                params![source, time_text(window_since), time_text(Some(Utc::now()))],
+                params![source, time_text(Some(Utc::now()))],
             )
             .map_err(err)?;
-        self.state_after_run(source)
+        self.incremental_state(source)?.ok_or_else(|| {
+            refused(
+                &self.path,
+                format!("the sync state of source `{source}` vanished"),
+            )
+        })
+    }
+
+    fn incremental_state(&self, source: &str) -> Result<Option<IncrementalState>> {
+        let err = |e| db_error(&self.path, "cannot read the sync state", e);
+        type Row = (
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<f64>,
+            Option<f64>,
+            Option<f64>,
+            i64,
+            Option<i64>,
+        );
+        let row: Option<Row> = self
+            .conn
+            .query_row(
+                "SELECT cursor_field, cursor, newest_seen, created_cursor, last_full_refresh,
+                        learned_rate, per_day, changed_share, expired_total, longest_secs
+                 FROM sync_state WHERE source = ?1",
+                params![source],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                        r.get(7)?,
+                        r.get(8)?,
+                        r.get(9)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(err)?;
+        let Some((field, cursor, newest, created, full, rate, per_day, share, expired, longest)) =
+            row
+        else {
+            return Ok(None);
+        };
+        Ok(Some(IncrementalState {
+            cursor_field: field.parse().unwrap_or_default(),
+            cursor: parse_time(cursor),
+            newest_seen: parse_time(newest),
+            created_cursor: parse_time(created),
+            pending: self.pending_of(source)?,
+            last_full_refresh: parse_time(full),
+            learned_rate: rate,
+            per_day,
+            changed_share: share,
+            expired: u64::try_from(expired).unwrap_or(0),
+            longest_secs: longest.and_then(|n| u64::try_from(n).ok()),
+        }))
     }
 
     fn finish_run(&mut self, source: &str, end: &RunEnd) -> Result<SyncState> {
         let path = self.path.clone();
         let err = |e| db_error(&path, "cannot record the run", e);
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(err)?;
-        let (cursor, newest): (Option<String>, Option<String>) = tx
-            .query_row(
-                "SELECT cursor, newest_seen FROM sync_state WHERE source = ?1",
-                params![source],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+        let s = &end.state;
+        let field = match s.cursor_field {
+            connector_core::TimeField::Created => "created",
+            connector_core::TimeField::Ended => "ended",
+        };
+        self.conn
+            .execute(
+                "UPDATE sync_state SET cursor_field = ?2, cursor = ?3, newest_seen = ?4, created_cursor = ?5,
+                     last_full_refresh = ?6, learned_rate = ?7, per_day = ?8, changed_share = ?9,
+                     expired_total = ?10, last_run = ?11, last_window_since = ?12,
+                     last_run_finished = ?13, last_status = ?14, last_error = ?15,
+                     reported_total = ?16, reported_messages = ?17, shortfalls = ?18,
+                     longest_secs = ?19
+                 WHERE source = ?1",
+                params![
+                    source,
+                    field,
+                    time_text(s.cursor),
+                    time_text(s.newest_seen),
+                    time_text(s.created_cursor),
+                    time_text(s.last_full_refresh),
+                    s.learned_rate,
+                    s.per_day,
+                    s.changed_share,
+                    i64::try_from(s.expired).unwrap_or(i64::MAX),
+                    serde_json::to_string(&end.report).ok(),
+                    time_text(end.window_since),
+                    time_text(Some(Utc::now())),
+                    end.status.as_str(),
+                    end.error,
+                    end.reported_total.map(|n| n as i64),
+                    end.reported_messages.map(|n| n as i64),
+                    serde_json::to_string(&end.shortfalls).unwrap_or_else(|_| "[]".into()),
+                    s.longest_secs.and_then(|n| i64::try_from(n).ok()),
+                ],
             )
             .map_err(err)?;
-        let mut cursor = parse_time(cursor);
-        if end.complete
-            && let Some(newest) = parse_time(newest)
-        {
-            let next = newest - end.lookback;
-            cursor = Some(cursor.map_or(next, |c| c.max(next)));
-        }
-        tx.execute(
-            "UPDATE sync_state SET cursor = ?2, last_run_finished = ?3, last_status = ?4, last_error = ?5,
-                 reported_total = ?6, reported_messages = ?7, shortfalls = ?8
-             WHERE source = ?1",
-            params![
-                source,
-                time_text(cursor),
-                time_text(Some(Utc::now())),
-                end.status.as_str(),
-                end.error,
-                end.reported_total.map(|n| n as i64),
-                end.reported_messages.map(|n| n as i64),
-                serde_json::to_string(&end.shortfalls).unwrap_or_else(|_| "[]".into()),
-            ],
-        )
-        .map_err(err)?;
-        tx.commit().map_err(err)?;
         self.state_after_run(source)
+    }
+
+    fn rejects(&self, source: Option<&str>) -> Result<Vec<StoredReject>> {
+        let err = |e| db_error(&self.path, "cannot read the records set aside", e);
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT source, vendor, account, endpoint, page, path, conversation_id, error, raw,
+                        first_seen, last_seen, times
+                 FROM rejects WHERE ?1 IS NULL OR source = ?1 ORDER BY first_seen, source, endpoint, page, path",
+            )
+            .map_err(err)?;
+        let rows = stmt
+            .query_map(params![source], |r| {
+                Ok(StoredReject {
+                    source: r.get(0)?,
+                    rejected: Rejected {
+                        vendor: r.get(1)?,
+                        account: r.get(2)?,
+                        endpoint: r.get(3)?,
+                        page: u32::try_from(r.get::<_, i64>(4)?).unwrap_or(0),
+                        path: r.get(5)?,
+                        id: r.get(6)?,
+                        error: r.get(7)?,
+                        raw: r.get(8)?,
+                    },
+                    first_seen: parse_time(r.get(9)?).unwrap_or_default(),
+                    last_seen: parse_time(r.get(10)?).unwrap_or_default(),
+                    times: u64::try_from(r.get::<_, i64>(11)?).unwrap_or(0),
+                })
+            })
+            .map_err(err)?;
+        rows.collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(err)
     }
 
     fn states(&self) -> Result<Vec<SyncState>> {
@@ -508,7 +859,13 @@ impl SyncStore for SqliteStore {
             .prepare(
                 "SELECT source, vendor, account, cursor, newest_seen, last_window_since, last_run_started, last_run_finished,
                         last_status, last_error, rows_fetched, messages_fetched, reported_total, reported_messages, shortfalls,
-                        (SELECT count(*) FROM conversations c WHERE c.vendor = s.vendor AND c.account = s.account)
+                        (SELECT count(*) FROM conversations c WHERE c.vendor = s.vendor AND c.account = s.account),
+                        cursor_field, created_cursor,
+                        (SELECT count(*) FROM revisits v WHERE v.source = s.source),
+                        (SELECT min(created_at) FROM revisits v WHERE v.source = s.source),
+                        expired_total,
+                        (SELECT count(*) FROM rejects j WHERE j.source = s.source),
+                        last_full_refresh, learned_rate, last_run
                  FROM sync_state s ORDER BY source",
             )
             .map_err(err)?;
@@ -531,6 +888,17 @@ impl SyncStore for SqliteStore {
                     reported_messages: r.get::<_, Option<i64>>(13)?.map(|n| n as u64),
                     shortfalls: serde_json::from_str(&r.get::<_, String>(14)?).unwrap_or_default(),
                     stored: r.get::<_, i64>(15)? as u64,
+                    cursor_field: r.get::<_, String>(16)?.parse().unwrap_or_default(),
+                    created_cursor: parse_time(r.get(17)?),
+                    pending: r.get::<_, i64>(18)? as u64,
+                    oldest_pending: parse_time(r.get(19)?),
+                    expired: r.get::<_, i64>(20)? as u64,
+                    rejects: r.get::<_, i64>(21)? as u64,
+                    last_full_refresh: parse_time(r.get(22)?),
+                    learned_rate: r.get(23)?,
+                    last_run: r
+                        .get::<_, Option<String>>(24)?
+                        .and_then(|t| serde_json::from_str::<ChangeReport>(&t).ok()),
                 })
             })
             .map_err(err)?;
