@@ -4,12 +4,19 @@
 //! ```toml
 //! db = "chathaul.sqlite"      # optional; --db wins
 //! lookback = "1d"             # optional default for every source
+//! revisit_for = "14d"         # optional default for every source
+//! full_refresh_every = "30d"  # optional default for every source (default: never)
+//! on_bad_record = "skip"      # optional default for every source: skip or fail
 //!
 //! [[source]]
 //! name = "kf5-main"           # optional; defaults to the vendor name
 //! vendor = "kf5"
 //! since = "2024-01-01"        # optional: where the first run starts
 //! lookback = "12h"            # optional
+//! revisit_for = "21d"         # optional: how long a chat that is not final is revisited
+//! rating_window = "10d"       # optional: how long after its end a rating can come
+//! full_refresh_every = "7d"   # optional: re-read everything from `since` this often
+//! on_bad_record = "fail"      # optional: end the run on a record that does not decode
 //! messages = true             # optional, default true
 //! summaries = true            # optional, default true
 //! [source.config]
@@ -34,12 +41,12 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use connector_core::Result;
 use connector_core::time::{Tz, local_to_utc, parse_zone};
 #[cfg(feature = "config")]
-use connector_core::{Error, Include};
+use connector_core::{BadRecord, Error, Include};
 #[cfg(feature = "config")]
 use serde::Deserialize;
 
 #[cfg(feature = "config")]
-use crate::sync::{DEFAULT_LOOKBACK, Source};
+use crate::sync::{DEFAULT_LOOKBACK, DEFAULT_REVISIT_FOR, Source};
 
 #[cfg(feature = "config")]
 #[derive(Debug, Deserialize)]
@@ -47,6 +54,10 @@ use crate::sync::{DEFAULT_LOOKBACK, Source};
 struct FileConfig {
     db: Option<PathBuf>,
     lookback: Option<String>,
+    revisit_for: Option<String>,
+    full_refresh_every: Option<String>,
+    rating_window: Option<String>,
+    on_bad_record: Option<String>,
     #[serde(rename = "source", default)]
     sources: Vec<SourceEntry>,
 }
@@ -59,6 +70,10 @@ struct SourceEntry {
     vendor: String,
     since: Option<String>,
     lookback: Option<String>,
+    revisit_for: Option<String>,
+    full_refresh_every: Option<String>,
+    rating_window: Option<String>,
+    on_bad_record: Option<String>,
     messages: Option<bool>,
     summaries: Option<bool>,
     page_size: Option<u32>,
@@ -145,6 +160,33 @@ pub fn parse(text: &str, path: &Path, env: impl Fn(&str) -> Option<String>) -> R
     if file.sources.is_empty() {
         return Err(file_error(path, "no [[source]] entries".to_owned()));
     }
+    let duration = |key: &str, text: &Option<String>, name: Option<&str>| {
+        text.as_deref()
+            .map(|t| {
+                parse_duration(t).map_err(|m| {
+                    let at = name.map(|n| format!("source `{n}`: ")).unwrap_or_default();
+                    file_error(path, format!("{at}{key}: {m}"))
+                })
+            })
+            .transpose()
+    };
+    let bad_record = |text: &Option<String>, name: Option<&str>| {
+        text.as_deref()
+            .map(|t| {
+                t.parse::<BadRecord>().map_err(|_| {
+                    let at = name.map(|n| format!("source `{n}`: ")).unwrap_or_default();
+                    file_error(
+                        path,
+                        format!("{at}on_bad_record: `{t}` is not `skip` or `fail`"),
+                    )
+                })
+            })
+            .transpose()
+    };
+    let default_revisit_for = duration("revisit_for", &file.revisit_for, None)?;
+    let default_full_refresh = duration("full_refresh_every", &file.full_refresh_every, None)?;
+    let default_rating_window = duration("rating_window", &file.rating_window, None)?;
+    let default_bad_record = bad_record(&file.on_bad_record, None)?;
     let mut sources = Vec::new();
     for entry in file.sources {
         let factory = connector_core::find(&entry.vendor)?;
@@ -217,6 +259,28 @@ pub fn parse(text: &str, path: &Path, env: impl Fn(&str) -> Option<String>) -> R
                 )
             }
         };
+        let at = Some(name.as_str());
+        let revisit_for = duration("revisit_for", &entry.revisit_for, at)?
+            .or(default_revisit_for)
+            .unwrap_or(DEFAULT_REVISIT_FOR);
+        let full_refresh_every =
+            duration("full_refresh_every", &entry.full_refresh_every, at)?.or(default_full_refresh);
+        let rating_window =
+            duration("rating_window", &entry.rating_window, at)?.or(default_rating_window);
+        let on_bad_record = bad_record(&entry.on_bad_record, at)?
+            .or(default_bad_record)
+            .unwrap_or(BadRecord::Skip);
+        for (key, d) in [
+            ("revisit_for", Some(revisit_for)),
+            ("full_refresh_every", full_refresh_every),
+        ] {
+            if d.is_some_and(|d| d <= chrono::Duration::zero()) {
+                return Err(file_error(
+                    path,
+                    format!("source `{name}`: {key}: must be longer than zero"),
+                ));
+            }
+        }
         sources.push(Source {
             name,
             vendor: factory.name.to_owned(),
@@ -228,6 +292,10 @@ pub fn parse(text: &str, path: &Path, env: impl Fn(&str) -> Option<String>) -> R
                 summaries: entry.summaries.unwrap_or(true),
             },
             page_size: entry.page_size,
+            revisit_for,
+            full_refresh_every,
+            rating_window,
+            on_bad_record,
         });
     }
     Ok(SyncConfig {

@@ -5,10 +5,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use connector_core::{Connector, Error, ErrorKind, PullStats, Query, Window};
+use connector_core::{Connector, ConnectorInfo, Error, ErrorKind, PullStats, Query, Window};
 use futures::StreamExt;
 use serde::Serialize;
 
+use crate::incremental::Rejected;
 use crate::sink::Sink;
 
 /// Live counters of a pull or a sync run, for progress displays.
@@ -63,6 +64,9 @@ pub struct PullReport {
     pub limit_reached: bool,
     /// Every difference between what the vendor reported and what was fetched.
     pub shortfalls: Vec<String>,
+    /// The records set aside because they could not be decoded (with
+    /// `on_bad_record = skip`).
+    pub rejects: Vec<Rejected>,
     /// The error that ended the pull early, naming source, vendor, endpoint and page.
     pub error: Option<String>,
     /// The error's kind ([`Error::kind`]; serialized as its stable name).
@@ -72,6 +76,25 @@ pub struct PullReport {
 }
 
 impl PullReport {
+    /// An empty report of `source` (a connector's `info`) over `window`.
+    pub fn new(source: &str, info: &ConnectorInfo, window: Window) -> PullReport {
+        PullReport {
+            source: source.to_owned(),
+            vendor: info.vendor.to_owned(),
+            account: info.account.clone(),
+            window,
+            conversations: 0,
+            messages: 0,
+            stats: PullStats::default(),
+            limit_reached: false,
+            shortfalls: vec![],
+            rejects: vec![],
+            error: None,
+            error_kind: None,
+            elapsed_secs: 0.0,
+        }
+    }
+
     /// Whether everything asked for was fetched: no error, no shortfall.
     pub fn complete(&self) -> bool {
         self.error.is_none() && self.shortfalls.is_empty()
@@ -115,6 +138,21 @@ impl PullReport {
         }
         if self.limit_reached {
             s.push_str("; stopped at --limit");
+        }
+        if !self.rejects.is_empty() {
+            s.push_str(&format!(
+                "; {} record(s) set aside (rejects): {}",
+                self.rejects.len(),
+                self.rejects
+                    .iter()
+                    .take(3)
+                    .map(|r| format!("{} page {} at {}", r.endpoint, r.page, r.path))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ));
+            if self.rejects.len() > 3 {
+                s.push_str("; …");
+            }
         }
         if !self.shortfalls.is_empty() {
             s.push_str(&format!(
@@ -166,7 +204,9 @@ pub fn shortfalls(stats: &PullStats, limit_reached: bool) -> Vec<String> {
 
 /// Pulls `query` from `connector` into `sink`. The sink is not finished
 /// here; an error ends the pull and is recorded in the report (what was
-/// fetched before it stays written).
+/// fetched before it stays written). With `query.on_bad_record = skip`, a
+/// record that cannot be decoded is set aside in the report's `rejects`
+/// and the pull goes on.
 pub async fn pull(
     source: &str,
     connector: &dyn Connector,
@@ -176,25 +216,20 @@ pub async fn pull(
 ) -> PullReport {
     let started = Instant::now();
     let info = connector.info();
-    let mut report = PullReport {
-        source: source.to_owned(),
-        vendor: info.vendor.to_owned(),
-        account: info.account.clone(),
-        window: query.window,
-        conversations: 0,
-        messages: 0,
-        stats: PullStats::default(),
-        limit_reached: false,
-        shortfalls: vec![],
-        error: None,
-        error_kind: None,
-        elapsed_secs: 0.0,
-    };
+    let mut report = PullReport::new(source, info, query.window);
     let result: Result<(), Error> = async {
         query.validate()?;
         let mut stream = connector.conversations(query);
         while let Some(item) = stream.next().await {
-            let c = item?;
+            let c = match item {
+                Err(e @ Error::Rejected { .. }) if query.skips_bad_records() => {
+                    report
+                        .rejects
+                        .push(Rejected::from_error(&e, &info.account, None));
+                    continue;
+                }
+                other => other?,
+            };
             sink.write(&c)?;
             report.conversations += 1;
             report.messages += c.messages.len() as u64;

@@ -1,14 +1,15 @@
 //! Incremental sync of one or many sources into a database ([`SyncStore`]).
 //!
-//! Per source, the database keeps a cursor: the newest creation time seen,
-//! minus a look-back (default one day, because chats close and get rated
-//! after they start). A run asks for conversations created at or after the
-//! cursor, upserts them by (vendor, account, id) in batches, and records its
-//! progress in the same transaction as each batch. The cursor itself moves
-//! only when a run has fetched its whole window with no shortfall, in the
-//! transaction that closes the run. So a run killed at any point (kill -9
-//! included) loses nothing and duplicates nothing: the next run asks for the
-//! same window again and upserts over what the killed run wrote.
+//! Each source's run is an [`IncrementalRun`]: the listing from the
+//! source's cursor on the time its vendor's sync follows, revisits of the
+//! conversations that can still change, and, when due, a full re-read (see
+//! [`crate::incremental`]). Every batch moves the data, the revisit set and
+//! the records set aside in one transaction; the cursor moves only when a
+//! run has fetched its whole window with no shortfall, in the transaction
+//! that closes the run. So a run killed at any point (kill -9 included)
+//! loses nothing and duplicates nothing: the next run asks for the same
+//! window again, upserts over what the killed run wrote, and revisits what
+//! is still pending.
 //!
 //! Sources run concurrently (one tokio task each); one writer thread owns the
 //! database connection and applies every batch in order.
@@ -16,16 +17,16 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use connector_core::{Connector, Conversation, Error, Include, Query, Result};
-use futures::StreamExt;
+use connector_core::{BadRecord, Connector, Error, Include, Result, Window};
 use serde::Serialize;
 use tokio::sync::oneshot;
 
-use crate::pull::{Live, PullReport, shortfalls};
+use crate::incremental::{
+    ChangeReport, IncrementalOptions, IncrementalRun, IncrementalState, RunBatch, RunPlan,
+};
+pub use crate::incremental::{DEFAULT_LOOKBACK, DEFAULT_REVISIT_FOR};
+use crate::pull::{Live, PullReport};
 use crate::store::{RunEnd, RunStatus, SyncState, SyncStore};
-
-/// The default look-back: one day.
-pub const DEFAULT_LOOKBACK: chrono::Duration = chrono::Duration::days(1);
 
 /// One source to sync: a named connector configuration and what to fetch.
 #[derive(Clone)]
@@ -44,6 +45,18 @@ pub struct Source {
     pub include: Include,
     /// Records per page to ask for.
     pub page_size: Option<u32>,
+    /// How long after its creation a conversation that is not final is
+    /// revisited (default 14 days).
+    pub revisit_for: chrono::Duration,
+    /// How often everything is re-read from `since` (`None`: never after
+    /// the first run).
+    pub full_refresh_every: Option<chrono::Duration>,
+    /// How long after its end an unrated conversation is revisited for a
+    /// rating (`None`: the vendor's declared window).
+    pub rating_window: Option<chrono::Duration>,
+    /// What to do with a record that cannot be decoded: set it aside in
+    /// `rejects` and go on (the default for sync), or end the run.
+    pub on_bad_record: BadRecord,
 }
 
 impl std::fmt::Debug for Source {
@@ -63,13 +76,19 @@ impl std::fmt::Debug for Source {
             .field("since", &self.since)
             .field("lookback", &self.lookback)
             .field("include", &self.include)
+            .field("revisit_for", &self.revisit_for)
+            .field("full_refresh_every", &self.full_refresh_every)
+            .field("rating_window", &self.rating_window)
+            .field("on_bad_record", &self.on_bad_record)
             .finish()
     }
 }
 
 impl Source {
     /// A source named after its vendor, with messages and summaries, from the
-    /// beginning, with the default look-back.
+    /// beginning, with the default look-back and revisit horizon, no
+    /// periodic full re-read, the vendor's rating window, and bad records
+    /// set aside.
     pub fn new(vendor: impl Into<String>, config: Vec<(String, String)>) -> Self {
         let vendor = vendor.into();
         Self {
@@ -80,6 +99,25 @@ impl Source {
             lookback: DEFAULT_LOOKBACK,
             include: Include::ALL,
             page_size: None,
+            revisit_for: DEFAULT_REVISIT_FOR,
+            full_refresh_every: None,
+            rating_window: None,
+            on_bad_record: BadRecord::Skip,
+        }
+    }
+
+    /// The options of this source's incremental runs.
+    pub fn incremental_options(&self, concurrency: usize) -> IncrementalOptions {
+        IncrementalOptions {
+            since: self.since,
+            lookback: self.lookback,
+            revisit_for: self.revisit_for,
+            full_refresh_every: self.full_refresh_every,
+            rating_window: self.rating_window,
+            include: self.include,
+            page_size: self.page_size,
+            on_bad_record: self.on_bad_record,
+            concurrency,
         }
     }
 }
@@ -133,21 +171,45 @@ pub fn prepare(sources: Vec<Source>) -> std::result::Result<Vec<Prepared>, (Stri
 pub struct SyncOptions {
     /// Conversations per transaction.
     pub batch_size: usize,
+    /// Completions and fetches by id in flight at once, per source.
+    pub concurrency: usize,
+    /// The instant the runs reason about (which conversations are final,
+    /// which expired, when a full re-read is due); `None`: the system clock.
+    /// Set it to replay, or to sync a simulator whose clock differs.
+    pub now: Option<DateTime<Utc>>,
 }
 
 impl Default for SyncOptions {
     fn default() -> Self {
-        Self { batch_size: 100 }
+        Self {
+            batch_size: 100,
+            concurrency: crate::incremental::DEFAULT_CONCURRENCY,
+            now: None,
+        }
     }
 }
 
 /// What one source's run did, and its state afterwards.
 #[derive(Debug, Clone, Serialize)]
 pub struct SourceReport {
-    /// The pull: counts, reported totals, shortfalls, error.
+    /// The pull: counts, reported totals, shortfalls, records set aside, error.
     pub pull: PullReport,
+    /// What the change tracking did: revisits, changes, expiries.
+    pub changes: ChangeReport,
+    /// What the run planned (`None` if it never started).
+    pub plan: Option<RunPlan>,
     /// The sync state after the run (`None` if the database failed).
     pub state: Option<SyncState>,
+}
+
+impl SourceReport {
+    /// One line: the pull's, then the change tracking's.
+    pub fn summary_line(&self) -> String {
+        if self.plan.is_none() {
+            return self.pull.summary_line();
+        }
+        format!("{}; {}", self.pull.summary_line(), self.changes.summary())
+    }
 }
 
 enum Cmd {
@@ -155,18 +217,16 @@ enum Cmd {
         source: String,
         vendor: String,
         account: String,
-        since: Option<DateTime<Utc>>,
-        reply: oneshot::Sender<Result<SyncState>>,
+        reply: oneshot::Sender<Result<IncrementalState>>,
     },
     Batch {
         source: String,
-        conversations: Vec<Conversation>,
-        messages: u64,
+        batch: RunBatch,
         reply: oneshot::Sender<Result<()>>,
     },
     Finish {
         source: String,
-        end: RunEnd,
+        end: Box<RunEnd>,
         reply: oneshot::Sender<Result<SyncState>>,
     },
 }
@@ -178,18 +238,16 @@ fn writer(mut store: Box<dyn SyncStore>, rx: std::sync::mpsc::Receiver<Cmd>) {
                 source,
                 vendor,
                 account,
-                since,
                 reply,
             } => {
-                let _ = reply.send(store.begin_run(&source, &vendor, &account, since));
+                let _ = reply.send(store.begin_run(&source, &vendor, &account));
             }
             Cmd::Batch {
                 source,
-                conversations,
-                messages,
+                batch,
                 reply,
             } => {
-                let _ = reply.send(store.upsert_for_source(&source, &conversations, messages));
+                let _ = reply.send(store.write_batch(&source, &batch));
             }
             Cmd::Finish { source, end, reply } => {
                 let _ = reply.send(store.finish_run(&source, &end));
@@ -197,7 +255,6 @@ fn writer(mut store: Box<dyn SyncStore>, rx: std::sync::mpsc::Receiver<Cmd>) {
         }
     }
 }
-
 #[derive(Clone)]
 struct WriterHandle(std::sync::mpsc::Sender<Cmd>);
 
@@ -287,21 +344,8 @@ async fn run_source(p: Prepared, db: WriterHandle, options: SyncOptions) -> Sour
         live,
     } = p;
     let info = connector.info().clone();
-    let mut report = PullReport {
-        source: source.name.clone(),
-        vendor: info.vendor.to_owned(),
-        account: info.account.clone(),
-        window: Default::default(),
-        conversations: 0,
-        messages: 0,
-        stats: Default::default(),
-        limit_reached: false,
-        shortfalls: vec![],
-        error: None,
-        error_kind: None,
-        elapsed_secs: 0.0,
-    };
-    let fail = |report: &mut PullReport, e: Error| {
+    let mut report = PullReport::new(&source.name, &info, Window::default());
+    let fail = |report: &mut PullReport, e: &Error| {
         report.error_kind = Some(e.kind());
         report.error = Some(format!("source {}: {e}", source.name));
     };
@@ -310,110 +354,94 @@ async fn run_source(p: Prepared, db: WriterHandle, options: SyncOptions) -> Sour
             source: source.name.clone(),
             vendor: info.vendor.to_owned(),
             account: info.account.clone(),
-            since: source.since,
             reply,
         })
         .await;
     let state = match state {
         Ok(s) => s,
         Err(e) => {
-            fail(&mut report, e);
+            fail(&mut report, &e);
             return SourceReport {
                 pull: report,
+                changes: ChangeReport::default(),
+                plan: None,
                 state: None,
             };
         }
     };
-    let mut query = Query::new().created(state.last_window_since, None);
-    query.include = source.include;
-    query.page_size = source.page_size;
-    report.window = query.window;
-    tracing::info!(source = %source.name, vendor = info.vendor, since = ?query.window.since, "sync run starts");
+    let run_options = source.incremental_options(options.concurrency);
+    let mut run = IncrementalRun::start(connector.as_ref(), &run_options, state, options.now);
+    let plan = run.plan().clone();
+    report.window = Window {
+        field: plan.field,
+        since: plan.since,
+        until: None,
+    };
+    tracing::info!(source = %source.name, vendor = info.vendor, since = ?plan.since, full = plan.full, "sync run starts");
 
-    let result: Result<()> = async {
-        let mut stream = connector.conversations(&query);
-        let mut batch: Vec<Conversation> = Vec::with_capacity(options.batch_size);
-        let mut batch_messages = 0u64;
-        let mut ended: Result<()> = Ok(());
-        loop {
-            let next = stream.next().await;
-            let done = match next {
-                Some(Ok(c)) => {
-                    let m = c.messages.len() as u64;
-                    report.conversations += 1;
-                    report.messages += m;
-                    live.add(1, m);
-                    batch_messages += m;
-                    batch.push(c);
-                    false
-                }
-                Some(Err(e)) => {
-                    ended = Err(e);
-                    true
-                }
-                None => true,
-            };
-            if !batch.is_empty() && (done || batch.len() >= options.batch_size.max(1)) {
-                let conversations = std::mem::take(&mut batch);
-                let messages = std::mem::take(&mut batch_messages);
-                db.call(|reply| Cmd::Batch {
-                    source: source.name.clone(),
-                    conversations,
-                    messages,
-                    reply,
-                })
-                .await?;
-            }
-            if done {
-                return ended;
-            }
+    let mut write_error = None;
+    while let Some(batch) = run.next_batch(options.batch_size).await {
+        let (n, m) = (batch.conversations.len() as u64, batch.messages);
+        let rejects = batch.rejects.clone();
+        let written = db
+            .call(|reply| Cmd::Batch {
+                source: source.name.clone(),
+                batch,
+                reply,
+            })
+            .await;
+        if let Err(e) = written {
+            write_error = Some(e);
+            break;
         }
+        report.conversations += n;
+        report.messages += m;
+        report.rejects.extend(rejects);
+        live.add(n, m);
     }
-    .await;
-    report.stats = connector.stats();
-    let (status, complete) = match result {
-        Err(e) => {
+    let outcome = run.finish();
+    report.stats = outcome.stats.clone();
+    report.shortfalls = outcome.shortfalls.clone();
+    let error = write_error.or(outcome.error);
+    let (status, state) = match &error {
+        Some(e) => {
             fail(&mut report, e);
-            (RunStatus::Error, false)
+            (RunStatus::Error, outcome.state)
         }
-        Ok(()) => {
-            report.shortfalls = shortfalls(&report.stats, false);
-            if report.shortfalls.is_empty() {
-                (RunStatus::Ok, true)
-            } else {
-                (RunStatus::Incomplete, false)
-            }
-        }
+        None if !outcome.complete => (RunStatus::Incomplete, outcome.state),
+        None => (RunStatus::Ok, outcome.state),
     };
     report.elapsed_secs = started.elapsed().as_secs_f64();
+    let end = RunEnd {
+        status,
+        error: report.error.clone(),
+        state,
+        window_since: plan.since,
+        report: outcome.report.clone(),
+        reported_total: report.stats.reported_total,
+        reported_messages: report.stats.reported_messages,
+        shortfalls: report.shortfalls.clone(),
+    };
     let state = db
         .call(|reply| Cmd::Finish {
             source: source.name.clone(),
-            end: RunEnd {
-                status,
-                error: report.error.clone(),
-                complete,
-                lookback: source.lookback,
-                reported_total: report.stats.reported_total,
-                reported_messages: report.stats.reported_messages,
-                shortfalls: report.shortfalls.clone(),
-            },
+            end: Box::new(end),
             reply,
         })
         .await;
-    match state {
-        Ok(s) => SourceReport {
-            pull: report,
-            state: Some(s),
-        },
+    let state = match state {
+        Ok(s) => Some(s),
         Err(e) => {
             if report.error.is_none() {
-                fail(&mut report, e);
+                fail(&mut report, &e);
             }
-            SourceReport {
-                pull: report,
-                state: None,
-            }
+            None
         }
+    };
+    SourceReport {
+        pull: report,
+        changes: outcome.report,
+        plan: Some(plan),
+        state,
     }
 }

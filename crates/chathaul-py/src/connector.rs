@@ -6,7 +6,9 @@ use std::time::Instant;
 
 use chathaul::arrow::{BatchBuilder, conversations_schema, messages_schema};
 use chathaul::time::{Tz, parse_zone};
-use chathaul::{Channel, Connector, Conversation, Error, Include, Query, TimeField, Window};
+use chathaul::{
+    BadRecord, Channel, Connector, Conversation, Error, Include, Query, TimeField, Window,
+};
 use futures::StreamExt;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -93,6 +95,7 @@ impl PyConnector {
             },
             page_size,
             limit,
+            on_bad_record: BadRecord::Fail,
         };
         q.validate()?;
         Ok(q)

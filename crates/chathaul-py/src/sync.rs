@@ -135,6 +135,7 @@ pub(crate) fn sync<'py>(
     let live: Vec<Arc<Live>> = prepared.iter().map(|p| p.live.clone()).collect();
     let options = SyncOptions {
         batch_size: batch_size.max(1),
+        ..SyncOptions::default()
     };
     let wal = PathBuf::from(format!("{}-wal", db.display()));
     let mut task = rt.spawn(async move { chathaul::sync(&db, prepared, options).await });

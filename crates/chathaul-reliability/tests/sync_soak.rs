@@ -92,6 +92,8 @@ async fn run_case(c: &Case, failed_runs: &mut u64) {
     let db = dir.path().join("soak.sqlite");
     let options = SyncOptions {
         batch_size: c.batch_size,
+        now: Some(sim.now()),
+        ..SyncOptions::default()
     };
 
     // First run, with the case's retry budget (1 attempt: any fault fails it).

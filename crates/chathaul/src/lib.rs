@@ -25,8 +25,9 @@ pub use chathaul_sim as sim;
 // `sync` each bring the module and the function of that name.
 #[cfg(feature = "engine")]
 pub use chathaul_engine::{
-    Format, Live, Prepared, PullReport, Sink, Source, SourceReport, SyncOptions, SyncState,
-    SyncStore, columns, config, pull, report, sink, store, sync, sync_into,
+    Format, IncrementalOptions, IncrementalRun, IncrementalState, Live, Prepared, PullReport,
+    Rejected, Sink, Source, SourceReport, SyncOptions, SyncState, SyncStore, columns, config,
+    incremental, pull, report, sink, store, sync, sync_into,
 };
 #[cfg(feature = "sqlite")]
 pub use chathaul_engine::{SqliteStore, Store};

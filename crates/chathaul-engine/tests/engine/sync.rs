@@ -5,7 +5,7 @@ use chathaul_engine::report::LeadReport;
 use chathaul_engine::store::{SqliteStore, SyncStore};
 use chathaul_engine::sync::{DEFAULT_LOOKBACK, Prepared, Source, SyncOptions, sync};
 use connector_core::chrono::Duration;
-use connector_core::{Connector, ErrorKind};
+use connector_core::{Connector, ErrorKind, Include};
 
 use crate::fake::{Fake, conversations, t0};
 
@@ -27,7 +27,11 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-const OPTS: SyncOptions = SyncOptions { batch_size: 3 };
+const OPTS: SyncOptions = SyncOptions {
+    batch_size: 3,
+    concurrency: 4,
+    now: None,
+};
 
 #[test]
 fn a_second_run_asks_only_for_the_lookback_window() {
@@ -68,7 +72,9 @@ fn a_second_run_asks_only_for_the_lookback_window() {
     assert_eq!(asked.len(), 1);
     assert_eq!(asked[0].window.since, Some(newest - DEFAULT_LOOKBACK));
     assert_eq!(asked[0].window.until, None);
-    assert!(asked[0].include.messages && asked[0].include.summaries);
+    // The listing asks for no extras: each new or changed conversation is
+    // completed on its own (`Connector::complete`).
+    assert_eq!(asked[0].include, Include::NONE);
     // The look-back window holds the last three (newest - 24 h, - 12 h, newest).
     assert_eq!(second[0].pull.conversations, 3);
 
@@ -174,7 +180,14 @@ fn sources_sync_concurrently_into_one_database() {
         prepared("globex", Arc::new(Fake::new("globex", b.clone()))),
     ];
     let reports = rt
-        .block_on(sync(&db, sources, SyncOptions { batch_size: 2 }))
+        .block_on(sync(
+            &db,
+            sources,
+            SyncOptions {
+                batch_size: 2,
+                ..OPTS
+            },
+        ))
         .unwrap();
     assert_eq!(
         reports
@@ -270,7 +283,10 @@ fn the_cursor_follows_instants_not_their_text() {
         .block_on(sync(
             &db,
             vec![prepared("main", fake)],
-            SyncOptions { batch_size: 1 },
+            SyncOptions {
+                batch_size: 1,
+                ..OPTS
+            },
         ))
         .unwrap();
     let state = reports[0].state.clone().unwrap();
