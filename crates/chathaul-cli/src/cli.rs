@@ -19,7 +19,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 )]
 #[command(
     after_help = "Exit codes: 0 everything asked for was fetched; 1 a fetch or I/O error; \
-2 a usage or configuration error (unknown vendor, missing secret); 3 fetched, but short of what the vendor reported."
+2 a usage or configuration error (unknown vendor, missing secret); 3 fetched, but short of what the vendor reported; \
+4 completed, but records that could not be decoded were set aside (--on-bad-record skip)."
 )]
 pub struct Cli {
     /// No progress display and no report; the final summary line still prints.
@@ -55,9 +56,11 @@ pub enum Command {
     Pull(PullArgs),
     /// Sync one or many sources incrementally into a SQLite database.
     ///
-    /// Sources come from a config file (see the README); each run fetches what was created since
-    /// the source's cursor (the newest creation time seen, minus the look-back), upserts it, and
-    /// survives being killed at any point.
+    /// Sources come from a config file (see docs/cli.md); each run lists from the source's cursor
+    /// on the time its vendor's listing follows (the newest seen, minus the look-back), revisits
+    /// the conversations that can still change (open, or unrated within the rating window) until
+    /// they are final, re-reads everything when full_refresh_every is due, upserts, and survives
+    /// being killed at any point.
     ///
     /// Example: chathaul sync --config chathaul.toml --db chats.sqlite; chathaul sync --status
     Sync(SyncArgs),
@@ -76,6 +79,15 @@ pub enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
+}
+
+/// What to do with a record that cannot be decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnBadRecord {
+    /// End the run with the error.
+    Fail,
+    /// Set the record aside (rejects) and go on.
+    Skip,
 }
 
 /// Which time the window applies to.
@@ -131,6 +143,11 @@ pub struct PullArgs {
     /// Stop after N conversations.
     #[arg(long, value_name = "N")]
     pub limit: Option<u64>,
+    /// A record that cannot be decoded: fail ends the pull with the error; skip sets it aside
+    /// (NAME.rejects.jsonl beside the output, the rejects table of a database, stderr for
+    /// stdout) and goes on, exit code 4.
+    #[arg(long, value_enum, default_value = "fail", value_name = "WHAT")]
+    pub on_bad_record: OnBadRecord,
     /// Records per page to ask the vendor for.
     #[arg(long, value_name = "N")]
     pub page_size: Option<u32>,
@@ -148,9 +165,23 @@ pub struct SyncArgs {
     /// The database (default: the config file's `db`, else chathaul.sqlite).
     #[arg(long, value_name = "PATH")]
     pub db: Option<PathBuf>,
-    /// Show each source's cursor, last run, rows fetched and shortfall; fetch nothing.
+    /// Show each source's cursor, last run, conversations still revisited (and the oldest),
+    /// expired, rejects, last full re-read and shortfall; fetch nothing.
     #[arg(long)]
     pub status: bool,
+    /// A record that cannot be decoded, for every source: skip sets it aside in the rejects
+    /// table and goes on (exit code 4), fail ends the source's run. Default: each source's
+    /// on_bad_record, else skip.
+    #[arg(long, value_enum, value_name = "WHAT")]
+    pub on_bad_record: Option<OnBadRecord>,
+    /// Re-read everything from each source's `since` this run (as full_refresh_every does).
+    #[arg(long)]
+    pub full_refresh: bool,
+    /// The current time the runs reason about (which conversations are final, which expired,
+    /// when a full re-read is due): RFC 3339. Default: the system clock. For replays and
+    /// simulators whose clock differs.
+    #[arg(long, value_name = "T")]
+    pub now: Option<String>,
     /// With --status, or for the run's reports: JSON instead of text.
     #[arg(long)]
     pub json: bool,

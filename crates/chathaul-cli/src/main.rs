@@ -19,6 +19,9 @@ pub(crate) mod exit {
     pub const USAGE: u8 = 2;
     /// Everything ran, but the vendor reported more than was fetched.
     pub const INCOMPLETE: u8 = 3;
+    /// Everything ran to the end, but records that could not be decoded were
+    /// set aside (`--on-bad-record skip`): they are in `rejects`.
+    pub const REJECTED: u8 = 4;
 }
 
 fn main() -> ExitCode {

@@ -5,14 +5,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chathaul::config::{parse_instant, zone_of};
+use chathaul::incremental::Rejected;
 use chathaul::report::LeadReport;
 use chathaul::sync::{Prepared, Source, SourceReport, SyncOptions};
 use chathaul::{
-    Channel, Connector, Error, ErrorKind, Format, Live, PullReport, Query, SqliteStore, SyncStore,
+    BadRecord, Channel, Connector, Error, ErrorKind, Format, Live, PullReport, Query, SqliteStore,
+    SyncStore, TimeField,
 };
 use clap::CommandFactory;
 
-use crate::cli::{By, Cli, Command, DemoArgs, PullArgs, SyncArgs};
+use crate::cli::{By, Cli, Command, DemoArgs, OnBadRecord, PullArgs, SyncArgs};
 use crate::exit;
 use crate::progress::Progress;
 
@@ -123,6 +125,7 @@ fn connectors(json: bool) -> Result<u8, Fail> {
         }
         let _ = writeln!(out, "{} — {}", f.name, f.description);
         let _ = writeln!(out, "  can: {}", caps.join(", "));
+        let _ = writeln!(out, "  sync: {}", change_tracking_text(&c.changes));
         for field in f.all_fields() {
             let mut tags = vec![if field.required {
                 "required"
@@ -148,6 +151,84 @@ fn connectors(json: bool) -> Result<u8, Fail> {
         let _ = writeln!(out);
     }
     Ok(exit::OK)
+}
+
+/// How a vendor's changes are caught, in one line.
+fn change_tracking_text(t: &chathaul::ChangeTracking) -> String {
+    let field = |f: TimeField| match f {
+        TimeField::Created => "creation",
+        TimeField::Ended => "end",
+    };
+    let mut parts = vec![format!("cursor on the {} time", field(t.cursor))];
+    if t.created_fallback {
+        parts.push("plus a creation-time listing for records without it".to_owned());
+    }
+    parts.push(match t.fetch_by_id {
+        Some(n) => format!("revisits by id ({n} request(s) each) or by re-listing"),
+        None => "revisits by re-listing (no fetch by id)".to_owned(),
+    });
+    parts.push(if t.rating_window_days > 0 {
+        format!("rating window {} days", t.rating_window_days)
+    } else {
+        "no ratings to wait for".to_owned()
+    });
+    parts.join("; ")
+}
+
+fn bad_record(what: OnBadRecord) -> BadRecord {
+    match what {
+        OnBadRecord::Fail => BadRecord::Fail,
+        OnBadRecord::Skip => BadRecord::Skip,
+    }
+}
+
+/// Keeps the records a pull set aside: in the database's `rejects` table,
+/// in `NAME.rejects.jsonl` beside an output file, or on stderr (one JSON
+/// object a line) when the output is stdout. Returns where they went.
+fn keep_rejects(
+    output: Option<&Path>,
+    format: Format,
+    report: &PullReport,
+) -> Result<Option<String>, Fail> {
+    if report.rejects.is_empty() {
+        return Ok(None);
+    }
+    let Some(path) = output.filter(|p| p.as_os_str() != "-") else {
+        for r in &report.rejects {
+            eprintln!(
+                "chathaul: rejected: {}",
+                serde_json::to_string(r).unwrap_or_default()
+            );
+        }
+        return Ok(Some("stderr".to_owned()));
+    };
+    if format == Format::Sqlite {
+        let mut store = SqliteStore::open(path).map_err(|e| Fail::of(&e))?;
+        store
+            .add_rejects(&report.source, &report.rejects)
+            .map_err(|e| Fail::of(&e))?;
+        return Ok(Some(format!("{} (table rejects)", path.display())));
+    }
+    let stem = path
+        .file_stem()
+        .map_or_else(|| "chathaul".into(), |s| s.to_string_lossy().into_owned());
+    let stem = stem
+        .strip_suffix(".conversations")
+        .unwrap_or(&stem)
+        .to_owned();
+    let file = path.with_file_name(format!("{stem}.rejects.jsonl"));
+    let text: String = report
+        .rejects
+        .iter()
+        .map(|r: &Rejected| serde_json::to_string(r).unwrap_or_default() + "\n")
+        .collect();
+    std::fs::write(&file, text).map_err(|e| {
+        Fail::of(&Error::Io {
+            context: format!("cannot write {}", file.display()),
+            source: e,
+        })
+    })?;
+    Ok(Some(file.display().to_string()))
 }
 
 fn parse_kv(items: &[String]) -> Result<Vec<(String, String)>, Fail> {
@@ -232,6 +313,7 @@ async fn pull(args: PullArgs, quiet: bool) -> Result<u8, Fail> {
     query.include.summaries = args.summaries;
     query.limit = args.limit;
     query.page_size = args.page_size;
+    query.on_bad_record = bad_record(args.on_bad_record);
     if query.limit == Some(0) {
         return Err(Fail::usage("--limit must be at least 1"));
     }
@@ -254,10 +336,17 @@ async fn pull(args: PullArgs, quiet: bool) -> Result<u8, Fail> {
     } else {
         vec![]
     };
+    let rejects_at = keep_rejects(args.output.as_deref(), format, &report)?;
     eprintln!("chathaul: {}", report.summary_line());
     if !quiet && !files.is_empty() {
         let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
         eprintln!("chathaul: wrote {}", names.join(", "));
+    }
+    if let Some(at) = rejects_at {
+        eprintln!(
+            "chathaul: {} record(s) could not be decoded and were set aside: {at}",
+            report.rejects.len()
+        );
     }
     Ok(code_of(std::slice::from_ref(&report)))
 }
@@ -272,6 +361,8 @@ fn code_of(reports: &[PullReport]) -> u8 {
         exit::FAILED
     } else if reports.iter().any(|r| !r.shortfalls.is_empty()) {
         exit::INCOMPLETE
+    } else if reports.iter().any(|r| !r.rejects.is_empty()) {
+        exit::REJECTED
     } else {
         exit::OK
     }
@@ -287,7 +378,7 @@ fn prepare(sources: Vec<Source>) -> Result<Vec<Prepared>, Fail> {
 async fn run_sync(
     db: &Path,
     prepared: Vec<Prepared>,
-    batch_size: usize,
+    options: SyncOptions,
     quiet: bool,
 ) -> Result<Vec<SourceReport>, Fail> {
     let progress = Progress::start(
@@ -297,11 +388,11 @@ async fn run_sync(
             .collect(),
         quiet,
     );
-    let reports = chathaul::sync(db, prepared, SyncOptions { batch_size }).await;
+    let reports = chathaul::sync(db, prepared, options).await;
     progress.finish();
     let reports = reports.map_err(|e| Fail::of(&e))?;
     for r in &reports {
-        eprintln!("chathaul: {}", r.pull.summary_line());
+        eprintln!("chathaul: {}", r.summary_line());
     }
     Ok(reports)
 }
@@ -310,10 +401,19 @@ fn sync_summary(db: &Path, reports: &[SourceReport]) {
     let ok = reports.iter().filter(|r| r.pull.complete()).count();
     let conversations: u64 = reports.iter().map(|r| r.pull.conversations).sum();
     let messages: u64 = reports.iter().map(|r| r.pull.messages).sum();
+    let rejects: usize = reports.iter().map(|r| r.pull.rejects.len()).sum();
+    let pending: u64 = reports.iter().map(|r| r.changes.still_pending).sum();
     eprintln!(
-        "chathaul: synced {ok}/{} sources into {}: {conversations} conversations, {messages} messages fetched",
+        "chathaul: synced {ok}/{} sources into {}: {conversations} conversations, {messages} messages fetched; {pending} still revisited{}",
         reports.len(),
-        db.display()
+        db.display(),
+        if rejects > 0 {
+            format!(
+                "; {rejects} record(s) set aside (see `chathaul sync --status` and the rejects table)"
+            )
+        } else {
+            String::new()
+        }
     );
 }
 
@@ -344,8 +444,35 @@ async fn sync(args: SyncArgs, quiet: bool) -> Result<u8, Fail> {
         .clone()
         .or(config.db.clone())
         .unwrap_or_else(|| PathBuf::from("chathaul.sqlite"));
-    let prepared = prepare(config.sources)?;
-    let reports = run_sync(&db, prepared, args.batch_size, quiet).await?;
+    let now = args
+        .now
+        .as_deref()
+        .map(|t| {
+            chathaul::chrono::DateTime::parse_from_rfc3339(t.trim())
+                .map(|t| t.to_utc())
+                .map_err(|_| {
+                    Fail::usage(format!(
+                        "--now: `{t}` is not an RFC 3339 time (2024-03-01T08:00:00Z)"
+                    ))
+                })
+        })
+        .transpose()?;
+    let mut sources = config.sources;
+    for s in &mut sources {
+        if let Some(what) = args.on_bad_record {
+            s.on_bad_record = bad_record(what);
+        }
+        if args.full_refresh {
+            s.full_refresh_every = Some(chathaul::chrono::Duration::zero());
+        }
+    }
+    let prepared = prepare(sources)?;
+    let options = SyncOptions {
+        batch_size: args.batch_size,
+        now,
+        ..SyncOptions::default()
+    };
+    let reports = run_sync(&db, prepared, options, quiet).await?;
     if args.json {
         out(&serde_json::to_string_pretty(&reports).unwrap_or_default());
     }
@@ -381,16 +508,20 @@ fn status(db: &Path, json: bool) -> Result<u8, Fail> {
     };
     let _ = writeln!(
         out,
-        "{:<16} {:<22} {:<21} {:<21} {:<10} {:>7} {:>8} {:>8}  shortfall",
+        "{:<16} {:<22} {:<29} {:<21} {:<10} {:>7} {:>8} {:>8}  shortfall",
         "source", "vendor/account", "cursor", "last run", "status", "fetched", "reported", "stored"
     );
     for s in &states {
+        let field = match s.cursor_field {
+            TimeField::Created => "created",
+            TimeField::Ended => "ended",
+        };
         let _ = writeln!(
             out,
-            "{:<16} {:<22} {:<21} {:<21} {:<10} {:>7} {:>8} {:>8}  {}",
+            "{:<16} {:<22} {:<29} {:<21} {:<10} {:>7} {:>8} {:>8}  {}",
             s.source,
             format!("{}/{}", s.vendor, s.account),
-            t(s.cursor),
+            format!("{field} {}", t(s.cursor)),
             t(s.last_run_finished.or(s.last_run_started)),
             if s.last_status == "running" && s.last_run_finished.is_none() {
                 "killed?"
@@ -407,6 +538,23 @@ fn status(db: &Path, json: bool) -> Result<u8, Fail> {
                 s.shortfalls.join("; ")
             },
         );
+        let _ = writeln!(
+            out,
+            "  revisiting {} conversation(s){}; {} expired; {} rejected record(s); last full re-read {}{}",
+            s.pending,
+            s.oldest_pending
+                .map(|o| format!(" (oldest created {})", t(Some(o))))
+                .unwrap_or_default(),
+            s.expired,
+            s.rejects,
+            t(s.last_full_refresh),
+            s.learned_rate
+                .map(|r| format!("; learned rate {r:.2} requests/s"))
+                .unwrap_or_default(),
+        );
+        if let Some(run) = &s.last_run {
+            let _ = writeln!(out, "  last run: {}", run.summary());
+        }
         if let Some(e) = &s.last_error {
             let _ = writeln!(out, "  last error: {e}");
         }
@@ -443,7 +591,12 @@ async fn demo(args: DemoArgs, quiet: bool) -> Result<u8, Fail> {
         );
     }
     let prepared = prepare(sources)?;
-    let reports = run_sync(&args.db, prepared, 100, quiet).await?;
+    let options = SyncOptions {
+        // The simulators' clock, not the machine's.
+        now: Some(sim.now()),
+        ..SyncOptions::default()
+    };
+    let reports = run_sync(&args.db, prepared, options, quiet).await?;
     sync_summary(&args.db, &reports);
     if !quiet {
         let store = SqliteStore::open(&args.db).map_err(|e| Fail::of(&e))?;
@@ -475,6 +628,7 @@ mod tests {
             stats: Default::default(),
             limit_reached: false,
             shortfalls: vec!["short".into(); shortfalls],
+            rejects: vec![],
             error: error_kind.map(|k| format!("{k} failed")),
             error_kind,
             elapsed_secs: 0.0,
