@@ -1,0 +1,255 @@
+//! `sync` against simulators whose accounts change between runs the way
+//! real ones do: eleven runs three simulated days apart (30 days), and after
+//! every run the database equals the simulator's truth as of that moment,
+//! field by field (status, end time, rating, messages, ...), and the revisit
+//! set is exactly the stored conversations that can still change. Each
+//! vendor's scenario is checked to hold what used to be missed: KF5 chats
+//! open for five days and more, ratings given two days and more after the
+//! end, Bangwo8 sessions longer than the look-back.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chathaul::chrono::{DateTime, Duration, NaiveDate, Utc};
+use chathaul::incremental::{Finality, finality};
+use chathaul::sync::{Source, SyncOptions, prepare, sync};
+use chathaul::{Conversation, Satisfaction, SqliteStore, Status, SyncStore};
+use chathaul_sim::{SimOptions, Simulator};
+use connector_testkit::assert_same_conversations;
+
+const RUNS: usize = 11;
+const STEP_DAYS: i64 = 3;
+
+fn sim_options(seed: u64) -> SimOptions {
+    let start = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap();
+    SimOptions {
+        seed,
+        conversations: 360,
+        messages: 4,
+        start,
+        days: 45,
+        // Ten days into the data: many conversations exist, more keep coming.
+        now: Some(start.and_hms_opt(0, 0, 0).unwrap().and_utc() + Duration::days(10)),
+        ..SimOptions::default()
+    }
+}
+
+/// What a stored conversation looked like after one run.
+#[derive(Debug, Clone, PartialEq)]
+struct Seen {
+    open: bool,
+    ended_at: Option<DateTime<Utc>>,
+    rated: bool,
+    unrated_slot: bool,
+    created_at: Option<DateTime<Utc>>,
+}
+
+fn seen(c: &Conversation) -> Seen {
+    Seen {
+        open: c.status == Some(Status::Open) || c.ended_at.is_none() && c.status.is_none(),
+        ended_at: c.ended_at,
+        rated: c
+            .rating
+            .as_ref()
+            .is_some_and(|r| r.satisfaction != Satisfaction::Unrated),
+        unrated_slot: c
+            .rating
+            .as_ref()
+            .is_some_and(|r| r.satisfaction == Satisfaction::Unrated),
+        created_at: c.created_at,
+    }
+}
+
+/// What every run of one vendor saw: per run, the clock and each stored
+/// conversation's state.
+struct History {
+    runs: Vec<(DateTime<Utc>, BTreeMap<String, Seen>)>,
+}
+
+fn run_vendor(vendor: &str, seed: u64) -> History {
+    let sim = Simulator::start_blocking(sim_options(seed)).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("changes.sqlite");
+    let rating_window = Duration::days(i64::from(
+        chathaul::find(vendor)
+            .unwrap()
+            .capabilities
+            .changes
+            .rating_window_days,
+    ));
+    let mut history = History { runs: Vec::new() };
+    for run in 0..RUNS {
+        let now = sim.now();
+        let source = Source::new(vendor, sim.config(vendor));
+        let prepared = prepare(vec![source]).unwrap();
+        let options = SyncOptions {
+            batch_size: 7,
+            now: Some(now),
+            ..SyncOptions::default()
+        };
+        let reports = rt.block_on(sync(&db, prepared, options)).unwrap();
+        let r = &reports[0];
+        assert!(
+            r.pull.complete() && r.pull.rejects.is_empty(),
+            "{vendor} run {run}: {}",
+            r.summary_line()
+        );
+        eprintln!("{vendor} run {run}: {:?}", r.plan);
+        let store = SqliteStore::open(&db).unwrap();
+        let stored = store.conversations().unwrap();
+        let truth = sim.truth(vendor);
+        assert!(!truth.is_empty());
+        // Field by field, every conversation the vendor has at this moment.
+        assert_same_conversations(&stored, &truth);
+        // The revisit set: exactly what can still change.
+        let pending: BTreeSet<String> = store
+            .connection()
+            .prepare("SELECT id FROM revisits WHERE source = ?1")
+            .unwrap()
+            .query_map([vendor], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let expected: BTreeSet<String> = truth
+            .iter()
+            .filter(|c| {
+                matches!(
+                    finality(c, now, rating_window, chathaul::sync::DEFAULT_REVISIT_FOR),
+                    Finality::Pending(_)
+                )
+            })
+            .map(|c| c.id.clone())
+            .collect();
+        assert_eq!(pending, expected, "{vendor} run {run}: the revisit set");
+        let state = store.state(vendor).unwrap().unwrap();
+        assert_eq!(state.last_status, "ok");
+        assert_eq!(state.pending, expected.len() as u64);
+        let last = state.last_run.clone().unwrap();
+        assert_eq!(last.still_pending, expected.len() as u64);
+        eprintln!(
+            "{vendor} run {run} at {now}: {} stored; {}",
+            stored.len(),
+            r.changes.summary()
+        );
+        history.runs.push((
+            now,
+            stored.iter().map(|c| (c.id.clone(), seen(c))).collect(),
+        ));
+        sim.advance(Duration::days(STEP_DAYS));
+    }
+    let span = history.runs[RUNS - 1].0 - history.runs[0].0;
+    assert_eq!(span, Duration::days(30));
+    history
+}
+
+impl History {
+    /// Conversations open for five days and more, stored open at a run
+    /// when they were created more than a day before the newest creation
+    /// stored then (past the look-back), and stored closed in the end.
+    fn long_open(&self) -> Vec<String> {
+        let last = &self.runs[self.runs.len() - 1].1;
+        let mut out = BTreeSet::new();
+        for (_, now) in &self.runs {
+            let newest = now.values().filter_map(|s| s.created_at).max();
+            for (id, s) in now {
+                let past_lookback = s
+                    .created_at
+                    .zip(newest)
+                    .is_some_and(|(c, n)| n - c > Duration::days(1));
+                let l = &last[id];
+                let days_open = l.created_at.zip(l.ended_at).map(|(c, e)| e - c);
+                if s.open
+                    && past_lookback
+                    && !l.open
+                    && days_open.is_some_and(|d| d >= Duration::days(5))
+                {
+                    out.insert(id.clone());
+                }
+            }
+        }
+        out.into_iter().collect()
+    }
+
+    /// Conversations stored ended and unrated at one run, then rated at a
+    /// later run that came two days and more after their end.
+    fn rated_late(&self) -> Vec<String> {
+        let mut out = BTreeSet::new();
+        for (k, (_, before)) in self.runs.iter().enumerate() {
+            for (id, s) in before {
+                if s.open || !s.unrated_slot || s.ended_at.is_none() {
+                    continue;
+                }
+                let later = self.runs[k + 1..].iter().find(|(_, m)| m[id].rated);
+                if let Some((at, _)) = later
+                    && *at - s.ended_at.unwrap() >= Duration::days(2)
+                {
+                    out.insert(id.clone());
+                }
+            }
+        }
+        out.into_iter().collect()
+    }
+
+    /// Conversations the vendor sends without an end time that appeared
+    /// after the first run (only the creation-time listing finds them).
+    fn without_end_after_first_run(&self) -> Vec<String> {
+        let first = &self.runs[0].1;
+        let last = &self.runs[self.runs.len() - 1].1;
+        last.iter()
+            .filter(|(id, s)| s.ended_at.is_none() && !s.open && !first.contains_key(*id))
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
+    /// Conversations that lasted longer than the look-back (a day).
+    fn longer_than_lookback(&self) -> Vec<String> {
+        let last = &self.runs[self.runs.len() - 1].1;
+        last.iter()
+            .filter(|(_, s)| {
+                s.created_at
+                    .zip(s.ended_at)
+                    .is_some_and(|(c, e)| e - c > Duration::days(1))
+            })
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+}
+
+#[test]
+fn kf5_chats_open_for_days_and_late_ratings_are_caught_run_after_run() {
+    let h = run_vendor("kf5", 7);
+    let long_open = h.long_open();
+    assert!(long_open.len() >= 2, "chats open 5+ days: {long_open:?}");
+    let late = h.rated_late();
+    assert!(late.len() >= 10, "ratings 2+ days late: {late:?}");
+}
+
+#[test]
+fn bangwo8_long_sessions_and_late_ratings_are_caught_run_after_run() {
+    let h = run_vendor("bangwo8", 7);
+    let long = h.longer_than_lookback();
+    assert!(
+        long.len() >= 5,
+        "sessions longer than the look-back: {long:?}"
+    );
+    let late = h.rated_late();
+    assert!(late.len() >= 10, "ratings 2+ days late: {late:?}");
+    let no_end = h.without_end_after_first_run();
+    assert!(
+        !no_end.is_empty(),
+        "sessions without an end time: {no_end:?}"
+    );
+}
+
+#[test]
+fn caresoft_chats_are_caught_once_they_end_run_after_run() {
+    let h = run_vendor("caresoft", 7);
+    // Every chat is listed once it ended; the last run holds them all.
+    let last = &h.runs[RUNS - 1].1;
+    assert!(last.len() > 200, "{}", last.len());
+    assert!(last.values().all(|s| !s.open));
+}
