@@ -179,9 +179,10 @@ fn base_schema() -> String {
 /// follows (0.1's cursors were on the creation time) and keeps the
 /// creation-time cursor, the last full re-read, the learned rate and the
 /// run's estimates; `revisits` holds what can still change, seeded from
-/// the conversations already stored that are open or unrated (the first
-/// run drops those that are final by then); `rejects` holds the records
-/// set aside.
+/// the conversations already stored that are open or unrated, as last
+/// looked at when they ended (or started): the first run after the
+/// migration looks at each once more, then drops those that are final by
+/// then; `rejects` holds the records set aside.
 const MIGRATION_2: &str = "
     ALTER TABLE sync_state ADD COLUMN cursor_field TEXT NOT NULL DEFAULT 'created';
     ALTER TABLE sync_state ADD COLUMN created_cursor TEXT;
@@ -227,7 +228,7 @@ const MIGRATION_2: &str = "
     SELECT s.source, c.vendor, c.account, c.id,
            CASE WHEN c.status = 'open' OR (c.status IS NULL AND c.ended_at IS NULL)
                 THEN 'open' ELSE 'unrated' END,
-           c.created_at, c.ended_at, c.synced_at, c.synced_at, 0, ''
+           c.created_at, c.ended_at, c.synced_at, COALESCE(c.ended_at, c.created_at, c.synced_at), 0, ''
     FROM conversations c JOIN sync_state s ON s.vendor = c.vendor AND s.account = c.account
     WHERE c.status = 'open' OR (c.status IS NULL AND c.ended_at IS NULL)
        OR (c.ended_at IS NOT NULL AND c.rating_satisfaction = 'unrated'
