@@ -554,7 +554,8 @@ impl Simulator {
     }
 
     /// Serves the record `id` of `vendor` (of account `account`, or of
-    /// every account when `None`) with its top-level `field` replaced by the
+    /// every account when `None`) with its `field` (a dotted path into the
+    /// record: `created_at`, `messages.0.created_at`) replaced by the
     /// string `value`, in every listing and detail answer that holds it,
     /// from now on: a malformed record among good ones, for testing how a
     /// client sets bad records aside.

@@ -58,7 +58,8 @@ struct FailRule {
 
 /// A record served corrupted: in every answer of `vendor` (and `account`,
 /// when given) whose `chats` array or `chat` object holds the record with
-/// this id, `field` is replaced by the string `value`.
+/// this id, `field` (a dotted path: `created_at`, `messages.0.created_at`)
+/// is replaced by the string `value`.
 #[derive(Debug, Clone)]
 struct Corruption {
     vendor: usize,
@@ -86,9 +87,32 @@ fn corrupted(body: &[u8], rules: &[Corruption]) -> Option<Vec<u8>> {
     let mut apply = |record: &mut serde_json::Value| {
         let Some(id) = record_id(record) else { return };
         for r in rules.iter().filter(|r| r.id == id) {
-            if let Some(obj) = record.as_object_mut() {
-                obj.insert(r.field.clone(), serde_json::Value::String(r.value.clone()));
-                hit = true;
+            // Down the path to the last step's parent (an array index is a
+            // number), then set the last step.
+            let steps: Vec<&str> = r.field.split('.').collect();
+            let Some((last, parents)) = steps.split_last() else {
+                continue;
+            };
+            let mut at = Some(&mut *record);
+            for step in parents {
+                at = at.and_then(|v| match step.parse::<usize>() {
+                    Ok(i) if v.is_array() => v.get_mut(i),
+                    _ => v.get_mut(*step),
+                });
+            }
+            let value = serde_json::Value::String(r.value.clone());
+            match at {
+                Some(serde_json::Value::Object(obj)) => {
+                    obj.insert((*last).to_owned(), value);
+                    hit = true;
+                }
+                Some(serde_json::Value::Array(items)) => {
+                    if let Some(slot) = last.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
+                        *slot = value;
+                        hit = true;
+                    }
+                }
+                _ => {}
             }
         }
     };

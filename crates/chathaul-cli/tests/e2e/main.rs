@@ -7,5 +7,6 @@ mod common;
 mod errors;
 mod formats;
 mod kill;
+mod rejects;
 mod secrets;
 mod sync;

@@ -228,6 +228,13 @@ async fn a_corrupted_record_is_served_malformed_in_every_answer_that_holds_it() 
     let (_, _, detail) = get_raw(&sim, "kf5", &format!("/apiv2/chats/{id}.json"), KF5).await;
     let detail: Value = serde_json::from_str(&detail).unwrap();
     assert_eq!(detail["chat"]["created_at"], "not a time");
+    // A path reaches into the record: the first message's time.
+    sim.corrupt("kf5", None, &id, "messages.0.created_at", "later")
+        .unwrap();
+    let (_, _, detail) = get_raw(&sim, "kf5", &format!("/apiv2/chats/{id}.json"), KF5).await;
+    let detail: Value = serde_json::from_str(&detail).unwrap();
+    assert_eq!(detail["chat"]["messages"][0]["created_at"], "later");
+    assert_eq!(detail["chat"]["created_at"], "not a time");
 
     // Over HTTP, for a Bangwo8 session (ids as numbers or strings).
     let (_, _, sessions) = get_raw(&sim, "bangwo8", "/api/v1/imchat/histories.json", BW8).await;
