@@ -10,6 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use std::collections::BTreeSet;
+
+use chathaul::chrono::{self, DateTime, Utc};
+use chathaul::incremental::{Finality, finality};
 use chathaul::{SqliteStore, SyncStore};
 use chathaul_reliability::chathaul_bin;
 use chathaul_sim::{SimOptions, Simulator};
@@ -251,6 +255,195 @@ fn sync_killed_at_22_moments_then_rerun_always_equals_the_truth() {
     assert!(
         seen.mid_run + seen.on_a_wal_write >= 8,
         "too few kills landed mid-run: {seen:?}"
+    );
+}
+
+/// The ids in the `revisits` table, per source.
+fn revisit_ids(store: &SqliteStore) -> BTreeSet<(String, String)> {
+    store
+        .connection()
+        .prepare("SELECT source, id FROM revisits")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+/// The stored conversations that can still change at `now`, per source.
+fn pending_of(stored: &[Conversation], now: DateTime<Utc>) -> BTreeSet<(String, String)> {
+    stored
+        .iter()
+        .filter(|c| {
+            let window = chathaul::find(&c.vendor)
+                .unwrap()
+                .capabilities
+                .changes
+                .rating_window_days;
+            matches!(
+                finality(
+                    c,
+                    now,
+                    chrono::Duration::days(i64::from(window)),
+                    chathaul::sync::DEFAULT_REVISIT_FOR
+                ),
+                Finality::Pending(_)
+            )
+        })
+        .map(|c| (format!("{}-demo", c.vendor), c.id.clone()))
+        .collect()
+}
+
+#[test]
+fn sync_killed_during_and_between_runs_over_30_simulated_days_keeps_data_and_revisits_in_step() {
+    // The clock starts ten days into the data and moves three days between
+    // runs (ten steps, 30 days): chats open for days, late ratings and long
+    // sessions are revisited while runs are killed. Latency and one request
+    // at a time stretch a run so kills land in it; --batch-size 1 makes a
+    // commit per conversation.
+    let start = chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap();
+    let sim = Simulator::start_blocking(SimOptions {
+        seed: 29,
+        conversations: 45,
+        messages: 3,
+        start,
+        days: 45,
+        now: Some(start.and_hms_opt(0, 0, 0).unwrap().and_utc() + chrono::Duration::days(10)),
+        latency: Duration::from_millis(4),
+        ..SimOptions::default()
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let slow = config(
+        &sim,
+        &dir.path().join("slow.toml"),
+        "1d",
+        &[("concurrency", "1")],
+    );
+    let fast = config(&sim, &dir.path().join("fast.toml"), "1d", &[]);
+    chathaul_bin(); // built before anything is timed
+    let db = dir.path().join("kill.sqlite");
+    let sync = |cfg: &str, env: &[(String, String)], now: DateTime<Utc>| {
+        let mut c = chathaul(dir.path());
+        c.args([
+            "sync",
+            "--config",
+            cfg,
+            "--db",
+            "kill.sqlite",
+            "--batch-size",
+            "1",
+            "--quiet",
+            "--now",
+            &chathaul_sim::format_instant(now),
+        ])
+        .envs(env.iter().cloned());
+        c
+    };
+    let seed: u64 = std::env::var("CHATHAUL_KILL_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| rand::rng().random());
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    // How long a first, uninterrupted slow run takes: the longest of all.
+    let started = Instant::now();
+    let probe = dir.path().join("probe");
+    std::fs::create_dir(&probe).unwrap();
+    let mut c = chathaul(&probe);
+    c.args([
+        "sync",
+        "--config",
+        "../slow.toml",
+        "--db",
+        "probe.sqlite",
+        "--quiet",
+        "--now",
+        &chathaul_sim::format_instant(sim.now()),
+    ])
+    .envs(slow.iter().cloned());
+    assert_ok(&c.output().unwrap(), "a probe run");
+    let full = started.elapsed();
+    eprintln!(
+        "kill moments seed: {seed} (set CHATHAUL_KILL_SEED to replay); a first run takes {full:?}"
+    );
+
+    let (mut mid_run, mut between, mut revisited) = (0u32, 0u32, 0u64);
+    for step in 0..10 {
+        let now = sim.now();
+        for k in 0..2 {
+            let moment = format!("step {step} kill {k} at {now} (seed {seed})");
+            let mut child = sync("slow.toml", &slow, now).spawn().unwrap();
+            let wait = full.mul_f64(rng.random_range(0.0..1.0));
+            let began = Instant::now();
+            while began.elapsed() < wait && child.try_wait().unwrap().is_none() {
+                std::thread::sleep(Duration::from_micros(500));
+            }
+            let finished = child.try_wait().unwrap().is_some();
+            child.kill().unwrap(); // SIGKILL
+            child.wait().unwrap();
+            if !db.exists() {
+                mid_run += 1;
+                continue;
+            }
+            // What the kill left: no duplicate, every revisit row a stored
+            // conversation, every stored conversation that can still change
+            // in the revisit set (data and revisits move together).
+            let store = SqliteStore::open(&db).unwrap_or_else(|e| panic!("{moment}: {e}"));
+            let rows = count(&store, "SELECT count(*) FROM conversations");
+            let keys = count(
+                &store,
+                "SELECT count(*) FROM (SELECT DISTINCT vendor, account, id FROM conversations)",
+            );
+            assert_eq!(rows, keys, "{moment}: duplicate rows");
+            let orphans = count(
+                &store,
+                "SELECT count(*) FROM revisits r WHERE NOT EXISTS (SELECT 1 FROM conversations c
+                     WHERE c.vendor = r.vendor AND c.account = r.account AND c.id = r.id)",
+            );
+            assert_eq!(orphans, 0, "{moment}: revisits of nothing stored");
+            let stored = store.conversations().unwrap();
+            let must = pending_of(&stored, now);
+            let have = revisit_ids(&store);
+            let lost: Vec<_> = must.difference(&have).collect();
+            assert!(
+                lost.is_empty(),
+                "{moment}: pending but not revisited: {lost:?}"
+            );
+            let running = store
+                .states()
+                .unwrap()
+                .iter()
+                .any(|s| s.last_status == "running");
+            if running && !finished {
+                mid_run += 1;
+            } else {
+                between += 1;
+            }
+        }
+        // The rerun completes: the database is the truth as of now, and the
+        // revisit set exactly what can still change.
+        let moment = format!("step {step} rerun at {now} (seed {seed})");
+        assert_ok(&sync("fast.toml", &fast, now).output().unwrap(), &moment);
+        let truth = truth(&sim);
+        assert_db_is_truth(&db, &truth, &moment);
+        let store = SqliteStore::open(&db).unwrap();
+        assert_eq!(revisit_ids(&store), pending_of(&truth, now), "{moment}");
+        revisited += store
+            .states()
+            .unwrap()
+            .iter()
+            .filter_map(|s| s.last_run.as_ref().map(|r| r.revisited))
+            .sum::<u64>();
+        drop(store);
+        sim.advance(chrono::Duration::days(3));
+    }
+    eprintln!(
+        "{mid_run} kills mid-run, {between} between runs, {revisited} revisits by the reruns"
+    );
+    assert!(mid_run >= 5, "too few kills landed mid-run: {mid_run}");
+    assert!(
+        revisited > 0,
+        "nothing was revisited: the scenario has no change"
     );
 }
 
