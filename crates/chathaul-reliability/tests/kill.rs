@@ -373,10 +373,26 @@ fn sync_killed_during_and_between_runs_over_30_simulated_days_keeps_data_and_rev
         for k in 0..2 {
             let moment = format!("step {step} kill {k} at {now} (seed {seed})");
             let mut child = sync("slow.toml", &slow, now).spawn().unwrap();
+            // The first kill at a random moment (often after the run: between
+            // runs), the second on the n-th write to the database (in the run).
             let wait = full.mul_f64(rng.random_range(0.0..1.0));
+            let writes = rng.random_range(1..=6);
             let began = Instant::now();
-            while began.elapsed() < wait && child.try_wait().unwrap().is_none() {
-                std::thread::sleep(Duration::from_micros(500));
+            let mut wal = wal_stamp(&db);
+            let mut seen_writes = 0;
+            while child.try_wait().unwrap().is_none() {
+                if k == 0 && began.elapsed() >= wait {
+                    break;
+                }
+                let now_wal = wal_stamp(&db);
+                if now_wal != wal {
+                    wal = now_wal;
+                    seen_writes += 1;
+                    if k == 1 && seen_writes >= writes {
+                        break;
+                    }
+                }
+                std::thread::sleep(Duration::from_micros(200));
             }
             let finished = child.try_wait().unwrap().is_some();
             child.kill().unwrap(); // SIGKILL
