@@ -18,6 +18,7 @@ use tokio::task::AbortHandle;
 
 use crate::convert::{parse_instant, to_py};
 use crate::errors::to_pyerr;
+use crate::incremental::{PyIncrementalRun, RunSpec};
 use crate::runtime::{POLL, runtime, wait};
 
 /// How many conversations the producer task may run ahead of the consumer.
@@ -299,6 +300,49 @@ impl PyConnector {
             PyTable::try_new(conversation_batches, conversations_schema())?.into_pyarrow(py)?;
         let messages = PyTable::try_new(message_batches, messages_schema())?.into_pyarrow(py)?;
         Ok((conversations, messages, report.into_any()))
+    }
+
+    /// One incremental run of this account from `state` (the JSON text of
+    /// the last run's state; `None` for the first run): the same change
+    /// tracking as `sync` (cursor, revisits, full re-reads, bad records set
+    /// aside), its state kept by the caller.
+    #[pyo3(signature = (state = None, *, since = None, lookback = "1d", revisit_for = "14d", full_refresh_every = None, rating_window = None, messages = true, summaries = true, page_size = None, on_bad_record = "skip", now = None, batch_size = 100))]
+    #[allow(clippy::too_many_arguments)]
+    fn incremental(
+        &self,
+        py: Python<'_>,
+        state: Option<&str>,
+        since: Option<&str>,
+        lookback: &str,
+        revisit_for: &str,
+        full_refresh_every: Option<&str>,
+        rating_window: Option<&str>,
+        messages: bool,
+        summaries: bool,
+        page_size: Option<u32>,
+        on_bad_record: &str,
+        now: Option<&str>,
+        batch_size: usize,
+    ) -> PyResult<PyIncrementalRun> {
+        let spec = RunSpec::parse(
+            self.zone,
+            state,
+            since,
+            lookback,
+            revisit_for,
+            full_refresh_every,
+            rating_window,
+            Include {
+                messages,
+                summaries,
+            },
+            page_size,
+            on_bad_record,
+            now,
+            batch_size,
+        )
+        .map_err(|e| to_pyerr(py, &e))?;
+        Ok(PyIncrementalRun::start(self.inner.clone(), spec))
     }
 
     fn __repr__(&self) -> String {

@@ -4,6 +4,7 @@
 mod connector;
 mod convert;
 mod errors;
+mod incremental;
 mod partition;
 mod runtime;
 mod sim;
@@ -82,6 +83,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(connector::connect, m)?)?;
     m.add_class::<connector::PyConnector>()?;
     m.add_class::<connector::ConversationIterator>()?;
+    m.add_class::<incremental::PyIncrementalRun>()?;
     m.add_class::<sim::PySimulator>()?;
     m.add_function(wrap_pyfunction!(sync::sync, m)?)?;
     m.add_function(wrap_pyfunction!(sync::load_config, m)?)?;

@@ -33,6 +33,14 @@ pub(crate) struct SourceSpec {
     summaries: Option<bool>,
     #[pyo3(item, default)]
     page_size: Option<u32>,
+    #[pyo3(item, default)]
+    revisit_for: Option<String>,
+    #[pyo3(item, default)]
+    full_refresh_every: Option<String>,
+    #[pyo3(item, default)]
+    rating_window: Option<String>,
+    #[pyo3(item, default)]
+    on_bad_record: Option<String>,
 }
 
 impl SourceSpec {
@@ -58,6 +66,31 @@ impl SourceSpec {
             summaries: self.summaries.unwrap_or(true),
         };
         source.page_size = self.page_size;
+        let duration = |key: &str, text: &str| {
+            chathaul::config::parse_duration(text)
+                .map_err(|m| Error::Query(format!("source {}: {key} {m}", source.name)))
+        };
+        if let Some(d) = &self.revisit_for {
+            source.revisit_for = duration("revisit_for", d)?;
+        }
+        source.full_refresh_every = self
+            .full_refresh_every
+            .as_deref()
+            .map(|d| duration("full_refresh_every", d))
+            .transpose()?;
+        source.rating_window = self
+            .rating_window
+            .as_deref()
+            .map(|d| duration("rating_window", d))
+            .transpose()?;
+        if let Some(what) = &self.on_bad_record {
+            source.on_bad_record = what.parse().map_err(|_| {
+                Error::Query(format!(
+                    "source {}: on_bad_record `{what}`: expected `skip` or `fail`",
+                    source.name
+                ))
+            })?;
+        }
         Ok(source)
     }
 }
@@ -84,6 +117,17 @@ pub(crate) fn load_config<'py>(
         d.set_item("messages", s.include.messages)?;
         d.set_item("summaries", s.include.summaries)?;
         d.set_item("page_size", s.page_size)?;
+        d.set_item("revisit_for", format!("{}s", s.revisit_for.num_seconds()))?;
+        d.set_item(
+            "full_refresh_every",
+            s.full_refresh_every
+                .map(|d| format!("{}s", d.num_seconds())),
+        )?;
+        d.set_item(
+            "rating_window",
+            s.rating_window.map(|d| format!("{}s", d.num_seconds())),
+        )?;
+        d.set_item("on_bad_record", s.on_bad_record.as_str())?;
         out.append(d)?;
     }
     Ok((out, cfg.db))
@@ -93,19 +137,38 @@ pub(crate) fn load_config<'py>(
 /// report dict per source, in order. `progress(conversations, messages)` is
 /// called about every 50 ms with the totals over all sources.
 #[pyfunction]
-#[pyo3(signature = (sources, db, *, progress = None, batch_size = 100))]
+#[pyo3(signature = (sources, db, *, progress = None, batch_size = 100, now = None, full_refresh = false))]
 pub(crate) fn sync<'py>(
     py: Python<'py>,
     sources: Vec<SourceSpec>,
     db: PathBuf,
     progress: Option<Bound<'py, PyAny>>,
     batch_size: usize,
+    now: Option<&str>,
+    full_refresh: bool,
 ) -> PyResult<Bound<'py, PyList>> {
+    let now = now
+        .map(|t| {
+            chathaul::chrono::DateTime::parse_from_rfc3339(t.trim())
+                .map(|t| t.to_utc())
+                .map_err(|_| {
+                    to_pyerr(
+                        py,
+                        &Error::Query(format!("now: `{t}` is not an RFC 3339 time")),
+                    )
+                })
+        })
+        .transpose()?;
     let sources = sources
         .into_iter()
         .map(SourceSpec::into_source)
         .collect::<Result<Vec<_>, _>>();
-    let sources = sources.map_err(|e| to_pyerr(py, &e))?;
+    let mut sources = sources.map_err(|e| to_pyerr(py, &e))?;
+    if full_refresh {
+        for s in &mut sources {
+            s.full_refresh_every = Some(chathaul::chrono::Duration::zero());
+        }
+    }
     if sources.is_empty() {
         return Err(to_pyerr(py, &Error::Query("no sources to sync".into())));
     }
@@ -135,6 +198,7 @@ pub(crate) fn sync<'py>(
     let live: Vec<Arc<Live>> = prepared.iter().map(|p| p.live.clone()).collect();
     let options = SyncOptions {
         batch_size: batch_size.max(1),
+        now,
         ..SyncOptions::default()
     };
     let wal = PathBuf::from(format!("{}-wal", db.display()));
