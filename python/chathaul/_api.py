@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -39,6 +40,20 @@ def _time(name: str, value: TimeArg) -> Optional[str]:
     if isinstance(value, str):
         return value
     raise TypeError(f"{name} must be a datetime, a date or an ISO 8601 string, not {type(value).__name__}")
+
+
+DurationArg = Union[timedelta, str]
+"""A duration: a ``timedelta``, or text such as ``"1d"``, ``"12h"``, ``"30m"``, ``"90s"``."""
+
+
+def _duration(name: str, value: Optional[DurationArg]) -> Optional[str]:
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        return f"{int(value.total_seconds())}s"
+    if isinstance(value, str):
+        return value
+    raise TypeError(f"{name} must be a timedelta or a duration such as '1d', not {type(value).__name__}")
 
 
 def _config_value(key: str, value: Any) -> str:
@@ -370,8 +385,119 @@ class Connector:
             bar.close()
         return PullResult(convs, msgs, dict(report))
 
+    def incremental(
+        self,
+        state: Union[None, str, Mapping[str, Any]] = None,
+        *,
+        since: TimeArg = None,
+        lookback: DurationArg = "1d",
+        revisit_for: DurationArg = "14d",
+        full_refresh_every: Optional[DurationArg] = None,
+        rating_window: Optional[DurationArg] = None,
+        messages: bool = True,
+        summaries: bool = True,
+        page_size: Optional[int] = None,
+        on_bad_record: str = "skip",
+        now: TimeArg = None,
+        batch_size: int = 100,
+    ) -> IncrementalRun:
+        """One incremental run of this account, with the same change tracking as :func:`sync`
+        (a cursor on the time the vendor's listing follows, revisits of the conversations that
+        can still change, a full re-read when ``full_refresh_every`` is due, bad records set
+        aside) but no database: ``state`` is the last run's :attr:`IncrementalRun.state` (a dict
+        or its JSON text; ``None`` for the first run). See :func:`incremental_run`.
+        """
+        text = state if isinstance(state, str) or state is None else json.dumps(dict(state))
+        native = self._native.incremental(
+            text,
+            since=_time("since", since),
+            lookback=_duration("lookback", lookback) or "1d",
+            revisit_for=_duration("revisit_for", revisit_for) or "14d",
+            full_refresh_every=_duration("full_refresh_every", full_refresh_every),
+            rating_window=_duration("rating_window", rating_window),
+            messages=messages,
+            summaries=summaries,
+            page_size=page_size,
+            on_bad_record=on_bad_record,
+            now=_time("now", now),
+            batch_size=batch_size,
+        )
+        return IncrementalRun(native)
+
     def __repr__(self) -> str:
         return repr(self._native)
+
+
+class IncrementalBatch(NamedTuple):
+    """One batch of an incremental run: conversations (dicts in the JSON contract; store them
+    together, upserting by ``(vendor, account, id)``) and the records set aside."""
+
+    conversations: List[Dict[str, Any]]
+    rejects: List[Dict[str, Any]]
+
+
+class IncrementalRun(Iterator[IncrementalBatch]):
+    """One incremental run: iterate for its batches; then :attr:`state` is the state to hand
+    to the next run and :attr:`report` says what the run did.
+
+    A failure raises from the iteration (the class of the error, as everywhere): the state then
+    keeps the cursor where it was, so the next run asks for the same window again.
+    """
+
+    def __init__(self, native: _native.IncrementalRun) -> None:
+        self._native = native
+
+    def __iter__(self) -> IncrementalRun:
+        return self
+
+    def __next__(self) -> IncrementalBatch:
+        d = next(self._native)
+        return IncrementalBatch(list(d["conversations"]), list(d["rejects"]))
+
+    @property
+    def state(self) -> Dict[str, Any]:
+        """The state as of the batches yielded so far; once the run is over, the state for the
+        next run (JSON-ready: instants as RFC 3339 strings)."""
+        return dict(self._native.state)
+
+    @property
+    def report(self) -> Optional[Dict[str, Any]]:
+        """Once the run is over: ``changes`` (revisited, changed, new, still pending, expired,
+        rejects, ...), ``plan``, ``stats``, ``shortfalls``, ``complete``, ``error``."""
+        r = self._native.report
+        return None if r is None else dict(r)
+
+    @property
+    def complete(self) -> bool:
+        """Whether the run is over and fetched everything it set out to."""
+        return self._native.complete
+
+    def close(self) -> None:
+        """Stops the run (the state stays as of the batches yielded)."""
+        self._native.close()
+
+    def __enter__(self) -> IncrementalRun:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def incremental_run(
+    connector: Connector,
+    state: Union[None, str, Mapping[str, Any]] = None,
+    **options: Any,
+) -> IncrementalRun:
+    """One incremental run of ``connector``'s account from ``state`` (``None`` for the first
+    run), with :meth:`Connector.incremental`'s options: the change tracking of :func:`sync`
+    for callers that keep the state themselves (a dlt resource keeps it in dlt's state)::
+
+        run = chathaul.incremental_run(kf5, state)
+        for batch in run:
+            load(batch.conversations)   # upsert by (vendor, account, id)
+        state = run.state               # hand it to the next run
+    """
+    return connector.incremental(state, **options)
 
 
 # ------------------------------------------------------------------ sync
@@ -394,9 +520,24 @@ class SyncResult:
         """The error of every source that failed."""
         return [s["pull"]["error"] for s in self.sources if s["pull"].get("error")]
 
+    @property
+    def rejects(self) -> List[Dict[str, Any]]:
+        """The records this run set aside because they could not be decoded, every source's,
+        each with ``source``, ``vendor``, ``account``, ``endpoint``, ``page``, ``path``,
+        ``error``, ``id`` (when known) and ``raw`` (the record's text). They are in the
+        database's ``rejects`` table too."""
+        return [dict(r, source=s["pull"]["source"]) for s in self.sources for r in s["pull"].get("rejects", [])]
+
+    @property
+    def changes(self) -> Dict[str, Dict[str, Any]]:
+        """What the change tracking did, per source: ``revisited``, ``changed``, ``new``,
+        ``still_pending``, ``oldest_pending``, ``expired``, ``rejects``, ``full_refresh``, ..."""
+        return {s["pull"]["source"]: dict(s.get("changes") or {}) for s in self.sources}
+
     def __repr__(self) -> str:
         parts = [
             f"{s['pull']['source']}: {s['pull']['conversations']} conversations"
+            + (f", {len(s['pull']['rejects'])} rejected" if s["pull"].get("rejects") else "")
             + (f" (error: {s['pull']['error_kind']})" if s["pull"].get("error") else "")
             for s in self.sources
         ]
@@ -423,6 +564,9 @@ def _sources(config_or_sources: Any) -> tuple[List[Dict[str, Any]], Optional[str
             d["config"] = {k: _config_value(k, v) for k, v in dict(d.get("config") or {}).items() if v is not None}
             if "since" in d:
                 d["since"] = _time("since", d["since"])
+            for key in ("lookback", "revisit_for", "full_refresh_every", "rating_window"):
+                if key in d:
+                    d[key] = _duration(key, d[key])
             out.append(d)
         elif isinstance(s, Simulator):
             out.extend(s.sources())
@@ -438,16 +582,25 @@ def sync(
     progress: ProgressArg = None,
     batch_size: int = 100,
     raise_on_error: bool = True,
+    now: TimeArg = None,
+    full_refresh: bool = False,
 ) -> SyncResult:
-    """Syncs one or many sources into a SQLite database, incrementally: each run fetches from
-    the source's cursor (newest creation time seen minus its look-back), upserts by
-    (vendor, account, id) and moves the cursor in the same transaction.
+    """Syncs one or many sources into a SQLite database, incrementally: each run lists from
+    the source's cursor (the newest time seen, on the time its vendor's listing follows, minus
+    the look-back), revisits the conversations that can still change (open, or unrated within
+    the rating window) until they are final or ``revisit_for`` has passed, re-reads everything
+    when ``full_refresh_every`` is due, sets records that cannot be decoded aside (``rejects``)
+    and upserts by (vendor, account, id); data, revisits and rejects move in one transaction
+    per batch, the cursor when the run is complete.
 
     ``config_or_sources`` is a ``chathaul.toml`` path (as the CLI reads), a list of sources
     (dicts with ``vendor``, ``config`` and optionally ``name``, ``since``, ``lookback``
-    such as ``"1d"``, ``messages``, ``summaries``, ``page_size``), one such dict, or a
-    :class:`Simulator` (all its vendors). ``db`` defaults to the file's ``db``, else
-    ``chathaul.sqlite``.
+    such as ``"1d"``, ``revisit_for``, ``full_refresh_every``, ``rating_window`` (durations
+    or ``timedelta``), ``on_bad_record`` (``"skip"``, the default, or ``"fail"``),
+    ``messages``, ``summaries``, ``page_size``), one such dict, or a :class:`Simulator` (all
+    its vendors). ``db`` defaults to the file's ``db``, else ``chathaul.sqlite``. ``now`` is
+    the time the run reasons about (default: the clock; a :class:`Simulator`'s own clock when
+    syncing one); ``full_refresh`` re-reads everything this run.
 
     Raises:
         ConfigError: a bad source (before anything is fetched).
@@ -456,9 +609,21 @@ def sync(
     """
     sources, file_db = _sources(config_or_sources)
     path = os.fspath(db) if db is not None else (file_db or "chathaul.sqlite")
+    if now is None and isinstance(config_or_sources, Simulator):
+        now = config_or_sources.now
+    at = now if not isinstance(now, datetime) or now.tzinfo is not None else now.replace(tzinfo=timezone.utc)
+    if isinstance(at, date) and not isinstance(at, datetime):
+        at = datetime(at.year, at.month, at.day, tzinfo=timezone.utc)
     bar = Progress(progress, desc="sync")
     try:
-        reports = _native.sync(sources, path, progress=bar.set if bar.active else None, batch_size=batch_size)
+        reports = _native.sync(
+            sources,
+            path,
+            progress=bar.set if bar.active else None,
+            batch_size=batch_size,
+            now=format_instant(at) if isinstance(at, datetime) else at,
+            full_refresh=full_refresh,
+        )
     finally:
         bar.close()
     result = SyncResult(db=str(path), sources=[dict(r) for r in reports])
@@ -610,6 +775,12 @@ class Simulator:
         """Makes the next ``n`` vendor requests answer HTTP 500 (only those to ``vendor`` and/or
         ``account`` when given): a deterministic failure for retry tests."""
         self._native.fail_next(n, vendor, account)
+
+    def corrupt(self, vendor: str, id: str, field: str, value: str, *, account: Optional[int] = None) -> None:
+        """Serves the record ``id`` of ``vendor`` with ``field`` (a dotted path such as
+        ``created_at`` or ``messages.0.created_at``) replaced by the string ``value`` in every
+        answer that holds it, from now on: a malformed record among good ones."""
+        self._native.corrupt(vendor, str(id), field, value, account)
 
     def base_url(self, vendor: str, account: int = 0) -> str:
         """``http://127.0.0.1:PORT/<vendor>`` (account 0) or ``.../<vendor>/<account>``."""

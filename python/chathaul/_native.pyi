@@ -10,6 +10,7 @@ __all__ = [
     "connect",
     "Connector",
     "ConversationIterator",
+    "IncrementalRun",
     "Simulator",
     "sync",
     "load_config",
@@ -32,6 +33,8 @@ def sync(
     *,
     progress: Optional[Callable[[int, int], object]] = None,
     batch_size: int = 100,
+    now: Optional[str] = None,
+    full_refresh: bool = False,
 ) -> List[Dict[str, Any]]: ...
 def plan(sources: List[Dict[str, Any]], since: str, until: str, every: str) -> List[Dict[str, Any]]: ...
 def pull_partition(partition: Dict[str, Any], *, batch_rows: int = 4096) -> Tuple[Any, Any, Dict[str, Any]]: ...
@@ -79,6 +82,34 @@ class Connector:
         progress: Optional[Callable[[int, int], object]] = None,
         batch_rows: int = 4096,
     ) -> Tuple[Any, Any, Dict[str, Any]]: ...
+    def incremental(
+        self,
+        state: Optional[str] = None,
+        *,
+        since: Optional[str] = None,
+        lookback: str = "1d",
+        revisit_for: str = "14d",
+        full_refresh_every: Optional[str] = None,
+        rating_window: Optional[str] = None,
+        messages: bool = True,
+        summaries: bool = True,
+        page_size: Optional[int] = None,
+        on_bad_record: str = "skip",
+        now: Optional[str] = None,
+        batch_size: int = 100,
+    ) -> IncrementalRun: ...
+
+@final
+class IncrementalRun:
+    def __iter__(self) -> IncrementalRun: ...
+    def __next__(self) -> Dict[str, Any]: ...
+    @property
+    def state(self) -> Dict[str, Any]: ...
+    @property
+    def report(self) -> Optional[Dict[str, Any]]: ...
+    @property
+    def complete(self) -> bool: ...
+    def close(self) -> None: ...
 
 @final
 class ConversationIterator:
@@ -130,6 +161,7 @@ class Simulator:
     def set_now(self, now: str) -> str: ...
     def advance(self, microseconds: int) -> str: ...
     def fail_next(self, n: int, vendor: Optional[str] = None, account: Optional[int] = None) -> None: ...
+    def corrupt(self, vendor: str, id: str, field: str, value: str, account: Optional[int] = None) -> None: ...
     @property
     def running(self) -> bool: ...
     def base_url(self, vendor: str, account: int = 0) -> str: ...

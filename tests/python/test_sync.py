@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import List, Tuple
 
@@ -108,3 +109,117 @@ def test_a_failing_source_raises_after_the_others_are_stored(sim: chathaul.Simul
     assert len(rows(db)) == 40  # kf5's
     result = chathaul.sync(sources, db=db, progress=False, raise_on_error=False)
     assert not result.complete and len(result.errors) == 1
+
+
+def stored(db: Path) -> dict:
+    # Closed before the next sync writes: two SQLite libraries must not hold one file open.
+    with closing(sqlite3.connect(db)) as con:
+        return {(v, i): json.loads(j) for v, i, j in con.execute("SELECT vendor, id, json FROM conversations")}
+
+
+def without_raw(c: dict) -> dict:
+    c = dict(c)
+    c.pop("raw", None)
+    c["messages"] = [{k: v for k, v in m.items() if k != "raw"} for m in c["messages"]]
+    return c
+
+
+def test_syncs_a_changing_simulator_run_after_run_equal_to_its_truth(tmp_path: Path) -> None:
+    db = tmp_path / "days.sqlite"
+    with chathaul.Simulator(seed=5, conversations=120, messages=3, days=30, now="2024-01-08") as sim:
+        for run in range(4):
+            result = chathaul.sync(sim, db=db, progress=False)  # the simulator's clock is `now`
+            assert result.complete and result.rejects == []
+            have = {k: without_raw(v) for k, v in stored(db).items()}
+            want = {(c["vendor"], c["id"]): without_raw(c) for c in sim.truth_dicts()}
+            assert have == want, f"run {run}"
+            changes = result.changes["kf5"]
+            assert changes["full_refresh"] == (run == 0)
+            if run > 0:
+                assert changes["revisited"] > 0, changes
+            with closing(sqlite3.connect(db)) as con:
+                pending = con.execute("SELECT count(*) FROM revisits WHERE source = 'kf5'").fetchone()[0]
+            assert pending == changes["still_pending"]
+            sim.advance(days=3)
+
+
+def test_records_that_cannot_be_decoded_are_set_aside(tmp_path: Path) -> None:
+    with chathaul.Simulator(seed=9, conversations=30, messages=3) as sim:
+        bad = sim.truth("kf5")[4].id
+        sim.corrupt("kf5", bad, "created_at", "not a time")
+        db = tmp_path / "rejects.sqlite"
+        result = chathaul.sync(sim, db=db, progress=False)
+        assert result.complete
+        [r] = result.rejects
+        assert (r["source"], r["vendor"], r["endpoint"], r["page"], r["path"]) == (
+            "kf5",
+            "kf5",
+            "/apiv2/chats.json",
+            1,
+            "chats[4].created_at",
+        )
+        assert json.loads(r["raw"])["created_at"] == "not a time"
+        assert "not a time" in r["error"]
+        assert "1 rejected" in repr(result)
+        ids = [i for v, _, i in rows(db) if v == "kf5"]
+        assert len(ids) == 29 and bad not in ids
+        with closing(sqlite3.connect(db)) as con:
+            assert con.execute("SELECT path FROM rejects").fetchall() == [("chats[4].created_at",)]
+        # Under fail, the source's run ends with the decode error.
+        with pytest.raises(chathaul.DecodeError, match=r"at chats\[4\]\.created_at"):
+            chathaul.sync(
+                [{"vendor": "kf5", "config": sim.config("kf5"), "on_bad_record": "fail", "name": "strict"}],
+                db=tmp_path / "strict.sqlite",
+                progress=False,
+            )
+
+
+def test_source_options_reach_the_sync_and_bad_ones_are_refused(sim: chathaul.Simulator, tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    source = {
+        "vendor": "kf5",
+        "config": sim.config("kf5"),
+        "revisit_for": timedelta(days=21),
+        "full_refresh_every": "30d",
+        "rating_window": "10d",
+        "on_bad_record": "fail",
+    }
+    result = chathaul.sync(source, db=tmp_path / "o.sqlite", progress=False)
+    assert result.complete
+    for key, value in [
+        ("revisit_for", "3y"),
+        ("revisit_for", timedelta(0)),
+        ("on_bad_record", "maybe"),
+        ("rating_window", "soon"),
+    ]:
+        bad = dict(source, **{key: value})
+        with pytest.raises(chathaul.ConfigError, match=key):
+            chathaul.sync(bad, db=tmp_path / "bad.sqlite", progress=False)
+
+
+def test_incremental_run_keeps_its_state_outside_a_database() -> None:
+    with chathaul.Simulator(seed=5, conversations=120, messages=3, days=30, now="2024-01-08") as sim:
+        kf5 = sim.connect("kf5")
+        kept: dict = {}
+        state = None
+        for run in range(3):
+            it = chathaul.incremental_run(kf5, state, now=sim.now)
+            for batch in it:
+                for c in batch.conversations:
+                    kept[(c["vendor"], c["account"], c["id"])] = c
+                assert batch.rejects == []
+            assert it.complete
+            report = it.report
+            assert report is not None and report["complete"]
+            # The state is plain JSON: it goes wherever the caller keeps state.
+            state = json.loads(json.dumps(it.state))
+            assert state["cursor_field"] == "created"
+            assert state["cursor"] is not None
+            assert len(state["pending"]) == report["changes"]["still_pending"]
+            want = {(c["vendor"], c["account"], c["id"]): without_raw(c) for c in sim.truth_dicts("kf5")}
+            assert {k: without_raw(v) for k, v in kept.items()} == want, f"run {run}"
+            sim.advance(days=3)
+        # A state that is not one is refused, saying so.
+        with pytest.raises(chathaul.ConfigError, match="incremental state"):
+            chathaul.incremental_run(kf5, '{"cursor": 7}')

@@ -139,7 +139,8 @@ pub struct Prepared {
 /// # Errors
 /// The first [`Error::UnknownVendor`] or [`Error::Config`] (its text names
 /// the vendor and field; the caller adds the source name), or
-/// [`Error::SyncSource`] for a name two sources share.
+/// [`Error::SyncSource`] for a name two sources share or an option out of
+/// range (a `revisit_for` of zero, a negative window).
 pub fn prepare(sources: Vec<Source>) -> std::result::Result<Vec<Prepared>, (String, Error)> {
     let mut seen = std::collections::BTreeSet::new();
     let mut out = Vec::new();
@@ -148,6 +149,25 @@ pub fn prepare(sources: Vec<Source>) -> std::result::Result<Vec<Prepared>, (Stri
             let e = Error::SyncSource {
                 name: source.name.clone(),
                 problem: "is the name of two sources: give each its own name".to_owned(),
+            };
+            return Err((source.name, e));
+        }
+        let zero = chrono::Duration::zero();
+        let problem = if source.revisit_for <= zero {
+            Some("revisit_for must be longer than zero")
+        } else if source.full_refresh_every.is_some_and(|d| d < zero) {
+            Some("full_refresh_every must not be negative")
+        } else if source.rating_window.is_some_and(|d| d < zero) {
+            Some("rating_window must not be negative")
+        } else if source.lookback < zero {
+            Some("lookback must not be negative")
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            let e = Error::SyncSource {
+                name: source.name.clone(),
+                problem: format!("has a bad option: {problem}"),
             };
             return Err((source.name, e));
         }

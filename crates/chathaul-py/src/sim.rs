@@ -273,6 +273,24 @@ impl PySimulator {
             .map_err(|e| to_pyerr(py, &sim_error(e)))
     }
 
+    /// Serves the record `id` of `vendor` with `field` (a dotted path such
+    /// as `created_at` or `messages.0.created_at`) replaced by the string
+    /// `value`, in every answer that holds it (of `account`, or of every
+    /// account).
+    #[pyo3(signature = (vendor, id, field, value, account = None))]
+    fn corrupt(
+        &self,
+        py: Python<'_>,
+        vendor: &str,
+        id: &str,
+        field: &str,
+        value: &str,
+        account: Option<usize>,
+    ) -> PyResult<()> {
+        self.with(py, |s| s.corrupt(vendor, account, id, field, value))?
+            .map_err(|e| to_pyerr(py, &sim_error(e)))
+    }
+
     /// Whether it is still serving.
     #[getter]
     fn running(&self) -> bool {
