@@ -12,7 +12,9 @@
 //!    (counted as expired);
 //! 2. lists from the cursor (the newest time seen on the declared field,
 //!    minus the look-back) without messages or summaries, then completes
-//!    (messages, summaries) only what is new, or pending and changed;
+//!    (messages, summaries) only what is new or changed: a final record
+//!    listed again within the look-back as it was stored
+//!    ([`IncrementalState::seen`]) is not fetched again;
 //! 3. revisits the pending conversations the cursor's listing does not
 //!    cover: by id ([`Connector::conversation`]) or by listing their window
 //!    again and comparing each record with the one seen before (only the
@@ -167,6 +169,21 @@ impl Pending {
     }
 }
 
+/// A final conversation listed within the look-back: what the next run, which
+/// lists that window again, needs to tell it unchanged (not fetched again)
+/// from a new or edited one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seen {
+    /// Its time on the cursor's field.
+    #[serde(with = "utc_instant")]
+    pub at: Option<DateTime<Utc>>,
+    /// When it was created.
+    #[serde(with = "utc_instant")]
+    pub created_at: Option<DateTime<Utc>>,
+    /// A digest of the vendor's record as stored.
+    pub digest: String,
+}
+
 /// What a source's change tracking carries from one run to the next. It
 /// serializes to JSON (instants as RFC 3339, the revisit set by id), so it
 /// can live outside a database.
@@ -187,6 +204,8 @@ pub struct IncrementalState {
     pub created_cursor: Option<DateTime<Utc>>,
     /// The conversations that can still change, by id.
     pub pending: BTreeMap<String, Pending>,
+    /// The final conversations within the next run's look-back, by id.
+    pub seen: BTreeMap<String, Seen>,
     /// When the last full re-read completed.
     #[serde(with = "utc_instant")]
     pub last_full_refresh: Option<DateTime<Utc>>,
@@ -379,12 +398,18 @@ pub struct RunBatch {
     pub rejects: Vec<Rejected>,
     /// Changes to the revisit set.
     pub revisits: Vec<RevisitChange>,
+    /// Final conversations stored by this batch, to remember as seen
+    /// ([`IncrementalState::seen`]).
+    pub seen: Vec<(String, Seen)>,
 }
 
 impl RunBatch {
     /// Whether there is nothing to write.
     pub fn is_empty(&self) -> bool {
-        self.conversations.is_empty() && self.rejects.is_empty() && self.revisits.is_empty()
+        self.conversations.is_empty()
+            && self.rejects.is_empty()
+            && self.revisits.is_empty()
+            && self.seen.is_empty()
     }
 }
 
@@ -841,11 +866,15 @@ impl<'a> IncrementalRun<'a> {
         let context = Context {
             connector,
             pending: state.pending.clone(),
+            seen: if full {
+                BTreeMap::new()
+            } else {
+                state.seen.clone()
+            },
             include: options.include,
             skip: options.on_bad_record == BadRecord::Skip,
             full,
             field,
-            since,
             account: info.account.clone(),
         };
         let concurrency = options.concurrency.max(1);
@@ -1023,7 +1052,7 @@ impl<'a> IncrementalRun<'a> {
                             first_seen: prev.as_ref().map_or(self.now, |p| p.first_seen),
                             last_checked: self.now,
                             checks: prev.as_ref().map_or(0, |p| p.checks.saturating_add(1)),
-                            digest,
+                            digest: digest.clone(),
                         };
                         self.state.pending.insert(c.id.clone(), entry.clone());
                         batch
@@ -1038,6 +1067,13 @@ impl<'a> IncrementalRun<'a> {
                                 .revisits
                                 .push(RevisitChange::Drop(c.id.clone(), LeftBecause::Final));
                         }
+                        let seen = Seen {
+                            at: time_on(&c, field),
+                            created_at: c.created_at,
+                            digest: digest.clone(),
+                        };
+                        self.state.seen.insert(c.id.clone(), seen.clone());
+                        batch.seen.push((c.id.clone(), seen));
                     }
                     Finality::Expired => {
                         self.report.expired += 1;
@@ -1129,6 +1165,16 @@ impl<'a> IncrementalRun<'a> {
                 let next = newest - longest;
                 state.created_cursor = Some(state.created_cursor.map_or(next, |c| c.max(next)));
             }
+            // Remember only what the next run lists again.
+            let (cursor, created_cursor) = (state.cursor, state.created_cursor);
+            state.seen.retain(|_, s| match s.at {
+                Some(t) => cursor.is_none_or(|c| t >= c),
+                None => {
+                    self.created_fallback
+                        && s.created_at
+                            .is_some_and(|t| created_cursor.is_none_or(|c| t >= c))
+                }
+            });
             if self.plan.full {
                 state.last_full_refresh = Some(self.now);
             }
@@ -1196,11 +1242,11 @@ fn stats_since(before: &PullStats, after: &PullStats) -> PullStats {
 struct Context<'a> {
     connector: &'a dyn Connector,
     pending: BTreeMap<String, Pending>,
+    seen: BTreeMap<String, Seen>,
     include: Include,
     skip: bool,
     full: bool,
     field: TimeField,
-    since: Option<DateTime<Utc>>,
     account: String,
 }
 
@@ -1240,12 +1286,11 @@ impl<'a> Context<'a> {
             let at = time_on(&c, self.field);
             let created = c.created_at;
             let skipped = Step::Skipped { phase, at, created };
-            // The creation-time listing is for what the cursor's listing
-            // cannot see; the rest is that listing's.
-            if phase == Phase::Created
-                && at.is_some()
-                && self.since.is_none_or(|s| at.is_some_and(|t| t >= s))
-            {
+            // The creation-time listing is for what has no time on the
+            // cursor's field: the rest is the cursor's listing's (this run's,
+            // or an earlier run's, which listed what came before the cursor),
+            // and a pending one is revisited there.
+            if phase == Phase::Created && at.is_some() {
                 return skipped;
             }
             let digest = digest(&c);
@@ -1253,7 +1298,9 @@ impl<'a> Context<'a> {
                 _ if self.full => true,
                 Some(p) => p.reason == PendingReason::Open || p.digest != digest,
                 // Not pending and older than the cursor: known and final.
-                None => phase != Phase::Relist,
+                None if phase == Phase::Relist => false,
+                // Listed again within the look-back, as stored: final, unchanged.
+                None => self.seen.get(&c.id).is_none_or(|s| s.digest != digest),
             };
             if !complete {
                 return if self.pending.contains_key(&c.id) {

@@ -12,6 +12,9 @@
 //!   rest of its change tracking ([`IncrementalState`]), and its last run;
 //! - `revisits`: per source, the conversations that can still change
 //!   ([`Pending`]), revisited by each run until final or expired;
+//! - `seen`: per source, the final conversations within the next run's
+//!   look-back ([`crate::incremental::Seen`]), to tell one listed again
+//!   unchanged from a new one;
 //! - `rejects`: records set aside because they could not be decoded
 //!   ([`Rejected`]), with where they were, why, and their text;
 //! - `chathaul_meta`: marks the database as chathaul's (schema version).

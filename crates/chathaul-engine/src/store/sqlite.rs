@@ -16,7 +16,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::{ChannelCount, Measure, RunEnd, SCHEMA_VERSION, StoredReject, SyncState, SyncStore};
 use crate::columns::{CONVERSATION_COLUMNS, ColumnValue, Kind, MESSAGE_COLUMNS, MessageRow};
 use crate::incremental::{
-    ChangeReport, IncrementalState, Pending, PendingReason, Rejected, RevisitChange, RunBatch,
+    ChangeReport, IncrementalState, Pending, PendingReason, Rejected, RevisitChange, RunBatch, Seen,
 };
 
 /// A chathaul database in a SQLite file.
@@ -81,6 +81,29 @@ fn sql_value(value: ColumnValue) -> SqlValue {
 }
 
 const SQLITE_MAGIC: &[u8] = b"SQLite format 3\0";
+
+/// Remembers final conversations listed within the look-back.
+fn insert_seen(
+    tx: &rusqlite::Transaction<'_>,
+    source: &str,
+    seen: &[(String, Seen)],
+) -> rusqlite::Result<()> {
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO seen (source, id, at, created_at, digest) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (source, id) DO UPDATE SET at = excluded.at, created_at = excluded.created_at,
+             digest = excluded.digest",
+    )?;
+    for (id, s) in seen {
+        insert.execute(params![
+            source,
+            id,
+            time_text(s.at),
+            time_text(s.created_at),
+            s.digest
+        ])?;
+    }
+    Ok(())
+}
 
 /// Records rejects: the same record (same endpoint and text, or the same
 /// conversation when there is no text) set aside again is counted on its row.
@@ -205,6 +228,14 @@ const MIGRATION_2: &str = "
         last_checked TEXT NOT NULL,
         checks INTEGER NOT NULL DEFAULT 0,
         digest TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (source, id)
+    );
+    CREATE TABLE seen (
+        source TEXT NOT NULL,
+        id TEXT NOT NULL,
+        at TEXT,
+        created_at TEXT,
+        digest TEXT NOT NULL,
         PRIMARY KEY (source, id)
     );
     CREATE TABLE rejects (
@@ -540,6 +571,7 @@ impl SqliteStore {
                 let mut drop_one = tx
                     .prepare_cached("DELETE FROM revisits WHERE source = ?1 AND id = ?2")
                     .map_err(err)?;
+                insert_seen(&tx, source, &batch.seen).map_err(err)?;
                 for change in &batch.revisits {
                     match change {
                         RevisitChange::Keep(id, p) => keep
@@ -572,6 +604,27 @@ impl SqliteStore {
             }
         }
         tx.commit().map_err(err)
+    }
+
+    fn seen_of(&self, source: &str) -> Result<std::collections::BTreeMap<String, Seen>> {
+        let err = |e| db_error(&self.path, "cannot read the conversations seen", e);
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, at, created_at, digest FROM seen WHERE source = ?1")
+            .map_err(err)?;
+        let rows = stmt
+            .query_map(params![source], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    Seen {
+                        at: parse_time(r.get(1)?),
+                        created_at: parse_time(r.get(2)?),
+                        digest: r.get(3)?,
+                    },
+                ))
+            })
+            .map_err(err)?;
+        rows.collect::<std::result::Result<_, _>>().map_err(err)
     }
 
     fn pending_of(&self, source: &str) -> Result<std::collections::BTreeMap<String, Pending>> {
@@ -767,6 +820,7 @@ impl SyncStore for SqliteStore {
             newest_seen: parse_time(newest),
             created_cursor: parse_time(created),
             pending: self.pending_of(source)?,
+            seen: self.seen_of(source)?,
             last_full_refresh: parse_time(full),
             learned_rate: rate,
             per_day,
@@ -784,8 +838,17 @@ impl SyncStore for SqliteStore {
             connector_core::TimeField::Created => "created",
             connector_core::TimeField::Ended => "ended",
         };
-        self.conn
-            .execute(
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(err)?;
+        // The run kept only what the next run lists again.
+        tx.execute("DELETE FROM seen WHERE source = ?1", params![source])
+            .map_err(err)?;
+        let seen: Vec<(String, Seen)> =
+            s.seen.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        insert_seen(&tx, source, &seen).map_err(err)?;
+        tx.execute(
                 "UPDATE sync_state SET cursor_field = ?2, cursor = ?3, newest_seen = ?4, created_cursor = ?5,
                      last_full_refresh = ?6, learned_rate = ?7, per_day = ?8, changed_share = ?9,
                      expired_total = ?10, last_run = ?11, last_window_since = ?12,
@@ -816,6 +879,7 @@ impl SyncStore for SqliteStore {
                 ],
             )
             .map_err(err)?;
+        tx.commit().map_err(err)?;
         self.state_after_run(source)
     }
 

@@ -21,6 +21,12 @@ pub struct Fake {
     pub extra_reported: u64,
     pub queries: Mutex<Vec<Query>>,
     counters: PullCounters,
+    /// The request rate its "pacing" reports as learned.
+    pub learned_rate: Option<f64>,
+    /// The rates it was seeded with.
+    pub seeded: Mutex<Vec<f64>>,
+    /// The ids it was asked to fetch one by one (complete, by id).
+    pub fetched: Mutex<Vec<String>>,
 }
 
 impl Fake {
@@ -41,11 +47,19 @@ impl Fake {
             extra_reported: 0,
             queries: Mutex::new(vec![]),
             counters: PullCounters::default(),
+            learned_rate: None,
+            seeded: Mutex::new(vec![]),
+            fetched: Mutex::new(vec![]),
         }
     }
 
     pub fn asked(&self) -> Vec<Query> {
         self.queries.lock().unwrap().clone()
+    }
+
+    /// The ids fetched one by one so far.
+    pub fn completed(&self) -> Vec<String> {
+        self.fetched.lock().unwrap().clone()
     }
 }
 
@@ -91,6 +105,7 @@ impl Connector for Fake {
         id: &str,
         _include: Include,
     ) -> connector_core::Result<Conversation> {
+        self.fetched.lock().unwrap().push(id.to_owned());
         self.data
             .iter()
             .find(|c| c.id == id)
@@ -105,8 +120,14 @@ impl Connector for Fake {
             })
     }
 
+    fn seed_rate(&self, rate: f64) {
+        self.seeded.lock().unwrap().push(rate);
+    }
+
     fn stats(&self) -> PullStats {
-        self.counters.snapshot(Default::default())
+        let mut http = connector_core::http::StatsSnapshot::default();
+        http.rate = self.learned_rate;
+        self.counters.snapshot(http)
     }
 }
 

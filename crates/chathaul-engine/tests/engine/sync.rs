@@ -75,14 +75,28 @@ fn a_second_run_asks_only_for_the_lookback_window() {
     // The listing asks for no extras: each new or changed conversation is
     // completed on its own (`Connector::complete`).
     assert_eq!(asked[0].include, Include::NONE);
-    // The look-back window holds the last three (newest - 24 h, - 12 h, newest).
-    assert_eq!(second[0].pull.conversations, 3);
+    // The look-back window holds the last three (newest - 24 h, - 12 h,
+    // newest): listed again, as they were stored, so not fetched again.
+    assert_eq!(second[0].changes.listed, 3);
+    assert_eq!(second[0].pull.conversations, 0);
+    assert!(fake.completed().is_empty());
+
+    // One of them edited at the vendor: listed again, changed, fetched again.
+    let mut edited = data.clone();
+    edited[18].raw = serde_json::json!({"r_id": 18, "note": "edited"}).into();
+    edited[18].customer.name = Some("edited".into());
+    let fake = Arc::new(Fake::new("acme", edited.clone()));
+    let third = rt
+        .block_on(sync(&db, vec![prepared("main", fake.clone())], OPTS))
+        .unwrap();
+    assert_eq!(third[0].pull.conversations, 1);
+    assert_eq!(fake.completed(), ["c018"]);
 
     let store = SqliteStore::open(&db).unwrap();
     assert_eq!(
         store.conversations().unwrap(),
-        data,
-        "no duplicates, nothing lost"
+        edited,
+        "no duplicates, nothing lost, the edit kept"
     );
     let msgs: i64 = store
         .connection()
@@ -295,4 +309,35 @@ fn the_cursor_follows_instants_not_their_text() {
         state.cursor,
         Some(t0() + Duration::milliseconds(500) - DEFAULT_LOOKBACK)
     );
+}
+
+#[test]
+fn the_learned_rate_is_kept_per_source_and_seeds_the_next_run() {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("sync.sqlite");
+    let data = conversations("fake", 4);
+    let mut first = Fake::new("acme", data.clone());
+    first.learned_rate = Some(12.5);
+    let first = Arc::new(first);
+    let reports = rt
+        .block_on(sync(&db, vec![prepared("main", first.clone())], OPTS))
+        .unwrap();
+    assert!(
+        first.seeded.lock().unwrap().is_empty(),
+        "nothing to seed yet"
+    );
+    assert_eq!(reports[0].state.as_ref().unwrap().learned_rate, Some(12.5));
+    // The next run (a new process, a new connector) starts from it.
+    let second = Arc::new(Fake::new("acme", data));
+    rt.block_on(sync(&db, vec![prepared("main", second.clone())], OPTS))
+        .unwrap();
+    assert_eq!(*second.seeded.lock().unwrap(), vec![12.5]);
+    // A run that learned nothing keeps the rate it was given.
+    let state = SqliteStore::open(&db)
+        .unwrap()
+        .state("main")
+        .unwrap()
+        .unwrap();
+    assert_eq!(state.learned_rate, Some(12.5));
 }
