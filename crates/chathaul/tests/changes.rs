@@ -253,3 +253,99 @@ fn caresoft_chats_are_caught_once_they_end_run_after_run() {
     assert!(last.len() > 200, "{}", last.len());
     assert!(last.values().all(|s| !s.open));
 }
+
+/// The request cost of an incremental run on a 10 000-conversation account
+/// with about 2 % of its conversations still open: a measurement, printed
+/// (run it with `cargo test -p chathaul --test changes -- --ignored
+/// --nocapture`). Each vendor's account has 10 000 conversations over
+/// `days`; the clock stands at the end of them. Over seven days KF5's chats
+/// that stay open for days (2 % of all) are still open then; over ninety,
+/// only the recent ones are. A first run reads everything; the clock moves a
+/// day; two incremental runs follow, a day apart.
+#[test]
+#[ignore = "a measurement of minutes: run with -- --ignored --nocapture"]
+fn request_cost_of_incremental_runs_on_10000_conversations_with_2_percent_open() {
+    for days in [7, 90] {
+        println!("\n10 000 conversations per vendor over {days} days:\n");
+        cost_of_runs(days);
+    }
+}
+
+fn cost_of_runs(days: u32) {
+    let start = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap();
+    let opts = SimOptions {
+        seed: 3,
+        conversations: 10_000,
+        messages: 4,
+        start,
+        days,
+        now: Some(start.and_hms_opt(0, 0, 0).unwrap().and_utc() + Duration::days(i64::from(days))),
+        ..SimOptions::default()
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    println!(
+        "| vendor | run | stored | open | pending (open/unrated) | listing pages | completions | fetched by id | re-listed windows | requests | requests (server) |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    for vendor in ["kf5", "bangwo8", "caresoft"] {
+        let sim = Simulator::start_blocking(opts.clone()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("cost.sqlite");
+        let mut full_requests = 0;
+        for run in 0..3 {
+            let before = sim.stats().per_vendor.get(vendor).copied().unwrap_or(0);
+            let prepared = prepare(vec![Source::new(vendor, sim.config(vendor))]).unwrap();
+            let options = SyncOptions {
+                now: Some(sim.now()),
+                ..SyncOptions::default()
+            };
+            let reports = rt.block_on(sync(&db, prepared, options)).unwrap();
+            let r = &reports[0];
+            assert!(r.pull.complete(), "{}", r.summary_line());
+            let served = sim.stats().per_vendor.get(vendor).copied().unwrap_or(0) - before;
+            let truth = sim.truth(vendor);
+            let open = truth
+                .iter()
+                .filter(|c| c.status == Some(Status::Open))
+                .count();
+            let store = SqliteStore::open(&db).unwrap();
+            let reasons: BTreeMap<String, i64> = store
+                .connection()
+                .prepare("SELECT reason, count(*) FROM revisits GROUP BY reason")
+                .unwrap()
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            let c = &r.changes;
+            println!(
+                "| {vendor} | {} | {} | {open} ({:.1} %) | {} ({}/{}) | {} | {} | {} | {} | {} | {served} |",
+                if run == 0 {
+                    "first (full)".to_owned()
+                } else {
+                    format!("incremental {run}")
+                },
+                truth.len(),
+                100.0 * open as f64 / truth.len() as f64,
+                c.still_pending,
+                reasons.get("open").copied().unwrap_or(0),
+                reasons.get("unrated").copied().unwrap_or(0),
+                c.pages,
+                c.completions,
+                c.fetched_by_id,
+                c.relisted_windows,
+                c.requests,
+            );
+            if run == 0 {
+                full_requests = served;
+            } else {
+                assert!(
+                    served * 2 < full_requests,
+                    "{vendor}: an incremental run cost {served} requests, the first {full_requests}"
+                );
+            }
+            drop(store);
+            sim.advance(Duration::days(1));
+        }
+    }
+}

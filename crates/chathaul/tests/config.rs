@@ -168,3 +168,83 @@ fn two_sources_with_one_name_are_a_config_error_naming_it() {
         "source `kf5` is the name of two sources: give each its own name"
     );
 }
+
+#[test]
+fn change_tracking_keys_have_file_defaults_and_per_source_values() {
+    use chathaul::BadRecord;
+    use chathaul::chrono::Duration;
+    let text = r#"
+        revisit_for = "21d"
+        full_refresh_every = "30d"
+        on_bad_record = "fail"
+
+        [[source]]
+        vendor = "kf5"
+        rating_window = "10d"
+        [source.config]
+        subdomain = "acme"
+        email = "ops@acme.example"
+        password = "${KF5_PW}"
+
+        [[source]]
+        vendor = "caresoft"
+        revisit_for = "2d"
+        full_refresh_every = "1w"
+        on_bad_record = "skip"
+        [source.config]
+        domain = "acme"
+        token = "${CS_TOKEN}"
+    "#;
+    let cfg = parse(text, Path::new("chathaul.toml"), env).unwrap();
+    let (kf5, cs) = (&cfg.sources[0], &cfg.sources[1]);
+    assert_eq!(kf5.revisit_for, Duration::days(21));
+    assert_eq!(kf5.full_refresh_every, Some(Duration::days(30)));
+    assert_eq!(kf5.rating_window, Some(Duration::days(10)));
+    assert_eq!(kf5.on_bad_record, BadRecord::Fail);
+    assert_eq!(cs.revisit_for, Duration::days(2));
+    assert_eq!(cs.full_refresh_every, Some(Duration::weeks(1)));
+    assert_eq!(cs.rating_window, None, "the vendor's own");
+    assert_eq!(cs.on_bad_record, BadRecord::Skip);
+
+    // Without them: 14 days, never, the vendor's window, skip.
+    let plain = r#"
+        [[source]]
+        vendor = "caresoft"
+        [source.config]
+        domain = "acme"
+        token = "${CS_TOKEN}"
+    "#;
+    let cfg = parse(plain, Path::new("chathaul.toml"), env).unwrap();
+    let s = &cfg.sources[0];
+    assert_eq!(
+        (
+            s.revisit_for,
+            s.full_refresh_every,
+            s.rating_window,
+            s.on_bad_record
+        ),
+        (Duration::days(14), None, None, BadRecord::Skip)
+    );
+
+    for (bad, needle) in [
+        (
+            r#"on_bad_record = "maybe""#,
+            "on_bad_record: `maybe` is not `skip` or `fail`",
+        ),
+        (
+            r#"revisit_for = "0d""#,
+            "revisit_for: must be longer than zero",
+        ),
+        (
+            r#"rating_window = "soon""#,
+            "rating_window: `soon` is not a duration",
+        ),
+    ] {
+        let text = format!(
+            "[[source]]\nname = \"cs\"\nvendor = \"caresoft\"\n{bad}\n[source.config]\ndomain = \"acme\"\ntoken = \"${{CS_TOKEN}}\"\n"
+        );
+        let e = parse(&text, Path::new("chathaul.toml"), env).unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("source `cs`") && msg.contains(needle), "{msg}");
+    }
+}
