@@ -125,9 +125,10 @@ impl Connector for Fake {
     }
 
     fn stats(&self) -> PullStats {
-        let mut http = connector_core::http::StatsSnapshot::default();
-        http.rate = self.learned_rate;
-        self.counters.snapshot(http)
+        self.counters.snapshot(connector_core::http::StatsSnapshot {
+            rate: self.learned_rate,
+            ..Default::default()
+        })
     }
 }
 
