@@ -266,8 +266,8 @@ pub enum Finality {
 /// Whether `c` can still change at `now`: it is pending while it is open
 /// (or has no status and no end), or ended less than `rating_window` ago
 /// with a rating slot not rated yet (satisfaction `unrated`, no comment, no
-/// rating time: whatever raw score the vendor sends for "none", such as
-/// Bangwo8's `0`); past `revisit_for` after its creation a pending
+/// rating time: whatever raw score a vendor sends for "none", such as
+/// `0`); past `revisit_for` after its creation a pending
 /// conversation is expired instead. A conversation without a rating slot (a
 /// channel without ratings) is final once it is over.
 pub fn finality(
@@ -1381,7 +1381,7 @@ mod tests {
             comment: None,
             rated_at: None,
         };
-        // Bangwo8's "no rating" is the score 0.
+        // A vendor whose "no rating" is the score 0.
         let score_only = Rating {
             satisfaction: Satisfaction::Unrated,
             score: Some("0".into()),
