@@ -93,6 +93,7 @@ impl Vendor for Links {
         push_customer: false,
         push_channel: false,
         max_page_size: None,
+        changes: connector_core::ChangeTracking::DEFAULT,
     };
     type Config = Config;
     type Listing = Linked;

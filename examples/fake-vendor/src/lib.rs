@@ -6,8 +6,8 @@ mod convert;
 pub mod endpoints;
 mod wire;
 
-use connector_core::Capabilities;
 use connector_core::listing::ListingConnector;
+use connector_core::{Capabilities, ChangeTracking};
 
 pub use config::FakeConfig;
 pub use endpoints::Fake;
@@ -26,6 +26,8 @@ pub const CAPABILITIES: Capabilities = Capabilities {
     push_customer: true,
     push_channel: false,
     max_page_size: Some(endpoints::MAX_PAGE_SIZE),
+    // Listed from creation, one conversation by id in one request.
+    changes: ChangeTracking::DEFAULT,
 };
 
 /// The fake vendor's connector.
