@@ -13,7 +13,7 @@ use futures::stream::{self, BoxStream, StreamExt};
 use crate::error::{Error, Result};
 
 /// One page of a listing.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Page<T> {
     /// Its page number (1-based for page-number APIs; the count of pages
     /// fetched for next-link APIs).
@@ -28,6 +28,10 @@ pub struct Page<T> {
     pub next_link: Option<String>,
     /// A fingerprint of the page's records, to detect a page that repeats.
     pub fingerprint: u64,
+    /// The records that could not be decoded, each set aside with its text
+    /// ([`Error::Rejected`]): only when the page was read with
+    /// [`crate::BadRecord::Skip`].
+    pub rejected: Vec<Error>,
 }
 
 impl<T> Page<T> {
@@ -40,6 +44,7 @@ impl<T> Page<T> {
             has_next: None,
             next_link: None,
             fingerprint,
+            rejected: Vec::new(),
         }
     }
 }

@@ -270,3 +270,65 @@ async fn a_link_to_another_host_or_outside_the_base_url_gets_no_request() {
         errors[0]
     );
 }
+
+/// Serves two pages by next link; page 1's second record has an `id` that
+/// is not a number.
+async fn server_with_a_bad_record() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let app = Router::new().route(
+        "/api/items",
+        get(
+            |Params(q): Params<std::collections::HashMap<String, String>>| async move {
+                match q.get("p").map(String::as_str) {
+                    None => Json(json!({
+                        "items": [{"id": 1}, {"id": "two"}, {"id": 3}],
+                        "next": "items?p=2"
+                    })),
+                    _ => Json(json!({"items": [{"id": 4}]})),
+                }
+            },
+        ),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    origin
+}
+
+#[tokio::test]
+async fn a_bad_record_is_set_aside_with_its_text_under_skip_and_ends_the_stream_under_fail() {
+    let origin = server_with_a_bad_record().await;
+    let c = connector(&origin);
+    // Skip: every good record, then (at its page's end) the bad one, set
+    // aside with its place and text, and the next page still read.
+    let items: Vec<Result<Conversation>> = c
+        .conversations(&Query::new().on_bad_record(connector_core::BadRecord::Skip))
+        .collect()
+        .await;
+    let ids: Vec<String> = items
+        .iter()
+        .filter_map(|r| r.as_ref().ok().map(|c| c.id.clone()))
+        .collect();
+    assert_eq!(ids, ["1", "3", "4"]);
+    let rejected: Vec<&Error> = items.iter().filter_map(|r| r.as_ref().err()).collect();
+    assert_eq!(rejected.len(), 1);
+    let Error::Rejected { error, raw } = rejected[0] else {
+        panic!("{:?}", rejected[0])
+    };
+    assert_eq!(raw, r#"{"id":"two"}"#);
+    let place = error.place().unwrap();
+    assert_eq!(
+        (place.endpoint, place.page, place.path),
+        ("/items", 1, Some("items[1].id"))
+    );
+    // The listing's counters count it as listed: no shortfall.
+    assert_eq!(c.stats().listed, 4);
+    // Fail (the default): the page's error ends the stream, as always.
+    let (ids, errors) = pull(&c).await;
+    assert!(ids.is_empty(), "{ids:?}");
+    assert_eq!(errors.len(), 1);
+    assert!(
+        errors[0].contains("at items[1].id") && !errors[0].contains("set aside"),
+        "{}",
+        errors[0]
+    );
+}

@@ -355,6 +355,31 @@ impl Vendor for Kf5 {
         Ok(conversation)
     }
 
+    /// A chat listed earlier: its list item's messages are still in its
+    /// `raw` when the item carried them (no request); else its detail.
+    async fn complete_conversation(
+        &self,
+        api: &Api,
+        conversation: Conversation,
+        include: Include,
+    ) -> Result<Conversation> {
+        if !include.messages {
+            return Ok(conversation);
+        }
+        let page = PageRef::new(crate::VENDOR, CHATS, 0);
+        let at = RecordRef::new(&page, "chat", None);
+        let raw = conversation.raw.as_raw();
+        let record: WireChat<'_> = at.decode(raw)?;
+        let messages =
+            convert::listed_chat(record, raw, &at, &self.account, self.config.timezone, true)?
+                .messages;
+        let listed = ListedChat {
+            conversation,
+            messages,
+        };
+        self.complete(api, listed, include).await
+    }
+
     async fn conversation(&self, api: &Api, id: &str, include: Include) -> Result<Conversation> {
         let ListedChat {
             mut conversation,

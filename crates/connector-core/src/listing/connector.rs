@@ -13,7 +13,7 @@ use url::Url;
 
 use super::pages::{PageRequest, PageSource, Sequence, pages_in_order};
 use super::vendor::{Combine, Listed, Listing, Vendor, VendorConfig};
-use super::{Endpoint, ListEndpoint, Paging, decode_page};
+use super::{Endpoint, ListEndpoint, Paging, decode_page_with};
 use crate::connector::{Connector, ConnectorInfo, ConversationStream};
 use crate::decode::PageRef;
 use crate::error::{Error, Result};
@@ -21,7 +21,7 @@ use crate::http::{HttpClient, Request};
 use crate::lenient::clip;
 use crate::model::Conversation;
 use crate::paging::Page;
-use crate::query::{Include, Query};
+use crate::query::{BadRecord, Include, Query};
 use crate::registry::ResolvedConfig;
 use crate::stats::{PullCounters, PullStats};
 
@@ -92,7 +92,7 @@ impl Api {
     pub async fn fetch<E: ListEndpoint>(&self, endpoint: E) -> Result<Page<E::Item>> {
         let endpoint = Arc::new(endpoint);
         let req = request_for(endpoint.endpoint(), &[], 0, &PageRequest::First);
-        self.get(endpoint, req).await
+        self.get(endpoint, req, BadRecord::Fail).await
     }
 
     /// The pages of `listing` from page `first`, in order, `read_ahead`
@@ -129,6 +129,7 @@ impl Api {
             endpoint: Arc::clone(&listing.endpoint),
             params: Arc::new(listing.params.clone()),
             page_size: listing.page_size,
+            on_bad_record: listing.on_bad_record,
         };
         pages_in_order(source, sequence, read_ahead)
     }
@@ -153,16 +154,29 @@ impl Api {
         Ok(all)
     }
 
-    async fn get<E: ListEndpoint>(&self, endpoint: Arc<E>, req: Request) -> Result<Page<E::Item>> {
+    async fn get<E: ListEndpoint>(
+        &self,
+        endpoint: Arc<E>,
+        req: Request,
+        on_bad_record: BadRecord,
+    ) -> Result<Page<E::Item>> {
         // Decoded where it arrives, on the task that polls the pull: handing
         // each page to tokio's blocking pool cost a third more CPU per
         // message in chathaul-bench's whole pull, and the vendors' rate
         // limits, not decoding, bound a pull's speed.
         let response = self
             .http
-            .get_with(&req, |page, body| decode_page(&*endpoint, page, body))
+            .get_with(&req, |page, body| {
+                decode_page_with(&*endpoint, page, body, on_bad_record)
+            })
             .await?;
-        Ok(response.value)
+        let mut page = response.value;
+        // A record set aside keeps its text: never with the credential in it.
+        page.rejected = std::mem::take(&mut page.rejected)
+            .into_iter()
+            .map(|e| e.scrubbed(|t| self.http.scrub(t)))
+            .collect();
+        Ok(page)
     }
 }
 
@@ -192,6 +206,7 @@ struct ListingSource<'a, E> {
     endpoint: Arc<E>,
     params: Arc<Vec<(String, String)>>,
     page_size: u32,
+    on_bad_record: BadRecord,
 }
 
 impl<'a, E: ListEndpoint> PageSource<'a, E::Item> for ListingSource<'a, E> {
@@ -212,7 +227,8 @@ impl<'a, E: ListEndpoint> PageSource<'a, E::Item> for ListingSource<'a, E> {
                 &request,
             )),
         };
-        Box::pin(async move { api.get(endpoint, req?).await })
+        let on_bad_record = self.on_bad_record;
+        Box::pin(async move { api.get(endpoint, req?, on_bad_record).await })
     }
 
     fn follow(&self, link: &str, from: u32) -> Result<PageRequest> {
@@ -442,7 +458,14 @@ impl<V: Vendor> ListingConnector<V> {
         let each = listings.into_iter().map(move |listing| {
             self.counted_pages(listing, 1, read_ahead)
                 .flat_map(|page| match page {
-                    Ok(p) => stream::iter(p.items.into_iter().map(Ok)).left_stream(),
+                    // The records set aside keep their place at the page's end.
+                    Ok(p) => stream::iter(
+                        p.items
+                            .into_iter()
+                            .map(Ok)
+                            .chain(p.rejected.into_iter().map(Err)),
+                    )
+                    .left_stream(),
                     Err(e) => stream::once(ready(Err(e))).right_stream(),
                 })
                 .boxed()
@@ -483,8 +506,9 @@ impl<V: Vendor> ListingConnector<V> {
             async move {
                 match t.pages.next().await {
                     Some(Ok(page)) => {
-                        counters.page(page.items.len());
-                        t.listed += page.items.len() as u64;
+                        let records = page.items.len() + page.rejected.len();
+                        counters.page(records);
+                        t.listed += records as u64;
                         t.total = page.total.or(t.total);
                         Some((Ok(page), t))
                     }
@@ -525,7 +549,8 @@ fn describe<L: ListEndpoint>(listing: &Listing<L>) -> String {
     format!("{name} ({})", params.join("&"))
 }
 
-/// The stream up to and including its first error.
+/// The stream up to and including its first error (a record set aside,
+/// [`Error::Rejected`], is not one: the stream goes on after it).
 fn until_error<'a, T: Send + 'a>(
     s: impl futures::Stream<Item = Result<T>> + Send + 'a,
 ) -> BoxStream<'a, Result<T>> {
@@ -533,7 +558,7 @@ fn until_error<'a, T: Send + 'a>(
         if *failed {
             return ready(None);
         }
-        *failed = item.is_err();
+        *failed = matches!(&item, Err(e) if !matches!(e, Error::Rejected { .. }));
         ready(Some(item))
     })
     .boxed()
@@ -569,7 +594,8 @@ fn merge_by_id<'a, T: Listed>(
             }?;
             match &item {
                 Ok(l) if !seen.insert(l.conversation().id.clone()) => continue,
-                Ok(_) => return Some((item, (a, b, seen, false))),
+                // A record set aside is not the end of its listing.
+                Ok(_) | Err(Error::Rejected { .. }) => return Some((item, (a, b, seen, false))),
                 Err(_) => return Some((item, (a, b, seen, true))),
             }
         }
@@ -587,7 +613,11 @@ impl<V: Vendor> Connector for ListingConnector<V> {
         if let Err(e) = query.validate() {
             return stream::once(ready(Err(e))).boxed();
         }
-        let plan = self.vendor.plan(query);
+        let mut plan = self.vendor.plan(query);
+        for listing in &mut plan.listings {
+            listing.on_bad_record = query.on_bad_record;
+        }
+        let skip = query.skips_bad_records();
         let exact = plan.exact;
         let limit = exact
             .limit
@@ -611,7 +641,18 @@ impl<V: Vendor> Connector for ListingConnector<V> {
             .take(limit)
             .map(move |item| async move {
                 match item {
-                    Ok(listed) => self.vendor.complete(&self.api, listed, include).await,
+                    Ok(listed) => {
+                        // Messages that do not decode set their conversation
+                        // aside, with its record, when skipping bad records.
+                        let raw = skip.then(|| listed.conversation().raw.get().to_owned());
+                        match self.vendor.complete(&self.api, listed, include).await {
+                            Err(e) if e.is_bad_record() && raw.is_some() => {
+                                let raw = self.api.http.scrub(raw.as_deref().unwrap_or_default());
+                                Err(e.rejected(&raw))
+                            }
+                            other => other,
+                        }
+                    }
                     Err(e) => Err(e),
                 }
             })
@@ -621,6 +662,16 @@ impl<V: Vendor> Connector for ListingConnector<V> {
 
     async fn conversation(&self, id: &str, include: Include) -> Result<Conversation> {
         self.vendor.conversation(&self.api, id, include).await
+    }
+
+    async fn complete(&self, conversation: Conversation, include: Include) -> Result<Conversation> {
+        self.vendor
+            .complete_conversation(&self.api, conversation, include)
+            .await
+    }
+
+    fn seed_rate(&self, rate: f64) {
+        self.api.http.seed_rate(rate);
     }
 
     fn stats(&self) -> PullStats {

@@ -39,6 +39,7 @@ use crate::decode::{PageRef, RecordRef};
 use crate::error::Result;
 pub use crate::paging::Page;
 use crate::paging::fingerprint_of_set;
+use crate::query::BadRecord;
 
 pub use connector::{AllPages, Api, ConversationPage, ListingConnector, PagePosition, READ_AHEAD};
 pub use vendor::{Combine, Connection, Listed, Listing, Plan, Vendor, VendorConfig};
@@ -236,6 +237,22 @@ pub fn decode_page<E: ListEndpoint>(
     page: &PageRef,
     body: &[u8],
 ) -> Result<Page<E::Item>> {
+    decode_page_with(endpoint, page, body, BadRecord::Fail)
+}
+
+/// [`decode_page`], and with [`BadRecord::Skip`] a record that does not
+/// decode (or convert) is set aside with its text in [`Page::rejected`]
+/// ([`crate::Error::Rejected`], credentials not yet scrubbed) instead of
+/// failing the page; the envelope still has to decode.
+///
+/// # Errors
+/// As [`decode_page`]; under `Skip`, only for the page as a whole.
+pub fn decode_page_with<E: ListEndpoint>(
+    endpoint: &E,
+    page: &PageRef,
+    body: &[u8],
+    on_bad_record: BadRecord,
+) -> Result<Page<E::Item>> {
     let envelope: E::Envelope<'_> = page.decode_body(body)?;
     envelope.check(page)?;
     let total = envelope.total();
@@ -247,15 +264,21 @@ pub fn decode_page<E: ListEndpoint>(
         RecordsAt::List(key) => (key, false),
         RecordsAt::One(key) => (key, true),
     };
-    let items = records
-        .iter()
-        .enumerate()
-        .map(|(i, raw)| {
-            let at = RecordRef::new(page, key, (!one).then_some(i));
-            let record: E::Record<'_> = at.decode(raw)?;
-            endpoint.convert(record, raw, &at)
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let mut items = Vec::with_capacity(records.len());
+    let mut rejected = Vec::new();
+    for (i, raw) in records.iter().enumerate() {
+        let at = RecordRef::new(page, key, (!one).then_some(i));
+        let item = at
+            .decode::<E::Record<'_>>(raw)
+            .and_then(|record| endpoint.convert(record, raw, &at));
+        match item {
+            Ok(item) => items.push(item),
+            Err(e) if on_bad_record == BadRecord::Skip && e.is_bad_record() => {
+                rejected.push(e.rejected(raw.get()));
+            }
+            Err(e) => return Err(e),
+        }
+    }
     Ok(Page {
         number: page.page,
         items,
@@ -263,5 +286,6 @@ pub fn decode_page<E: ListEndpoint>(
         has_next,
         next_link,
         fingerprint,
+        rejected,
     })
 }

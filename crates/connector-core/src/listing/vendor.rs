@@ -11,7 +11,7 @@ use crate::connector::Capabilities;
 use crate::error::Result;
 use crate::http::{Auth, HttpSettings};
 use crate::model::Conversation;
-use crate::query::{Include, Query};
+use crate::query::{BadRecord, Include, Query};
 use crate::registry::{ConfigField, ResolvedConfig};
 
 /// A vendor's typed configuration.
@@ -69,6 +69,9 @@ pub struct Listing<L> {
     pub params: Vec<(String, String)>,
     /// The page size asked for (page-number listings).
     pub page_size: u32,
+    /// What to do with a record that does not decode: the engine sets it
+    /// from the query ([`Query::on_bad_record`]).
+    pub on_bad_record: BadRecord,
 }
 
 impl<L> Clone for Listing<L> {
@@ -77,6 +80,7 @@ impl<L> Clone for Listing<L> {
             endpoint: Arc::clone(&self.endpoint),
             params: self.params.clone(),
             page_size: self.page_size,
+            on_bad_record: self.on_bad_record,
         }
     }
 }
@@ -88,6 +92,7 @@ impl<L: ListEndpoint> Listing<L> {
             endpoint: Arc::new(endpoint),
             params,
             page_size,
+            on_bad_record: BadRecord::Fail,
         }
     }
 }
@@ -178,4 +183,26 @@ pub trait Vendor: Sized + Send + Sync + fmt::Debug + 'static {
     /// Any [`crate::Error`]; a missing conversation is an
     /// [`crate::Error::Api`] with status 404.
     async fn conversation(&self, api: &Api, id: &str, include: Include) -> Result<Conversation>;
+
+    /// Completes a conversation this vendor listed earlier without its
+    /// messages and summary, handed back as it was listed (its record in
+    /// `raw`): what [`crate::Connector::complete`] does, for a sync that
+    /// lists first and completes only what is new or changed. The default
+    /// fetches it again by id ([`Vendor::conversation`]); a vendor whose
+    /// listed record carries more (its messages), or whose fetch by id is
+    /// costly, overrides it.
+    ///
+    /// # Errors
+    /// As [`Vendor::complete`].
+    async fn complete_conversation(
+        &self,
+        api: &Api,
+        conversation: Conversation,
+        include: Include,
+    ) -> Result<Conversation> {
+        if !include.messages && !include.summaries {
+            return Ok(conversation);
+        }
+        self.conversation(api, &conversation.id, include).await
+    }
 }
