@@ -88,7 +88,7 @@ impl Api {
     /// [`Paging::Single`]), page 0 in errors.
     ///
     /// # Errors
-    /// Any error of the request or of [`decode_page`].
+    /// Any error of the request or of [`super::decode_page`].
     pub async fn fetch<E: ListEndpoint>(&self, endpoint: E) -> Result<Page<E::Item>> {
         let endpoint = Arc::new(endpoint);
         let req = request_for(endpoint.endpoint(), &[], 0, &PageRequest::First);
