@@ -360,6 +360,8 @@ pub async fn pull_partition_with(
         shortfalls: shortfalls(&stats, false),
         stats,
         limit_reached: false,
+        // A partition is all or nothing: its query fails on a bad record.
+        rejects: Vec::new(),
         error: None,
         error_kind: None,
         elapsed_secs: started.elapsed().as_secs_f64(),
