@@ -169,6 +169,9 @@ pub async fn run(args: SimArgs) -> std::io::Result<()> {
         );
     }
     let sim = Simulator::start(opts).await?;
+    // Listen for Ctrl-C before the addresses are printed: whoever reads them
+    // may send SIGINT at once, and it must stop the simulator cleanly.
+    let stop = interrupt()?;
     {
         let mut out = std::io::stdout().lock();
         for account in 0..sim.accounts() {
@@ -184,13 +187,31 @@ pub async fn run(args: SimArgs) -> std::io::Result<()> {
         sim.addr(),
         crate::format_instant(sim.now())
     );
-    tokio::signal::ctrl_c().await?;
+    stop.await;
     let stats = sim.stats();
     eprintln!(
         "chathaul-sim: stopped after {} requests ({} throttled, {} faults)",
         stats.requests, stats.throttled, stats.faults
     );
     Ok(())
+}
+
+/// Registers for SIGINT now (so a signal sent from here on is caught) and
+/// returns a future that ends when it arrives.
+#[cfg(unix)]
+fn interrupt() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut stream = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        stream.recv().await;
+    })
+}
+
+#[cfg(not(unix))]
+fn interrupt() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
 
 /// Parses `args` (the first is the program name) and runs the simulator on a
