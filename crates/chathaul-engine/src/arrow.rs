@@ -79,7 +79,14 @@ impl Builder {
         }
     }
 
-    fn append(&mut self, d: ColumnValue) {
+    /// Appends a value; returns about how many bytes it adds to the batch
+    /// (text length, eight for a number or an instant, one for a boolean).
+    fn append(&mut self, d: ColumnValue) -> usize {
+        let size = match &d {
+            ColumnValue::Text(v) => v.as_ref().map_or(0, String::len) + 4,
+            ColumnValue::UInt(_) | ColumnValue::Time(_) => 8,
+            ColumnValue::Bool(_) => 1,
+        };
         match (self, d) {
             (Builder::Text(b), ColumnValue::Text(v)) => b.append_option(v),
             (Builder::UInt(b), ColumnValue::UInt(v)) => b.append_option(v),
@@ -93,6 +100,7 @@ impl Builder {
                 b.kind_name()
             ),
         }
+        size
     }
 
     fn kind_name(&self) -> &'static str {
@@ -121,6 +129,7 @@ pub struct BatchBuilder {
     messages: Vec<Builder>,
     conversation_rows: usize,
     message_rows: usize,
+    bytes: usize,
 }
 
 impl std::fmt::Debug for BatchBuilder {
@@ -128,6 +137,7 @@ impl std::fmt::Debug for BatchBuilder {
         f.debug_struct("BatchBuilder")
             .field("conversation_rows", &self.conversation_rows)
             .field("message_rows", &self.message_rows)
+            .field("bytes", &self.bytes)
             .finish()
     }
 }
@@ -152,13 +162,14 @@ impl BatchBuilder {
                 .collect(),
             conversation_rows: 0,
             message_rows: 0,
+            bytes: 0,
         }
     }
 
     /// Appends one conversation (one row) and its messages (one row each).
     pub fn append(&mut self, c: &Conversation) {
         for (b, col) in self.conversations.iter_mut().zip(CONVERSATION_COLUMNS) {
-            b.append((col.get)(c));
+            self.bytes += b.append((col.get)(c));
         }
         self.conversation_rows += 1;
         for (seq, message) in c.messages.iter().enumerate() {
@@ -168,7 +179,7 @@ impl BatchBuilder {
                 message,
             };
             for (b, col) in self.messages.iter_mut().zip(MESSAGE_COLUMNS) {
-                b.append((col.get)(&row));
+                self.bytes += b.append((col.get)(&row));
             }
             self.message_rows += 1;
         }
@@ -182,6 +193,13 @@ impl BatchBuilder {
     /// Message rows appended since the last [`BatchBuilder::finish`].
     pub fn message_rows(&self) -> usize {
         self.message_rows
+    }
+
+    /// About how many bytes the rows appended since the last
+    /// [`BatchBuilder::finish`] hold (their values; Arrow's buffers round up
+    /// a little more): what a sink weighs against its memory budget.
+    pub fn buffered_bytes(&self) -> usize {
+        self.bytes
     }
 
     /// The rows appended so far as (conversations, messages) batches; the
@@ -203,6 +221,7 @@ impl BatchBuilder {
         .map_err(|e| Error::internal("building the messages batch", e))?;
         self.conversation_rows = 0;
         self.message_rows = 0;
+        self.bytes = 0;
         Ok((convs, msgs))
     }
 }

@@ -1,30 +1,37 @@
-//! Where pulled conversations go: JSONL, CSV, Parquet or a SQLite database,
-//! chosen by the output path's extension.
+//! Where pulled conversations go: one [`Sink`] trait, one file per format.
 //!
-//! - `.jsonl` (or `-` / no path: standard output): one nested conversation a
-//!   line, in the JSON contract of [`Conversation`].
-//! - `.csv`, `.parquet` (features `csv`, `parquet`): two tables,
-//!   `NAME.conversations.EXT` and `NAME.messages.EXT`, with the columns of
-//!   [`crate::columns`].
-//! - `.sqlite`, `.db` (feature `sqlite`): a database of [`crate::store`],
-//!   upserted.
+//! | format | sink | file | feature |
+//! |---|---|---|---|
+//! | `.jsonl` (or `-` / no path: standard output): one nested conversation a line, in the JSON contract of [`Conversation`] | [`JsonlSink`] | `jsonl.rs` | — |
+//! | `.csv`: two tables, `NAME.conversations.csv` and `NAME.messages.csv`, with the columns of [`crate::columns`] | [`CsvSink`] | `csv.rs` | `csv` |
+//! | `.parquet`: the same two tables as Parquet | [`ParquetSink`] | `parquet.rs` | `parquet` |
+//! | `.sqlite`, `.db`: a database of [`crate::store`], upserted | [`StoreSink`] over any [`crate::store::SyncStore`] | `store.rs` | `sqlite` for the file |
 //!
-//! Files are written under a temporary name and renamed when complete, so a
-//! failed pull never leaves a file that looks whole.
+//! [`open`] picks the sink by the path's extension. CSV and Parquet share their Arrow batching
+//! (`tables.rs`). Files are written under a temporary name and renamed when
+//! complete, so a failed pull never leaves a file that looks whole.
 
+#[cfg(feature = "csv")]
+mod csv;
 mod jsonl;
+#[cfg(feature = "parquet")]
+mod parquet;
 mod store;
 #[cfg(any(feature = "csv", feature = "parquet"))]
-mod table;
+mod tables;
 
 use std::path::{Path, PathBuf};
 
 use connector_core::{Conversation, Error, Result};
 
+#[cfg(feature = "csv")]
+pub use csv::CsvSink;
 pub use jsonl::JsonlSink;
+#[cfg(feature = "parquet")]
+pub use parquet::{ParquetSettings, ParquetSink};
 pub use store::StoreSink;
 #[cfg(any(feature = "csv", feature = "parquet"))]
-pub use table::{TableFormat, TableSink, table_paths};
+pub use tables::{TableFormat, table_paths};
 
 /// A destination for conversations.
 pub trait Sink: Send {
@@ -108,9 +115,9 @@ pub fn open(path: Option<&Path>) -> Result<Box<dyn Sink>> {
     match format {
         Format::Jsonl => Ok(Box::new(JsonlSink::create(path)?)),
         #[cfg(feature = "csv")]
-        Format::Csv => Ok(Box::new(TableSink::create(path, TableFormat::Csv)?)),
+        Format::Csv => Ok(Box::new(CsvSink::create(path)?)),
         #[cfg(feature = "parquet")]
-        Format::Parquet => Ok(Box::new(TableSink::create(path, TableFormat::Parquet)?)),
+        Format::Parquet => Ok(Box::new(ParquetSink::create(path)?)),
         #[cfg(feature = "sqlite")]
         Format::Sqlite => Ok(Box::new(StoreSink::open(path)?)),
         #[allow(unreachable_patterns)]

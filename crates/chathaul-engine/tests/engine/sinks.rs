@@ -6,10 +6,11 @@ use chathaul_engine::arrow::{
     CONVERSATION_COLUMNS, MESSAGE_COLUMNS, conversations_from_batches, conversations_schema,
     messages_schema,
 };
-use chathaul_engine::sink::{self, TableFormat, table_paths};
+use chathaul_engine::sink::{self, ParquetSettings, ParquetSink, Sink, TableFormat, table_paths};
 use chathaul_engine::store::{SqliteStore, SyncStore};
 use connector_core::{Conversation, Error, ErrorKind};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::file::reader::{FileReader, SerializedFileReader};
 
 use crate::fake::conversations;
 
@@ -289,4 +290,63 @@ fn an_empty_pull_still_writes_both_tables() {
             .unwrap()
             .is_empty()
     );
+}
+
+/// Long pseudo-random text (zstd cannot shrink it much).
+fn noise(seed: usize, len: usize) -> String {
+    let mut x = seed as u64 * 2_654_435_761 + 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from(b'a' + (x % 26) as u8)
+        })
+        .collect()
+}
+
+#[test]
+fn parquet_row_groups_end_by_size_not_by_row_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.parquet");
+    let mut data = conversations("fake", 120);
+    // The first half has short messages, the second half long ones.
+    for (i, c) in data.iter_mut().enumerate() {
+        let len = if i < 60 { 20 } else { 4000 };
+        let mut messages = c.messages.clone();
+        for (k, m) in messages.iter_mut().enumerate() {
+            m.text = Some(noise(i * 10 + k, len));
+        }
+        c.set_messages(messages);
+    }
+    let limit = 128 * 1024;
+    let mut settings = ParquetSettings::default();
+    settings.row_group_bytes = limit;
+    let mut out: Box<dyn Sink> = Box::new(ParquetSink::create_with(&path, settings).unwrap());
+    for c in &data {
+        out.write(c).unwrap();
+    }
+    out.finish().unwrap();
+    let (c, m) = table_paths(&path, TableFormat::Parquet);
+    assert_eq!(
+        conversations_from_batches(&read_parquet(&c), &read_parquet(&m)).unwrap(),
+        data
+    );
+    let reader = SerializedFileReader::new(File::open(&m).unwrap()).unwrap();
+    let groups: Vec<(i64, i64)> = reader
+        .metadata()
+        .row_groups()
+        .iter()
+        .map(|g| (g.num_rows(), g.compressed_size()))
+        .collect();
+    assert!(groups.len() >= 3, "{groups:?}");
+    for (rows, bytes) in &groups {
+        assert!(
+            *bytes as usize <= limit + limit / 4,
+            "{rows} rows in {bytes} bytes: {groups:?}"
+        );
+    }
+    // Rows of 4 kB fill a row group in fewer rows than rows of 20 bytes.
+    let last = groups.last().unwrap().0;
+    assert!(groups[0].0 > 4 * last, "{groups:?}");
 }
