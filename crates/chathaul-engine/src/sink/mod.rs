@@ -5,30 +5,39 @@
 //! | `.jsonl` (or `-` / no path: standard output): one nested conversation a line, in the JSON contract of [`Conversation`] | [`JsonlSink`] | `jsonl.rs` | — |
 //! | `.csv`: two tables, `NAME.conversations.csv` and `NAME.messages.csv`, with the columns of [`crate::columns`] | [`CsvSink`] | `csv.rs` | `csv` |
 //! | `.parquet`: the same two tables as Parquet | [`ParquetSink`] | `parquet.rs` | `parquet` |
+//! | a folder of hive-partitioned Parquet (`--partition-by`) | [`PartitionedParquetSink`] | `partitioned.rs` | `parquet` |
 //! | `.sqlite`, `.db`: a database of [`crate::store`], upserted | [`StoreSink`] over any [`crate::store::SyncStore`] | `store.rs` | `sqlite` for the file |
 //!
-//! [`open`] picks the sink by the path's extension. CSV and Parquet share their Arrow batching
+//! [`open`] picks the sink by the path's extension; [`open_partitioned`]
+//! opens a partitioned folder. CSV and Parquet share their Arrow batching
 //! (`tables.rs`). Files are written under a temporary name and renamed when
-//! complete, so a failed pull never leaves a file that looks whole.
+//! complete, so a failed pull never leaves a file that looks whole; a
+//! partitioned folder swaps each partition in when the pull is complete.
 
 #[cfg(feature = "csv")]
 mod csv;
 mod jsonl;
 #[cfg(feature = "parquet")]
 mod parquet;
+mod partition_by;
+#[cfg(feature = "parquet")]
+mod partitioned;
 mod store;
 #[cfg(any(feature = "csv", feature = "parquet"))]
 mod tables;
 
 use std::path::{Path, PathBuf};
 
-use connector_core::{Conversation, Error, Result};
+use connector_core::{Conversation, Error, Query, Result};
 
 #[cfg(feature = "csv")]
 pub use csv::CsvSink;
 pub use jsonl::JsonlSink;
 #[cfg(feature = "parquet")]
 pub use parquet::{ParquetSettings, ParquetSink};
+pub use partition_by::{NO_VALUE, PartitionBy, escape_value};
+#[cfg(feature = "parquet")]
+pub use partitioned::PartitionedParquetSink;
 pub use store::StoreSink;
 #[cfg(any(feature = "csv", feature = "parquet"))]
 pub use tables::{TableFormat, table_paths};
@@ -126,6 +135,42 @@ pub fn open(path: Option<&Path>) -> Result<Box<dyn Sink>> {
             what: format!("writing {}", path.display()),
         }),
     }
+}
+
+/// Opens a folder of hive-partitioned Parquet for a pull of `query` (see
+/// [`PartitionedParquetSink`]): `dir/conversations/vendor=…/account=…/date=…/`
+/// and the same under `dir/messages/`, partitioned `by` the UTC day or month
+/// each conversation was created.
+///
+/// # Errors
+/// [`Error::FeatureDisabled`] in a build without Parquet; [`Error::Sink`]
+/// when `dir` names a file, or a folder that cannot be created.
+#[cfg_attr(not(feature = "parquet"), allow(unused_variables))]
+pub fn open_partitioned(dir: &Path, by: PartitionBy, query: &Query) -> Result<Box<dyn Sink>> {
+    if dir.as_os_str() == "-" || dir.is_file() {
+        return Err(Error::Sink {
+            format: "parquet".to_owned(),
+            path: Some(dir.to_owned()),
+            action: format!(
+                "partitioned output (by {by}) is a folder, not a file: name a folder such as out/"
+            ),
+            source: None,
+        });
+    }
+    #[cfg(feature = "parquet")]
+    {
+        Ok(Box::new(PartitionedParquetSink::create(
+            dir,
+            by,
+            query,
+            ParquetSettings::default(),
+        )?))
+    }
+    #[cfg(not(feature = "parquet"))]
+    Err(Error::FeatureDisabled {
+        feature: "parquet",
+        what: format!("writing partitioned Parquet into {}", dir.display()),
+    })
 }
 
 /// A temporary name beside `path` (`out.csv` → `out.csv.partial`): an

@@ -5,6 +5,8 @@
 mod fake;
 #[cfg(feature = "arrow")]
 mod partition;
+#[cfg(feature = "parquet")]
+mod partitioned;
 #[cfg(all(feature = "csv", feature = "parquet", feature = "sqlite"))]
 mod sinks;
 #[cfg(feature = "sqlite")]
