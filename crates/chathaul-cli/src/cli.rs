@@ -49,7 +49,9 @@ pub enum Command {
     ///
     /// The output format follows the extension of -o: .jsonl (or - / no -o: stdout) one nested
     /// conversation a line; .csv and .parquet two tables, NAME.conversations.EXT and
-    /// NAME.messages.EXT; .sqlite or .db the sync database (upserted).
+    /// NAME.messages.EXT; .sqlite or .db the sync database (upserted). With --partition-by, -o is
+    /// a folder of hive-partitioned Parquet (DIR/conversations/vendor=…/account=…/date=…/ and
+    /// DIR/messages/…); a re-run replaces the partitions it writes.
     ///
     /// Example: chathaul pull kf5 -c subdomain=acme -c email=ops@acme.example --since 2024-03-01
     /// --until 2024-04-01 --messages -o march.parquet   (with CHATHAUL_KF5_PASSWORD set)
@@ -97,6 +99,15 @@ pub enum By {
     Created,
     /// The end time.
     Ended,
+}
+
+/// How finely `--partition-by` splits time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PartitionUnit {
+    /// One partition per UTC day of creation (`date=2024-03-01`).
+    Day,
+    /// One partition per UTC month of creation (`date=2024-03`).
+    Month,
 }
 
 /// `chathaul pull`.
@@ -154,6 +165,11 @@ pub struct PullArgs {
     /// Output path; its extension picks the format. `-` or none: JSONL on stdout.
     #[arg(short = 'o', long = "output", value_name = "PATH")]
     pub output: Option<PathBuf>,
+    /// Write hive-partitioned Parquet into the folder -o names, one partition per vendor,
+    /// account and UTC day (or month) each conversation was created; messages go with their
+    /// conversation. Each partition is swapped in whole when the pull is complete.
+    #[arg(long, value_enum, value_name = "UNIT", requires = "output")]
+    pub partition_by: Option<PartitionUnit>,
 }
 
 /// `chathaul sync`.

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use chathaul::config::{parse_instant, zone_of};
 use chathaul::incremental::Rejected;
 use chathaul::report::LeadReport;
+use chathaul::sink::PartitionBy;
 use chathaul::sync::{Prepared, Source, SourceReport, SyncOptions};
 use chathaul::{
     BadRecord, Channel, Connector, Error, ErrorKind, Format, Live, PullReport, Query, SqliteStore,
@@ -14,7 +15,7 @@ use chathaul::{
 };
 use clap::CommandFactory;
 
-use crate::cli::{By, Cli, Command, DemoArgs, OnBadRecord, PullArgs, SyncArgs};
+use crate::cli::{By, Cli, Command, DemoArgs, OnBadRecord, PartitionUnit, PullArgs, SyncArgs};
 use crate::exit;
 use crate::progress::Progress;
 
@@ -318,8 +319,28 @@ async fn pull(args: PullArgs, quiet: bool) -> Result<u8, Fail> {
         return Err(Fail::usage("--limit must be at least 1"));
     }
     query.validate().map_err(|e| Fail::of(&e))?;
-    let format = Format::of(args.output.as_deref()).map_err(|e| Fail::usage(e.to_string()))?;
-    let mut sink = chathaul::sink::open(args.output.as_deref()).map_err(|e| Fail::of(&e))?;
+    let (format, mut sink) = match (args.partition_by, args.output.as_deref()) {
+        (Some(unit), Some(dir)) => {
+            let by = match unit {
+                PartitionUnit::Day => PartitionBy::Day,
+                PartitionUnit::Month => PartitionBy::Month,
+            };
+            let sink = chathaul::sink::open_partitioned(dir, by, &query).map_err(|e| match e {
+                // Naming a file or `-` is a usage error; a folder that cannot be made is not.
+                Error::Sink { source: None, .. } => Fail::usage(e.to_string()),
+                e => Fail::of(&e),
+            })?;
+            (Format::Parquet, sink)
+        }
+        (Some(_), None) => return Err(Fail::usage("--partition-by needs -o DIR")),
+        (None, output) => {
+            let format = Format::of(output).map_err(|e| Fail::usage(e.to_string()))?;
+            (
+                format,
+                chathaul::sink::open(output).map_err(|e| Fail::of(&e))?,
+            )
+        }
+    };
 
     let live = Live::shared();
     let progress = Progress::start(
@@ -329,8 +350,9 @@ async fn pull(args: PullArgs, quiet: bool) -> Result<u8, Fail> {
     let report = chathaul::pull(vendor, connector.as_ref(), &query, sink.as_mut(), &live).await;
     progress.finish();
     let to_stdout = args.output.as_deref().is_none_or(|p| p.as_os_str() == "-");
-    // A failed pull leaves its files under their `.partial` names; a database
-    // keeps what was upserted (upserts are idempotent), stdout what was written.
+    // A failed pull leaves its files under their `.partial` names, and a
+    // partitioned folder as it was; a database keeps what was upserted
+    // (upserts are idempotent), stdout what was written.
     let files = if report.error.is_none() || format == Format::Sqlite || to_stdout {
         sink.finish().map_err(|e| Fail::of(&e))?
     } else {
@@ -339,8 +361,33 @@ async fn pull(args: PullArgs, quiet: bool) -> Result<u8, Fail> {
     let rejects_at = keep_rejects(args.output.as_deref(), format, &report)?;
     eprintln!("chathaul: {}", report.summary_line());
     if !quiet && !files.is_empty() {
-        let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
-        eprintln!("chathaul: wrote {}", names.join(", "));
+        match (args.partition_by, args.output.as_deref()) {
+            (Some(unit), Some(dir)) => {
+                // A partition is a folder of each tree: count one tree's.
+                let conversations = dir.join("conversations");
+                let partitions: std::collections::BTreeSet<_> = files
+                    .iter()
+                    .filter(|f| f.starts_with(&conversations))
+                    .filter_map(|f| f.parent())
+                    .collect();
+                eprintln!(
+                    "chathaul: wrote {} files in {} partitions by {} into {}",
+                    files.len(),
+                    partitions.len(),
+                    match unit {
+                        PartitionUnit::Day => "day",
+                        PartitionUnit::Month => "month",
+                    },
+                    dir.display()
+                );
+            }
+            _ => {
+                let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+                eprintln!("chathaul: wrote {}", names.join(", "));
+            }
+        }
+    } else if report.error.is_some() && args.partition_by.is_some() && !quiet {
+        eprintln!("chathaul: the pull failed; no partition was replaced");
     }
     if let Some(at) = rejects_at {
         eprintln!(

@@ -204,3 +204,134 @@ fn the_sim_subcommand_feeds_pull_with_an_ended_window() {
     assert_eq!(expected.len(), ended.len() - 4);
     assert_same_conversations(&got, &expected);
 }
+
+/// Every conversation and message of a partitioned folder, and the relative
+/// path of each file.
+fn read_partitioned(root: &Path) -> (Vec<Conversation>, Vec<String>) {
+    fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(root, &mut files);
+    files.sort();
+    let (mut convs, mut msgs) = (Vec::new(), Vec::new());
+    for f in &files {
+        let batches: Vec<RecordBatch> =
+            ParquetRecordBatchReaderBuilder::try_new(File::open(f).unwrap())
+                .unwrap()
+                .build()
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+        let rel = f.strip_prefix(root).unwrap();
+        if rel.starts_with("conversations") {
+            // Every row is in the partition of its vendor, account and UTC creation date.
+            let parts: Vec<String> = rel
+                .iter()
+                .map(|p| p.to_string_lossy().into_owned())
+                .collect();
+            for c in conversations_from_batches(&batches, &[]).unwrap() {
+                let date = c.created_at.unwrap().format("%Y-%m-%d");
+                assert_eq!(
+                    parts[1..4],
+                    [
+                        format!("vendor={}", c.vendor),
+                        format!("account={}", c.account),
+                        format!("date={date}")
+                    ],
+                    "{}",
+                    rel.display()
+                );
+            }
+            convs.extend(batches);
+        } else {
+            assert!(rel.starts_with("messages"), "{}", rel.display());
+            msgs.extend(batches);
+        }
+    }
+    let rel = files
+        .iter()
+        .map(|f| f.strip_prefix(root).unwrap().display().to_string())
+        .collect();
+    (conversations_from_batches(&convs, &msgs).unwrap(), rel)
+}
+
+#[test]
+fn every_vendor_into_one_partitioned_folder_equals_the_truth_and_a_rerun_replaces_it() {
+    let sim = sim(40, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let pull = |vendor: &str| {
+        let out = chathaul(dir.path())
+            .args([
+                "pull",
+                vendor,
+                "--messages",
+                "--summaries",
+                "--partition-by",
+                "day",
+                "-o",
+            ])
+            .arg(&lake)
+            .args(config_args(&sim, vendor))
+            .output()
+            .unwrap();
+        assert_ok(&out);
+        let (stdout, stderr) = text(&out);
+        assert!(stdout.is_empty(), "{stdout}");
+        assert!(
+            stderr.contains("partitions by day into")
+                && stderr.contains(&format!("{}", lake.display())),
+            "{stderr}"
+        );
+    };
+    for vendor in chathaul_sim::VENDORS {
+        pull(vendor);
+    }
+    let (mut got, files) = read_partitioned(&lake);
+    got.sort_by(|a, b| (&a.vendor, &a.id).cmp(&(&b.vendor, &b.id)));
+    assert_same_conversations(&got, &crate::common::all_truth(&sim));
+    assert!(
+        files.iter().all(|f| f.ends_with("/part-00000.parquet")),
+        "{files:?}"
+    );
+
+    // The same pull again: the same files, every row once.
+    pull("kf5");
+    let (again, files_again) = read_partitioned(&lake);
+    assert_eq!(files_again, files);
+    assert_eq!(again.len(), got.len());
+}
+
+#[test]
+fn partitioned_output_must_be_a_folder() {
+    let sim = sim(1, 0);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("taken"), "mine").unwrap();
+    for target in ["taken", "-"] {
+        let out = chathaul(dir.path())
+            .args(["pull", "kf5", "--partition-by", "day", "-o", target])
+            .args(config_args(&sim, "kf5"))
+            .output()
+            .unwrap();
+        let (_, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "chathaul: error: {target}: partitioned output (by day) is a folder, not a file"
+            )),
+            "{stderr}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("taken")).unwrap(),
+        "mine"
+    );
+}
