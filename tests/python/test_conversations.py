@@ -149,7 +149,7 @@ def test_an_inverted_window_is_a_config_error(sim: chathaul.Simulator) -> None:
         sim.connect("kf5").conversations(since="2024-02-01", until="2024-01-01")
     with pytest.raises(chathaul.ConfigError, match="time field `opened`: expected `created` or `ended`"):
         sim.connect("kf5").conversations(by="opened")
-    with pytest.raises(chathaul.ConfigError, match="since `yesterday` is not a time"):
+    with pytest.raises(chathaul.ConfigError, match="since: `yesterday` is not a time: use RFC 3339"):
         sim.connect("kf5").conversations(since="yesterday")
     with pytest.raises(TypeError, match="since must be a datetime, a date or an ISO 8601 string, not int"):
         sim.connect("kf5").conversations(since=20240101)  # type: ignore[arg-type]

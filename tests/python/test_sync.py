@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from contextlib import closing
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import List, Tuple
+from typing import List, Tuple, Union
 
 import pytest
 
@@ -175,8 +177,6 @@ def test_records_that_cannot_be_decoded_are_set_aside(tmp_path: Path) -> None:
 
 
 def test_source_options_reach_the_sync_and_bad_ones_are_refused(sim: chathaul.Simulator, tmp_path: Path) -> None:
-    from datetime import timedelta
-
     source = {
         "vendor": "kf5",
         "config": sim.config("kf5"),
@@ -223,3 +223,36 @@ def test_incremental_run_keeps_its_state_outside_a_database() -> None:
         # A state that is not one is refused, saying so.
         with pytest.raises(chathaul.ConfigError, match="incremental state"):
             chathaul.incremental_run(kf5, '{"cursor": 7}')
+
+
+@pytest.mark.parametrize(
+    "since",
+    [
+        datetime(2024, 1, 20, 8, 0, 0, 5),  # naive, with microseconds: the vendor's wall clock
+        datetime(2024, 1, 20, 8, 0, 0, 5, tzinfo=timezone(timedelta(hours=7))),
+        "2024-01-20T08:00:00.000005",
+        "2024-01-20 08:00",
+        date(2024, 1, 20),
+    ],
+)
+def test_sync_and_conversations_read_since_with_one_parser(
+    sim: chathaul.Simulator, tmp_path: Path, since: Union[datetime, date, str]
+) -> None:
+    want = sorted(c.id for c in sim.connect("kf5").conversations(since=since, messages=False, progress=False))
+    assert 0 < len(want) < 40
+    db = tmp_path / "since.sqlite"
+    result = chathaul.sync(
+        [{"vendor": "kf5", "config": sim.config("kf5"), "since": since, "messages": False}], db=db, progress=False
+    )
+    assert result.complete
+    assert sorted(i for v, _, i in rows(db) if v == "kf5") == want
+
+
+def test_a_bad_since_is_refused_with_the_same_words_everywhere(sim: chathaul.Simulator, tmp_path: Path) -> None:
+    forms = "is not a time: use RFC 3339 (2024-03-01T08:00:00Z, 2024-03-01T08:00:00.5+07:00), a local date-time"
+    with pytest.raises(chathaul.ConfigError, match=re.escape(f"since: `yesterday` {forms}")) as conv:
+        sim.connect("kf5").conversations(since="yesterday", progress=False)
+    with pytest.raises(chathaul.ConfigError, match=re.escape(f"source kf5: since: `yesterday` {forms}")) as synced:
+        chathaul.sync([{"vendor": "kf5", "config": sim.config("kf5"), "since": "yesterday"}], db=tmp_path / "x.sqlite")
+    tail = "`yesterday` is not a time"
+    assert str(conv.value)[str(conv.value).index(tail) :] == str(synced.value)[str(synced.value).index(tail) :]

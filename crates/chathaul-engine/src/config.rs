@@ -37,7 +37,7 @@ use std::collections::BTreeMap;
 #[cfg(feature = "config")]
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use connector_core::Result;
 use connector_core::time::{Tz, local_to_utc, parse_zone};
 #[cfg(feature = "config")]
@@ -253,10 +253,11 @@ pub fn parse(text: &str, path: &Path, env: impl Fn(&str) -> Option<String>) -> R
                     })
                     .unwrap_or("UTC");
                 let zone = parse_zone(factory.name, zone)?;
-                Some(
-                    parse_instant(s, zone)
-                        .map_err(|m| file_error(path, format!("source `{name}`: since: {m}")))?,
-                )
+                Some(parse_instant(s, zone).map_err(|e| Error::ConfigFile {
+                    path: path.to_owned(),
+                    message: format!("source `{name}`: since: {e}"),
+                    source: Some(Box::new(e)),
+                })?)
             }
         };
         let at = Some(name.as_str());
@@ -358,32 +359,85 @@ pub fn parse_duration(text: &str) -> std::result::Result<chrono::Duration, Strin
         .ok_or_else(|| format!("`{text}` is too long"))
 }
 
-/// Parses a time argument: RFC 3339 (`2024-03-01T08:00:00Z`,
-/// `2024-03-01T08:00:00+07:00`), or a date (`2024-03-01`) meaning local
-/// midnight in `zone`, or a local `2024-03-01T08:00:00` / `2024-03-01 08:00:00`
-/// in `zone`.
+/// A time argument that is none of the forms [`parse_instant`] accepts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidInstant {
+    /// The text given.
+    pub text: String,
+    /// The zone local times would have been read in.
+    pub zone: Tz,
+}
+
+impl std::fmt::Display for InvalidInstant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "`{}` is not a time: use RFC 3339 (2024-03-01T08:00:00Z, 2024-03-01T08:00:00.5+07:00), \
+             a local date-time (2024-03-01T08:00:00, 2024-03-01 08:00) or a date (2024-03-01, \
+             local midnight), local times read in {}",
+            self.text, self.zone
+        )
+    }
+}
+
+impl std::error::Error for InvalidInstant {}
+
+/// Date-times with an offset, beyond what RFC 3339 parsing takes.
+const WITH_OFFSET: &[&str] = &[
+    "%Y-%m-%dT%H:%M:%S%.f%:z",
+    "%Y-%m-%d %H:%M:%S%.f%:z",
+    "%Y-%m-%dT%H:%M%:z",
+    "%Y-%m-%d %H:%M%:z",
+];
+
+/// Date-times without an offset (`%.f`: a fraction, if any).
+const LOCAL: &[&str] = &[
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d %H:%M",
+];
+
+/// Parses a time argument, the one parser behind every time a user gives:
+/// the command line's `--since`/`--until`, the configuration file's
+/// `since`, and Python's `since=`/`until=` (strings, and `datetime`s and
+/// `date`s, which Python hands over in ISO 8601). Accepted:
+///
+/// - RFC 3339 / ISO 8601 with an offset, with or without a fraction of a
+///   second: `2024-03-01T08:00:00Z`, `2024-03-01T08:00:00.000005+07:00`,
+///   `2024-03-01 08:00:00+07:00`;
+/// - a local date-time, with or without seconds and a fraction, read on the
+///   wall clock of `zone` (the connector's `timezone`):
+///   `2024-03-01T08:00:00`, `2024-03-01 08:00:00.5`, `2024-03-01T08:00`;
+/// - a date: local midnight in `zone`: `2024-03-01`.
+///
+/// A local time that a daylight-saving change skips or repeats is read as
+/// [`local_to_utc`] reads it.
 ///
 /// # Errors
-/// A message saying what is accepted.
-pub fn parse_instant(text: &str, zone: Tz) -> std::result::Result<DateTime<Utc>, String> {
+/// [`InvalidInstant`], whose text lists the forms above.
+pub fn parse_instant(text: &str, zone: Tz) -> std::result::Result<DateTime<Utc>, InvalidInstant> {
     let t = text.trim();
     if let Ok(d) = DateTime::parse_from_rfc3339(t) {
         return Ok(d.with_timezone(&Utc));
     }
-    if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
-        return Ok(local_to_utc(
-            d.and_hms_opt(0, 0, 0).expect("midnight exists"),
-            zone,
-        ));
+    for format in WITH_OFFSET {
+        if let Ok(d) = DateTime::parse_from_str(t, format) {
+            return Ok(d.with_timezone(&Utc));
+        }
     }
-    for f in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M"] {
-        if let Ok(d) = NaiveDateTime::parse_from_str(t, f) {
+    for format in LOCAL {
+        if let Ok(d) = NaiveDateTime::parse_from_str(t, format) {
             return Ok(local_to_utc(d, zone));
         }
     }
-    Err(format!(
-        "`{text}` is not a time: use RFC 3339 (2024-03-01T08:00:00Z) or a date (2024-03-01, local midnight in {zone})"
-    ))
+    if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+        return Ok(local_to_utc(d.and_time(NaiveTime::MIN), zone));
+    }
+    Err(InvalidInstant {
+        text: text.to_owned(),
+        zone,
+    })
 }
 
 /// The time zone a vendor's connector reads local times in, given its config
@@ -430,29 +484,47 @@ mod tests {
     }
 
     #[test]
-    fn instants_are_rfc3339_or_local_dates() {
+    fn one_table_of_time_forms() {
         let sh: Tz = "Asia/Shanghai".parse().unwrap();
-        assert_eq!(
-            parse_instant("2024-03-01", sh).unwrap().to_rfc3339(),
-            "2024-02-29T16:00:00+00:00"
-        );
-        assert_eq!(
-            parse_instant("2024-03-01T08:00:00Z", sh)
-                .unwrap()
-                .to_rfc3339(),
-            "2024-03-01T08:00:00+00:00"
-        );
-        assert_eq!(
-            parse_instant("2024-03-01T08:00:00+07:00", sh)
-                .unwrap()
-                .to_rfc3339(),
-            "2024-03-01T01:00:00+00:00"
-        );
-        assert!(
-            parse_instant("yesterday", sh)
-                .unwrap_err()
-                .contains("RFC 3339")
-        );
+        let ny: Tz = "America/New_York".parse().unwrap();
+        for (text, zone, utc) in [
+            // RFC 3339 / ISO 8601 with an offset: the zone does not matter.
+            ("2024-03-01T08:00:00Z", sh, "2024-03-01T08:00:00Z"),
+            ("2024-03-01t08:00:00z", sh, "2024-03-01T08:00:00Z"),
+            ("2024-03-01T08:00:00+07:00", sh, "2024-03-01T01:00:00Z"),
+            ("2024-03-01T08:00:00.5+07:00", sh, "2024-03-01T01:00:00.500Z"),
+            // Python: datetime(2024,1,1,8,0,0,5, tzinfo=timezone.utc).isoformat()
+            ("2024-01-01T08:00:00.000005+00:00", sh, "2024-01-01T08:00:00.000005Z"),
+            ("2024-03-01 08:00:00+07:00", sh, "2024-03-01T01:00:00Z"),
+            ("2024-03-01T08:00+07:00", sh, "2024-03-01T01:00:00Z"),
+            ("  2024-03-01T08:00:00Z\n", sh, "2024-03-01T08:00:00Z"),
+            // A local date-time, on the zone's wall clock.
+            ("2024-03-01T08:00:00", sh, "2024-03-01T00:00:00Z"),
+            ("2024-03-01 08:00:00", sh, "2024-03-01T00:00:00Z"),
+            // Python: datetime(2024,1,1,8,0,0,5).isoformat()
+            ("2024-01-01T08:00:00.000005", sh, "2024-01-01T00:00:00.000005Z"),
+            ("2024-03-01 08:00:00.25", ny, "2024-03-01T13:00:00.250Z"),
+            ("2024-03-01T08:00", sh, "2024-03-01T00:00:00Z"),
+            ("2024-03-01 08:00", ny, "2024-03-01T13:00:00Z"),
+            // A date: local midnight.
+            ("2024-03-01", sh, "2024-02-29T16:00:00Z"),
+            ("2024-07-01", ny, "2024-07-01T04:00:00Z"),
+            ("2024-03-01", Tz::UTC, "2024-03-01T00:00:00Z"),
+        ] {
+            let want = DateTime::parse_from_rfc3339(utc).unwrap().with_timezone(&Utc);
+            assert_eq!(parse_instant(text, zone), Ok(want), "{text:?} in {zone}");
+        }
+        for bad in ["yesterday", "2024-13-01", "2024-03-01T25:00:00", "1709280000", ""] {
+            let err = parse_instant(bad, sh).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "`{bad}` is not a time: use RFC 3339 (2024-03-01T08:00:00Z, 2024-03-01T08:00:00.5+07:00), \
+                     a local date-time (2024-03-01T08:00:00, 2024-03-01 08:00) or a date (2024-03-01, \
+                     local midnight), local times read in Asia/Shanghai"
+                )
+            );
+        }
     }
 
     #[test]

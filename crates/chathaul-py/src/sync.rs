@@ -52,10 +52,8 @@ impl SourceSpec {
         }
         if let Some(since) = self.since {
             let zone = chathaul::config::zone_of(&self.vendor, &source.config)?;
-            source.since = Some(
-                chathaul::config::parse_instant(&since, zone)
-                    .map_err(|m| Error::Query(format!("source {}: since {m}", source.name)))?,
-            );
+            let name = format!("source {}: since", source.name);
+            source.since = Some(crate::convert::parse_instant(&name, &since, zone)?);
         }
         if let Some(lookback) = self.lookback {
             source.lookback = chathaul::config::parse_duration(&lookback)
