@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chathaul::{Connector, Live};
+use chathaul::{Connector, ProgressCounters};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Sends tracing logs to stderr at the level -v asks for (none without -v).
@@ -25,7 +25,12 @@ pub fn init_logging(verbose: u8, quiet: bool) {
 }
 
 /// A bar, the source it shows, and where its numbers come from.
-type Bar = (ProgressBar, String, Arc<dyn Connector>, Arc<Live>);
+type Bar = (
+    ProgressBar,
+    String,
+    Arc<dyn Connector>,
+    Arc<ProgressCounters>,
+);
 
 /// One live line per source, redrawn a few times a second.
 pub struct Progress {
@@ -36,7 +41,10 @@ pub struct Progress {
 
 impl Progress {
     /// Starts the display, unless stderr is not a terminal or `quiet`.
-    pub fn start(sources: Vec<(String, Arc<dyn Connector>, Arc<Live>)>, quiet: bool) -> Progress {
+    pub fn start(
+        sources: Vec<(String, Arc<dyn Connector>, Arc<ProgressCounters>)>,
+        quiet: bool,
+    ) -> Progress {
         let mut p = Progress {
             bars: vec![],
             started: Instant::now(),
@@ -79,7 +87,12 @@ impl Progress {
     }
 }
 
-fn line(name: &str, connector: &dyn Connector, live: &Live, started: Instant) -> String {
+fn line(
+    name: &str,
+    connector: &dyn Connector,
+    live: &ProgressCounters,
+    started: Instant,
+) -> String {
     let (conversations, messages) = live.get();
     let stats = connector.stats();
     let secs = started.elapsed().as_secs_f64().max(0.001);

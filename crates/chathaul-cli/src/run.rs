@@ -10,8 +10,8 @@ use chathaul::report::LeadReport;
 use chathaul::sink::PartitionBy;
 use chathaul::sync::{Prepared, Source, SourceReport, SyncOptions};
 use chathaul::{
-    BadRecord, Channel, Connector, Error, ErrorKind, Format, Live, PullReport, Query, SqliteStore,
-    SyncStore, TimeField,
+    BadRecord, Channel, Connector, Error, ErrorKind, Format, ProgressCounters, PullReport, Query,
+    SqliteStore, SyncStore, TimeField,
 };
 use clap::CommandFactory;
 
@@ -342,7 +342,7 @@ async fn pull(args: PullArgs, quiet: bool) -> Result<u8, Fail> {
         }
     };
 
-    let live = Live::shared();
+    let live = ProgressCounters::shared();
     let progress = Progress::start(
         vec![(vendor.to_owned(), connector.clone(), live.clone())],
         quiet,

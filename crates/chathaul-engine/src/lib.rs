@@ -18,7 +18,9 @@ pub use incremental::{
     ChangeReport, IncrementalOptions, IncrementalRun, IncrementalState, Rejected, RunBatch,
     RunOutcome,
 };
-pub use pull::{Live, PullReport, pull};
+#[allow(deprecated)]
+pub use pull::Live;
+pub use pull::{ProgressCounters, PullReport, pull};
 pub use sink::{Format, Sink};
 #[cfg(feature = "sqlite")]
 pub use store::{SqliteStore, Store};

@@ -20,7 +20,7 @@ use connector_core::{Connector, Error, Include, Query, Result, TimeField, Window
 use futures::StreamExt;
 
 use crate::arrow::BatchBuilder;
-use crate::pull::{Live, PullReport, shortfalls};
+use crate::pull::{ProgressCounters, PullReport, shortfalls};
 use crate::sync::{Prepared, Source};
 
 /// The most partitions one [`plan`] makes: a window cut finer than this is a
@@ -298,7 +298,7 @@ pub struct PartitionPull {
 pub async fn pull_partition(
     partition: &Partition,
     batch_rows: usize,
-    live: &Live,
+    live: &ProgressCounters,
 ) -> Result<PartitionPull> {
     let connector = connector_core::connect(
         &partition.vendor,
@@ -319,7 +319,7 @@ pub async fn pull_partition_with(
     partition: &Partition,
     connector: &dyn Connector,
     batch_rows: usize,
-    live: &Live,
+    live: &ProgressCounters,
 ) -> Result<PartitionPull> {
     let started = std::time::Instant::now();
     let started_at = Utc::now();

@@ -12,19 +12,24 @@ use serde::Serialize;
 use crate::incremental::Rejected;
 use crate::sink::Sink;
 
-/// Live counters of a pull or a sync run, for progress displays.
+/// What a pull or a sync run has fetched so far, counted as it goes, for
+/// progress displays (shared with the display's thread).
 #[derive(Debug, Default)]
-pub struct Live {
+pub struct ProgressCounters {
     /// Conversations fetched so far.
     pub conversations: AtomicU64,
     /// Messages fetched so far.
     pub messages: AtomicU64,
 }
 
-impl Live {
+/// The former name of [`ProgressCounters`].
+#[deprecated(note = "renamed to ProgressCounters")]
+pub type Live = ProgressCounters;
+
+impl ProgressCounters {
     /// A new set of counters, shareable.
-    pub fn shared() -> Arc<Live> {
-        Arc::new(Live::default())
+    pub fn shared() -> Arc<ProgressCounters> {
+        Arc::new(ProgressCounters::default())
     }
 
     pub(crate) fn add(&self, conversations: u64, messages: u64) {
@@ -212,7 +217,7 @@ pub async fn pull(
     connector: &dyn Connector,
     query: &Query,
     sink: &mut dyn Sink,
-    live: &Live,
+    live: &ProgressCounters,
 ) -> PullReport {
     let started = Instant::now();
     let info = connector.info();

@@ -25,7 +25,7 @@ use crate::incremental::{
     ChangeReport, IncrementalOptions, IncrementalRun, IncrementalState, RunBatch, RunPlan,
 };
 pub use crate::incremental::{DEFAULT_LOOKBACK, DEFAULT_REVISIT_FOR};
-use crate::pull::{Live, PullReport};
+use crate::pull::{ProgressCounters, PullReport};
 use crate::store::{RunEnd, RunStatus, SyncState, SyncStore};
 
 /// One source to sync: a named connector configuration and what to fetch.
@@ -130,7 +130,7 @@ pub struct Prepared {
     /// Its connector.
     pub connector: Arc<dyn Connector>,
     /// Its live counters.
-    pub live: Arc<Live>,
+    pub live: Arc<ProgressCounters>,
 }
 
 /// Builds every source's connector, so a configuration mistake is reported
@@ -178,7 +178,7 @@ pub fn prepare(sources: Vec<Source>) -> std::result::Result<Vec<Prepared>, (Stri
             Ok(c) => out.push(Prepared {
                 source,
                 connector: Arc::from(c),
-                live: Live::shared(),
+                live: ProgressCounters::shared(),
             }),
             Err(e) => return Err((source.name, e)),
         }

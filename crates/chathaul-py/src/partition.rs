@@ -8,7 +8,7 @@ use chathaul::chrono::{DateTime, Utc};
 use chathaul::partition::{Partition, Span, cut, pull_partition as pull_one};
 use chathaul::sync::prepare;
 use chathaul::utc_instant::format;
-use chathaul::{Error, Include, Live};
+use chathaul::{Error, Include, ProgressCounters};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use pyo3_arrow::PyTable;
@@ -144,7 +144,7 @@ pub(crate) fn pull_partition<'py>(
     batch_rows: usize,
 ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>)> {
     let partition = partition.into_partition().map_err(|e| to_pyerr(py, &e))?;
-    let live = Live::default();
+    let live = ProgressCounters::default();
     let pulled = wait(py, async {
         // The connector is built inside the runtime: clients may spawn onto it.
         pull_one(&partition, batch_rows, &live).await

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chathaul::sync::{Prepared, Source, SyncOptions, prepare};
-use chathaul::{Error, Include, Live};
+use chathaul::{Error, Include, ProgressCounters};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
@@ -193,7 +193,7 @@ pub(crate) fn sync<'py>(
             let _ = err.value(py).setattr("source", name);
             err
         })?;
-    let live: Vec<Arc<Live>> = prepared.iter().map(|p| p.live.clone()).collect();
+    let live: Vec<Arc<ProgressCounters>> = prepared.iter().map(|p| p.live.clone()).collect();
     let options = SyncOptions {
         batch_size: batch_size.max(1),
         now,

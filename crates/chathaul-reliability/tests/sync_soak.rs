@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chathaul::sync::{Prepared, Source, SyncOptions, sync};
-use chathaul::{Live, SqliteStore, SyncStore};
+use chathaul::{ProgressCounters, SqliteStore, SyncStore};
 use chathaul_reliability::{VENDORS, connector, fast_http};
 use chathaul_sim::{Fault, SimOptions, Simulator};
 use connector_core::Conversation;
@@ -66,7 +66,7 @@ fn prepared(sim: &Simulator, attempts: u32, page_size: u32) -> Vec<Prepared> {
                 connector: Arc::from(
                     connector(vendor, sim.config(vendor), fast_http(attempts)).unwrap(),
                 ),
-                live: Live::shared(),
+                live: ProgressCounters::shared(),
             }
         })
         .collect()

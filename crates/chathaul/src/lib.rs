@@ -24,10 +24,13 @@ pub use chathaul_sim as sim;
 // The engine at the paths it had when it lived in this crate. `pull` and
 // `sync` each bring the module and the function of that name.
 #[cfg(feature = "engine")]
+#[allow(deprecated)]
+pub use chathaul_engine::Live;
+#[cfg(feature = "engine")]
 pub use chathaul_engine::{
-    Format, IncrementalOptions, IncrementalRun, IncrementalState, Live, Prepared, PullReport,
-    Rejected, Sink, Source, SourceReport, SyncOptions, SyncState, SyncStore, columns, config,
-    incremental, pull, report, sink, store, sync, sync_into,
+    Format, IncrementalOptions, IncrementalRun, IncrementalState, Prepared, ProgressCounters,
+    PullReport, Rejected, Sink, Source, SourceReport, SyncOptions, SyncState, SyncStore, columns,
+    config, incremental, pull, report, sink, store, sync, sync_into,
 };
 #[cfg(feature = "sqlite")]
 pub use chathaul_engine::{SqliteStore, Store};

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use chathaul_engine::Live;
+use chathaul_engine::ProgressCounters;
 use chathaul_engine::partition::{MAX_PARTITIONS, Span, cut, pull_partition_with};
 use chathaul_engine::sync::Source;
 use connector_core::ErrorKind;
@@ -105,7 +105,7 @@ fn the_partitions_of_a_plan_pull_every_conversation_exactly_once() {
     let spans = [span("a", t0(), t0() + Duration::days(11))];
     let parts = cut(&spans, Duration::days(3)).unwrap();
     assert_eq!(parts.len(), 4);
-    let live = Live::default();
+    let live = ProgressCounters::default();
     let mut ids = Vec::new();
     let mut message_rows = 0;
     for p in &parts {
@@ -166,7 +166,12 @@ fn a_partition_that_fails_returns_the_error_and_no_rows() {
     )
     .unwrap();
     let e = rt
-        .block_on(pull_partition_with(&parts[0], &fake, 100, &Live::default()))
+        .block_on(pull_partition_with(
+            &parts[0],
+            &fake,
+            100,
+            &ProgressCounters::default(),
+        ))
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Transport);
     assert!(e.to_string().contains("/chats"), "{e}");
@@ -183,7 +188,12 @@ fn an_empty_partition_still_has_both_tables_with_their_schemas() {
     )
     .unwrap();
     let pulled = rt
-        .block_on(pull_partition_with(&parts[0], &fake, 100, &Live::default()))
+        .block_on(pull_partition_with(
+            &parts[0],
+            &fake,
+            100,
+            &ProgressCounters::default(),
+        ))
         .unwrap();
     assert_eq!(pulled.conversations.len(), 1);
     assert_eq!(pulled.conversations[0].num_rows(), 0);

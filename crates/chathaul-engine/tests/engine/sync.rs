@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use chathaul_engine::Live;
+use chathaul_engine::ProgressCounters;
 use chathaul_engine::report::LeadReport;
 use chathaul_engine::store::{SqliteStore, SyncStore};
 use chathaul_engine::sync::{DEFAULT_LOOKBACK, Prepared, Source, SyncOptions, sync};
@@ -15,7 +15,7 @@ fn prepared(name: &str, fake: Arc<Fake>) -> Prepared {
     Prepared {
         source,
         connector: fake as Arc<dyn Connector>,
-        live: Live::shared(),
+        live: ProgressCounters::shared(),
     }
 }
 
