@@ -1,6 +1,9 @@
 use std::fs::File;
 use std::path::Path;
 
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, StringArray};
 use arrow::record_batch::RecordBatch;
 use chathaul::arrow::{conversations_from_batches, conversations_schema, messages_schema};
 use chathaul::sink::{TableFormat, table_paths};
@@ -231,24 +234,42 @@ fn read_partitioned(root: &Path) -> (Vec<Conversation>, Vec<String>) {
                 .collect::<Result<_, _>>()
                 .unwrap();
         let rel = f.strip_prefix(root).unwrap();
+        let parts: Vec<String> = rel
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
+        // The files leave out what the path names; put it back as a hive reader does.
+        let (vendor, account) = (
+            parts[1].strip_prefix("vendor=").unwrap(),
+            parts[2].strip_prefix("account=").unwrap(),
+        );
+        assert!(!vendor.contains('%') && !account.contains('%'));
+        let schema = if rel.starts_with("conversations") {
+            conversations_schema()
+        } else {
+            messages_schema()
+        };
+        let batches: Vec<RecordBatch> = batches
+            .into_iter()
+            .map(|b| {
+                let n = b.num_rows();
+                let columns: Vec<ArrayRef> = schema
+                    .fields()
+                    .iter()
+                    .map(|field| match field.name().as_str() {
+                        "vendor" => Arc::new(StringArray::from(vec![vendor; n])) as ArrayRef,
+                        "account" => Arc::new(StringArray::from(vec![account; n])) as ArrayRef,
+                        name => b.column_by_name(name).unwrap().clone(),
+                    })
+                    .collect();
+                RecordBatch::try_new(schema.clone(), columns).unwrap()
+            })
+            .collect();
         if rel.starts_with("conversations") {
-            // Every row is in the partition of its vendor, account and UTC creation date.
-            let parts: Vec<String> = rel
-                .iter()
-                .map(|p| p.to_string_lossy().into_owned())
-                .collect();
+            // Every row is in the partition of its UTC creation date.
             for c in conversations_from_batches(&batches, &[]).unwrap() {
                 let date = c.created_at.unwrap().format("%Y-%m-%d");
-                assert_eq!(
-                    parts[1..4],
-                    [
-                        format!("vendor={}", c.vendor),
-                        format!("account={}", c.account),
-                        format!("date={date}")
-                    ],
-                    "{}",
-                    rel.display()
-                );
+                assert_eq!(parts[3], format!("date={date}"), "{}", rel.display());
             }
             convs.extend(batches);
         } else {

@@ -10,8 +10,10 @@
 //! Each tree reads as one table (DuckDB
 //! `read_parquet('out/conversations/**/*.parquet', hive_partitioning = true)`,
 //! Spark, Trino, `pandas.read_parquet('out/conversations')`). A message is in
-//! the partition of its conversation. The files keep every column of the
-//! table, `vendor` and `account` included; `date` exists only in the path.
+//! the partition of its conversation. As in any hive-partitioned dataset, the
+//! values the folders name are not repeated in the files: the files hold
+//! every column of the table but `vendor` and `account`, and a reader adds
+//! `vendor`, `account` and `date` from the path.
 //!
 //! A run writes each partition it has rows for into a staging folder
 //! (`out/.chathaul-staging-…`, outside both trees) and, when the pull is
@@ -29,8 +31,11 @@ use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use arrow::array::{Array, BooleanArray, StringArray};
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, BooleanArray, StringArray};
 use arrow::compute::filter_record_batch;
+use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use connector_core::{Conversation, Error, Query, Result, TimeField};
 use parquet::arrow::ProjectionMask;
@@ -39,12 +44,15 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use super::parquet::{ParquetSettings, ParquetWriter};
 use super::tables::TablePair;
 use super::{PartitionBy, Sink, escape_value};
-use crate::arrow::conversations_from_batches;
+use crate::arrow::{conversations_from_batches, conversations_schema, messages_schema};
 
 const FORMAT: &str = "parquet";
 
 /// The two trees, one per table.
 const TABLES: [&str; 2] = ["conversations", "messages"];
+
+/// The columns the folder names carry, left out of the files.
+const SOURCE_COLUMNS: [&str; 2] = ["vendor", "account"];
 
 /// One partition: a source and a date value.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -172,7 +180,8 @@ impl PartitionedParquetSink {
                 .map_err(|e| io_error(&dir, "cannot create the partition folder", e))?;
             paths.push(dir.join(&name));
         }
-        let tables = TablePair::create(&paths[0], &paths[1], self.settings)?;
+        let tables =
+            TablePair::create_without(&paths[0], &paths[1], self.settings, &SOURCE_COLUMNS)?;
         self.open.push(OpenPartition { partition, tables });
         Ok(())
     }
@@ -237,6 +246,7 @@ impl PartitionedParquetSink {
         let mut tables: Option<TablePair<ParquetWriter>> = None;
         for file in &old_conversations {
             for batch in read_batches(file, None)? {
+                let batch = with_source_columns(&batch, conversations_schema(), partition, file)?;
                 let rows = conversations_from_batches(std::slice::from_ref(&batch), &[])
                     .map_err(|e| carry_error(file, e))?;
                 let keep: BooleanArray = rows
@@ -265,6 +275,7 @@ impl PartitionedParquetSink {
         };
         for file in parquet_files(&old_dirs[1], ".parquet")? {
             for batch in read_batches(&file, None)? {
+                let batch = with_source_columns(&batch, messages_schema(), partition, &file)?;
                 let ids = string_column(&batch, "conversation_id", &file)?;
                 let keep: BooleanArray = ids
                     .iter()
@@ -291,7 +302,12 @@ impl PartitionedParquetSink {
             let name = format!("part-{:05}.parquet{STAGED}", *next);
             *next += 1;
             let paths = TABLES.map(|t| self.staged_dir(t, partition).join(&name));
-            *tables = Some(TablePair::create(&paths[0], &paths[1], self.settings)?);
+            *tables = Some(TablePair::create_without(
+                &paths[0],
+                &paths[1],
+                self.settings,
+                &SOURCE_COLUMNS,
+            )?);
         }
         Ok(tables.as_mut().expect("opened above"))
     }
@@ -392,6 +408,40 @@ fn read_batches(path: &Path, column: Option<&str>) -> Result<Vec<RecordBatch>> {
     reader
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| Error::sink(FORMAT, Some(path.to_owned()), "cannot read", e))
+}
+
+/// A batch read from a partition's file with the columns its folder names
+/// put back, in the table's order.
+fn with_source_columns(
+    batch: &RecordBatch,
+    schema: SchemaRef,
+    partition: &Partition,
+    path: &Path,
+) -> Result<RecordBatch> {
+    let rows = batch.num_rows();
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|field| match field.name().as_str() {
+            "vendor" => {
+                Ok(Arc::new(StringArray::from(vec![partition.vendor.as_str(); rows])) as ArrayRef)
+            }
+            "account" => {
+                Ok(Arc::new(StringArray::from(vec![partition.account.as_str(); rows])) as ArrayRef)
+            }
+            name => batch
+                .column_by_name(name)
+                .cloned()
+                .ok_or_else(|| Error::Sink {
+                    format: FORMAT.into(),
+                    path: Some(path.to_owned()),
+                    action: format!("has no column `{name}`: not a chathaul table"),
+                    source: None,
+                }),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    RecordBatch::try_new(schema, columns)
+        .map_err(|e| Error::sink(FORMAT, Some(path.to_owned()), "does not fit the table", e))
 }
 
 fn string_column<'a>(batch: &'a RecordBatch, name: &str, path: &Path) -> Result<&'a StringArray> {

@@ -4,6 +4,7 @@
 //! table. A format supplies only its `TableWriter`.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
@@ -101,6 +102,15 @@ pub(crate) struct TablePair<W> {
     /// asking Parquet costs a walk over every column, so it is asked once
     /// per batch, not once per conversation.
     writer_bytes: usize,
+    /// The columns of each table the files keep, by index (`None`: all).
+    kept: Option<[Vec<usize>; 2]>,
+}
+
+/// The indices of a schema's columns other than `left_out`.
+fn kept_columns(schema: &SchemaRef, left_out: &[&str]) -> Vec<usize> {
+    (0..schema.fields().len())
+        .filter(|&i| !left_out.contains(&schema.field(i).name().as_str()))
+        .collect()
 }
 
 impl<W: TableWriter> TablePair<W> {
@@ -110,14 +120,54 @@ impl<W: TableWriter> TablePair<W> {
         messages: &Path,
         settings: W::Settings,
     ) -> Result<Self> {
+        Self::create_without(conversations, messages, settings, &[])
+    }
+
+    /// Creates both files, whose tables leave out the columns `left_out`
+    /// (partitioned output: the values its folder names carry).
+    pub(crate) fn create_without(
+        conversations: &Path,
+        messages: &Path,
+        settings: W::Settings,
+        left_out: &[&str],
+    ) -> Result<Self> {
+        let schemas = [conversations_schema(), messages_schema()];
+        let kept =
+            (!left_out.is_empty()).then(|| schemas.each_ref().map(|s| kept_columns(s, left_out)));
+        let [c, m] = match &kept {
+            None => schemas,
+            Some([kc, km]) => [
+                Arc::new(
+                    schemas[0]
+                        .project(kc)
+                        .map_err(|e| Error::internal("leaving out columns", e))?,
+                ),
+                Arc::new(
+                    schemas[1]
+                        .project(km)
+                        .map_err(|e| Error::internal("leaving out columns", e))?,
+                ),
+            ],
+        };
         Ok(Self {
             builder: BatchBuilder::new(),
-            conversations: W::create(conversations, conversations_schema(), settings)?,
-            messages: W::create(messages, messages_schema(), settings)?,
+            conversations: W::create(conversations, c, settings)?,
+            messages: W::create(messages, m, settings)?,
             written: false,
             batch_bytes: W::batch_bytes(settings),
             writer_bytes: 0,
+            kept,
         })
+    }
+
+    /// A batch of a whole table with only the columns the files keep.
+    fn kept_of(&self, table: usize, batch: &RecordBatch) -> Result<RecordBatch> {
+        match &self.kept {
+            None => Ok(batch.clone()),
+            Some(kept) => batch
+                .project(&kept[table])
+                .map_err(|e| Error::internal("leaving out columns", e)),
+        }
     }
 
     /// Adds one conversation and its messages; writes a batch when enough
@@ -140,18 +190,21 @@ impl<W: TableWriter> TablePair<W> {
         self.write_messages(&m)
     }
 
-    /// Writes conversation rows that are already a batch (read back from
-    /// another file).
+    /// Writes conversation rows (with every column of the table) that are
+    /// already a batch (read back from another file).
     pub(crate) fn write_conversations(&mut self, batch: &RecordBatch) -> Result<()> {
-        self.conversations.write(batch)?;
+        let batch = self.kept_of(0, batch)?;
+        self.conversations.write(&batch)?;
         self.written = true;
         self.writer_bytes = self.conversations.buffered_bytes() + self.messages.buffered_bytes();
         Ok(())
     }
 
-    /// Writes message rows that are already a batch.
+    /// Writes message rows (with every column of the table) that are
+    /// already a batch.
     pub(crate) fn write_messages(&mut self, batch: &RecordBatch) -> Result<()> {
-        self.messages.write(batch)?;
+        let batch = self.kept_of(1, batch)?;
+        self.messages.write(&batch)?;
         self.written = true;
         self.writer_bytes = self.conversations.buffered_bytes() + self.messages.buffered_bytes();
         Ok(())

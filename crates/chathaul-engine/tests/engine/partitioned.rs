@@ -6,10 +6,13 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, StringArray};
 use arrow::record_batch::RecordBatch;
-use chathaul_engine::arrow::conversations_from_batches;
+use chathaul_engine::arrow::{conversations_from_batches, conversations_schema, messages_schema};
 use chathaul_engine::sink::{self, ParquetSettings, PartitionBy, PartitionedParquetSink, Sink};
-use chathaul_engine::{Live, pull};
+use chathaul_engine::{ProgressCounters, pull};
 use connector_core::chrono::{Duration, TimeZone, Utc};
 use connector_core::{Channel, Conversation, ErrorKind, Query};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -35,7 +38,13 @@ fn pull_into(
     let mut query = query.clone();
     query.include.messages = true;
     let mut out = sink::open_partitioned(dir, by, &query).unwrap();
-    let report = runtime().block_on(pull("fake", fake, &query, out.as_mut(), &Live::default()));
+    let report = runtime().block_on(pull(
+        "fake",
+        fake,
+        &query,
+        out.as_mut(),
+        &ProgressCounters::default(),
+    ));
     match report.error {
         Some(e) => Err(e),
         None => out.finish().map_err(|e| e.to_string()),
@@ -71,13 +80,64 @@ fn snapshot(root: &Path) -> BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
+/// A `%XX`-escaped path segment's value.
+fn unescape(segment: &str) -> String {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            out.push(u8::from_str_radix(&segment[i + 1..i + 3], 16).unwrap());
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+/// A partition file's batches with `vendor` and `account` put back from its
+/// path, as a reader with hive partitioning does; asserts the file itself
+/// leaves them out.
 fn read_parquet(path: &Path) -> Vec<RecordBatch> {
-    ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap())
-        .unwrap()
-        .build()
-        .unwrap()
-        .collect::<Result<Vec<_>, _>>()
-        .unwrap()
+    let batches: Vec<RecordBatch> =
+        ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap())
+            .unwrap()
+            .build()
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+    let value = |key: &str| {
+        path.iter()
+            .filter_map(|p| p.to_str()?.strip_prefix(&format!("{key}=")).map(unescape))
+            .next()
+            .unwrap()
+    };
+    let (vendor, account) = (value("vendor"), value("account"));
+    let schema = if path.iter().any(|p| p == "conversations") {
+        conversations_schema()
+    } else {
+        messages_schema()
+    };
+    batches
+        .into_iter()
+        .map(|b| {
+            assert!(b.column_by_name("vendor").is_none() && b.column_by_name("account").is_none());
+            assert_eq!(b.num_columns(), schema.fields().len() - 2);
+            let n = b.num_rows();
+            let columns: Vec<ArrayRef> = schema
+                .fields()
+                .iter()
+                .map(|f| match f.name().as_str() {
+                    "vendor" => Arc::new(StringArray::from(vec![vendor.as_str(); n])) as ArrayRef,
+                    "account" => Arc::new(StringArray::from(vec![account.as_str(); n])) as ArrayRef,
+                    name => b.column_by_name(name).unwrap().clone(),
+                })
+                .collect();
+            RecordBatch::try_new(schema.clone(), columns).unwrap()
+        })
+        .collect()
 }
 
 /// The whole table in a partitioned folder, read back, sorted by id.
