@@ -257,6 +257,33 @@ class PullResult:
         )
 
 
+@dataclass(frozen=True)
+class PulledFiles:
+    """What ``Connector.pull_to()`` wrote: the files, and the report of the pull."""
+
+    files: List[str]
+    """Every file written (for partitioned output: every part file of every partition written)."""
+    report: Dict[str, Any] = field(default_factory=dict)
+    """Counts, the connector's counters (requests, pages, reported totals) and shortfalls."""
+
+    @property
+    def complete(self) -> bool:
+        """Whether what the vendor reported matches what was fetched (no shortfall)."""
+        return not self.report.get("shortfalls")
+
+    @property
+    def shortfalls(self) -> List[str]:
+        """Every difference between what the vendor reported and what was fetched."""
+        return list(self.report.get("shortfalls") or [])
+
+    def __repr__(self) -> str:
+        r = self.report
+        return (
+            f"PulledFiles({r.get('vendor')}:{r.get('account')}: {r.get('conversations')} conversations, "
+            f"{r.get('messages')} messages in {len(self.files)} files, complete={self.complete})"
+        )
+
+
 def conversations_schema() -> Any:
     """The ``pyarrow.Schema`` of the conversations table (the facade's one schema)."""
     return _native.schemas()[0]
@@ -423,6 +450,61 @@ class Connector:
             batch_size=batch_size,
         )
         return IncrementalRun(native)
+
+    def pull_to(
+        self,
+        path: Union[str, "os.PathLike[str]"],
+        *,
+        partition_by: Optional[str] = None,
+        since: TimeArg = None,
+        until: TimeArg = None,
+        by: str = "created",
+        agent: Optional[str] = None,
+        customer: Optional[str] = None,
+        channel: Optional[str] = None,
+        messages: bool = True,
+        summaries: bool = True,
+        limit: Optional[int] = None,
+        page_size: Optional[int] = None,
+        progress: ProgressArg = None,
+    ) -> PulledFiles:
+        """Pulls the same conversations as :meth:`conversations` into files, as ``chathaul pull -o``
+        does, without building them in Python.
+
+        ``path``'s extension picks the format: ``.jsonl``, ``.csv`` and ``.parquet`` (two tables,
+        ``NAME.conversations.EXT`` and ``NAME.messages.EXT``), ``.sqlite``. With
+        ``partition_by="day"`` (or ``"month"``), ``path`` is a folder of hive-partitioned Parquet,
+        ``path/conversations/vendor=…/account=…/date=…/part-00000.parquet`` and the same under
+        ``path/messages/``, by the UTC date each conversation was created; each partition the pull
+        writes is swapped in whole when it is complete, so a re-run replaces it.
+
+        Raises:
+            ConfigError: an invalid time, window or ``partition_by``.
+            SinkError: a file or folder that cannot be written; a file where a folder is asked for.
+            AuthError, RateLimitError, DecodeError, ApiError, TransportError: from the pull; a
+                partitioned folder is then left as it was.
+        """
+        bar = Progress(progress, desc=self.vendor, total=limit)
+        try:
+            report = self._native.pull_to(
+                os.fspath(path),
+                partition_by=partition_by,
+                since=_time("since", since),
+                until=_time("until", until),
+                by=by,
+                agent=agent,
+                customer=customer,
+                channel=channel,
+                messages=messages,
+                summaries=summaries,
+                limit=limit,
+                page_size=page_size,
+                progress=bar.set if bar.active else None,
+            )
+        finally:
+            bar.close()
+        report = dict(report)
+        return PulledFiles(list(report.pop("files")), report)
 
     def __repr__(self) -> str:
         return repr(self._native)

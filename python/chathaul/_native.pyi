@@ -82,6 +82,23 @@ class Connector:
         progress: Optional[Callable[[int, int], object]] = None,
         batch_rows: int = 4096,
     ) -> Tuple[Any, Any, Dict[str, Any]]: ...
+    def pull_to(
+        self,
+        path: str,
+        *,
+        partition_by: Optional[str] = None,
+        since: Optional[str] = None,
+        until: Optional[str] = None,
+        by: str = "created",
+        agent: Optional[str] = None,
+        customer: Optional[str] = None,
+        channel: Optional[str] = None,
+        messages: bool = True,
+        summaries: bool = True,
+        limit: Optional[int] = None,
+        page_size: Optional[int] = None,
+        progress: Optional[Callable[[int, int], object]] = None,
+    ) -> Dict[str, Any]: ...
     def incremental(
         self,
         state: Optional[str] = None,

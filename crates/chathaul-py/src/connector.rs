@@ -1,13 +1,15 @@
 //! `connect()`, the connector object, the conversation iterator and `pull()`.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
 use chathaul::arrow::{BatchBuilder, conversations_schema, messages_schema};
+use chathaul::sink::{PartitionBy, Sink};
 use chathaul::time::{Tz, parse_zone};
 use chathaul::{
-    BadRecord, Channel, Connector, Conversation, Error, Include, Query, TimeField, Window,
+    BadRecord, Channel, Connector, Conversation, Error, Format, Include, Query, TimeField, Window,
 };
 use futures::StreamExt;
 use pyo3::prelude::*;
@@ -101,6 +103,33 @@ impl PyConnector {
         q.validate()?;
         Ok(q)
     }
+
+    /// The report of a pull that ran to its end: counts, the connector's
+    /// counters, shortfalls, time.
+    fn report<'py>(
+        &self,
+        py: Python<'py>,
+        q: &Query,
+        (conversations, messages): (u64, u64),
+        started: Instant,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let info = self.inner.info();
+        let stats = self.inner.stats();
+        let limit_reached = q.limit.is_some_and(|l| conversations >= l);
+        let report = PyDict::new(py);
+        report.set_item("vendor", info.vendor)?;
+        report.set_item("account", &info.account)?;
+        report.set_item("conversations", conversations)?;
+        report.set_item("messages", messages)?;
+        report.set_item("limit_reached", limit_reached)?;
+        report.set_item(
+            "shortfalls",
+            chathaul::pull::shortfalls(&stats, limit_reached),
+        )?;
+        report.set_item("stats", to_py(py, &stats)?)?;
+        report.set_item("elapsed_secs", started.elapsed().as_secs_f64())?;
+        Ok(report)
+    }
 }
 
 #[pymethods]
@@ -166,7 +195,7 @@ impl PyConnector {
             )
             .map_err(|e| to_pyerr(py, &e))?;
         Ok(ConversationIterator {
-            feed: Feed::start(self.inner.clone(), q),
+            running: RunningQuery::start(self.inner.clone(), q),
             yielded: 0,
             messages: 0,
         })
@@ -235,67 +264,25 @@ impl PyConnector {
             .map_err(|e| to_pyerr(py, &e))?;
         let started = Instant::now();
         let batch_rows = batch_rows.max(1);
-        let mut feed = Feed::start(self.inner.clone(), q.clone());
         let mut builder = BatchBuilder::new();
         let mut conversation_batches = Vec::new();
         let mut message_batches = Vec::new();
-        let (mut n_conversations, mut n_messages) = (0u64, 0u64);
-        let mut build_error: Option<Error> = None;
-        loop {
-            let step = py.detach(|| {
-                let step = feed.drain_blocking(|c| {
-                    n_conversations += 1;
-                    n_messages += c.messages.len() as u64;
-                    builder.append(&c);
-                    if builder.conversation_rows() >= batch_rows {
-                        match builder.finish() {
-                            Ok((cb, mb)) => {
-                                conversation_batches.push(cb);
-                                message_batches.push(mb);
-                            }
-                            Err(e) => build_error = Some(e),
-                        }
-                    }
-                });
-                match build_error.take() {
-                    Some(e) => Step::Failed(e),
-                    None => step,
-                }
-            });
-            match step {
-                Step::Done => break,
-                Step::Failed(e) => return Err(to_pyerr(py, &e)),
-                Step::Tick | Step::Item(()) => {
-                    py.check_signals()?;
-                    if let Some(cb) = &progress {
-                        cb.call1((n_conversations, n_messages))?;
-                    }
-                }
+        let mut running = RunningQuery::start(self.inner.clone(), q.clone());
+        let counts = running.run(py, progress.as_ref(), |c| {
+            builder.append(c);
+            if builder.conversation_rows() >= batch_rows {
+                let (cb, mb) = builder.finish()?;
+                conversation_batches.push(cb);
+                message_batches.push(mb);
             }
-        }
+            Ok(())
+        })?;
         if builder.conversation_rows() > 0 || conversation_batches.is_empty() {
             let (cb, mb) = builder.finish().map_err(|e| to_pyerr(py, &e))?;
             conversation_batches.push(cb);
             message_batches.push(mb);
         }
-        if let Some(cb) = &progress {
-            cb.call1((n_conversations, n_messages))?;
-        }
-        let info = self.inner.info();
-        let stats = self.inner.stats();
-        let limit_reached = q.limit.is_some_and(|l| n_conversations >= l);
-        let report = PyDict::new(py);
-        report.set_item("vendor", info.vendor)?;
-        report.set_item("account", &info.account)?;
-        report.set_item("conversations", n_conversations)?;
-        report.set_item("messages", n_messages)?;
-        report.set_item("limit_reached", limit_reached)?;
-        report.set_item(
-            "shortfalls",
-            chathaul::pull::shortfalls(&stats, limit_reached),
-        )?;
-        report.set_item("stats", to_py(py, &stats)?)?;
-        report.set_item("elapsed_secs", started.elapsed().as_secs_f64())?;
+        let report = self.report(py, &q, counts, started)?;
         let conversations =
             PyTable::try_new(conversation_batches, conversations_schema())?.into_pyarrow(py)?;
         let messages = PyTable::try_new(message_batches, messages_schema())?.into_pyarrow(py)?;
@@ -345,6 +332,68 @@ impl PyConnector {
         Ok(PyIncrementalRun::start(self.inner.clone(), spec))
     }
 
+    /// Pulls the conversations that match the query into files, as the
+    /// command line's `pull -o` does: `path`'s extension picks the format
+    /// (`.jsonl`, `.csv`, `.parquet`, `.sqlite`); with `partition_by`
+    /// (`"day"` or `"month"`), `path` is a folder of hive-partitioned
+    /// Parquet. Returns the report (as `pull`'s) with `files`, the files
+    /// written. A pull that fails leaves a partitioned folder as it was.
+    #[pyo3(signature = (path, *, partition_by = None, since = None, until = None, by = "created", agent = None, customer = None, channel = None, messages = true, summaries = true, limit = None, page_size = None, progress = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn pull_to<'py>(
+        &self,
+        py: Python<'py>,
+        path: PathBuf,
+        partition_by: Option<&str>,
+        since: Option<&str>,
+        until: Option<&str>,
+        by: &str,
+        agent: Option<String>,
+        customer: Option<String>,
+        channel: Option<&str>,
+        messages: bool,
+        summaries: bool,
+        limit: Option<u64>,
+        page_size: Option<u32>,
+        progress: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let opened = || -> Result<(Query, Format, Box<dyn Sink>), Error> {
+            let q = self.query(
+                since, until, by, agent, customer, channel, messages, summaries, limit, page_size,
+            )?;
+            match partition_by {
+                Some(unit) => {
+                    let unit: PartitionBy = unit.parse()?;
+                    let sink = chathaul::sink::open_partitioned(&path, unit, &q)?;
+                    Ok((q, Format::Parquet, sink))
+                }
+                None => {
+                    let format = Format::of(Some(&path))?;
+                    Ok((q, format, chathaul::sink::open(Some(&path))?))
+                }
+            }
+        };
+        let (q, format, mut sink) = opened().map_err(|e| to_pyerr(py, &e))?;
+        let started = Instant::now();
+        let mut running = RunningQuery::start(self.inner.clone(), q.clone());
+        let counts = match running.run(py, progress.as_ref(), |c| sink.write(c)) {
+            Ok(counts) => counts,
+            Err(e) => {
+                // A database keeps what was upserted; files stay unfinished
+                // (a partitioned folder as it was).
+                if format == Format::Sqlite {
+                    let _ = py.detach(|| sink.finish());
+                }
+                return Err(e);
+            }
+        };
+        let files = py.detach(|| sink.finish()).map_err(|e| to_pyerr(py, &e))?;
+        let report = self.report(py, &q, counts, started)?;
+        let files: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+        report.set_item("files", files)?;
+        Ok(report)
+    }
+
     fn __repr__(&self) -> String {
         let info = self.inner.info();
         format!(
@@ -354,14 +403,15 @@ impl PyConnector {
     }
 }
 
-/// The conversations of one query, produced by a task on the global runtime
-/// at most [`AHEAD`] ahead of the consumer; dropping it cancels the task.
-pub(crate) struct Feed {
+/// A query running in the background: its conversations are produced by a
+/// task on the global runtime, at most [`AHEAD`] ahead of the consumer;
+/// dropping it cancels the task.
+pub(crate) struct RunningQuery {
     rx: Option<mpsc::Receiver<Result<Conversation, Error>>>,
     task: Option<AbortHandle>,
 }
 
-/// What one wait on a [`Feed`] gave.
+/// What one wait on a [`RunningQuery`] gave.
 enum Step<T> {
     /// An item.
     Item(T),
@@ -373,7 +423,7 @@ enum Step<T> {
     Tick,
 }
 
-impl Feed {
+impl RunningQuery {
     fn start(conn: Arc<dyn Connector>, q: Query) -> Self {
         let (tx, rx) = mpsc::channel(AHEAD);
         let task = runtime().spawn(async move {
@@ -412,9 +462,13 @@ impl Feed {
         }
     }
 
-    /// Feeds conversations to `sink` for up to [`POLL`] (call with the GIL
-    /// released): `Tick` when the time is up, `Done` or `Failed` at the end.
-    fn drain_blocking(&mut self, mut sink: impl FnMut(Conversation)) -> Step<()> {
+    /// Hands conversations to `each` for up to [`POLL`] (call with the GIL
+    /// released): `Tick` when the time is up, `Done` or `Failed` (the
+    /// stream's error or `each`'s) at the end.
+    fn drain_blocking(
+        &mut self,
+        mut each: impl FnMut(&Conversation) -> Result<(), Error>,
+    ) -> Step<()> {
         let Some(rx) = self.rx.as_mut() else {
             return Step::Done;
         };
@@ -422,7 +476,11 @@ impl Feed {
             let deadline = tokio::time::Instant::now() + POLL;
             loop {
                 match tokio::time::timeout_at(deadline, rx.recv()).await {
-                    Ok(Some(Ok(c))) => sink(c),
+                    Ok(Some(Ok(c))) => {
+                        if let Err(e) = each(&c) {
+                            return Step::Failed(e);
+                        }
+                    }
                     Ok(Some(Err(e))) => return Step::Failed(e),
                     Ok(None) => return Step::Done,
                     Err(_elapsed) => return Step::Tick,
@@ -432,7 +490,52 @@ impl Feed {
     }
 }
 
-impl Drop for Feed {
+impl RunningQuery {
+    /// Runs the query to its end, handing each conversation to `each` with
+    /// the GIL released; about every [`POLL`] it runs Python's signal
+    /// handlers (Ctrl-C cancels the query) and calls
+    /// `progress(conversations, messages)`. Returns the counts.
+    fn run(
+        &mut self,
+        py: Python<'_>,
+        progress: Option<&Bound<'_, PyAny>>,
+        mut each: impl FnMut(&Conversation) -> Result<(), Error> + Send,
+    ) -> PyResult<(u64, u64)> {
+        let (mut conversations, mut messages) = (0u64, 0u64);
+        loop {
+            let step = py.detach(|| {
+                self.drain_blocking(|c| {
+                    each(c)?;
+                    conversations += 1;
+                    messages += c.messages.len() as u64;
+                    Ok(())
+                })
+            });
+            match step {
+                Step::Done => break,
+                Step::Failed(e) => {
+                    self.close();
+                    return Err(to_pyerr(py, &e));
+                }
+                Step::Tick | Step::Item(()) => {
+                    if let Err(interrupt) = py.check_signals() {
+                        self.close();
+                        return Err(interrupt);
+                    }
+                    if let Some(cb) = progress {
+                        cb.call1((conversations, messages))?;
+                    }
+                }
+            }
+        }
+        if let Some(cb) = progress {
+            cb.call1((conversations, messages))?;
+        }
+        Ok((conversations, messages))
+    }
+}
+
+impl Drop for RunningQuery {
     fn drop(&mut self) {
         self.close();
     }
@@ -442,7 +545,7 @@ impl Drop for Feed {
 /// contract); closing or dropping it cancels the work behind it.
 #[pyclass(module = "chathaul._native", name = "ConversationIterator")]
 pub(crate) struct ConversationIterator {
-    feed: Feed,
+    running: RunningQuery,
     yielded: u64,
     messages: u64,
 }
@@ -455,23 +558,23 @@ impl ConversationIterator {
 
     fn __next__<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
         loop {
-            match py.detach(|| self.feed.next_blocking()) {
+            match py.detach(|| self.running.next_blocking()) {
                 Step::Item(c) => {
                     self.yielded += 1;
                     self.messages += c.messages.len() as u64;
                     return Ok(Some(to_py(py, &c)?));
                 }
                 Step::Failed(e) => {
-                    self.feed.close();
+                    self.running.close();
                     return Err(to_pyerr(py, &e));
                 }
                 Step::Done => {
-                    self.feed.close();
+                    self.running.close();
                     return Ok(None);
                 }
                 Step::Tick => {
                     if let Err(interrupt) = py.check_signals() {
-                        self.feed.close();
+                        self.running.close();
                         return Err(interrupt);
                     }
                 }
@@ -493,6 +596,6 @@ impl ConversationIterator {
 
     /// Stops the stream and cancels the work behind it.
     fn close(&mut self) {
-        self.feed.close();
+        self.running.close();
     }
 }
