@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chathaul::config::{parse_instant, zone_of};
 use chathaul::incremental::Rejected;
-use chathaul::report::LeadReport;
+use chathaul::report::{LeadReport, TextTable};
 use chathaul::sink::PartitionBy;
 use chathaul::sync::{Prepared, Source, SourceReport, SyncOptions};
 use chathaul::{
@@ -553,41 +553,47 @@ fn status(db: &Path, json: bool) -> Result<u8, Fail> {
             |t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
         )
     };
-    let _ = writeln!(
-        out,
-        "{:<16} {:<22} {:<29} {:<21} {:<10} {:>7} {:>8} {:>8}  shortfall",
-        "source", "vendor/account", "cursor", "last run", "status", "fetched", "reported", "stored"
-    );
+    let mut table = TextTable::new([
+        "source",
+        "vendor/account",
+        "cursor",
+        "last run",
+        "status",
+        "fetched",
+        "reported",
+        "stored",
+        "shortfall",
+    ]);
+    table.align_right(&[5, 6, 7]);
+    let mut details = Vec::new();
     for s in &states {
         let field = match s.cursor_field {
             TimeField::Created => "created",
             TimeField::Ended => "ended",
         };
-        let _ = writeln!(
-            out,
-            "{:<16} {:<22} {:<29} {:<21} {:<10} {:>7} {:>8} {:>8}  {}",
-            s.source,
+        table.add_row([
+            s.source.clone(),
             format!("{}/{}", s.vendor, s.account),
             format!("{field} {}", t(s.cursor)),
             t(s.last_run_finished.or(s.last_run_started)),
             if s.last_status == "running" && s.last_run_finished.is_none() {
-                "killed?"
+                "killed?".to_owned()
             } else {
-                s.last_status.as_str()
+                s.last_status.clone()
             },
-            s.rows_fetched,
+            s.rows_fetched.to_string(),
             s.reported_total
                 .map_or_else(|| "-".to_owned(), |n| n.to_string()),
-            s.stored,
+            s.stored.to_string(),
             if s.shortfalls.is_empty() {
                 "none".to_owned()
             } else {
                 s.shortfalls.join("; ")
             },
-        );
-        let _ = writeln!(
-            out,
-            "  revisiting {} conversation(s){}; {} expired; {} rejected record(s); last full re-read {}{}",
+        ]);
+        details.push(format!(
+            "{}: revisiting {} conversation(s){}; {} expired; {} rejected record(s); last full re-read {}{}",
+            s.source,
             s.pending,
             s.oldest_pending
                 .map(|o| format!(" (oldest created {})", t(Some(o))))
@@ -598,13 +604,19 @@ fn status(db: &Path, json: bool) -> Result<u8, Fail> {
             s.learned_rate
                 .map(|r| format!("; learned rate {r:.2} requests/s"))
                 .unwrap_or_default(),
-        );
+        ));
         if let Some(run) = &s.last_run {
-            let _ = writeln!(out, "  last run: {}", run.summary());
+            details.push(format!("{}: last run: {}", s.source, run.summary()));
         }
         if let Some(e) = &s.last_error {
-            let _ = writeln!(out, "  last error: {e}");
+            details.push(format!("{}: last error: {e}", s.source));
         }
+    }
+    // What does not fit a column follows the table, a line per fact, each
+    // naming its source.
+    let _ = writeln!(out, "{table}");
+    for line in details {
+        let _ = writeln!(out, "{line}");
     }
     Ok(exit::OK)
 }
