@@ -460,7 +460,7 @@ impl HttpClient {
                 }
             }))
             .build()
-            .map_err(|e| Error::Other(format!("{vendor}: cannot build the HTTP client: {e}")))?;
+            .map_err(|e| Error::internal(format!("{vendor}: cannot build the HTTP client"), e))?;
         let limits = PacingLimits {
             max_concurrency: settings.max_in_flight.max(1),
             max_rate: settings.rate_limit,
@@ -543,14 +543,15 @@ impl HttpClient {
     /// The full URL of a request (base URL + path + query).
     ///
     /// # Errors
-    /// [`Error::Other`] if the path makes the URL invalid.
+    /// [`Error::Internal`] if the path makes the URL invalid (a connector
+    /// bug: base URLs are checked when the config is read).
     pub fn url(&self, req: &Request) -> Result<Url> {
         let joined = format!("{}{}", self.base.as_str().trim_end_matches('/'), req.path);
         let mut url = Url::parse(&joined).map_err(|e| {
-            Error::Other(format!(
-                "{}: invalid URL for {}: {e}",
-                self.vendor, req.endpoint
-            ))
+            Error::internal(
+                format!("{}: invalid URL for {}", self.vendor, req.endpoint),
+                e,
+            )
         })?;
         if !req.query.is_empty() {
             url.query_pairs_mut().extend_pairs(req.query.iter());
@@ -612,7 +613,7 @@ impl HttpClient {
     ///
     /// # Errors
     /// As [`HttpClient::get_with`]; a panic in `read` is an
-    /// [`Error::Other`] naming the page.
+    /// [`Error::Internal`] naming the page.
     pub async fn get_with_spawned<R, F>(&self, req: &Request, read: F) -> Result<Response<R>>
     where
         F: Fn(&PageRef, &[u8]) -> Result<R> + Clone + Send + 'static,
@@ -632,10 +633,13 @@ impl HttpClient {
             })
             .await
             .map_err(|e| {
-                Error::Other(format!(
-                    "{}: decoding {} page {} failed: {e}",
-                    page.vendor, page.endpoint, page.page
-                ))
+                Error::internal(
+                    format!(
+                        "{}: decoding {} page {} failed",
+                        page.vendor, page.endpoint, page.page
+                    ),
+                    e,
+                )
             })?;
             decoded.map_err(|e: Error| {
                 self.throttled_in_body(&e, sent_at);
@@ -738,7 +742,7 @@ impl HttpClient {
         })));
         let outcome = task
             .await
-            .map_err(|e| Error::Other(format!("{}: the request task failed: {e}", self.vendor)))?;
+            .map_err(|e| Error::internal(format!("{}: the request task failed", self.vendor), e))?;
         let (status, retry_after, location, body, sent_at) = match outcome {
             Exchange::Done {
                 status,

@@ -495,3 +495,33 @@ async fn a_page_decoded_off_the_task_reads_the_same_and_hides_the_credential() {
     assert!(e.contains("invalid type: string"), "{e}");
     assert!(!e.contains(&SECRET[..8]), "{e}");
 }
+
+#[tokio::test]
+async fn a_decoder_that_panics_is_an_internal_error_naming_the_page() {
+    let settings = HttpSettings {
+        max_attempts: 1,
+        ..fast()
+    };
+    let (c, _) = client(
+        vec![Answer::Raw("application/json", r#"{"n": 1}"#)],
+        settings,
+    )
+    .await;
+    let read = |_: &connector_core::decode::PageRef, _: &[u8]| -> connector_core::Result<u64> {
+        panic!("a decoder bug")
+    };
+    let e = c.get_with_spawned(&req(), read).await.unwrap_err();
+    assert_eq!(e.kind(), connector_core::ErrorKind::Internal, "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("testvendor: decoding /s page 3 failed: task ")
+            && e.to_string()
+                .ends_with("panicked with message \"a decoder bug\""),
+        "{e}"
+    );
+    let cause = std::error::Error::source(&e).expect("the join error is kept");
+    let join = cause
+        .downcast_ref::<tokio::task::JoinError>()
+        .expect("as tokio's own error");
+    assert!(join.is_panic());
+}
