@@ -62,20 +62,22 @@ pub fn messages_schema() -> SchemaRef {
     schema_of(MESSAGE_COLUMNS)
 }
 
-enum Builder {
+enum ColumnBuilder {
     Text(StringBuilder),
     UInt(UInt64Builder),
     Bool(BooleanBuilder),
     Time(TimestampMillisecondBuilder),
 }
 
-impl Builder {
+impl ColumnBuilder {
     fn new(kind: Kind) -> Self {
         match kind {
-            Kind::Text => Builder::Text(StringBuilder::new()),
-            Kind::UInt => Builder::UInt(UInt64Builder::new()),
-            Kind::Bool => Builder::Bool(BooleanBuilder::new()),
-            Kind::Time => Builder::Time(TimestampMillisecondBuilder::new().with_timezone("UTC")),
+            Kind::Text => ColumnBuilder::Text(StringBuilder::new()),
+            Kind::UInt => ColumnBuilder::UInt(UInt64Builder::new()),
+            Kind::Bool => ColumnBuilder::Bool(BooleanBuilder::new()),
+            Kind::Time => {
+                ColumnBuilder::Time(TimestampMillisecondBuilder::new().with_timezone("UTC"))
+            }
         }
     }
 
@@ -88,10 +90,10 @@ impl Builder {
             ColumnValue::Bool(_) => 1,
         };
         match (self, d) {
-            (Builder::Text(b), ColumnValue::Text(v)) => b.append_option(v),
-            (Builder::UInt(b), ColumnValue::UInt(v)) => b.append_option(v),
-            (Builder::Bool(b), ColumnValue::Bool(v)) => b.append_option(v),
-            (Builder::Time(b), ColumnValue::Time(v)) => {
+            (ColumnBuilder::Text(b), ColumnValue::Text(v)) => b.append_option(v),
+            (ColumnBuilder::UInt(b), ColumnValue::UInt(v)) => b.append_option(v),
+            (ColumnBuilder::Bool(b), ColumnValue::Bool(v)) => b.append_option(v),
+            (ColumnBuilder::Time(b), ColumnValue::Time(v)) => {
                 b.append_option(v.map(|t| t.timestamp_millis()))
             }
             // The column table above pairs each kind with its datum.
@@ -105,19 +107,19 @@ impl Builder {
 
     fn kind_name(&self) -> &'static str {
         match self {
-            Builder::Text(_) => "text",
-            Builder::UInt(_) => "uint",
-            Builder::Bool(_) => "bool",
-            Builder::Time(_) => "time",
+            ColumnBuilder::Text(_) => "text",
+            ColumnBuilder::UInt(_) => "uint",
+            ColumnBuilder::Bool(_) => "bool",
+            ColumnBuilder::Time(_) => "time",
         }
     }
 
     fn finish(&mut self) -> ArrayRef {
         match self {
-            Builder::Text(b) => Arc::new(b.finish()),
-            Builder::UInt(b) => Arc::new(b.finish()),
-            Builder::Bool(b) => Arc::new(b.finish()),
-            Builder::Time(b) => Arc::new(b.finish()),
+            ColumnBuilder::Text(b) => Arc::new(b.finish()),
+            ColumnBuilder::UInt(b) => Arc::new(b.finish()),
+            ColumnBuilder::Bool(b) => Arc::new(b.finish()),
+            ColumnBuilder::Time(b) => Arc::new(b.finish()),
         }
     }
 }
@@ -125,8 +127,8 @@ impl Builder {
 /// Appends conversations to the two tables and hands them out as Arrow
 /// [`RecordBatch`]es.
 pub struct BatchBuilder {
-    conversations: Vec<Builder>,
-    messages: Vec<Builder>,
+    conversations: Vec<ColumnBuilder>,
+    messages: Vec<ColumnBuilder>,
     conversation_rows: usize,
     message_rows: usize,
     bytes: usize,
@@ -154,11 +156,11 @@ impl BatchBuilder {
         Self {
             conversations: CONVERSATION_COLUMNS
                 .iter()
-                .map(|c| Builder::new(c.kind))
+                .map(|c| ColumnBuilder::new(c.kind))
                 .collect(),
             messages: MESSAGE_COLUMNS
                 .iter()
-                .map(|c| Builder::new(c.kind))
+                .map(|c| ColumnBuilder::new(c.kind))
                 .collect(),
             conversation_rows: 0,
             message_rows: 0,
@@ -211,12 +213,18 @@ impl BatchBuilder {
     pub fn finish(&mut self) -> Result<(RecordBatch, RecordBatch)> {
         let convs = RecordBatch::try_new(
             conversations_schema(),
-            self.conversations.iter_mut().map(Builder::finish).collect(),
+            self.conversations
+                .iter_mut()
+                .map(ColumnBuilder::finish)
+                .collect(),
         )
         .map_err(|e| Error::internal("building the conversations batch", e))?;
         let msgs = RecordBatch::try_new(
             messages_schema(),
-            self.messages.iter_mut().map(Builder::finish).collect(),
+            self.messages
+                .iter_mut()
+                .map(ColumnBuilder::finish)
+                .collect(),
         )
         .map_err(|e| Error::internal("building the messages batch", e))?;
         self.conversation_rows = 0;
@@ -251,11 +259,11 @@ fn bad(what: impl std::fmt::Display) -> Error {
     }
 }
 
-struct Cols<'a> {
+struct BatchColumns<'a> {
     batch: &'a RecordBatch,
 }
 
-impl<'a> Cols<'a> {
+impl<'a> BatchColumns<'a> {
     fn column(&self, name: &str) -> Result<&'a ArrayRef> {
         self.batch
             .column_by_name(name)
@@ -343,7 +351,7 @@ pub fn conversations_from_batches(
 ) -> Result<Vec<Conversation>> {
     let mut by_key: BTreeMap<(String, String, String), Vec<(u64, Message)>> = BTreeMap::new();
     for batch in messages {
-        let c = Cols { batch };
+        let c = BatchColumns { batch };
         for row in 0..batch.num_rows() {
             let key = (
                 c.required_text("vendor", row)?,
@@ -374,7 +382,7 @@ pub fn conversations_from_batches(
     }
     let mut out = Vec::new();
     for batch in conversations {
-        let c = Cols { batch };
+        let c = BatchColumns { batch };
         for row in 0..batch.num_rows() {
             let (vendor, account, id) = (
                 c.required_text("vendor", row)?,
