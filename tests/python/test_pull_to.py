@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import re
 import signal
 import subprocess
 import sys
@@ -19,6 +19,8 @@ import pytest
 
 import chathaul
 from conftest import VENDORS
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def tree(root: Path) -> Dict[str, bytes]:
@@ -180,3 +182,15 @@ def test_ctrl_c_stops_a_partitioned_pull_and_replaces_nothing(tmp_path: Path) ->
     assert float(line[1]) - sent < 1.0
     assert tree(lake) == {}, "no partition and no staging folder"
     assert Counter(p.is_dir() for p in lake.iterdir()) == Counter()
+
+
+def test_the_docs_partitioned_example_runs_as_written(tmp_path: Path) -> None:
+    text = (ROOT / "docs" / "python.md").read_text(encoding="utf-8")
+    [example] = [b for b in re.findall(r"```python\n(.*?)```", text, flags=re.S) if "partition_by=" in b]
+    out = subprocess.run([sys.executable, "-c", example], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    n = int(out.stdout.split()[0])
+    assert 2 <= n <= 2 * 31, out.stdout
+    days = {p.name for p in (tmp_path / "lake" / "conversations").glob("vendor=*/account=*/date=*")}
+    # January on the vendors' clock (Asia/Shanghai) starts on December 31 at 16:00 UTC.
+    assert days and all(d.startswith(("date=2024-01-", "date=2023-12-31")) for d in days), days
