@@ -1,31 +1,5 @@
 //! Partitioned Parquet: the two tables as two hive-style trees in one
-//! folder, partitioned by source and by the UTC date (or month) each
-//! conversation was created:
-//!
-//! ```text
-//! out/conversations/vendor=kf5/account=acme/date=2024-03-01/part-00000.parquet
-//! out/messages/vendor=kf5/account=acme/date=2024-03-01/part-00000.parquet
-//! ```
-//!
-//! Each tree reads as one table (DuckDB
-//! `read_parquet('out/conversations/**/*.parquet', hive_partitioning = true)`,
-//! Spark, Trino, `pandas.read_parquet('out/conversations')`). A message is in
-//! the partition of its conversation. As in any hive-partitioned dataset, the
-//! values the folders name are not repeated in the files: the files hold
-//! every column of the table but `vendor` and `account`, and a reader adds
-//! `vendor`, `account` and `date` from the path.
-//!
-//! A run writes each partition it has rows for into a staging folder
-//! (`out/.chathaul-staging-…`, outside both trees) and, when the pull is
-//! complete, swaps each partition into place in one rename, so a reader sees
-//! the partition as it was or as it is now, never half of it. A re-run over
-//! the same window replaces the partitions it writes (the same files, no row
-//! twice) and leaves every other partition alone. Where a run does not cover
-//! a whole partition (its window starts or ends inside the day, it filters
-//! by agent, customer or channel, it stops at a limit, or it windows on the
-//! end time), the rows of the partition the run would not have fetched are
-//! carried over into the new partition, so nothing outside the run's query
-//! is lost. A pull that fails replaces nothing.
+//! folder (see [`PartitionedParquetSink`]).
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
@@ -89,8 +63,34 @@ struct OpenPartition {
 /// reader that globs the whole folder never takes an unfinished file.
 const STAGED: &str = ".partial";
 
-/// Writes the two tables as hive-partitioned Parquet into a folder (see the
-/// [module docs](self)).
+/// Writes the two tables as two hive-style trees of Parquet in one
+/// folder, partitioned by source and by the UTC date (or month) each
+/// conversation was created:
+///
+/// ```text
+/// out/conversations/vendor=kf5/account=acme/date=2024-03-01/part-00000.parquet
+/// out/messages/vendor=kf5/account=acme/date=2024-03-01/part-00000.parquet
+/// ```
+///
+/// Each tree reads as one table (DuckDB
+/// `read_parquet('out/conversations/**/*.parquet', hive_partitioning = true)`,
+/// Spark, Trino, `pandas.read_parquet('out/conversations')`). A message is in
+/// the partition of its conversation. As in any hive-partitioned dataset, the
+/// values the folders name are not repeated in the files: the files hold
+/// every column of the table but `vendor` and `account`, and a reader adds
+/// `vendor`, `account` and `date` from the path.
+///
+/// A run writes each partition it has rows for into a staging folder
+/// (`out/.chathaul-staging-…`, outside both trees) and, when the pull is
+/// complete, swaps each partition into place in one rename, so a reader sees
+/// the partition as it was or as it is now, never half of it. A re-run over
+/// the same window replaces the partitions it writes (the same files, no row
+/// twice) and leaves every other partition alone. Where a run does not cover
+/// a whole partition (its window starts or ends inside the day, it filters
+/// by agent, customer or channel, it stops at a limit, or it windows on the
+/// end time), the rows of the partition the run would not have fetched are
+/// carried over into the new partition, so nothing outside the run's query
+/// is lost. A pull that fails replaces nothing.
 pub struct PartitionedParquetSink {
     root: PathBuf,
     by: PartitionBy,
@@ -125,7 +125,7 @@ fn io_error(path: &Path, action: &str, e: std::io::Error) -> Error {
 impl PartitionedParquetSink {
     /// Prepares to write into the folder `root` (created if missing), for a
     /// pull of `query`: the query decides which rows of a partition already
-    /// there this run replaces (see the [module docs](self)).
+    /// there this run replaces (see [`PartitionedParquetSink`]).
     ///
     /// # Errors
     /// [`Error::Sink`] naming the folder that cannot be created.
