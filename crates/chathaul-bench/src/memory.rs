@@ -1,7 +1,7 @@
-//! Peak memory and time of `chathaul pull` to JSONL, Parquet and SQLite at
-//! growing sizes. The simulator runs as a separate process (the
-//! `chathaul-sim` binary, no latency), so only the pull's own process is
-//! measured.
+//! Peak memory and time of `chathaul pull` to JSONL, Parquet (one file per
+//! table, and a folder partitioned by day) and SQLite at growing sizes. The
+//! simulator runs as a separate process (the `chathaul-sim` binary, no
+//! latency), so only the pull's own process is measured.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -77,8 +77,27 @@ fn start_sim(bin: &Path, conversations: usize) -> Result<SimProcess, String> {
     Err("the simulator printed no kf5 config".into())
 }
 
-/// Sizes in messages: three for every format, a fourth (5M) for JSONL when `big`.
+/// The outputs measured: a name, and the `-o` (and flags) of each. A name
+/// ending in `/day` is a folder partitioned by day.
+pub const FORMATS: &[&str] = &["jsonl", "parquet", "parquet/day", "sqlite"];
+
+/// The outputs measured again at the big size (5M messages): JSONL, the
+/// yardstick, and every Parquet output, whose target is a flat peak under
+/// 100 MB at any size.
+pub const BIG_FORMATS: &[&str] = &["jsonl", "parquet", "parquet/day"];
+
+/// Sizes in messages: three for every format, a fourth (5M, [`BIG_FORMATS`])
+/// when `big`. `BENCH_MEMORY_SIZES` (comma-separated message counts) replaces
+/// the three, to measure one size alone.
 pub fn sizes(tiny: bool) -> Vec<u64> {
+    if let Some(sizes) = std::env::var("BENCH_MEMORY_SIZES").ok().and_then(|s| {
+        s.split(',')
+            .map(|n| n.trim().parse::<u64>().ok())
+            .collect::<Option<Vec<u64>>>()
+            .filter(|v| !v.is_empty())
+    }) {
+        return sizes;
+    }
     if tiny {
         vec![2_000, 5_000, 10_000]
     } else {
@@ -97,16 +116,21 @@ pub fn run(
     let mut rows = Vec::new();
     let mut plan: Vec<(u64, Vec<&'static str>)> = sizes(tiny)
         .into_iter()
-        .map(|s| (s, vec!["jsonl", "parquet", "sqlite"]))
+        .map(|s| (s, FORMATS.to_vec()))
         .collect();
     if let Some(b) = big {
-        plan.push((b, vec!["jsonl"]));
+        plan.push((b, BIG_FORMATS.to_vec()));
     }
     for (target, formats) in plan {
         let conversations = (target / MESSAGES_MEAN as u64) as usize;
         let sim = start_sim(sim_bin, conversations)?;
         for format in formats {
-            let out: PathBuf = scratch.join(format!("mem-{target}.{format}"));
+            let partitioned = format.strip_suffix("/day").is_some();
+            let out: PathBuf = if partitioned {
+                scratch.join(format!("mem-{target}-by-day"))
+            } else {
+                scratch.join(format!("mem-{target}.{format}"))
+            };
             remove_outputs(&out);
             let mut args: Vec<String> = vec![
                 "--quiet".into(),
@@ -120,11 +144,13 @@ pub fn run(
             }
             args.push("-o".into());
             args.push(out.display().to_string());
+            if partitioned {
+                args.extend(["--partition-by".into(), "day".into()]);
+            }
             let run = run_measured(chathaul, &args, &[], scratch);
             let output_mb = outputs(&out)
                 .iter()
-                .filter_map(|p| std::fs::metadata(p).ok())
-                .map(|m| m.len() as f64 / 1e6)
+                .map(|p| bytes_under(p) as f64 / 1e6)
                 .sum();
             remove_outputs(&out);
             rows.push(Row {
@@ -155,8 +181,26 @@ fn outputs(path: &Path) -> Vec<PathBuf> {
     ]
 }
 
+/// The size of a file, or of every file under a folder.
+fn bytes_under(path: &Path) -> u64 {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => std::fs::read_dir(path)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| bytes_under(&e.path()))
+            .sum(),
+        Ok(m) => m.len(),
+        Err(_) => 0,
+    }
+}
+
 fn remove_outputs(path: &Path) {
     for p in outputs(path) {
-        let _ = std::fs::remove_file(p);
+        if p.is_dir() {
+            let _ = std::fs::remove_dir_all(p);
+        } else {
+            let _ = std::fs::remove_file(p);
+        }
     }
 }

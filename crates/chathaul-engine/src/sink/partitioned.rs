@@ -186,24 +186,25 @@ impl PartitionedParquetSink {
         Ok(())
     }
 
-    /// Writes out the largest buffers until the whole sink holds no more
-    /// than its memory budget.
+    /// Writes out buffers, the partitions written least recently first,
+    /// until the whole sink holds no more than its memory budget. A listing
+    /// mostly moves on from a partition for good (it comes in time order,
+    /// or near it): the partitions left behind end their row groups and
+    /// free their writers' buffers, while the one being written keeps
+    /// filling whole row groups.
     fn keep_within_budget(&mut self) -> Result<()> {
-        loop {
-            let total: usize = self.open.iter().map(|p| p.tables.buffered_bytes()).sum();
+        let mut total: usize = self.open.iter().map(|p| p.tables.buffered_bytes()).sum();
+        for open in &mut self.open {
             if total <= self.settings.memory_budget {
-                return Ok(());
+                break;
             }
-            let Some(largest) = self
-                .open
-                .iter_mut()
-                .max_by_key(|p| p.tables.buffered_bytes())
-                .filter(|p| p.tables.buffered_bytes() > 0)
-            else {
-                return Ok(());
-            };
-            largest.tables.flush()?;
+            let held = open.tables.buffered_bytes();
+            if held > 0 {
+                open.tables.flush()?;
+                total = total - held + open.tables.buffered_bytes();
+            }
         }
+        Ok(())
     }
 
     /// Whether this run's query asks for every conversation of a partition,

@@ -546,3 +546,51 @@ fn a_file_is_not_a_partitioned_output() {
     );
     assert_eq!(std::fs::read(&file).unwrap(), b"mine");
 }
+
+#[test]
+fn the_partitions_left_behind_give_memory_back_first() {
+    // Six days in time order, each busier than the one before, with a
+    // budget two or three open partitions fill: the days left behind end
+    // their row groups, and the day being written keeps one whole row group.
+    let dir = tempfile::tempdir().unwrap();
+    let mut data = Vec::new();
+    for day in 0..6u32 {
+        for k in 0..8 * (day + 1) {
+            let mut c = conversations("fake", 1).remove(0);
+            c.id = format!("d{day}-{k:02}");
+            c.created_at = Some(t0() + Duration::days(day.into()) + Duration::minutes(k.into()));
+            c.raw = serde_json::json!({ "blob": noise(day * 100 + k, 20_000) }).into();
+            data.push(c);
+        }
+    }
+    let mut settings = ParquetSettings::default();
+    settings.row_group_bytes = 1024 * 1024;
+    settings.memory_budget = 3 * 1024 * 1024;
+    let mut out =
+        PartitionedParquetSink::create(dir.path(), PartitionBy::Day, &Query::new(), settings)
+            .unwrap();
+    for c in &data {
+        out.write(c).unwrap();
+    }
+    Box::new(out).finish().unwrap();
+    assert_eq!(read_tree(dir.path()), data);
+    let files = files_under(dir.path());
+    assert_eq!(files.len(), 12, "{files:?}");
+    for f in &files {
+        let reader = SerializedFileReader::new(File::open(dir.path().join(f)).unwrap()).unwrap();
+        assert_eq!(reader.metadata().num_row_groups(), 1, "{f}");
+    }
+}
+
+/// Long pseudo-random text (zstd cannot shrink it much).
+fn noise(seed: u32, len: usize) -> String {
+    let mut x = u64::from(seed) * 2_654_435_761 + 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from(b'a' + (x % 26) as u8)
+        })
+        .collect()
+}
