@@ -39,8 +39,8 @@ class Error(Exception):
         kind: the stable machine-readable kind (``auth``, ``rate_limit``,
             ``decode``, ``api``, ``paging``, ``transport``, ``config``,
             ``query``, ``unsupported``, ``io``, ``store``, ``sink``,
-            ``internal``, ``closed``, ``other``): the keys of
-            :data:`ERROR_CLASSES`.
+            ``internal``, ``closed``): the keys of :data:`ERROR_CLASSES`;
+            ``other`` for an error raised without one.
         vendor: the connector the error is about, if any.
         endpoint, page: where it happened, when it applies.
         source: the sync source or planned source it is about, if any.
@@ -250,7 +250,6 @@ ERROR_CLASSES: Mapping[str, type[Error]] = {
     "sink": SinkError,
     "internal": InternalError,
     "closed": ClosedError,
-    "other": Error,
 }
 
 

@@ -58,8 +58,6 @@ pub enum ErrorKind {
     Internal,
     /// Something used after it was closed (a simulator, a store).
     Closed,
-    /// An error not sorted into a kind yet ([`Error::Other`]).
-    Other,
 }
 
 impl ErrorKind {
@@ -79,12 +77,11 @@ impl ErrorKind {
         ErrorKind::Sink,
         ErrorKind::Internal,
         ErrorKind::Closed,
-        ErrorKind::Other,
     ];
 
     /// The kind's stable name: `auth`, `rate_limit`, `api`, `transport`,
     /// `decode`, `paging`, `config`, `query`, `unsupported`, `io`, `store`,
-    /// `sink`, `internal`, `closed`, `other`.
+    /// `sink`, `internal`, `closed`.
     pub const fn as_str(self) -> &'static str {
         match self {
             ErrorKind::Auth => "auth",
@@ -101,7 +98,6 @@ impl ErrorKind {
             ErrorKind::Sink => "sink",
             ErrorKind::Internal => "internal",
             ErrorKind::Closed => "closed",
-            ErrorKind::Other => "other",
         }
     }
 
@@ -384,10 +380,6 @@ pub enum Error {
         #[source]
         source: Option<BoxedCause>,
     },
-    /// Anything else, with a message saying what. Prefer a typed variant:
-    /// this one is left only where a site has not been sorted yet.
-    #[error("{0}")]
-    Other(String),
 }
 
 /// The most of a rejected record's text kept ([`Error::Rejected`]): 256 KiB.
@@ -577,7 +569,6 @@ impl Error {
             Error::Sink { .. } => ErrorKind::Sink,
             Error::Internal { .. } => ErrorKind::Internal,
             Error::Closed { .. } => ErrorKind::Closed,
-            Error::Other(_) => ErrorKind::Other,
             Error::Rejected { error, .. } => error.kind(),
             // Unreachable: `root` unwraps it.
             Error::RetriesExhausted { last, .. } => last.kind(),
@@ -608,8 +599,7 @@ impl Error {
             }
             Error::Paging { message, .. }
             | Error::Transport { message, .. }
-            | Error::Unauthenticated { message, .. }
-            | Error::Other(message) => apply(message),
+            | Error::Unauthenticated { message, .. } => apply(message),
             Error::RetriesExhausted { last, .. } => last.scrub_with(f),
             Error::Rejected { error, raw } => {
                 error.scrub_with(f);
@@ -696,8 +686,7 @@ mod tests {
                 "store",
                 "sink",
                 "internal",
-                "closed",
-                "other"
+                "closed"
             ]
         );
         for k in ErrorKind::ALL {
@@ -874,7 +863,7 @@ mod tests {
         assert_eq!(raw, r#"{"id":7,"[c]":"x"}"#);
         assert!(error.to_string().contains("chats[4].[c]"));
         let long = "界".repeat(REJECTED_TEXT_MAX);
-        let Error::Rejected { raw, .. } = Error::Other("x".into()).rejected(&long) else {
+        let Error::Rejected { raw, .. } = Error::Query("x".into()).rejected(&long) else {
             panic!()
         };
         assert!(raw.len() <= REJECTED_TEXT_MAX && raw.len() > REJECTED_TEXT_MAX - 3);

@@ -472,7 +472,12 @@ mod tests {
             description: "a test vendor",
             fields: &[],
             capabilities: Capabilities::default(),
-            build: |_| Err(Error::Other("not built in tests".into())),
+            build: |_| {
+                Err(Error::Unsupported {
+                    vendor: "testvendor",
+                    message: "not built in tests".into(),
+                })
+            },
         }
     }
 

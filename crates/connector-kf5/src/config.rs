@@ -259,7 +259,12 @@ mod tests {
             description: "test",
             fields: FIELDS,
             capabilities: crate::CAPABILITIES,
-            build: |_| Err(Error::Other("unused".into())),
+            build: |_| {
+                Err(Error::Unsupported {
+                    vendor: VENDOR,
+                    message: "not built in tests".into(),
+                })
+            },
         };
         let cfg = factory.resolve_with_env(values.iter().copied(), |var| {
             (var == "CHATHAUL_KF5_TIMEZONE").then(|| "Asia/Tokyo".to_owned())
