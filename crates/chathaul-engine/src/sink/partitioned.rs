@@ -238,6 +238,7 @@ impl PartitionedParquetSink {
         let mut fetched = HashSet::new();
         for file in parquet_files(&self.staged_dir(TABLES[0], partition), STAGED)? {
             for batch in read_batches(&file, Some("id"))? {
+                let batch = batch?;
                 let ids = string_column(&batch, "id", &file)?;
                 fetched.extend(ids.iter().flatten().map(str::to_owned));
             }
@@ -247,7 +248,7 @@ impl PartitionedParquetSink {
         let mut tables: Option<TablePair<ParquetWriter>> = None;
         for file in &old_conversations {
             for batch in read_batches(file, None)? {
-                let batch = with_source_columns(&batch, conversations_schema(), partition, file)?;
+                let batch = with_source_columns(&batch?, conversations_schema(), partition, file)?;
                 let rows = conversations_from_batches(std::slice::from_ref(&batch), &[])
                     .map_err(|e| carry_error(file, e))?;
                 let keep: BooleanArray = rows
@@ -276,7 +277,7 @@ impl PartitionedParquetSink {
         };
         for file in parquet_files(&old_dirs[1], ".parquet")? {
             for batch in read_batches(&file, None)? {
-                let batch = with_source_columns(&batch, messages_schema(), partition, &file)?;
+                let batch = with_source_columns(&batch?, messages_schema(), partition, &file)?;
                 let ids = string_column(&batch, "conversation_id", &file)?;
                 let keep: BooleanArray = ids
                     .iter()
@@ -395,7 +396,13 @@ fn parquet_files(dir: &Path, suffix: &str) -> Result<Vec<PathBuf>> {
 }
 
 /// The record batches of a Parquet file (only `column`, when given).
-fn read_batches(path: &Path, column: Option<&str>) -> Result<Vec<RecordBatch>> {
+///
+/// The batches are read one at a time as the iterator is consumed: an old
+/// partition can be larger than memory.
+fn read_batches(
+    path: &Path,
+    column: Option<&str>,
+) -> Result<impl Iterator<Item = Result<RecordBatch>> + use<>> {
     let failed = |e: parquet::errors::ParquetError| {
         Error::sink(FORMAT, Some(path.to_owned()), "cannot read", e)
     };
@@ -406,9 +413,10 @@ fn read_batches(path: &Path, column: Option<&str>) -> Result<Vec<RecordBatch>> {
         builder = builder.with_projection(mask);
     }
     let reader = builder.build().map_err(failed)?;
-    reader
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| Error::sink(FORMAT, Some(path.to_owned()), "cannot read", e))
+    let path = path.to_owned();
+    Ok(reader.map(move |batch| {
+        batch.map_err(|e| Error::sink(FORMAT, Some(path.clone()), "cannot read", e))
+    }))
 }
 
 /// A batch read from a partition's file with the columns its folder names
