@@ -144,7 +144,7 @@ impl Span {
         let zone = crate::config::zone_of(&source.vendor, &source.config)?;
         let parse = |name: &str, text: &str| {
             crate::config::parse_instant(text, zone)
-                .map_err(|m| Error::Query(format!("source {}: {name} {m}", source.name)))
+                .map_err(|m| Error::Query(format!("source {}: {name}: {m}", source.name)))
         };
         let start = parse("since", since)?;
         let end = parse("until", until)?;
