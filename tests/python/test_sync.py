@@ -256,3 +256,16 @@ def test_a_bad_since_is_refused_with_the_same_words_everywhere(sim: chathaul.Sim
         chathaul.sync([{"vendor": "kf5", "config": sim.config("kf5"), "since": "yesterday"}], db=tmp_path / "x.sqlite")
     tail = "`yesterday` is not a time"
     assert str(conv.value)[str(conv.value).index(tail) :] == str(synced.value)[str(synced.value).index(tail) :]
+
+
+def test_sync_now_takes_the_time_forms_read_in_utc(sim: chathaul.Simulator, tmp_path: Path) -> None:
+    source = {"vendor": "kf5", "config": sim.config("kf5"), "messages": False}
+    with pytest.raises(chathaul.ConfigError, match=re.escape("now: `yesterday` is not a time: use RFC 3339")):
+        chathaul.sync(source, db=tmp_path / "bad.sqlite", progress=False, now="yesterday")
+    for i, now in enumerate(["2030-01-01 08:00", "2030-01-01T08:00:00.000000Z", datetime(2030, 1, 1, 8)]):
+        db = tmp_path / f"now{i}.sqlite"
+        assert chathaul.sync(source, db=db, progress=False, now=now).complete
+        with closing(sqlite3.connect(db)) as con:
+            [(at,)] = con.execute("SELECT last_full_refresh FROM sync_state").fetchall()
+        # The first run is a full re-read, stamped with `now`.
+        assert datetime.fromisoformat(at.replace("Z", "+00:00")) == datetime(2030, 1, 1, 8, tzinfo=timezone.utc), now

@@ -194,8 +194,8 @@ pub struct SyncArgs {
     #[arg(long)]
     pub full_refresh: bool,
     /// The current time the runs reason about (which conversations are final, which expired,
-    /// when a full re-read is due): RFC 3339. Default: the system clock. For replays and
-    /// simulators whose clock differs.
+    /// when a full re-read is due): any form --since takes, a local time read in UTC. Default:
+    /// the system clock. For replays and simulators whose clock differs.
     #[arg(long, value_name = "T")]
     pub now: Option<String>,
     /// With --status, or for the run's reports: JSON instead of text.

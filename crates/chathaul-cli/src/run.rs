@@ -494,14 +494,10 @@ async fn sync(args: SyncArgs, quiet: bool) -> Result<u8, Fail> {
     let now = args
         .now
         .as_deref()
+        // Sources may be in different zones: a local time is read in UTC.
         .map(|t| {
-            chathaul::chrono::DateTime::parse_from_rfc3339(t.trim())
-                .map(|t| t.to_utc())
-                .map_err(|_| {
-                    Fail::usage(format!(
-                        "--now: `{t}` is not an RFC 3339 time (2024-03-01T08:00:00Z)"
-                    ))
-                })
+            parse_instant(t, chathaul::time::Tz::UTC)
+                .map_err(|e| Fail::usage(format!("--now: {e}")))
         })
         .transpose()?;
     let mut sources = config.sources;

@@ -146,17 +146,10 @@ pub(crate) fn sync<'py>(
     full_refresh: bool,
 ) -> PyResult<Bound<'py, PyList>> {
     let now = now
-        .map(|t| {
-            chathaul::chrono::DateTime::parse_from_rfc3339(t.trim())
-                .map(|t| t.to_utc())
-                .map_err(|_| {
-                    to_pyerr(
-                        py,
-                        &Error::Query(format!("now: `{t}` is not an RFC 3339 time")),
-                    )
-                })
-        })
-        .transpose()?;
+        // Sources may be in different zones: a local time is read in UTC.
+        .map(|t| crate::convert::parse_instant("now", t, chathaul::time::Tz::UTC))
+        .transpose()
+        .map_err(|e| to_pyerr(py, &e))?;
     let sources = sources
         .into_iter()
         .map(SourceSpec::into_source)

@@ -289,3 +289,37 @@ fn the_documented_columns_are_the_schema() {
         described(chathaul::arrow::MESSAGE_COLUMNS)
     );
 }
+
+#[test]
+fn sync_now_takes_the_time_forms_of_since_read_in_utc() {
+    let sim = sim(5, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let env = crate::common::three_source_config(&sim, &dir.path().join("chathaul.toml"), &[]);
+    let out = chathaul(dir.path())
+        .args(["sync", "--db", "n.sqlite", "--now", "yesterday"])
+        .envs(env.clone())
+        .output()
+        .unwrap();
+    assert_one_line_exit_2(
+        &out,
+        &[
+            "--now: `yesterday` is not a time: use RFC 3339",
+            "local times read in UTC",
+        ],
+    );
+    // A date is midnight UTC (the first run is a full re-read, stamped `now`).
+    let out = chathaul(dir.path())
+        .args(["sync", "--db", "n.sqlite", "--now", "2030-01-01"])
+        .envs(env)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);
+    let store = chathaul::SqliteStore::open(&dir.path().join("n.sqlite")).unwrap();
+    let kf5 = chathaul::SyncStore::state(&store, "kf5-demo")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        kf5.last_full_refresh.map(|t| t.to_rfc3339()).as_deref(),
+        Some("2030-01-01T00:00:00+00:00")
+    );
+}
