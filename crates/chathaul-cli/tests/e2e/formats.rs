@@ -364,3 +364,53 @@ fn partitioned_output_must_be_a_folder() {
         "mine"
     );
 }
+
+#[test]
+fn a_partitioned_pull_under_skip_keeps_its_rejects_beside_the_folder() {
+    let sim = sim(30, 0);
+    let bad = sim.truth("kf5")[5].id.clone();
+    sim.corrupt("kf5", None, &bad, "created_at", "not a time")
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = chathaul(dir.path())
+        .args(["pull", "kf5", "--messages", "--partition-by", "day"])
+        .args(["--on-bad-record", "skip", "-o", "lake/"])
+        .args(config_args(&sim, "kf5"))
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("1 record(s) could not be decoded and were set aside:")
+            && stderr.contains("lake.rejects.jsonl"),
+        "{stderr}"
+    );
+    // Every good record is in its partition; the bad one is beside the folder.
+    let (got, _) = read_partitioned(&dir.path().join("lake"));
+    let want: Vec<Conversation> = sim
+        .truth("kf5")
+        .into_iter()
+        .filter(|c| c.id != bad)
+        .map(|c| connector_testkit::without_summary(&c))
+        .collect();
+    assert_same_conversations(&got, &want);
+    let rejects: Vec<serde_json::Value> =
+        std::fs::read_to_string(dir.path().join("lake.rejects.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+    assert_eq!(rejects.len(), 1, "{rejects:?}");
+    assert!(
+        rejects[0]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with(".created_at")
+    );
+    assert!(
+        rejects[0]["raw"]
+            .as_str()
+            .unwrap()
+            .contains("\"not a time\"")
+    );
+}
