@@ -518,6 +518,19 @@ class IncrementalBatch(NamedTuple):
     rejects: List[Dict[str, Any]]
 
 
+class IncrementalTables(NamedTuple):
+    """One batch of an incremental run as the two Arrow tables of :func:`conversations_schema`
+    and :func:`messages_schema` (built in Rust, as :meth:`Connector.pull` builds them) and the
+    records set aside."""
+
+    conversations: Any
+    """``pyarrow.Table``, one row per conversation: upsert by ``(vendor, account, id)``."""
+    messages: Any
+    """``pyarrow.Table``, one row per message of those conversations (all of each one's
+    messages): upsert by ``(vendor, account, conversation_id, seq)``."""
+    rejects: List[Dict[str, Any]]
+
+
 class IncrementalRun(Iterator[IncrementalBatch]):
     """One incremental run: iterate for its batches; then :attr:`state` is the state to hand
     to the next run and :attr:`report` says what the run did.
@@ -535,6 +548,16 @@ class IncrementalRun(Iterator[IncrementalBatch]):
     def __next__(self) -> IncrementalBatch:
         d = next(self._native)
         return IncrementalBatch(list(d["conversations"]), list(d["rejects"]))
+
+    def tables(self) -> Iterator[IncrementalTables]:
+        """The rest of the run's batches as Arrow tables (:class:`IncrementalTables`) instead of
+        dicts; a failure raises from the iteration, as it does from ``for batch in run``."""
+        while True:
+            got = self._native.next_tables()
+            if got is None:
+                return
+            conversations, messages, rejects = got
+            yield IncrementalTables(conversations, messages, list(rejects))
 
     @property
     def state(self) -> Dict[str, Any]:

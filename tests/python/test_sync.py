@@ -269,3 +269,23 @@ def test_sync_now_takes_the_time_forms_read_in_utc(sim: chathaul.Simulator, tmp_
             [(at,)] = con.execute("SELECT last_full_refresh FROM sync_state").fetchall()
         # The first run is a full re-read, stamped with `now`.
         assert datetime.fromisoformat(at.replace("Z", "+00:00")) == datetime(2030, 1, 1, 8, tzinfo=timezone.utc), now
+
+
+def test_incremental_run_tables_are_the_tables_a_pull_builds() -> None:
+    import pyarrow as pa
+
+    with chathaul.Simulator(seed=5, conversations=40, messages=3) as sim:
+        for vendor in sim.vendors:
+            conn = sim.connect(vendor)
+            run = chathaul.incremental_run(conn, None, now=sim.now, batch_size=7)
+            batches = list(run.tables())
+            assert run.complete and len(batches) == 6  # 40 conversations, 7 a batch
+            assert all(b.rejects == [] and b.conversations.num_rows <= 7 for b in batches)
+            by_id = [("id", "ascending")]
+            by_seq = [("conversation_id", "ascending"), ("seq", "ascending")]
+            got = pa.concat_tables([b.conversations for b in batches]).sort_by(by_id)
+            got_messages = pa.concat_tables([b.messages for b in batches]).sort_by(by_seq)
+            pulled = conn.pull(progress=False)
+            assert got.schema == chathaul.conversations_schema() and got.num_rows == 40
+            assert got.equals(pulled.conversations.sort_by(by_id)), vendor
+            assert got_messages.equals(pulled.messages.sort_by(by_seq)), vendor

@@ -1,16 +1,18 @@
 //! `Connector.incremental(state, ...)`: one incremental run of a source with
 //! its state in JSON, for callers that keep state themselves (the dlt
-//! source): batches of conversations and records set aside, then the state
-//! for the next run.
+//! source): batches of conversations (dicts, or the two Arrow tables) and
+//! records set aside, then the state for the next run.
 
 use std::sync::Arc;
 
+use chathaul::arrow::{conversations_schema, messages_schema, to_record_batches};
 use chathaul::incremental::{
     DEFAULT_CONCURRENCY, IncrementalOptions, IncrementalRun, IncrementalState, RunBatch, RunOutcome,
 };
 use chathaul::{BadRecord, Connector, Error, Include};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
+use pyo3_arrow::PyTable;
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
@@ -25,6 +27,10 @@ enum Msg {
     /// The end.
     Done(Box<RunOutcome>),
 }
+
+/// A batch as `(conversations, messages, rejects)`: two `pyarrow.Table`s
+/// and a list of dicts.
+type BatchTables<'py> = (Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>);
 
 /// The options of an incremental run as Python gives them.
 pub(crate) struct RunSpec {
@@ -122,27 +128,9 @@ impl PyIncrementalRun {
         }
     }
 
-    fn stop(&mut self) {
-        self.rx = None;
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
-    }
-}
-
-impl Drop for PyIncrementalRun {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-#[pymethods]
-impl PyIncrementalRun {
-    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
-        slf
-    }
-
-    fn __next__<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+    /// Waits for the next batch (the GIL released, Ctrl-C checked): `None`
+    /// once the run is over, its error raised if it failed.
+    fn receive(&mut self, py: Python<'_>) -> PyResult<Option<RunBatch>> {
         loop {
             let Some(rx) = self.rx.as_mut() else {
                 return Ok(None);
@@ -153,14 +141,7 @@ impl PyIncrementalRun {
             match got {
                 Ok(Some(Msg::Batch(batch, state))) => {
                     self.state = *state;
-                    let d = PyDict::new(py);
-                    let conversations = PyList::empty(py);
-                    for c in &batch.conversations {
-                        conversations.append(to_py(py, c)?)?;
-                    }
-                    d.set_item("conversations", conversations)?;
-                    d.set_item("rejects", to_py(py, &batch.rejects)?)?;
-                    return Ok(Some(d.into_any()));
+                    return Ok(Some(batch));
                 }
                 Ok(Some(Msg::Done(outcome))) => {
                     self.stop();
@@ -188,6 +169,58 @@ impl PyIncrementalRun {
                 }
             }
         }
+    }
+
+    fn stop(&mut self) {
+        self.rx = None;
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for PyIncrementalRun {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[pymethods]
+impl PyIncrementalRun {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let Some(batch) = self.receive(py)? else {
+            return Ok(None);
+        };
+        let d = PyDict::new(py);
+        let conversations = PyList::empty(py);
+        for c in &batch.conversations {
+            conversations.append(to_py(py, c)?)?;
+        }
+        d.set_item("conversations", conversations)?;
+        d.set_item("rejects", to_py(py, &batch.rejects)?)?;
+        Ok(Some(d.into_any()))
+    }
+
+    /// The next batch as the two Arrow tables of the facade's schema (built
+    /// in Rust, as `pull()` builds them) and the records set aside:
+    /// `(conversations, messages, rejects)`, or `None` once the run is over.
+    /// Batches taken this way and through iteration are the same batches:
+    /// each is handed out once.
+    fn next_tables<'py>(&mut self, py: Python<'py>) -> PyResult<Option<BatchTables<'py>>> {
+        let Some(batch) = self.receive(py)? else {
+            return Ok(None);
+        };
+        let (conversations, messages) = py
+            .detach(|| to_record_batches(&batch.conversations))
+            .map_err(|e| to_pyerr(py, &e))?;
+        let conversations =
+            PyTable::try_new(vec![conversations], conversations_schema())?.into_pyarrow(py)?;
+        let messages = PyTable::try_new(vec![messages], messages_schema())?.into_pyarrow(py)?;
+        Ok(Some((conversations, messages, to_py(py, &batch.rejects)?)))
     }
 
     /// The state as of the batches yielded so far (a dict, JSON-ready);
