@@ -279,7 +279,14 @@ def source(
                 log.warning(
                     "chathaul source %r fetched less than the vendor reported: %s", account.name, report["shortfalls"]
                 )
-            log.info("chathaul source %r: %s", account.name, report.get("changes"))
+            changes = report.get("changes") or {}
+            if changes.get("rejects"):
+                log.warning(
+                    "chathaul source %r set %d records aside (the rejects table has them)",
+                    account.name,
+                    changes["rejects"],
+                )
+            log.info("chathaul source %r: %s", account.name, changes)
             # Set once the run is over, so the state dlt saves with this load package is the
             # state after every batch of it.
             runs[account.name] = run.state

@@ -292,7 +292,7 @@ def test_two_sources_with_one_name_are_refused(sim: chathaul.Simulator) -> None:
     assert e.value.source == "kf5"
 
 
-def test_records_set_aside_land_in_rejects_once(tmp_path: Path) -> None:
+def test_records_set_aside_land_in_rejects_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     with chathaul.Simulator(seed=9, conversations=30, messages=3) as sim:
         bad = sim.truth("kf5")[4].id
         sim.corrupt("kf5", bad, "created_at", "not a time")
@@ -308,6 +308,8 @@ def test_records_set_aside_land_in_rejects_once(tmp_path: Path) -> None:
         assert "not a time" in error and json.loads(raw)["created_at"] == "not a time"
         conversations, _ = loaded(p)
         assert len(conversations) == 29 and ("kf5", "demo", bad) not in conversations
+        warned = [r.getMessage() for r in caplog.records if r.name == "chathaul.dlt" and r.levelname == "WARNING"]
+        assert warned == ["chathaul source 'kf5' set 1 records aside (the rejects table has them)"] * 2
 
 
 def test_the_docs_dlt_example_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
