@@ -318,3 +318,28 @@ def test_the_docs_dlt_example_runs_as_written(tmp_path: Path, monkeypatch: pytes
     # The second night adds the day's new chats and the ratings that came late.
     assert lines == ["281 conversations, 67 rated", "299 conversations, 72 rated"]
     assert (tmp_path / "helpdesk.duckdb").exists()
+
+
+def test_a_config_file_names_the_sources_and_dlt_fills_in_the_secret(
+    sim: chathaul.Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = sim.config("bangwo8")
+    path = tmp_path / "chathaul.toml"
+    path.write_text(
+        "[[source]]\n"
+        'name = "helpdesk"\n'
+        'vendor = "bangwo8"\n'
+        "[source.config]\n"
+        f'base_url = "{cfg["base_url"]}"\n'
+        f'account = "{cfg["account"]}"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("SOURCES__CHATHAUL__HELPDESK__PASSWORD", cfg["password"])
+    p = pipeline(tmp_path)
+    p.run(chathaul.dlt.source(path, now=sim.now))
+    conversations, messages = loaded(p)
+    want_conversations, want_messages = truth(sim)
+    bangwo8 = {k: v for k, v in want_conversations.items() if k[0] == "bangwo8"}
+    assert conversations == bangwo8
+    assert messages == {k: v for k, v in want_messages.items() if k[0] == "bangwo8"}
+    assert sorted(chathaul_state(p)["runs"]["conversations+messages"]) == ["helpdesk"]
