@@ -136,7 +136,12 @@ def _instant(value: Union[datetime, date, str, None]) -> Optional[datetime]:
             text = value.strip()
             value = parse_instant(text) if text.endswith(("Z", "z")) else datetime.fromisoformat(text)
         except ValueError:
-            raise ValueError(f"now must be an ISO 8601 instant such as 2024-01-31T08:00:00Z, not {value!r}") from None
+            raise ConfigError(
+                f"now: `{value}` is not a time: use RFC 3339 (2024-03-01T08:00:00Z), a date-time without"
+                " offset (read in UTC) or a date (its midnight UTC)",
+                kind="config",
+                field="now",
+            ) from None
     if isinstance(value, datetime):
         return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
     if isinstance(value, date):

@@ -285,11 +285,14 @@ def test_credentials_come_from_dlt_secrets_and_stay_out_of_the_state(
                 assert password not in repr(row), table
 
 
-def test_two_sources_with_one_name_are_refused(sim: chathaul.Simulator) -> None:
+def test_two_sources_with_one_name_and_a_bad_now_are_refused(sim: chathaul.Simulator) -> None:
     source = {"vendor": "kf5", "config": sim.config("kf5")}
     with pytest.raises(chathaul.ConfigError, match="kf5.*two sources") as e:
         chathaul.dlt.source([source, source])
     assert e.value.source == "kf5"
+    with pytest.raises(chathaul.ConfigError, match="now: `yesterday` is not a time: use RFC 3339") as bad:
+        chathaul.dlt.source(source, now="yesterday")
+    assert bad.value.field == "now"
 
 
 def test_records_set_aside_land_in_rejects_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
