@@ -283,6 +283,13 @@ def test_credentials_come_from_dlt_secrets_and_stay_out_of_the_state(
         for (table,) in client.execute_sql("SELECT table_name FROM information_schema.tables"):
             for row in client.execute_sql(f'SELECT * FROM "{table}"'):
                 assert password not in repr(row), table
+    # Without dlt's setting, the connector's own environment variable serves.
+    monkeypatch.delenv("SOURCES__CHATHAUL__ACME__PASSWORD")
+    monkeypatch.setenv("CHATHAUL_KF5_PASSWORD", password)
+    sim.advance(days=1)
+    p.run(chathaul.dlt.source([source], now=sim.now))
+    conversations, _ = loaded(p)
+    assert len(conversations) == len(sim.truth("kf5"))
 
 
 def test_two_sources_with_one_name_and_a_bad_now_are_refused(sim: chathaul.Simulator) -> None:
