@@ -6,15 +6,20 @@
 CARGO ?= cargo
 INSTA_VERSION := 1.49.0
 
-.PHONY: demo test test-rust lint features doc tools bench examples test-python package bench-tiny
+.PHONY: demo test test-rust lint features doc tools postgres bench examples test-python package bench-tiny
 
 demo:
 	$(CARGO) run --release -p chathaul-cli -- demo
 
-test: tools lint features test-rust examples doc package bench-tiny test-python
+test: tools postgres lint features test-rust examples doc package bench-tiny test-python
 
 tools:
 	@command -v cargo-insta >/dev/null 2>&1 || $(CARGO) install cargo-insta --locked --version $(INSTA_VERSION)
+
+# The Postgres tests run a real server (their own cluster, started by
+# crates/chathaul-test-postgres): install Debian's package where it is missing.
+postgres:
+	scripts/ensure-postgres.sh
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -58,7 +63,8 @@ doc:
 # The publishable crates package cleanly (test-only crates are excluded).
 package:
 	$(CARGO) package --workspace --no-verify --allow-dirty --exclude chathaul-bench --exclude chathaul-py \
-		--exclude chathaul-reliability --exclude connector-testkit --exclude fake-vendor
+		--exclude chathaul-reliability --exclude connector-testkit --exclude fake-vendor \
+		--exclude chathaul-test-postgres
 
 # Benchmarks (issue 11): writes BENCHMARKS.md; BENCH_SIZE=tiny for the quick run in the test command.
 bench: ; benches/run.sh
