@@ -26,10 +26,10 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 # `chathaul` without default features is the model, the registry and the
-# connectors' core: it must not compile Arrow, Parquet, SQLite or TOML. And the
+# connectors' core: it must not compile Arrow, Parquet, SQLite, Postgres or TOML. And the
 # engine builds with no feature and with each feature alone, so no `cfg` rots.
-HEAVY := ^(arrow|parquet|rusqlite|libsqlite3-sys|toml)[a-z0-9_-]* v
-ENGINE_FEATURES := arrow csv parquet sqlite config
+HEAVY := ^(arrow|parquet|rusqlite|libsqlite3-sys|toml|tokio-postgres|postgres-protocol)[a-z0-9_-]* v
+ENGINE_FEATURES := arrow csv parquet sqlite postgres config
 features:
 	@if $(CARGO) tree -p chathaul --no-default-features -e normal --prefix none | grep -E '$(HEAVY)'; then \
 		echo "error: chathaul --no-default-features depends on the crates above"; exit 1; fi

@@ -35,7 +35,7 @@ impl Kind {
     /// The Arrow type of the column.
     pub fn data_type(self) -> DataType {
         match self {
-            Kind::Text => DataType::Utf8,
+            Kind::Text | Kind::Json => DataType::Utf8,
             Kind::UInt => DataType::UInt64,
             Kind::Bool => DataType::Boolean,
             Kind::Time => DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
@@ -72,7 +72,7 @@ enum ColumnBuilder {
 impl ColumnBuilder {
     fn new(kind: Kind) -> Self {
         match kind {
-            Kind::Text => ColumnBuilder::Text(StringBuilder::new()),
+            Kind::Text | Kind::Json => ColumnBuilder::Text(StringBuilder::new()),
             Kind::UInt => ColumnBuilder::UInt(UInt64Builder::new()),
             Kind::Bool => ColumnBuilder::Bool(BooleanBuilder::new()),
             Kind::Time => {

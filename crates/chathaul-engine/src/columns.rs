@@ -10,7 +10,10 @@
 //! module needs no Arrow: a store backend reads the same columns.
 
 use chrono::{DateTime, Utc};
-use connector_core::{Conversation, Message};
+use connector_core::{
+    Agent, Attachment, Channel, Conversation, Customer, Message, MessageKind, Metrics, Party,
+    Rating, RawJson, Role, Satisfaction, Sender, Status, Summary, SummaryField, TicketRef,
+};
 
 /// The type of a column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +26,8 @@ pub enum Kind {
     Bool,
     /// An instant, UTC, millisecond precision.
     Time,
+    /// A JSON value, as its text (`jsonb` in Postgres; text elsewhere).
+    Json,
 }
 
 /// One value of a row: a cell of a column, typed by the column's [`Kind`].
@@ -130,7 +135,7 @@ const fn mreq(name: &'static str, kind: Kind, get: MessageGetter) -> Column<Mess
     }
 }
 
-use Kind::{Bool, Text, Time, UInt};
+use Kind::{Bool, Json, Text, Time, UInt};
 
 /// The columns of the `conversations` table, in order.
 pub static CONVERSATION_COLUMNS: &[Column<ConversationGetter>] = &[
@@ -168,7 +173,7 @@ pub static CONVERSATION_COLUMNS: &[Column<ConversationGetter>] = &[
     col("agent_group", Text, |c| {
         ColumnValue::Text(c.agent.as_ref().and_then(|a| a.group.clone()))
     }),
-    req("agents_json", Text, |c| json(&c.agents)),
+    req("agents_json", Json, |c| json(&c.agents)),
     col("rating_satisfaction", Text, |c| {
         ColumnValue::Text(
             c.rating
@@ -206,7 +211,7 @@ pub static CONVERSATION_COLUMNS: &[Column<ConversationGetter>] = &[
     col("summary_template", Text, |c| {
         ColumnValue::Text(c.summary.as_ref().and_then(|s| s.template.clone()))
     }),
-    col("summary_fields_json", Text, |c| match &c.summary {
+    col("summary_fields_json", Json, |c| match &c.summary {
         Some(s) => json(&s.fields),
         None => ColumnValue::Text(None),
     }),
@@ -224,7 +229,7 @@ pub static CONVERSATION_COLUMNS: &[Column<ConversationGetter>] = &[
     req("message_count", UInt, |c| {
         ColumnValue::UInt(Some(c.messages.len() as u64))
     }),
-    req("raw_json", Text, |c| {
+    req("raw_json", Json, |c| {
         ColumnValue::Text(Some(c.raw.get().to_owned()))
     }),
 ];
@@ -253,8 +258,240 @@ pub static MESSAGE_COLUMNS: &[Column<MessageGetter>] = &[
     mcol("text", Text, |r| text(&r.message.text)),
     mcol("sent_at", Time, |r| ColumnValue::Time(r.message.sent_at)),
     mcol("read", Bool, |r| ColumnValue::Bool(r.message.read)),
-    mreq("attachments_json", Text, |r| json(&r.message.attachments)),
-    mreq("raw_json", Text, |r| {
+    mreq("attachments_json", Json, |r| json(&r.message.attachments)),
+    mreq("raw_json", Json, |r| {
         ColumnValue::Text(Some(r.message.raw.get().to_owned()))
     }),
 ];
+
+// ------------------------------------------------------------ reading rows back
+
+/// A cell that does not fit its column: which column, and why.
+#[derive(Debug)]
+pub struct CellError {
+    /// The column.
+    pub column: &'static str,
+    /// What is wrong with it.
+    pub message: String,
+    source: Option<serde_json::Error>,
+}
+
+impl std::fmt::Display for CellError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "column `{}`: {}", self.column, self.message)
+    }
+}
+
+impl std::error::Error for CellError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_ref().map(|e| e as _)
+    }
+}
+
+impl CellError {
+    /// A cell that does not fit: `message` says how.
+    pub fn new(column: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            column,
+            message: message.into(),
+            source: None,
+        }
+    }
+}
+
+/// One row of a table as a backend reads it: the cell of each column by
+/// name, as the column's [`Kind`] ([`Kind::Json`] as its JSON text).
+pub trait RowCells {
+    /// The value of column `name`.
+    ///
+    /// # Errors
+    /// When the column is missing or its cell is not of `kind`.
+    fn cell(&self, name: &'static str, kind: Kind) -> Result<ColumnValue, CellError>;
+}
+
+struct Reader<'a, R: RowCells>(&'a R);
+
+impl<R: RowCells> Reader<'_, R> {
+    fn text(&self, name: &'static str) -> Result<Option<String>, CellError> {
+        match self.0.cell(name, Kind::Text)? {
+            ColumnValue::Text(t) => Ok(t),
+            other => Err(CellError::new(
+                name,
+                format!("expected text, got {other:?}"),
+            )),
+        }
+    }
+    fn required(&self, name: &'static str) -> Result<String, CellError> {
+        self.text(name)?
+            .ok_or_else(|| CellError::new(name, "is null"))
+    }
+    fn uint(&self, name: &'static str) -> Result<Option<u64>, CellError> {
+        match self.0.cell(name, Kind::UInt)? {
+            ColumnValue::UInt(n) => Ok(n),
+            other => Err(CellError::new(
+                name,
+                format!("expected a count, got {other:?}"),
+            )),
+        }
+    }
+    fn bool(&self, name: &'static str) -> Result<Option<bool>, CellError> {
+        match self.0.cell(name, Kind::Bool)? {
+            ColumnValue::Bool(b) => Ok(b),
+            other => Err(CellError::new(
+                name,
+                format!("expected a boolean, got {other:?}"),
+            )),
+        }
+    }
+    fn time(&self, name: &'static str) -> Result<Option<DateTime<Utc>>, CellError> {
+        match self.0.cell(name, Kind::Time)? {
+            ColumnValue::Time(t) => Ok(t),
+            other => Err(CellError::new(
+                name,
+                format!("expected an instant, got {other:?}"),
+            )),
+        }
+    }
+    fn json<T: serde::de::DeserializeOwned>(
+        &self,
+        name: &'static str,
+    ) -> Result<Option<T>, CellError> {
+        let text = match self.0.cell(name, Kind::Json)? {
+            ColumnValue::Text(t) => t,
+            other => {
+                return Err(CellError::new(
+                    name,
+                    format!("expected JSON, got {other:?}"),
+                ));
+            }
+        };
+        text.map(|t| {
+            serde_json::from_str(&t).map_err(|e| CellError {
+                column: name,
+                message: format!("not the JSON expected: {e}"),
+                source: Some(e),
+            })
+        })
+        .transpose()
+    }
+}
+
+fn satisfaction(s: &str) -> Result<Satisfaction, CellError> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(|e| CellError {
+        column: "rating_satisfaction",
+        message: format!("`{s}` is not a satisfaction value"),
+        source: Some(e),
+    })
+}
+
+/// A message row back as a message, with its `seq` (the inverse of
+/// [`MESSAGE_COLUMNS`]).
+///
+/// # Errors
+/// [`CellError`] naming the column that does not fit.
+pub fn message_from_row(row: &impl RowCells) -> Result<(u64, Message), CellError> {
+    let r = Reader(row);
+    let seq = r
+        .uint("seq")?
+        .ok_or_else(|| CellError::new("seq", "is null"))?;
+    Ok((
+        seq,
+        Message {
+            id: r.text("id")?,
+            sender: Sender {
+                role: Role::parse(&r.required("sender_role")?),
+                id: r.text("sender_id")?,
+                name: r.text("sender_name")?,
+            },
+            kind: MessageKind::parse(&r.required("kind")?),
+            text: r.text("text")?,
+            sent_at: r.time("sent_at")?,
+            read: r.bool("read")?,
+            attachments: r
+                .json::<Vec<Attachment>>("attachments_json")?
+                .unwrap_or_default(),
+            raw: r.json::<RawJson>("raw_json")?.unwrap_or_default(),
+        },
+    ))
+}
+
+/// A conversation row back as a conversation, with its messages (the
+/// inverse of [`CONVERSATION_COLUMNS`]: the database keeps the normalized
+/// columns and the vendor's record once, and the whole conversation is
+/// derived from them).
+///
+/// # Errors
+/// [`CellError`] naming the column that does not fit.
+pub fn conversation_from_row(
+    row: &impl RowCells,
+    messages: Vec<Message>,
+) -> Result<Conversation, CellError> {
+    let r = Reader(row);
+    let agent = Agent {
+        id: r.text("agent_id")?,
+        name: r.text("agent_name")?,
+        email: r.text("agent_email")?,
+        group: r.text("agent_group")?,
+    };
+    let rating = match r.text("rating_satisfaction")? {
+        None => None,
+        Some(s) => Some(Rating {
+            satisfaction: satisfaction(&s)?,
+            score: r.text("rating_score")?,
+            comment: r.text("rating_comment")?,
+            rated_at: r.time("rated_at")?,
+        }),
+    };
+    let summary_fields = r.json::<Vec<SummaryField>>("summary_fields_json")?;
+    let summary_template = r.text("summary_template")?;
+    let summary = (summary_fields.is_some() || summary_template.is_some()).then(|| Summary {
+        template: summary_template,
+        fields: summary_fields.unwrap_or_default(),
+    });
+    let ticket = TicketRef {
+        id: r.text("ticket_id")?,
+        number: r.text("ticket_number")?,
+    };
+    Ok(Conversation {
+        vendor: r.required("vendor")?,
+        account: r.required("account")?,
+        id: r.required("id")?,
+        channel: r.text("channel")?.map(|s| Channel::parse(&s)),
+        status: r.text("status")?.map(|s| Status::parse(&s)),
+        initiated_by: r.text("initiated_by")?.map(|s| Party::parse(&s)),
+        ended_by: r.text("ended_by")?.map(|s| Party::parse(&s)),
+        created_at: r.time("created_at")?,
+        assigned_at: r.time("assigned_at")?,
+        answered_at: r.time("answered_at")?,
+        ended_at: r.time("ended_at")?,
+        customer: Customer {
+            id: r.text("customer_id")?,
+            name: r.text("customer_name")?,
+            email: r.text("customer_email")?,
+            phone: r.text("customer_phone")?,
+            ip: r.text("customer_ip")?,
+            location: r.text("customer_location")?,
+            user_id: r.text("customer_user_id")?,
+        },
+        agent: (agent != Agent::default()).then_some(agent),
+        agents: r.json::<Vec<Agent>>("agents_json")?.unwrap_or_default(),
+        rating,
+        metrics: Metrics {
+            wait_secs: r.uint("wait_secs")?,
+            first_response_secs: r.uint("first_response_secs")?,
+            talk_secs: r.uint("talk_secs")?,
+            duration_secs: r.uint("duration_secs")?,
+            agent_messages: r.uint("agent_messages")?,
+            customer_messages: r.uint("customer_messages")?,
+        },
+        summary,
+        ticket: (ticket != TicketRef::default()).then_some(ticket),
+        landing_page: r.text("landing_page")?,
+        referrer: r.text("referrer")?,
+        messages_fetched: r
+            .bool("messages_fetched")?
+            .ok_or_else(|| CellError::new("messages_fetched", "is null"))?,
+        messages,
+        raw: r.json::<RawJson>("raw_json")?.unwrap_or_default(),
+    })
+}

@@ -22,9 +22,11 @@ pub use incremental::{
 pub use pull::Live;
 pub use pull::{ProgressCounters, PullReport, pull};
 pub use sink::{Format, Sink};
+pub use store::{Database, SyncState, SyncStore};
+#[cfg(feature = "postgres")]
+pub use store::{PostgresStore, PostgresUrl};
 #[cfg(feature = "sqlite")]
 pub use store::{SqliteStore, Store};
-pub use store::{SyncState, SyncStore};
 #[cfg(feature = "sqlite")]
 pub use sync::sync;
-pub use sync::{Prepared, Source, SourceReport, SyncOptions, sync_into};
+pub use sync::{Prepared, Source, SourceReport, SyncOptions, sync_into, sync_to};

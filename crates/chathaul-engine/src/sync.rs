@@ -306,6 +306,25 @@ pub async fn sync(
     sync_into(Box::new(store), sources, options).await
 }
 
+/// Syncs every prepared source into `db` — a SQLite file or a Postgres
+/// database, its tables created or migrated as needed — concurrently.
+/// Returns one report per source, in the order given.
+///
+/// # Errors
+/// Only when the database cannot be opened (unreachable, a login refused, a
+/// foreign file or schema); a source's own failure is in its report.
+pub async fn sync_to(
+    db: &crate::store::Database,
+    sources: Vec<Prepared>,
+    options: SyncOptions,
+) -> Result<Vec<SourceReport>> {
+    let db = db.clone();
+    let store = tokio::task::spawn_blocking(move || db.open())
+        .await
+        .map_err(|e| Error::internal("opening the database", e))??;
+    sync_into(store, sources, options).await
+}
+
 /// Syncs every prepared source into `store`, concurrently. Returns one
 /// report per source, in the order given.
 ///

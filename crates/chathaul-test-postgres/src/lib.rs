@@ -218,10 +218,7 @@ impl PostgresServer {
             match server.pg_ctl_start() {
                 Ok(()) => {
                     server.watch()?;
-                    server.psql(
-                        "postgres",
-                        &format!("CREATE ROLE {PASSWORD_GROUP} NOLOGIN"),
-                    )?;
+                    server.psql("postgres", &format!("CREATE ROLE {PASSWORD_GROUP} NOLOGIN"))?;
                     return Ok(server);
                 }
                 // Another process may have taken the port in between: try another.
@@ -264,21 +261,22 @@ impl PostgresServer {
     fn prepare(&self) -> Result<(), StartError> {
         if self.as_postgres {
             let (uid, gid) = (id_of("-u")?, id_of("-g")?);
-            std::os::unix::fs::chown(&self.dir, Some(uid), Some(gid))
-                .map_err(|e| fail(format!("cannot give {} to postgres: {e}", self.dir.display())))?;
+            std::os::unix::fs::chown(&self.dir, Some(uid), Some(gid)).map_err(|e| {
+                fail(format!(
+                    "cannot give {} to postgres: {e}",
+                    self.dir.display()
+                ))
+            })?;
         }
         let mut initdb = self.command(&self.bin.join("initdb"));
-        initdb
-            .arg("-D")
-            .arg(self.data())
-            .args([
-                "-U",
-                SUPERUSER,
-                "--auth=trust",
-                "--encoding=UTF8",
-                "--locale=C",
-                "--no-sync",
-            ]);
+        initdb.arg("-D").arg(self.data()).args([
+            "-U",
+            SUPERUSER,
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C",
+            "--no-sync",
+        ]);
         run(initdb, "initdb")?;
         self.certificates()?;
         let conf = format!(

@@ -10,11 +10,17 @@ fn a_server_starts_and_each_database_is_fresh() {
     let b = server.create_database();
     assert_ne!(a.name, b.name);
     server
-        .psql(&a.name, "CREATE TABLE t (x int); INSERT INTO t VALUES (1), (2)")
+        .psql(
+            &a.name,
+            "CREATE TABLE t (x int); INSERT INTO t VALUES (1), (2)",
+        )
         .unwrap();
     assert_eq!(server.psql(&a.name, "SELECT sum(x) FROM t").unwrap(), "3");
     let tables = server
-        .psql(&b.name, "SELECT count(*) FROM pg_tables WHERE tablename = 't'")
+        .psql(
+            &b.name,
+            "SELECT count(*) FROM pg_tables WHERE tablename = 't'",
+        )
         .unwrap();
     assert_eq!(tables, "0");
     assert_eq!(
@@ -51,7 +57,10 @@ fn the_binary_serves_until_its_input_closes() {
     std::io::BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    assert!(line.starts_with("{\"url\": \"postgresql://postgres@127.0.0.1:"), "{line}");
+    assert!(
+        line.starts_with("{\"url\": \"postgresql://postgres@127.0.0.1:"),
+        "{line}"
+    );
     let port: u16 = line
         .split("\"port\": ")
         .nth(1)

@@ -328,6 +328,16 @@ pub enum Error {
         /// What is wrong, and what to do.
         problem: String,
     },
+    /// A database address that cannot be used as written: a URL that does
+    /// not parse, an unknown parameter, a password written in clear where
+    /// it must come from the environment.
+    #[error("database {location}: {message}")]
+    DatabaseUrl {
+        /// The address as given, without its password.
+        location: String,
+        /// What is wrong, and what to write instead.
+        message: String,
+    },
     /// The database failed, or refused a file that is not its own.
     #[error("database {location}: {action}{}", cause_text(.source))]
     Store {
@@ -561,7 +571,8 @@ impl Error {
             | Error::UnknownVendor { .. }
             | Error::DuplicateVendor { .. }
             | Error::ConfigFile { .. }
-            | Error::SyncSource { .. } => ErrorKind::Config,
+            | Error::SyncSource { .. }
+            | Error::DatabaseUrl { .. } => ErrorKind::Config,
             Error::Query(_) => ErrorKind::Query,
             Error::Unsupported { .. } | Error::FeatureDisabled { .. } => ErrorKind::Unsupported,
             Error::Io { .. } => ErrorKind::Io,
@@ -776,6 +787,14 @@ mod tests {
                 },
                 ErrorKind::Config,
                 "source `main` is the name of two sources",
+            ),
+            (
+                Error::DatabaseUrl {
+                    location: "postgresql://ann@db.example/chats".into(),
+                    message: "unknown parameter `sslmod`".into(),
+                },
+                ErrorKind::Config,
+                "database postgresql://ann@db.example/chats: unknown parameter `sslmod`",
             ),
             (
                 Error::ConfigFile {

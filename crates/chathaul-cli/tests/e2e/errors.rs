@@ -267,7 +267,7 @@ fn the_documented_columns_are_the_schema() {
         cols.iter()
             .map(|c| {
                 let kind = match c.kind {
-                    Kind::Text => "text",
+                    Kind::Text | Kind::Json => "text",
                     Kind::UInt => "uint64",
                     Kind::Bool => "bool",
                     Kind::Time => "timestamp",

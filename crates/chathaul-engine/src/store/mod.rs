@@ -27,15 +27,25 @@
 //! refused and left as it is.
 //!
 //! Schema versions: a database records the version of its schema
-//! ([`SCHEMA_VERSION`] is the one this build writes). Opening one written
-//! by an earlier version migrates it in place, in one transaction; one
-//! written by a later version is refused, naming both versions. Each
-//! backend keeps its own list of migrations, from version 1 (0.1) on.
+//! ([`SCHEMA_VERSION`] is the one this build writes, on every backend).
+//! Opening one written by an earlier version migrates it in place, in one
+//! transaction; one written by a later version is refused, naming both
+//! versions. Each backend keeps its own list of migrations.
 //!
-//! Backends: [`SqliteStore`] (feature `sqlite`), a file, nothing to run.
+//! Backends: [`SqliteStore`] (feature `sqlite`), a file, nothing to run;
+//! [`PostgresStore`] (feature `postgres`), a schema in a Postgres database.
+//! [`Database`] chooses one from what the user wrote: a `postgresql://`
+//! URL, or a file path.
 
+mod database;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+
+pub use database::{Database, is_postgres_url};
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresStore, PostgresUrl};
 
 use std::path::Path;
 

@@ -53,7 +53,7 @@ fn refused(path: &Path, why: String) -> Error {
 /// The SQLite type of a column (instants are RFC 3339 text, which sorts).
 fn sql_type(kind: Kind) -> &'static str {
     match kind {
-        Kind::Text | Kind::Time => "TEXT",
+        Kind::Text | Kind::Json | Kind::Time => "TEXT",
         Kind::UInt | Kind::Bool => "INTEGER",
     }
 }

@@ -2,12 +2,31 @@ use std::sync::Arc;
 
 use chathaul_engine::ProgressCounters;
 use chathaul_engine::report::LeadReport;
-use chathaul_engine::store::{SqliteStore, SyncStore};
-use chathaul_engine::sync::{DEFAULT_LOOKBACK, Prepared, Source, SyncOptions, sync};
+use chathaul_engine::sync::{DEFAULT_LOOKBACK, Prepared, Source, SyncOptions, sync_to};
 use connector_core::chrono::Duration;
 use connector_core::{Connector, ErrorKind, Include};
 
+use crate::backend::Backend;
 use crate::fake::{Fake, conversations, t0};
+
+/// Every test below on every backend: adding a backend is one line.
+macro_rules! sync_suite {
+    ($module:ident, $backend:expr) => {
+        crate::suite!($module, $backend =>
+            a_second_run_asks_only_for_the_lookback_window,
+            a_failed_run_keeps_what_it_fetched_and_does_not_move_the_cursor,
+            a_shortfall_is_reported_recorded_and_holds_the_cursor,
+            sources_sync_concurrently_into_one_database,
+            a_source_that_changes_account_is_refused,
+            the_lead_report_counts_and_medians,
+            the_cursor_follows_instants_not_their_text,
+            the_learned_rate_is_kept_per_source_and_seeds_the_next_run,
+            a_batch_that_repeats_a_conversation_keeps_its_last_copy,
+        );
+    };
+}
+sync_suite!(sqlite, crate::backend::Backend::Sqlite);
+sync_suite!(postgres, crate::backend::Backend::Postgres);
 
 fn prepared(name: &str, fake: Arc<Fake>) -> Prepared {
     let mut source = Source::new("fake", vec![]);
@@ -33,17 +52,16 @@ const OPTS: SyncOptions = SyncOptions {
     now: None,
 };
 
-#[test]
-fn a_second_run_asks_only_for_the_lookback_window() {
+fn a_second_run_asks_only_for_the_lookback_window(backend: Backend) {
     let rt = runtime();
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("sync.sqlite");
+    let tdb = backend.fresh();
+    let db = &tdb.db;
     let data = conversations("fake", 20); // every 12 h from t0: the newest is t0 + 228 h
     let newest = t0() + Duration::hours(12 * 19);
 
     let fake = Arc::new(Fake::new("acme", data.clone()));
     let first = rt
-        .block_on(sync(&db, vec![prepared("main", fake.clone())], OPTS))
+        .block_on(sync_to(db, vec![prepared("main", fake.clone())], OPTS))
         .unwrap();
     assert_eq!(
         fake.asked()[0].window.since,
@@ -66,7 +84,7 @@ fn a_second_run_asks_only_for_the_lookback_window() {
 
     let fake = Arc::new(Fake::new("acme", data.clone()));
     let second = rt
-        .block_on(sync(&db, vec![prepared("main", fake.clone())], OPTS))
+        .block_on(sync_to(db, vec![prepared("main", fake.clone())], OPTS))
         .unwrap();
     let asked = fake.asked();
     assert_eq!(asked.len(), 1);
@@ -87,35 +105,30 @@ fn a_second_run_asks_only_for_the_lookback_window() {
     edited[18].customer.name = Some("edited".into());
     let fake = Arc::new(Fake::new("acme", edited.clone()));
     let third = rt
-        .block_on(sync(&db, vec![prepared("main", fake.clone())], OPTS))
+        .block_on(sync_to(db, vec![prepared("main", fake.clone())], OPTS))
         .unwrap();
     assert_eq!(third[0].pull.conversations, 1);
     assert_eq!(fake.completed(), ["c018"]);
 
-    let store = SqliteStore::open(&db).unwrap();
+    let store = tdb.open();
     assert_eq!(
         store.conversations().unwrap(),
         edited,
         "no duplicates, nothing lost, the edit kept"
     );
-    let msgs: i64 = store
-        .connection()
-        .query_row("SELECT count(*) FROM messages", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(msgs, 60);
+    assert_eq!(tdb.count("SELECT count(*) FROM messages"), 60);
 }
 
-#[test]
-fn a_failed_run_keeps_what_it_fetched_and_does_not_move_the_cursor() {
+fn a_failed_run_keeps_what_it_fetched_and_does_not_move_the_cursor(backend: Backend) {
     let rt = runtime();
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("sync.sqlite");
+    let tdb = backend.fresh();
+    let db = &tdb.db;
     let data = conversations("fake", 20);
 
     let mut fake = Fake::new("acme", data.clone());
     fake.fail_after = Some(7);
     let reports = rt
-        .block_on(sync(&db, vec![prepared("main", Arc::new(fake))], OPTS))
+        .block_on(sync_to(db, vec![prepared("main", Arc::new(fake))], OPTS))
         .unwrap();
     let r = &reports[0];
     assert_eq!(r.pull.conversations, 7);
@@ -126,14 +139,14 @@ fn a_failed_run_keeps_what_it_fetched_and_does_not_move_the_cursor() {
     assert_eq!(state.cursor, None);
     assert_eq!(state.last_error.as_deref(), Some(err.as_str()));
     assert_eq!(
-        SqliteStore::open(&db).unwrap().conversations().unwrap(),
+        tdb.open().conversations().unwrap(),
         data[..7].to_vec(),
         "every fetched batch was kept"
     );
 
     let fake = Arc::new(Fake::new("acme", data.clone()));
     let reports = rt
-        .block_on(sync(&db, vec![prepared("main", fake.clone())], OPTS))
+        .block_on(sync_to(db, vec![prepared("main", fake.clone())], OPTS))
         .unwrap();
     assert_eq!(
         fake.asked()[0].window.since,
@@ -142,20 +155,19 @@ fn a_failed_run_keeps_what_it_fetched_and_does_not_move_the_cursor() {
     );
     assert!(reports[0].pull.complete());
     assert_eq!(
-        SqliteStore::open(&db).unwrap().conversations().unwrap(),
+        tdb.open().conversations().unwrap(),
         data
     );
 }
 
-#[test]
-fn a_shortfall_is_reported_recorded_and_holds_the_cursor() {
+fn a_shortfall_is_reported_recorded_and_holds_the_cursor(backend: Backend) {
     let rt = runtime();
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("sync.sqlite");
+    let tdb = backend.fresh();
+    let db = &tdb.db;
     let mut fake = Fake::new("acme", conversations("fake", 10));
     fake.extra_reported = 2;
     let reports = rt
-        .block_on(sync(&db, vec![prepared("main", Arc::new(fake))], OPTS))
+        .block_on(sync_to(db, vec![prepared("main", Arc::new(fake))], OPTS))
         .unwrap();
     let r = &reports[0];
     assert_eq!(
@@ -168,8 +180,8 @@ fn a_shortfall_is_reported_recorded_and_holds_the_cursor() {
         "{}",
         r.pull.summary_line()
     );
-    let state = SqliteStore::open(&db)
-        .unwrap()
+    let state = tdb
+        .open()
         .state("main")
         .unwrap()
         .unwrap();
@@ -179,11 +191,10 @@ fn a_shortfall_is_reported_recorded_and_holds_the_cursor() {
     assert_eq!(state.shortfalls, r.pull.shortfalls);
 }
 
-#[test]
-fn sources_sync_concurrently_into_one_database() {
+fn sources_sync_concurrently_into_one_database(backend: Backend) {
     let rt = runtime();
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("sync.sqlite");
+    let tdb = backend.fresh();
+    let db = &tdb.db;
     let a = conversations("fake", 15);
     let mut b = conversations("fake", 9);
     for c in &mut b {
@@ -194,8 +205,8 @@ fn sources_sync_concurrently_into_one_database() {
         prepared("globex", Arc::new(Fake::new("globex", b.clone()))),
     ];
     let reports = rt
-        .block_on(sync(
-            &db,
+        .block_on(sync_to(
+            db,
             sources,
             SyncOptions {
                 batch_size: 2,
@@ -210,7 +221,7 @@ fn sources_sync_concurrently_into_one_database() {
             .collect::<Vec<_>>(),
         vec![15, 9]
     );
-    let store = SqliteStore::open(&db).unwrap();
+    let store = tdb.open();
     let mut expected = a;
     expected.extend(b);
     assert_eq!(store.conversations().unwrap(), expected);
@@ -224,13 +235,12 @@ fn sources_sync_concurrently_into_one_database() {
     );
 }
 
-#[test]
-fn a_source_that_changes_account_is_refused() {
+fn a_source_that_changes_account_is_refused(backend: Backend) {
     let rt = runtime();
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("sync.sqlite");
-    rt.block_on(sync(
-        &db,
+    let tdb = backend.fresh();
+    let db = &tdb.db;
+    rt.block_on(sync_to(
+        db,
         vec![prepared(
             "main",
             Arc::new(Fake::new("acme", conversations("fake", 2))),
@@ -239,8 +249,8 @@ fn a_source_that_changes_account_is_refused() {
     ))
     .unwrap();
     let reports = rt
-        .block_on(sync(
-            &db,
+        .block_on(sync_to(
+            db,
             vec![prepared(
                 "main",
                 Arc::new(Fake::new("globex", conversations("fake", 2))),
@@ -257,12 +267,11 @@ fn a_source_that_changes_account_is_refused() {
     assert_eq!(reports[0].pull.error_kind, Some(ErrorKind::Config));
 }
 
-#[test]
-fn the_lead_report_counts_and_medians() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = SqliteStore::open(&dir.path().join("r.sqlite")).unwrap();
+fn the_lead_report_counts_and_medians(backend: Backend) {
+    let tdb = backend.fresh();
+    let mut store = tdb.open();
     store.upsert(&conversations("fake", 10)).unwrap();
-    let report = LeadReport::from_store(&store).unwrap();
+    let report = LeadReport::from_store(store.as_ref()).unwrap();
     // Channels: ids 4 and 9 are `line`, the rest web.
     let rows: Vec<(String, u64, u64)> = report
         .channels
@@ -283,19 +292,18 @@ fn the_lead_report_counts_and_medians() {
     assert!(text.contains("50%") && text.contains("50s"), "{text}");
 }
 
-#[test]
-fn the_cursor_follows_instants_not_their_text() {
+fn the_cursor_follows_instants_not_their_text(backend: Backend) {
     // `…:00.5Z` sorts before `…:00Z` as text; the newest seen must be the later instant.
     let rt = runtime();
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("sync.sqlite");
+    let tdb = backend.fresh();
+    let db = &tdb.db;
     let mut data = conversations("fake", 2);
     data[0].created_at = Some(t0() + Duration::milliseconds(500));
     data[1].created_at = Some(t0());
     let fake = Arc::new(Fake::new("acme", data));
     let reports = rt
-        .block_on(sync(
-            &db,
+        .block_on(sync_to(
+            db,
             vec![prepared("main", fake)],
             SyncOptions {
                 batch_size: 1,
@@ -311,17 +319,16 @@ fn the_cursor_follows_instants_not_their_text() {
     );
 }
 
-#[test]
-fn the_learned_rate_is_kept_per_source_and_seeds_the_next_run() {
+fn the_learned_rate_is_kept_per_source_and_seeds_the_next_run(backend: Backend) {
     let rt = runtime();
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("sync.sqlite");
+    let tdb = backend.fresh();
+    let db = &tdb.db;
     let data = conversations("fake", 4);
     let mut first = Fake::new("acme", data.clone());
     first.learned_rate = Some(12.5);
     let first = Arc::new(first);
     let reports = rt
-        .block_on(sync(&db, vec![prepared("main", first.clone())], OPTS))
+        .block_on(sync_to(db, vec![prepared("main", first.clone())], OPTS))
         .unwrap();
     assert!(
         first.seeded.lock().unwrap().is_empty(),
@@ -330,14 +337,34 @@ fn the_learned_rate_is_kept_per_source_and_seeds_the_next_run() {
     assert_eq!(reports[0].state.as_ref().unwrap().learned_rate, Some(12.5));
     // The next run (a new process, a new connector) starts from it.
     let second = Arc::new(Fake::new("acme", data));
-    rt.block_on(sync(&db, vec![prepared("main", second.clone())], OPTS))
+    rt.block_on(sync_to(db, vec![prepared("main", second.clone())], OPTS))
         .unwrap();
     assert_eq!(*second.seeded.lock().unwrap(), vec![12.5]);
     // A run that learned nothing keeps the rate it was given.
-    let state = SqliteStore::open(&db)
-        .unwrap()
-        .state("main")
-        .unwrap()
-        .unwrap();
+    let state = tdb.open().state("main").unwrap().unwrap();
     assert_eq!(state.learned_rate, Some(12.5));
+}
+
+fn a_batch_that_repeats_a_conversation_keeps_its_last_copy(backend: Backend) {
+    let tdb = backend.fresh();
+    let mut store = tdb.open();
+    let data = conversations("fake", 3);
+    let mut changed = data[1].clone();
+    changed.status = Some(connector_core::Status::Other("reopened".into()));
+    changed.messages.truncate(1);
+    store
+        .upsert(&[
+            data[0].clone(),
+            data[1].clone(),
+            data[2].clone(),
+            changed.clone(),
+        ])
+        .unwrap();
+    let stored = store.conversations().unwrap();
+    assert_eq!(stored, vec![data[0].clone(), changed, data[2].clone()]);
+    assert_eq!(tdb.count("SELECT count(*) FROM messages"), 3 + 1 + 3);
+    // A later batch replaces the row and all its messages.
+    store.upsert(&data[1..2]).unwrap();
+    assert_eq!(store.conversations().unwrap(), data);
+    assert_eq!(tdb.count("SELECT count(*) FROM messages"), 9);
 }

@@ -1,0 +1,266 @@
+//! One batch into Postgres: binary `COPY` into the session's staging
+//! tables, then upserts from them, and the source's progress, in one
+//! transaction.
+
+use bytes::{BufMut, BytesMut};
+use connector_core::{Conversation, Error};
+use tokio_postgres::Client;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
+
+use super::schema::{column_type, conversation_columns, message_columns};
+use crate::columns::{CONVERSATION_COLUMNS, ColumnValue, Kind, MESSAGE_COLUMNS, MessageRow};
+
+/// The staging tables of a session: the columns of `conversations` and
+/// `messages` plus `ord`, the position of the conversation in its batch
+/// (the last copy of a conversation in a batch wins). Emptied at every commit.
+pub(crate) fn staging_tables_sql() -> String {
+    let cols = |columns: Vec<(&'static str, Kind)>| {
+        columns
+            .iter()
+            .map(|(name, kind)| format!("{name} {}", column_type(*kind)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "DROP TABLE IF EXISTS pg_temp.stage_conversations, pg_temp.stage_messages;
+         CREATE TEMP TABLE stage_conversations ({}, ord bigint NOT NULL) ON COMMIT DELETE ROWS;
+         CREATE TEMP TABLE stage_messages ({}, ord bigint NOT NULL) ON COMMIT DELETE ROWS;",
+        cols(conversation_columns()),
+        cols(message_columns())
+    )
+}
+
+/// What failed in a batch.
+#[derive(Debug)]
+pub(crate) enum BatchError {
+    /// The server refused or the connection failed.
+    Database(String, tokio_postgres::Error),
+    /// A value that Postgres cannot hold.
+    Value(String),
+}
+
+impl BatchError {
+    pub(crate) fn into_error(self, backend: &'static str, location: &str) -> Error {
+        match self {
+            BatchError::Database(action, e) => Error::store(backend, location, action, e),
+            BatchError::Value(action) => Error::Store {
+                backend,
+                location: location.to_owned(),
+                action,
+                source: None,
+            },
+        }
+    }
+}
+
+fn db(action: &str) -> impl Fn(tokio_postgres::Error) -> BatchError + '_ {
+    move |e| BatchError::Database(format!("cannot write a batch: {action}"), e)
+}
+
+/// One cell for binary COPY: a column value of its kind.
+#[derive(Debug)]
+struct Cell {
+    value: ColumnValue,
+    json: bool,
+}
+
+impl ToSql for Cell {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match &self.value {
+            ColumnValue::Text(None)
+            | ColumnValue::UInt(None)
+            | ColumnValue::Bool(None)
+            | ColumnValue::Time(None) => Ok(IsNull::Yes),
+            // jsonb's binary form: a version byte, then the JSON text, which
+            // the server parses: the vendor's record is not parsed here.
+            ColumnValue::Text(Some(s)) if self.json => {
+                out.put_u8(1);
+                out.put_slice(s.as_bytes());
+                Ok(IsNull::No)
+            }
+            ColumnValue::Text(Some(s)) => s.to_sql(ty, out),
+            ColumnValue::UInt(Some(n)) => i64::try_from(*n)?.to_sql(ty, out),
+            ColumnValue::Bool(Some(b)) => b.to_sql(ty, out),
+            ColumnValue::Time(Some(t)) => t.to_sql(ty, out),
+        }
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        matches!(
+            *ty,
+            Type::TEXT | Type::INT8 | Type::BOOL | Type::TIMESTAMPTZ | Type::JSONB
+        )
+    }
+
+    to_sql_checked!();
+}
+
+fn pg_type(kind: Kind) -> Type {
+    match kind {
+        Kind::Text => Type::TEXT,
+        Kind::UInt => Type::INT8,
+        Kind::Bool => Type::BOOL,
+        Kind::Time => Type::TIMESTAMPTZ,
+        Kind::Json => Type::JSONB,
+    }
+}
+
+fn names(columns: &[(&'static str, Kind)]) -> Vec<&'static str> {
+    columns.iter().map(|(n, _)| *n).collect()
+}
+
+fn types(columns: &[(&'static str, Kind)]) -> Vec<Type> {
+    columns
+        .iter()
+        .map(|(_, k)| pg_type(*k))
+        .chain([Type::INT8])
+        .collect()
+}
+
+/// The UInt values a conversation or message row would put in a `bigint`
+/// that cannot hold them, named.
+fn check_range(values: &[ColumnValue], names: &[&str], row: &str) -> Result<(), BatchError> {
+    for (v, name) in values.iter().zip(names) {
+        if let ColumnValue::UInt(Some(n)) = v
+            && i64::try_from(*n).is_err()
+        {
+            return Err(BatchError::Value(format!(
+                "cannot write a batch: {row}: `{name}` = {n} is beyond a bigint"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Writes one batch (and the source's progress) in one transaction.
+pub(crate) async fn write_batch(
+    client: &mut Client,
+    conversations: &[Conversation],
+    source: Option<(&str, u64)>,
+) -> Result<(), BatchError> {
+    let conv_cols = conversation_columns();
+    let msg_cols = message_columns();
+    let tx = client.transaction().await.map_err(db("begin"))?;
+
+    let copy = format!(
+        "COPY stage_conversations ({}, ord) FROM STDIN (FORMAT binary)",
+        names(&conv_cols).join(", ")
+    );
+    let sink = tx.copy_in(&copy).await.map_err(db("copy conversations"))?;
+    let writer = BinaryCopyInWriter::new(sink, &types(&conv_cols));
+    futures::pin_mut!(writer);
+    for (ord, c) in conversations.iter().enumerate() {
+        let values: Vec<ColumnValue> = CONVERSATION_COLUMNS
+            .iter()
+            .map(|col| (col.get)(c))
+            .collect();
+        let row = format!("conversation {}/{}/{}", c.vendor, c.account, c.id);
+        check_range(&values, &names(&conv_cols), &row)?;
+        let mut cells: Vec<Cell> = values
+            .into_iter()
+            .zip(CONVERSATION_COLUMNS)
+            .map(|(value, col)| Cell {
+                value,
+                json: col.kind == Kind::Json,
+            })
+            .collect();
+        cells.push(Cell {
+            value: ColumnValue::UInt(Some(ord as u64)),
+            json: false,
+        });
+        let refs: Vec<&(dyn ToSql + Sync)> = cells.iter().map(|c| c as _).collect();
+        writer
+            .as_mut()
+            .write(&refs)
+            .await
+            .map_err(|e| BatchError::Database(format!("cannot write a batch: copy {row}"), e))?;
+    }
+    writer.finish().await.map_err(db("copy conversations"))?;
+
+    let copy = format!(
+        "COPY stage_messages ({}, ord) FROM STDIN (FORMAT binary)",
+        names(&msg_cols).join(", ")
+    );
+    let sink = tx.copy_in(&copy).await.map_err(db("copy messages"))?;
+    let writer = BinaryCopyInWriter::new(sink, &types(&msg_cols));
+    futures::pin_mut!(writer);
+    for (ord, c) in conversations.iter().enumerate() {
+        for (seq, message) in c.messages.iter().enumerate() {
+            let row = MessageRow {
+                conversation: c,
+                seq,
+                message,
+            };
+            let values: Vec<ColumnValue> =
+                MESSAGE_COLUMNS.iter().map(|col| (col.get)(&row)).collect();
+            let what = format!("message {seq} of {}/{}/{}", c.vendor, c.account, c.id);
+            check_range(&values, &names(&msg_cols), &what)?;
+            let mut cells: Vec<Cell> = values
+                .into_iter()
+                .zip(MESSAGE_COLUMNS)
+                .map(|(value, col)| Cell {
+                    value,
+                    json: col.kind == Kind::Json,
+                })
+                .collect();
+            cells.push(Cell {
+                value: ColumnValue::UInt(Some(ord as u64)),
+                json: false,
+            });
+            let refs: Vec<&(dyn ToSql + Sync)> = cells.iter().map(|c| c as _).collect();
+            writer.as_mut().write(&refs).await.map_err(|e| {
+                BatchError::Database(format!("cannot write a batch: copy {what}"), e)
+            })?;
+        }
+    }
+    writer.finish().await.map_err(db("copy messages"))?;
+
+    let conv_names = names(&conv_cols);
+    let updates: Vec<String> = conv_names
+        .iter()
+        .skip(3)
+        .map(|n| format!("{n} = excluded.{n}"))
+        .collect();
+    let upsert = format!(
+        "INSERT INTO conversations ({cols}, synced_at)
+         SELECT DISTINCT ON (vendor, account, id) {cols}, now() FROM stage_conversations
+         ORDER BY vendor, account, id, ord DESC
+         ON CONFLICT (vendor, account, id) DO UPDATE SET {}, synced_at = excluded.synced_at",
+        updates.join(", "),
+        cols = conv_names.join(", ")
+    );
+    let msg_names = names(&msg_cols).join(", ");
+    let statements = format!(
+        "{upsert};
+         DELETE FROM messages m USING (SELECT DISTINCT vendor, account, id FROM stage_conversations) s
+         WHERE m.vendor = s.vendor AND m.account = s.account AND m.conversation_id = s.id;
+         INSERT INTO messages ({msg_names})
+         SELECT {msg_names} FROM stage_messages sm
+         WHERE sm.ord = (SELECT max(sc.ord) FROM stage_conversations sc
+                         WHERE sc.vendor = sm.vendor AND sc.account = sm.account AND sc.id = sm.conversation_id);"
+    );
+    tx.batch_execute(&statements)
+        .await
+        .map_err(db("upsert from the staging tables"))?;
+
+    if let Some((source, messages)) = source {
+        let newest = conversations.iter().filter_map(|c| c.created_at).max();
+        let rows = i64::try_from(conversations.len()).unwrap_or(i64::MAX);
+        let messages = i64::try_from(messages).unwrap_or(i64::MAX);
+        tx.execute(
+            "UPDATE sync_state SET rows_fetched = rows_fetched + $2,
+                 messages_fetched = messages_fetched + $3,
+                 newest_seen = GREATEST(newest_seen, $4)
+             WHERE source = $1",
+            &[&source, &rows, &messages, &newest],
+        )
+        .await
+        .map_err(db("record the source's progress"))?;
+    }
+    tx.commit().await.map_err(db("commit"))
+}
