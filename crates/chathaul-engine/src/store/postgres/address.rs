@@ -223,7 +223,26 @@ impl PostgresUrl {
         if !is_postgres_url(text) {
             return Err(bad("is not a postgresql:// or postgres:// URL".to_owned()));
         }
-        let url = url::Url::parse(text.trim()).map_err(|e| {
+        // libpq takes `user@` with no host (then the host comes from
+        // PGHOST, or `?host=`); the URL parser wants one: lend it a
+        // placeholder and take it back.
+        const NO_HOST: &str = "chathaul-no-host.invalid";
+        let trimmed = text.trim();
+        let after_scheme = trimmed.find("://").map_or(0, |i| i + 3);
+        let authority_end = trimmed[after_scheme..]
+            .find(['/', '?'])
+            .map_or(trimmed.len(), |i| after_scheme + i);
+        let lent = trimmed[..authority_end].ends_with('@');
+        let text = if lent {
+            format!(
+                "{}{NO_HOST}{}",
+                &trimmed[..authority_end],
+                &trimmed[authority_end..]
+            )
+        } else {
+            trimmed.to_owned()
+        };
+        let url = url::Url::parse(&text).map_err(|e| {
             bad(format!(
                 "is not a URL ({e}); the form is postgresql://user@host:5432/dbname?sslmode=require"
             ))
@@ -233,7 +252,7 @@ impl PostgresUrl {
         }
         let mut host = url
             .host_str()
-            .filter(|h| !h.is_empty())
+            .filter(|h| !h.is_empty() && *h != NO_HOST)
             .map(|h| decode(h.trim_start_matches('[').trim_end_matches(']')));
         let mut port = url.port();
         let mut user = (!url.username().is_empty()).then(|| decode(url.username()));
@@ -509,7 +528,7 @@ pub(crate) fn expose(password: &SecretString) -> &[u8] {
 mod tests {
     use super::*;
 
-    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
         let pairs: Vec<(String, String)> = pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
