@@ -56,7 +56,7 @@ pub enum Command {
     /// Example: chathaul pull kf5 -c subdomain=acme -c email=ops@acme.example --since 2024-03-01
     /// --until 2024-04-01 --messages -o march.parquet   (with CHATHAUL_KF5_PASSWORD set)
     Pull(PullArgs),
-    /// Sync one or many sources incrementally into a SQLite database.
+    /// Sync one or many sources incrementally into a SQLite or Postgres database.
     ///
     /// Sources come from a config file (see docs/cli.md); each run lists from the source's cursor
     /// on the time its vendor's listing follows (the newest seen, minus the look-back), revisits
@@ -64,7 +64,8 @@ pub enum Command {
     /// they are final, re-reads everything when full_refresh_every is due, upserts, and survives
     /// being killed at any point.
     ///
-    /// Example: chathaul sync --config chathaul.toml --db chats.sqlite; chathaul sync --status
+    /// Example: chathaul sync --config chathaul.toml --db chats.sqlite; chathaul sync --status;
+    /// chathaul sync --db postgresql://etl@db.internal/warehouse?sslmode=require
     Sync(SyncArgs),
     /// Serve the vendor simulators on 127.0.0.1 (the same flags as chathaul-sim).
     ///
@@ -178,9 +179,11 @@ pub struct SyncArgs {
     /// The config file listing the sources.
     #[arg(long, value_name = "PATH", default_value = "chathaul.toml")]
     pub config: PathBuf,
-    /// The database (default: the config file's `db`, else chathaul.sqlite).
-    #[arg(long, value_name = "PATH")]
-    pub db: Option<PathBuf>,
+    /// The database: a SQLite file, or a Postgres URL
+    /// (postgresql://user@host:5432/dbname?sslmode=require&schema=chathaul; the password from
+    /// PGPASSWORD or ~/.pgpass). Default: the config file's `db`, else chathaul.sqlite.
+    #[arg(long, value_name = "PATH|URL")]
+    pub db: Option<String>,
     /// Show each source's cursor, last run, conversations still revisited (and the oldest),
     /// expired, rejects, last full re-read and shortfall; fetch nothing.
     #[arg(long)]

@@ -1,7 +1,7 @@
 //! The subcommands.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use chathaul::config::{parse_instant, zone_of};
@@ -10,7 +10,7 @@ use chathaul::report::{LeadReport, TextTable};
 use chathaul::sink::PartitionBy;
 use chathaul::sync::{Prepared, Source, SourceReport, SyncOptions};
 use chathaul::{
-    BadRecord, Channel, Connector, Error, ErrorKind, Format, ProgressCounters, PullReport, Query,
+    BadRecord, Channel, Connector, Database, Error, ErrorKind, Format, ProgressCounters, PullReport, Query,
     SqliteStore, SyncStore, TimeField,
 };
 use clap::CommandFactory;
@@ -423,7 +423,7 @@ fn prepare(sources: Vec<Source>) -> Result<Vec<Prepared>, Fail> {
 }
 
 async fn run_sync(
-    db: &Path,
+    db: &Database,
     prepared: Vec<Prepared>,
     options: SyncOptions,
     quiet: bool,
@@ -435,7 +435,7 @@ async fn run_sync(
             .collect(),
         quiet,
     );
-    let reports = chathaul::sync(db, prepared, options).await;
+    let reports = chathaul::sync_to(db, prepared, options).await;
     progress.finish();
     let reports = reports.map_err(|e| Fail::of(&e))?;
     for r in &reports {
@@ -444,7 +444,7 @@ async fn run_sync(
     Ok(reports)
 }
 
-fn sync_summary(db: &Path, reports: &[SourceReport]) {
+fn sync_summary(db: &Database, reports: &[SourceReport]) {
     let ok = reports.iter().filter(|r| r.pull.complete()).count();
     let conversations: u64 = reports.iter().map(|r| r.pull.conversations).sum();
     let messages: u64 = reports.iter().map(|r| r.pull.messages).sum();
@@ -453,7 +453,7 @@ fn sync_summary(db: &Path, reports: &[SourceReport]) {
     eprintln!(
         "chathaul: synced {ok}/{} sources into {}: {conversations} conversations, {messages} messages fetched; {pending} still revisited{}",
         reports.len(),
-        db.display(),
+        db,
         if rejects > 0 {
             format!(
                 "; {rejects} record(s) set aside (see `chathaul sync --status` and the rejects table)"
@@ -465,18 +465,22 @@ fn sync_summary(db: &Path, reports: &[SourceReport]) {
 }
 
 async fn sync(args: SyncArgs, quiet: bool) -> Result<u8, Fail> {
+    let given = args
+        .db
+        .as_deref()
+        .map(Database::parse)
+        .transpose()
+        .map_err(|e| Fail::of(&e))?;
     if args.status {
-        // --status needs only the database: no secrets, no connectors.
-        let from_file = if args.db.is_none() && args.config.exists() {
-            chathaul::config::db_path(&args.config).map_err(|e| Fail::usage(e.to_string()))?
+        // --status needs only the database: no connector secrets.
+        let from_file = if given.is_none() && args.config.exists() {
+            chathaul::config::database(&args.config).map_err(|e| Fail::usage(e.to_string()))?
         } else {
             None
         };
-        let db = args
-            .db
-            .clone()
+        let db = given
             .or(from_file)
-            .unwrap_or_else(|| PathBuf::from("chathaul.sqlite"));
+            .unwrap_or_else(|| Database::Sqlite(PathBuf::from("chathaul.sqlite")));
         return status(&db, args.json);
     }
     // Every problem with the file is a configuration error (exit 2).
@@ -486,11 +490,9 @@ async fn sync(args: SyncArgs, quiet: bool) -> Result<u8, Fail> {
         )),
         e => Fail::usage(e.to_string()),
     })?;
-    let db = args
-        .db
-        .clone()
+    let db = given
         .or(config.db.clone())
-        .unwrap_or_else(|| PathBuf::from("chathaul.sqlite"));
+        .unwrap_or_else(|| Database::Sqlite(PathBuf::from("chathaul.sqlite")));
     let now = args
         .now
         .as_deref()
@@ -525,14 +527,14 @@ async fn sync(args: SyncArgs, quiet: bool) -> Result<u8, Fail> {
     ))
 }
 
-fn status(db: &Path, json: bool) -> Result<u8, Fail> {
-    if !db.exists() {
-        return Err(Fail::usage(format!(
+fn status(db: &Database, json: bool) -> Result<u8, Fail> {
+    let store = db.open_existing().map_err(|e| match db {
+        Database::Sqlite(path) if !path.exists() => Fail::usage(format!(
             "database {} does not exist (run chathaul sync first, or pass --db)",
-            db.display()
-        )));
-    }
-    let store = SqliteStore::open(db).map_err(|e| Fail::of(&e))?;
+            path.display()
+        )),
+        _ => Fail::of(&e),
+    })?;
     let states = store.states().map_err(|e| Fail::of(&e))?;
     let mut out = std::io::stdout().lock();
     if json {
@@ -651,8 +653,9 @@ async fn demo(args: DemoArgs, quiet: bool) -> Result<u8, Fail> {
         now: Some(sim.now()),
         ..SyncOptions::default()
     };
-    let reports = run_sync(&args.db, prepared, options, quiet).await?;
-    sync_summary(&args.db, &reports);
+    let db = Database::Sqlite(args.db.clone());
+    let reports = run_sync(&db, prepared, options, quiet).await?;
+    sync_summary(&db, &reports);
     if !quiet {
         let store = SqliteStore::open(&args.db).map_err(|e| Fail::of(&e))?;
         let report = LeadReport::from_store(&store).map_err(|e| Fail::of(&e))?;

@@ -2,7 +2,9 @@
 //! command line's time and duration arguments (always).
 //!
 //! ```toml
-//! db = "chathaul.sqlite"      # optional; --db wins
+//! db = "chathaul.sqlite"      # optional; --db wins; or a Postgres URL:
+//!                             # "postgresql://etl:${PGPW}@db.internal/warehouse?sslmode=require"
+//! db_schema = "support"       # optional, Postgres only: the schema (default chathaul)
 //! lookback = "1d"             # optional default for every source
 //! revisit_for = "14d"         # optional default for every source
 //! full_refresh_every = "30d"  # optional default for every source (default: never)
@@ -30,12 +32,14 @@
 //! connector marks secret, such as `password`) must come from the
 //! environment: either as `${NAME}`, or left out so the connector reads
 //! `CHATHAUL_<VENDOR>_<FIELD>`. A secret written in clear in the file is
-//! refused, so the file can be committed.
+//! refused, so the file can be committed. The same holds for a password in
+//! a Postgres `db` URL: write `${NAME}` for it, or leave it out and let
+//! `PGPASSWORD` or `~/.pgpass` supply it.
 
 #[cfg(feature = "config")]
 use std::collections::BTreeMap;
 #[cfg(feature = "config")]
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use connector_core::Result;
@@ -46,13 +50,16 @@ use connector_core::{BadRecord, Error, Include};
 use serde::Deserialize;
 
 #[cfg(feature = "config")]
+use crate::store::Database;
+#[cfg(feature = "config")]
 use crate::sync::{DEFAULT_LOOKBACK, DEFAULT_REVISIT_FOR, Source};
 
 #[cfg(feature = "config")]
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
-    db: Option<PathBuf>,
+    db: Option<String>,
+    db_schema: Option<String>,
     lookback: Option<String>,
     revisit_for: Option<String>,
     full_refresh_every: Option<String>,
@@ -85,8 +92,8 @@ struct SourceEntry {
 #[cfg(feature = "config")]
 #[derive(Debug, Clone)]
 pub struct SyncConfig {
-    /// The database path the file names, if any.
-    pub db: Option<PathBuf>,
+    /// The database the file names (`db`, with `db_schema`), if any.
+    pub db: Option<Database>,
     /// The sources, in file order.
     pub sources: Vec<Source>,
 }
@@ -107,23 +114,89 @@ pub fn load(path: &Path) -> Result<SyncConfig> {
     parse(&text, path, |k| std::env::var(k).ok())
 }
 
-/// The database path a configuration file names (`db`), reading nothing
-/// else: `sync --status` needs no secrets.
+/// The database a configuration file names (`db`, `db_schema`), reading
+/// nothing else: `sync --status` needs no connector secrets (a Postgres
+/// password still comes from `${NAME}`, `PGPASSWORD` or `~/.pgpass`).
 ///
 /// # Errors
-/// [`Error::Io`] when the file cannot be read; [`Error::ConfigFile`] for TOML that does not parse.
+/// [`Error::Io`] when the file cannot be read; [`Error::ConfigFile`] for TOML
+/// that does not parse; the errors of [`Database::parse`] and a password
+/// written in clear.
 #[cfg(feature = "config")]
-pub fn db_path(path: &Path) -> Result<Option<PathBuf>> {
+pub fn database(path: &Path) -> Result<Option<Database>> {
     #[derive(Deserialize)]
     struct OnlyDb {
-        db: Option<PathBuf>,
+        db: Option<String>,
+        db_schema: Option<String>,
     }
     let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
         context: format!("cannot read {}", path.display()),
         source: e,
     })?;
     let only: OnlyDb = toml::from_str(&text).map_err(|e| toml_error(path, e))?;
-    Ok(only.db)
+    file_database(path, only.db, only.db_schema, &|k| std::env::var(k).ok())
+}
+
+/// The `db` and `db_schema` of a file, `${NAME}` expanded; a password in
+/// clear in a URL is refused, as a connector's secret is.
+#[cfg(feature = "config")]
+fn file_database(
+    path: &Path,
+    db: Option<String>,
+    schema: Option<String>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<Database>> {
+    let Some(text) = db else {
+        return match schema {
+            Some(_) => Err(file_error(
+                path,
+                "db_schema is set but db is not: name the Postgres database in db".to_owned(),
+            )),
+            None => Ok(None),
+        };
+    };
+    if crate::store::is_postgres_url(&text) && url_has_clear_password(&text) {
+        return Err(file_error(
+            path,
+            format!(
+                "db: the password of {} is written in clear: write it as ${{SOME_VARIABLE}}, or leave it out and set PGPASSWORD or use ~/.pgpass",
+                crate::store::redact_url_text(&text)
+            ),
+        ));
+    }
+    let expanded = expand(&text, &env).map_err(|var| {
+        file_error(
+            path,
+            format!("db: the environment variable {var} is not set"),
+        )
+    })?;
+    let database = Database::parse(&expanded)?;
+    Ok(Some(match schema {
+        Some(schema) => database.with_schema(&schema)?,
+        None => database,
+    }))
+}
+
+/// Whether a URL's user part holds a password that is not all `${NAME}`.
+#[cfg(feature = "config")]
+fn url_has_clear_password(text: &str) -> bool {
+    let Some(start) = text.find("://").map(|i| i + 3) else {
+        return false;
+    };
+    let authority_end = text[start..]
+        .find(['/', '?'])
+        .map_or(text.len(), |i| start + i);
+    let authority = &text[start..authority_end];
+    let Some(at) = authority.rfind('@') else {
+        return false;
+    };
+    let Some((_, password)) = authority[..at].split_once(':') else {
+        return false;
+    };
+    let is_reference = password.starts_with("${")
+        && password.ends_with('}')
+        && password.matches("${").count() == 1;
+    !password.is_empty() && !is_reference
 }
 
 /// TOML that does not parse: the parser's message (which says where), and
@@ -300,7 +373,7 @@ pub fn parse(text: &str, path: &Path, env: impl Fn(&str) -> Option<String>) -> R
         });
     }
     Ok(SyncConfig {
-        db: file.db,
+        db: file_database(path, file.db, file.db_schema, &env)?,
         sources,
     })
 }
@@ -544,6 +617,59 @@ mod tests {
                      local midnight), local times read in Asia/Shanghai"
                 )
             );
+        }
+    }
+
+    #[test]
+    #[cfg(feature = "config")]
+    fn a_postgres_password_must_come_from_the_environment() {
+        let path = Path::new("c.toml");
+        let env = |k: &str| (k == "PGPW").then(|| "s3cret".to_owned());
+        let refused = file_database(
+            path,
+            Some("postgresql://etl:hunter2@db/x".into()),
+            None,
+            &env,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(refused.contains("is written in clear"), "{refused}");
+        assert!(refused.contains("postgresql://etl:***@db/x"), "{refused}");
+        assert!(!refused.contains("hunter2"), "{refused}");
+        let unset = file_database(
+            path,
+            Some("postgresql://etl:${NOPE}@db/x".into()),
+            None,
+            &env,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            unset.contains("the environment variable NOPE is not set"),
+            "{unset}"
+        );
+        let sqlite = file_database(path, Some("chats.sqlite".into()), Some("x".into()), &env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            sqlite.contains("applies to a Postgres database only"),
+            "{sqlite}"
+        );
+        #[cfg(feature = "postgres")]
+        {
+            let db = file_database(
+                path,
+                Some("postgresql://etl:${PGPW}@db/x".into()),
+                Some("support".into()),
+                &env,
+            )
+            .unwrap()
+            .unwrap();
+            assert_eq!(
+                db.to_string(),
+                "postgresql://etl@db:5432/x?sslmode=prefer&schema=support"
+            );
+            assert!(!format!("{db:?}").contains("s3cret"));
         }
     }
 

@@ -28,10 +28,12 @@ pub use chathaul_sim as sim;
 pub use chathaul_engine::Live;
 #[cfg(feature = "engine")]
 pub use chathaul_engine::{
-    Format, IncrementalOptions, IncrementalRun, IncrementalState, Prepared, ProgressCounters,
-    PullReport, Rejected, Sink, Source, SourceReport, SyncOptions, SyncState, SyncStore, columns,
-    config, incremental, pull, report, sink, store, sync, sync_into,
+    Database, Format, IncrementalOptions, IncrementalRun, IncrementalState, Prepared,
+    ProgressCounters, PullReport, Rejected, Sink, Source, SourceReport, SyncOptions, SyncState,
+    SyncStore, columns, config, incremental, pull, report, sink, store, sync, sync_into, sync_to,
 };
+#[cfg(feature = "postgres")]
+pub use chathaul_engine::{PostgresStore, PostgresUrl};
 #[cfg(feature = "sqlite")]
 pub use chathaul_engine::{SqliteStore, Store};
 #[cfg(feature = "arrow")]

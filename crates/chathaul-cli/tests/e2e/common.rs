@@ -94,3 +94,117 @@ pub fn three_source_config(
     std::fs::write(path, toml).unwrap();
     env
 }
+
+/// The database backends the sync tests run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh database of one backend: what `--db` gets, and how to read it.
+pub struct TestDb {
+    /// The `--db` argument (a file name in the test's directory, or a URL).
+    pub arg: String,
+    /// How the command shows it.
+    pub shown: String,
+    dir: std::path::PathBuf,
+    postgres: Option<chathaul_test_postgres::TestDatabase>,
+}
+
+impl Backend {
+    pub fn fresh(self, dir: &Path, file: &str) -> TestDb {
+        match self {
+            Backend::Sqlite => TestDb {
+                arg: file.to_owned(),
+                shown: file.to_owned(),
+                dir: dir.to_owned(),
+                postgres: None,
+            },
+            Backend::Postgres => {
+                let pg = chathaul_test_postgres::PostgresServer::shared().create_database();
+                TestDb {
+                    arg: pg.url(),
+                    shown: format!(
+                        "postgresql://postgres@127.0.0.1:{}/{}?sslmode=disable",
+                        pg.port(),
+                        pg.name
+                    ),
+                    dir: dir.to_owned(),
+                    postgres: Some(pg),
+                }
+            }
+        }
+    }
+}
+
+impl TestDb {
+    /// Whether a run has left anything to open.
+    pub fn exists(&self) -> bool {
+        match &self.postgres {
+            None => self.dir.join(&self.arg).exists(),
+            Some(pg) => {
+                chathaul_test_postgres::PostgresServer::shared()
+                    .psql(
+                        &pg.name,
+                        "SELECT count(*) FROM pg_namespace WHERE nspname = 'chathaul'",
+                    )
+                    .unwrap()
+                    == "1"
+            }
+        }
+    }
+
+    pub fn open(&self) -> Box<dyn chathaul::SyncStore> {
+        let location = match &self.postgres {
+            None => self.dir.join(&self.arg).display().to_string(),
+            Some(_) => self.arg.clone(),
+        };
+        chathaul::Database::parse(&location)
+            .unwrap()
+            .open_existing()
+            .unwrap()
+    }
+
+    /// One number from SQL over chathaul's tables (the same text on both).
+    pub fn count(&self, sql: &str) -> i64 {
+        match &self.postgres {
+            None => {
+                let store = chathaul::SqliteStore::open(&self.dir.join(&self.arg)).unwrap();
+                store.connection().query_row(sql, [], |r| r.get(0)).unwrap()
+            }
+            Some(pg) => chathaul_test_postgres::PostgresServer::shared()
+                .psql(&pg.name, &format!("SET search_path TO chathaul; {sql}"))
+                .unwrap()
+                .parse()
+                .unwrap(),
+        }
+    }
+
+    /// Postgres: SQL over chathaul's tables through psql.
+    pub fn psql(&self, sql: &str) -> String {
+        let pg = self.postgres.as_ref().expect("a Postgres database");
+        chathaul_test_postgres::PostgresServer::shared()
+            .psql(&pg.name, &format!("SET search_path TO chathaul; {sql}"))
+            .unwrap()
+    }
+
+    pub fn postgres(&self) -> &chathaul_test_postgres::TestDatabase {
+        self.postgres.as_ref().expect("a Postgres database")
+    }
+}
+
+/// The tests of a module on one backend each: `suite!(postgres, Backend::Postgres => a, b);`.
+#[macro_export]
+macro_rules! suite {
+    ($module:ident, $backend:expr => $($test:ident),+ $(,)?) => {
+        mod $module {
+            $(
+                #[test]
+                fn $test() {
+                    super::$test($backend)
+                }
+            )+
+        }
+    };
+}

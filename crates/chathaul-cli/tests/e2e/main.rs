@@ -8,5 +8,6 @@ mod errors;
 mod formats;
 mod kill;
 mod rejects;
+mod postgres;
 mod secrets;
 mod sync;

@@ -1,17 +1,32 @@
 use chathaul::chrono::Duration;
-use chathaul::{Conversation, SqliteStore, SyncStore, TimeField};
+use chathaul::{Conversation, SqliteStore, TimeField};
 use connector_testkit::assert_same_conversations;
 
-use crate::common::{all_truth, assert_ok, chathaul, sim, text, three_source_config};
+use crate::common::{Backend, all_truth, assert_ok, chathaul, sim, text, three_source_config};
 
-#[test]
-fn a_config_with_three_sources_syncs_all_and_a_second_run_fetches_only_the_lookback_window() {
+/// The sync tests on every backend: adding one is one line.
+macro_rules! sync_suite {
+    ($module:ident, $backend:expr) => {
+        crate::suite!($module, $backend =>
+            a_config_with_three_sources_syncs_all_and_a_second_run_fetches_only_the_lookback_window,
+            a_sync_through_injected_faults_still_equals_the_truth,
+            one_failing_source_does_not_stop_the_others_and_its_error_is_recorded,
+        );
+    };
+}
+sync_suite!(sqlite, crate::common::Backend::Sqlite);
+sync_suite!(postgres, crate::common::Backend::Postgres);
+
+fn a_config_with_three_sources_syncs_all_and_a_second_run_fetches_only_the_lookback_window(
+    backend: Backend,
+) {
     let sim = sim(50, 0);
     let dir = tempfile::tempdir().unwrap();
+    let tdb = backend.fresh(dir.path(), "chats.sqlite");
     let env = three_source_config(&sim, &dir.path().join("chathaul.toml"), &[]);
     let run = || {
         chathaul(dir.path())
-            .args(["sync", "--db", "chats.sqlite"])
+            .args(["sync", "--db", &tdb.arg])
             .envs(env.clone())
             .output()
             .unwrap()
@@ -21,28 +36,21 @@ fn a_config_with_three_sources_syncs_all_and_a_second_run_fetches_only_the_lookb
     assert_ok(&first);
     let (_, stderr) = text(&first);
     assert!(
-        stderr.contains("synced 3/3 sources into chats.sqlite: 150 conversations"),
+        stderr.contains(&format!(
+            "synced 3/3 sources into {}: 150 conversations",
+            tdb.shown
+        )),
         "{stderr}"
     );
-    let db = dir.path().join("chats.sqlite");
     let truth = all_truth(&sim);
-    assert_same_conversations(
-        &SqliteStore::open(&db).unwrap().conversations().unwrap(),
-        &truth,
-    );
+    assert_same_conversations(&tdb.open().conversations().unwrap(), &truth);
 
     let second = run();
     assert_ok(&second);
-    let store = SqliteStore::open(&db).unwrap();
+    let store = tdb.open();
     assert_same_conversations(&store.conversations().unwrap(), &truth);
-    let rows: i64 = store
-        .connection()
-        .query_row("SELECT count(*) FROM conversations", [], |r| r.get(0))
-        .unwrap();
-    let messages: i64 = store
-        .connection()
-        .query_row("SELECT count(*) FROM messages", [], |r| r.get(0))
-        .unwrap();
+    let rows = tdb.count("SELECT count(*) FROM conversations");
+    let messages = tdb.count("SELECT count(*) FROM messages");
     assert_eq!(rows, 150, "no duplicates");
     assert_eq!(
         messages as usize,
@@ -95,7 +103,7 @@ fn a_config_with_three_sources_syncs_all_and_a_second_run_fetches_only_the_lookb
 
     // --status shows each source's cursor, run, rows and shortfall.
     let status = chathaul(dir.path())
-        .args(["sync", "--status", "--db", "chats.sqlite"])
+        .args(["sync", "--status", "--db", &tdb.arg])
         .output()
         .unwrap();
     assert_ok(&status);
@@ -108,7 +116,7 @@ fn a_config_with_three_sources_syncs_all_and_a_second_run_fetches_only_the_lookb
         assert!(line.contains(" ok ") && line.ends_with("none"), "{line}");
     }
     let status = chathaul(dir.path())
-        .args(["sync", "--status", "--json", "--db", "chats.sqlite"])
+        .args(["sync", "--status", "--json", "--db", &tdb.arg])
         .output()
         .unwrap();
     let states: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
@@ -212,8 +220,7 @@ fn pull_takes_its_config_from_a_sync_config_file() {
     );
 }
 
-#[test]
-fn a_sync_through_injected_faults_still_equals_the_truth() {
+fn a_sync_through_injected_faults_still_equals_the_truth(backend: Backend) {
     let sim = chathaul_sim::Simulator::start_blocking(chathaul_sim::SimOptions {
         seed: 11,
         conversations: 30,
@@ -223,9 +230,10 @@ fn a_sync_through_injected_faults_still_equals_the_truth() {
     })
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
+    let tdb = backend.fresh(dir.path(), "f.sqlite");
     let env = three_source_config(&sim, &dir.path().join("chathaul.toml"), &[]);
     let out = chathaul(dir.path())
-        .args(["sync", "--db", "f.sqlite", "--json"])
+        .args(["sync", "--db", &tdb.arg, "--json"])
         .envs(env)
         .output()
         .unwrap();
@@ -238,17 +246,17 @@ fn a_sync_through_injected_faults_still_equals_the_truth() {
         .map(|r| r["pull"]["stats"]["http"]["retries"].as_u64().unwrap())
         .sum();
     assert!(retries > 0, "faults were injected and retried");
-    let store = SqliteStore::open(&dir.path().join("f.sqlite")).unwrap();
+    let store = tdb.open();
     assert_same_conversations(
         &store.conversations().unwrap(),
         &crate::common::all_truth(&sim),
     );
 }
 
-#[test]
-fn one_failing_source_does_not_stop_the_others_and_its_error_is_recorded() {
+fn one_failing_source_does_not_stop_the_others_and_its_error_is_recorded(backend: Backend) {
     let sim = sim(20, 0);
     let dir = tempfile::tempdir().unwrap();
+    let tdb = backend.fresh(dir.path(), "s.sqlite");
     let mut env = three_source_config(&sim, &dir.path().join("chathaul.toml"), &[]);
     for (k, v) in &mut env {
         if k == "TEST_CARESOFT_TOKEN" {
@@ -256,15 +264,14 @@ fn one_failing_source_does_not_stop_the_others_and_its_error_is_recorded() {
         }
     }
     let out = chathaul(dir.path())
-        .args(["sync", "--db", "s.sqlite"])
+        .args(["sync", "--db", &tdb.arg])
         .envs(env)
         .output()
         .unwrap();
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("synced 2/3 sources"), "{stderr}");
-    let store = SqliteStore::open(&dir.path().join("s.sqlite")).unwrap();
-    let states = store.states().unwrap();
+    let states = tdb.open().states().unwrap();
     let cs = states.iter().find(|s| s.source == "caresoft-demo").unwrap();
     assert_eq!(cs.last_status, "error");
     assert_eq!(cs.cursor, None);

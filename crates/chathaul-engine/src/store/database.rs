@@ -45,6 +45,29 @@ pub fn is_postgres_url(text: &str) -> bool {
     lower.starts_with("postgresql://") || lower.starts_with("postgres://")
 }
 
+/// `text` with the password of a URL's user part replaced by `***`: for a
+/// URL that did not parse, so that even its error shows no secret.
+pub fn redact_url_text(text: &str) -> String {
+    let Some(scheme_end) = text.find("://") else {
+        return text.to_owned();
+    };
+    let rest = &text[scheme_end + 3..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    let (Some(at), Some(colon)) = (authority.rfind('@'), authority.find(':')) else {
+        return text.to_owned();
+    };
+    if colon > at {
+        return text.to_owned();
+    }
+    format!(
+        "{}{}:***{}",
+        &text[..scheme_end + 3],
+        &authority[..colon],
+        &text[scheme_end + 3 + at..]
+    )
+}
+
 impl Database {
     /// Reads what the user wrote (`--db`, the config file's `db`, Python's
     /// `db=`): a `postgresql://` URL, or a SQLite file path.

@@ -43,7 +43,7 @@ pub mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
-pub use database::{Database, is_postgres_url};
+pub use database::{Database, is_postgres_url, redact_url_text};
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresStore, PostgresUrl};
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use connector_core::{Error, Result};
 
-use crate::store::is_postgres_url;
+use crate::store::{is_postgres_url, redact_url_text};
 use secrecy::{ExposeSecret, SecretString};
 
 /// The schema chathaul's tables go in when the URL and the config name none.
@@ -146,29 +146,6 @@ impl std::fmt::Display for PostgresUrl {
         }
         Ok(())
     }
-}
-
-/// `text` with the password of a URL's user part replaced by `***`: for a
-/// URL that did not parse, so that even its error shows no secret.
-pub fn redact_url_text(text: &str) -> String {
-    let Some(scheme_end) = text.find("://") else {
-        return text.to_owned();
-    };
-    let rest = &text[scheme_end + 3..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    let (Some(at), Some(colon)) = (authority.rfind('@'), authority.find(':')) else {
-        return text.to_owned();
-    };
-    if colon > at {
-        return text.to_owned();
-    }
-    format!(
-        "{}{}:***{}",
-        &text[..scheme_end + 3],
-        &authority[..colon],
-        &text[scheme_end + 3 + at..]
-    )
 }
 
 fn decode(text: &str) -> String {
@@ -673,7 +650,7 @@ mod tests {
 
     #[test]
     fn urls_are_recognized_by_scheme_and_redacted_even_when_they_do_not_parse() {
-        use crate::store::is_postgres_url;
+        use crate::store::{is_postgres_url, redact_url_text};
         assert!(is_postgres_url("postgresql://x"));
         assert!(is_postgres_url("POSTGRES://x"));
         assert!(!is_postgres_url("chats.sqlite"));

@@ -43,7 +43,9 @@ pub(crate) enum BatchError {
 impl BatchError {
     pub(crate) fn into_error(self, backend: &'static str, location: &str) -> Error {
         match self {
-            BatchError::Database(action, e) => Error::store(backend, location, action, e),
+            BatchError::Database(action, e) => {
+                Error::store(backend, location, action, super::PgError(e))
+            }
             BatchError::Value(action) => Error::Store {
                 backend,
                 location: location.to_owned(),

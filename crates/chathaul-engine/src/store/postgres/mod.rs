@@ -38,7 +38,7 @@ use crate::columns::{
 
 pub use address::{
     DEFAULT_SCHEMA, PasswordSource, PostgresHost, PostgresUrl, RootCertificates, SslMode,
-    check_schema, redact_url_text,
+    check_schema,
 };
 pub use schema::SCHEMA_VERSION;
 
@@ -47,7 +47,7 @@ const BACKEND: &str = "postgres";
 /// A chathaul database in a Postgres schema.
 pub struct PostgresStore {
     client: Option<Client>,
-    runtime: Option<tokio::runtime::Runtime>,
+    runtime: Option<ConnectionRuntime>,
     connection: Option<tokio::task::JoinHandle<()>>,
     url: PostgresUrl,
     /// The sources whose advisory lock this session holds.
@@ -60,6 +60,52 @@ impl std::fmt::Debug for PostgresStore {
             .field("url", &self.url.to_string())
             .field("schema", &self.url.schema())
             .finish()
+    }
+}
+
+/// The runtime that drives a connection, shut down without blocking when
+/// dropped (a plain `Runtime` may not be dropped inside an async context,
+/// where `sync --status` and Python callers open stores).
+struct ConnectionRuntime(Option<tokio::runtime::Runtime>);
+
+impl ConnectionRuntime {
+    fn spawn<F>(&self, f: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.0.as_ref().expect("running until dropped").spawn(f)
+    }
+}
+
+impl Drop for ConnectionRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// A client error shown with its causes (tokio-postgres alone says only
+/// `db error`; the server's message is underneath).
+#[derive(Debug)]
+pub(crate) struct PgError(pub(crate) tokio_postgres::Error);
+
+impl std::fmt::Display for PgError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cause = std::error::Error::source(&self.0);
+        while let Some(c) = cause {
+            write!(f, ": {c}")?;
+            cause = c.source();
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for PgError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
     }
 }
 
@@ -134,17 +180,19 @@ impl PostgresStore {
             action,
             source: e,
         };
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("chathaul-postgres")
-            .enable_all()
-            .build()
-            .map_err(|e| {
-                fail(
-                    "cannot start the connection's runtime".into(),
-                    Some(e.into()),
-                )
-            })?;
+        let runtime = ConnectionRuntime(Some(
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("chathaul-postgres")
+                .enable_all()
+                .build()
+                .map_err(|e| {
+                    fail(
+                        "cannot start the connection's runtime".into(),
+                        Some(e.into()),
+                    )
+                })?,
+        ));
         let mut config = tokio_postgres::Config::new();
         match url.host() {
             PostgresHost::Tcp(h) => config.host(h),
@@ -195,13 +243,18 @@ impl PostgresStore {
         let (client, connection) = wait(connecting)
             .map_err(|e| fail("cannot connect".into(), Some(e.into())))?
             .map_err(|e| {
-                let hint = match &password {
-                    None if e.to_string().contains("password") => {
-                        " (no password was found: set PGPASSWORD, use ~/.pgpass, or `${VAR}` in the config file's URL)"
-                    }
-                    _ => "",
+                let mut chain = e.to_string();
+                let mut cause = std::error::Error::source(&e);
+                while let Some(c) = cause {
+                    chain.push_str(&format!(": {c}"));
+                    cause = c.source();
+                }
+                let action = if password.is_none() && chain.contains("password missing") {
+                    "cannot connect: the server asks for a password, and none was found (set PGPASSWORD, use ~/.pgpass, or write ${VAR} for it in the config file's URL)"
+                } else {
+                    "cannot connect"
                 };
-                fail(format!("cannot connect{hint}"), Some(e.into()))
+                fail(action.to_owned(), Some(PgError(e).into()))
             })?;
         let mut store = PostgresStore {
             client: Some(client),
@@ -220,7 +273,7 @@ impl PostgresStore {
         let schema = self.url.schema().to_owned();
         let location = self.url.to_string();
         let err = |what: &str, e: tokio_postgres::Error| {
-            Error::store(BACKEND, location.clone(), what.to_owned(), e)
+            Error::store(BACKEND, location.clone(), what.to_owned(), PgError(e))
         };
         let refused = |action: String| Error::Store {
             backend: BACKEND,
@@ -326,7 +379,7 @@ impl PostgresStore {
                         "cannot migrate schema `{schema}` to version {} ({})",
                         m.version, m.what
                     ),
-                    e,
+                    PgError(e),
                 )
             })?;
             wait(tx.execute(
@@ -359,7 +412,12 @@ impl PostgresStore {
             "SELECT pg_advisory_unlock(hashtextextended($1, 0))",
             &[&key],
         ))
-        .map_err(|e| self.error(format!("cannot release the lock of source `{source}`"), e))?;
+        .map_err(|e| {
+            self.error(
+                format!("cannot release the lock of source `{source}`"),
+                PgError(e),
+            )
+        })?;
         Ok(())
     }
 
@@ -370,7 +428,7 @@ impl PostgresStore {
 
     fn query_f64(&self, sql: &str, vendor: &str) -> Result<Vec<f64>> {
         let rows = wait(self.client().query(sql, &[&vendor]))
-            .map_err(|e| self.error("cannot build the report", e))?;
+            .map_err(|e| self.error("cannot build the report", PgError(e)))?;
         Ok(rows
             .iter()
             .filter_map(|r| r.get::<_, Option<f64>>(0))
@@ -397,8 +455,7 @@ impl Drop for PostgresStore {
                 let _ = done.send(());
             });
             let _ = closed.recv_timeout(std::time::Duration::from_secs(2));
-            // Not `drop`: that would block, which an async caller may not do.
-            runtime.shutdown_background();
+            drop(runtime);
         }
     }
 }
@@ -517,7 +574,7 @@ impl SyncStore for PostgresStore {
                 "SELECT pg_try_advisory_lock(hashtextextended($1, 0))",
                 &[&key],
             ))
-            .map_err(|e| self.error(format!("cannot lock source `{source}`"), e))?
+            .map_err(|e| self.error(format!("cannot lock source `{source}`"), PgError(e)))?
             .get(0);
             if !got {
                 return Err(self.refused(format!(
@@ -550,7 +607,7 @@ impl SyncStore for PostgresStore {
                      reported_messages = NULL, shortfalls = '[]'",
                 &[&source, &vendor, &account, &window_since],
             ))
-            .map_err(|e| self.error("cannot record the run", e))?;
+            .map_err(|e| self.error("cannot record the run", PgError(e)))?;
             self.state_after_run(source)
         })();
         if started.is_err() {
@@ -563,7 +620,12 @@ impl SyncStore for PostgresStore {
     fn finish_run(&mut self, source: &str, end: &RunEnd) -> Result<SyncState> {
         let location = self.url.to_string();
         let err = |e: tokio_postgres::Error| {
-            Error::store(BACKEND, location.clone(), "cannot record the run", e)
+            Error::store(
+                BACKEND,
+                location.clone(),
+                "cannot record the run",
+                PgError(e),
+            )
         };
         let shortfalls = serde_json::to_string(&end.shortfalls)
             .map_err(|e| self.error("cannot record the run's shortfalls", e))?;
@@ -607,7 +669,7 @@ impl SyncStore for PostgresStore {
             self.client()
                 .query(&format!("{STATE_SQL} ORDER BY source COLLATE \"C\""), &[]),
         )
-        .map_err(|e| self.error("cannot read the sync state", e))?;
+        .map_err(|e| self.error("cannot read the sync state", PgError(e)))?;
         rows.iter()
             .map(|r| state_of(r).map_err(|e| self.error("a sync state row does not decode", e)))
             .collect()
@@ -618,7 +680,7 @@ impl SyncStore for PostgresStore {
             self.client()
                 .query_opt(&format!("{STATE_SQL} WHERE source = $1"), &[&source]),
         )
-        .map_err(|e| self.error("cannot read the sync state", e))?;
+        .map_err(|e| self.error("cannot read the sync state", PgError(e)))?;
         row.as_ref()
             .map(|r| state_of(r).map_err(|e| self.error("a sync state row does not decode", e)))
             .transpose()
@@ -633,7 +695,7 @@ impl SyncStore for PostgresStore {
             ),
             &[],
         ))
-        .map_err(|e| self.error("cannot read conversations", e))?;
+        .map_err(|e| self.error("cannot read conversations", PgError(e)))?;
         let messages = wait(self.client().query(
             &format!(
                 "SELECT {} FROM messages ORDER BY {order}, conversation_id COLLATE \"C\", seq",
@@ -641,7 +703,7 @@ impl SyncStore for PostgresStore {
             ),
             &[],
         ))
-        .map_err(|e| self.error("cannot read messages", e))?;
+        .map_err(|e| self.error("cannot read messages", PgError(e)))?;
         let undecodable = |what: String, e: CellError| self.error(what, e);
         let mut messages = messages.iter().peekable();
         let mut out = Vec::with_capacity(conversations.len());
@@ -691,7 +753,7 @@ impl SyncStore for PostgresStore {
              FROM conversations GROUP BY 1, 2 ORDER BY vendor COLLATE \"C\", channel COLLATE \"C\" NULLS FIRST",
             &[],
         ))
-        .map_err(|e| self.error("cannot build the report", e))?;
+        .map_err(|e| self.error("cannot build the report", PgError(e)))?;
         Ok(rows
             .iter()
             .map(|r| ChannelCount {
@@ -709,7 +771,7 @@ impl SyncStore for PostgresStore {
              WHERE vendor = $1 AND rating_satisfaction IS NOT NULL GROUP BY 1 ORDER BY rating_satisfaction COLLATE \"C\"",
             &[&vendor],
         ))
-        .map_err(|e| self.error("cannot build the report", e))?;
+        .map_err(|e| self.error("cannot build the report", PgError(e)))?;
         Ok(rows.iter().map(|r| (r.get(0), count_of(r, 1))).collect())
     }
 
