@@ -1,10 +1,12 @@
 //! `chathaul sync` killed with SIGKILL at 20+ moments, each followed by a
 //! rerun that must leave the database equal to the truth, with no duplicate
-//! and no missing row; corrupt and foreign databases are refused untouched.
+//! and no missing row — on SQLite and on Postgres; corrupt and foreign
+//! databases are refused untouched.
 //!
 //! (crates/chathaul-cli/tests/e2e/kill.rs kills four times and checks once at
 //! the end; here every moment gets its own check, and the moments are aimed
-//! at database writes too, by killing as soon as the WAL file grows.)
+//! at database writes too, by killing as soon as a write lands: the WAL file
+//! grows (SQLite), a batch's commit shows (Postgres).)
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -14,9 +16,10 @@ use std::collections::BTreeSet;
 
 use chathaul::chrono::{self, DateTime, Utc};
 use chathaul::incremental::{Finality, finality};
-use chathaul::{SqliteStore, SyncStore};
+use chathaul::{Database, SqliteStore, SyncStore};
 use chathaul_reliability::chathaul_bin;
 use chathaul_sim::{SimOptions, Simulator};
+use chathaul_test_postgres::PostgresServer;
 use connector_core::Conversation;
 use connector_testkit::assert_same_conversations;
 use rand::{Rng, SeedableRng};
@@ -68,36 +71,155 @@ fn count(store: &SqliteStore, sql: &str) -> i64 {
     store.connection().query_row(sql, [], |r| r.get(0)).unwrap()
 }
 
+/// The database a kill test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database of one backend in `dir` (SQLite) or on the shared server.
+struct KillDb {
+    backend: Backend,
+    /// What `--db` gets.
+    arg: String,
+    path: PathBuf,
+    postgres: Option<String>,
+}
+
+impl KillDb {
+    fn new(backend: Backend, dir: &Path) -> KillDb {
+        match backend {
+            Backend::Sqlite => KillDb {
+                backend,
+                arg: "kill.sqlite".into(),
+                path: dir.join("kill.sqlite"),
+                postgres: None,
+            },
+            Backend::Postgres => {
+                let pg = PostgresServer::shared().create_database();
+                KillDb {
+                    backend,
+                    arg: pg.url(),
+                    path: PathBuf::new(),
+                    postgres: Some(pg.name),
+                }
+            }
+        }
+    }
+
+    fn psql(&self, sql: &str) -> String {
+        PostgresServer::shared()
+            .psql(self.postgres.as_deref().unwrap(), sql)
+            .unwrap()
+    }
+
+    fn exists(&self) -> bool {
+        match self.backend {
+            Backend::Sqlite => self.path.exists(),
+            Backend::Postgres => {
+                self.psql("SELECT count(*) FROM pg_namespace WHERE nspname = 'chathaul'") == "1"
+            }
+        }
+    }
+
+    fn open(&self) -> Box<dyn SyncStore> {
+        let location = match self.backend {
+            Backend::Sqlite => self.path.display().to_string(),
+            Backend::Postgres => self.arg.clone(),
+        };
+        Database::parse(&location).unwrap().open_existing().unwrap()
+    }
+
+    fn count(&self, sql: &str) -> i64 {
+        match self.backend {
+            Backend::Sqlite => count(&SqliteStore::open(&self.path).unwrap(), sql),
+            Backend::Postgres => self
+                .psql(&format!("SET search_path TO chathaul; {sql}"))
+                .parse()
+                .unwrap(),
+        }
+    }
+
+    /// Empty: the next run is a first run.
+    fn remove(&self) {
+        match self.backend {
+            Backend::Sqlite => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let mut p = self.path.as_os_str().to_owned();
+                    p.push(suffix);
+                    let _ = std::fs::remove_file(PathBuf::from(p));
+                }
+            }
+            Backend::Postgres => {
+                self.psql("DROP SCHEMA IF EXISTS chathaul CASCADE");
+            }
+        }
+    }
+
+    /// Every cursor cleared: the next run fetches and rewrites everything.
+    fn clear_cursors(&self) {
+        match self.backend {
+            Backend::Sqlite => {
+                let c = rusqlite::Connection::open(&self.path).unwrap();
+                c.execute("UPDATE sync_state SET cursor = NULL", [])
+                    .unwrap();
+            }
+            Backend::Postgres => {
+                self.psql("UPDATE chathaul.sync_state SET cursor = NULL");
+            }
+        }
+    }
+
+    /// Something that changes with every write: the WAL file's size and
+    /// time (SQLite); the rows and the progress recorded, which one batch's
+    /// commit moves (Postgres).
+    fn write_stamp(&self) -> Option<String> {
+        match self.backend {
+            Backend::Sqlite => wal_stamp(&self.path).map(|s| format!("{s:?}")),
+            Backend::Postgres => self.exists().then(|| {
+                self.psql(
+                    "SELECT (SELECT count(*) FROM chathaul.conversations)
+                          + (SELECT coalesce(sum(rows_fetched), 0) FROM chathaul.sync_state)",
+                )
+            }),
+        }
+    }
+}
+
 /// The database equals the truth: every conversation, field by field, each
-/// once; every message once; WAL mode; integrity intact; every source ok.
+/// once; every message once; every source ok; for SQLite, WAL mode and
+/// integrity intact.
 #[track_caller]
-fn assert_db_is_truth(db: &Path, truth: &[Conversation], moment: &str) {
-    let store = SqliteStore::open(db).unwrap_or_else(|e| panic!("{moment}: {e}"));
+fn assert_db_is_truth(db: &KillDb, truth: &[Conversation], moment: &str) {
+    let store = db.open();
     assert_same_conversations(&store.conversations().unwrap(), truth);
     let messages: usize = truth.iter().map(|c| c.messages.len()).sum();
     assert_eq!(
-        count(&store, "SELECT count(*) FROM messages") as usize,
+        db.count("SELECT count(*) FROM messages") as usize,
         messages,
         "{moment}: message rows"
     );
     assert_eq!(
-        count(
-            &store,
-            "SELECT count(*) FROM (SELECT 1 FROM messages GROUP BY vendor, account, conversation_id, seq HAVING count(*) > 1)"
+        db.count(
+            "SELECT count(*) FROM (SELECT 1 FROM messages GROUP BY vendor, account, conversation_id, seq HAVING count(*) > 1) d"
         ),
         0,
         "{moment}: duplicate messages"
     );
-    let mode: String = store
-        .connection()
-        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(mode, "wal", "{moment}");
-    let check: String = store
-        .connection()
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(check, "ok", "{moment}");
+    if db.backend == Backend::Sqlite {
+        let sqlite = SqliteStore::open(&db.path).unwrap();
+        let mode: String = sqlite
+            .connection()
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal", "{moment}");
+        let check: String = sqlite
+            .connection()
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(check, "ok", "{moment}");
+    }
     for s in store.states().unwrap() {
         assert_eq!(s.last_status, "ok", "{moment}: {}", s.source);
         assert!(s.cursor.is_some(), "{moment}: {}", s.source);
@@ -127,11 +249,20 @@ struct Seen {
     before_any_row: u32,
     mid_run: u32,
     after_the_run: u32,
-    on_a_wal_write: u32,
+    on_a_write: u32,
 }
 
 #[test]
 fn sync_killed_at_22_moments_then_rerun_always_equals_the_truth() {
+    killed_at_22_moments(Backend::Sqlite);
+}
+
+#[test]
+fn sync_into_postgres_killed_at_22_moments_then_rerun_always_equals_the_truth() {
+    killed_at_22_moments(Backend::Postgres);
+}
+
+fn killed_at_22_moments(backend: Backend) {
     // Latency and one request at a time stretch a run to about a second, so
     // kills land during fetches; --batch-size 1 makes a commit per
     // conversation, so they land during writes and commits too.
@@ -153,7 +284,7 @@ fn sync_killed_at_22_moments_then_rerun_always_equals_the_truth() {
     );
     let fast = config(&sim, &dir.path().join("fast.toml"), "1d", &[]);
     chathaul_bin(); // built before anything is timed
-    let db = dir.path().join("kill.sqlite");
+    let db = KillDb::new(backend, dir.path());
     let sync = |cfg: &str, env: &[(String, String)]| {
         let mut c = chathaul(dir.path());
         c.args([
@@ -161,7 +292,7 @@ fn sync_killed_at_22_moments_then_rerun_always_equals_the_truth() {
             "--config",
             cfg,
             "--db",
-            "kill.sqlite",
+            &db.arg,
             "--batch-size",
             "1",
             "--quiet",
@@ -181,7 +312,7 @@ fn sync_killed_at_22_moments_then_rerun_always_equals_the_truth() {
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| rand::rng().random());
     eprintln!(
-        "kill moments seed: {seed} (set CHATHAUL_KILL_SEED to replay); a full run takes {full:?}"
+        "{backend:?} kill moments seed: {seed} (set CHATHAUL_KILL_SEED to replay); a full run takes {full:?}"
     );
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut seen = Seen::default();
@@ -192,29 +323,25 @@ fn sync_killed_at_22_moments_then_rerun_always_equals_the_truth() {
         // (its cursors cleared), so every conversation is fetched again and
         // upserted over its row: kills land in those rewrites too.
         if m % 2 == 0 {
-            for suffix in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(dir.path().join(format!("kill.sqlite{suffix}")));
-            }
+            db.remove();
         } else {
-            let c = rusqlite::Connection::open(&db).unwrap();
-            c.execute("UPDATE sync_state SET cursor = NULL", [])
-                .unwrap();
+            db.clear_cursors();
         }
-        let on_wal = m % 3 == 2;
+        let on_write = m % 3 == 2;
         let wait = full.mul_f64(rng.random_range(0.0..1.1));
         let mut child = sync("slow.toml", &slow).spawn().unwrap();
         let began = Instant::now();
-        let wal_before = wal_stamp(&db);
-        let mut wal_write = false;
+        let before = db.write_stamp();
+        let mut wrote = false;
         loop {
             if child.try_wait().unwrap().is_some() {
                 break;
             }
-            if on_wal && began.elapsed() > wait / 4 && wal_stamp(&db) != wal_before {
-                wal_write = true;
+            if on_write && began.elapsed() > wait / 4 && db.write_stamp() != before {
+                wrote = true;
                 break;
             }
-            if !on_wal && began.elapsed() >= wait {
+            if !on_write && began.elapsed() >= wait {
                 break;
             }
             std::thread::sleep(Duration::from_micros(500));
@@ -225,14 +352,13 @@ fn sync_killed_at_22_moments_then_rerun_always_equals_the_truth() {
         let moment = format!("moment {m} (seed {seed}, after {:?})", began.elapsed());
         // What the kill left opens, holds no duplicate, and is consistent.
         if db.exists() {
-            let store = SqliteStore::open(&db).unwrap_or_else(|e| panic!("{moment}: {e}"));
-            let rows = count(&store, "SELECT count(*) FROM conversations");
-            let keys = count(
-                &store,
-                "SELECT count(*) FROM (SELECT DISTINCT vendor, account, id FROM conversations)",
+            let rows = db.count("SELECT count(*) FROM conversations");
+            let keys = db.count(
+                "SELECT count(*) FROM (SELECT DISTINCT vendor, account, id FROM conversations) d",
             );
             assert_eq!(rows, keys, "{moment}: duplicate rows");
-            let running = store
+            let running = db
+                .open()
                 .states()
                 .unwrap()
                 .iter()
@@ -246,14 +372,14 @@ fn sync_killed_at_22_moments_then_rerun_always_equals_the_truth() {
         } else {
             seen.before_any_row += 1;
         }
-        seen.on_a_wal_write += u32::from(wal_write);
+        seen.on_a_write += u32::from(wrote);
         // The rerun (at full speed) completes and the database is the truth.
         assert_ok(&sync("fast.toml", &fast).output().unwrap(), &moment);
         assert_db_is_truth(&db, &truth, &moment);
     }
-    eprintln!("{moments} kill moments: {seen:?}");
+    eprintln!("{backend:?}: {moments} kill moments: {seen:?}");
     assert!(
-        seen.mid_run + seen.on_a_wal_write >= 8,
+        seen.mid_run + seen.on_a_write >= 8,
         "too few kills landed mid-run: {seen:?}"
     );
 }
@@ -690,6 +816,12 @@ fn two_syncs_at_once(fresh: bool) {
     for child in [a, b] {
         assert_ok(&child.wait_with_output().unwrap(), "a concurrent sync");
     }
+    let db = KillDb {
+        backend: Backend::Sqlite,
+        arg: "both.sqlite".into(),
+        path: db,
+        postgres: None,
+    };
     assert_db_is_truth(&db, &truth, "two concurrent syncs");
 }
 
