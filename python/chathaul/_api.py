@@ -653,9 +653,11 @@ SourceLike = Union[Mapping[str, Any], "Simulator"]
 
 
 def _sources(config_or_sources: Any) -> tuple[List[Dict[str, Any]], Optional[str]]:
+    """The sources, and the config file they came from (whose ``db`` the sync defaults to)."""
     if isinstance(config_or_sources, (str, os.PathLike)):
-        found, db = _native.load_config(os.fspath(config_or_sources))
-        return [dict(s) for s in found], db
+        path = os.fspath(config_or_sources)
+        found, _db = _native.load_config(path)
+        return [dict(s) for s in found], path
     if isinstance(config_or_sources, Simulator):
         return config_or_sources.sources(), None
     if isinstance(config_or_sources, Mapping):
@@ -690,7 +692,7 @@ def sync(
     now: TimeArg = None,
     full_refresh: bool = False,
 ) -> SyncResult:
-    """Syncs one or many sources into a SQLite database, incrementally: each run lists from
+    """Syncs one or many sources into a SQLite or Postgres database, incrementally: each run lists from
     the source's cursor (the newest time seen, on the time its vendor's listing follows, minus
     the look-back), revisits the conversations that can still change (open, or unrated within
     the rating window) until they are final or ``revisit_for`` has passed, re-reads everything
@@ -703,7 +705,10 @@ def sync(
     such as ``"1d"``, ``revisit_for``, ``full_refresh_every``, ``rating_window`` (durations
     or ``timedelta``), ``on_bad_record`` (``"skip"``, the default, or ``"fail"``),
     ``messages``, ``summaries``, ``page_size``), one such dict, or a :class:`Simulator` (all
-    its vendors). ``db`` defaults to the file's ``db``, else ``chathaul.sqlite``. ``now`` is
+    its vendors). ``db`` is a SQLite path or a Postgres URL
+    (``postgresql://user@host:5432/dbname?sslmode=require&schema=chathaul``; the password from
+    ``PGPASSWORD`` or ``~/.pgpass``); it defaults to the file's ``db``, else ``chathaul.sqlite``;
+    ``result.db`` shows it without any password. ``now`` is
     the time the run reasons about (default: the clock; a :class:`Simulator`'s own clock when
     syncing one); ``full_refresh`` re-reads everything this run.
 
@@ -712,8 +717,10 @@ def sync(
         Error: (the class of the first failure) when a source failed and ``raise_on_error``;
             the other sources still ran and what they fetched is stored.
     """
-    sources, file_db = _sources(config_or_sources)
-    path = os.fspath(db) if db is not None else (file_db or "chathaul.sqlite")
+    sources, config_file = _sources(config_or_sources)
+    target = os.fspath(db) if db is not None else None
+    # Shown without any password: a path, or the URL without it.
+    location = _native.database_location(target, config_file)
     if now is None and isinstance(config_or_sources, Simulator):
         now = config_or_sources.now
     at = now if not isinstance(now, datetime) or now.tzinfo is not None else now.replace(tzinfo=timezone.utc)
@@ -723,7 +730,8 @@ def sync(
     try:
         reports = _native.sync(
             sources,
-            path,
+            target,
+            config=config_file,
             progress=bar.set if bar.active else None,
             batch_size=batch_size,
             now=format_instant(at) if isinstance(at, datetime) else at,
@@ -731,7 +739,7 @@ def sync(
         )
     finally:
         bar.close()
-    result = SyncResult(db=str(path), sources=[dict(r) for r in reports])
+    result = SyncResult(db=location, sources=[dict(r) for r in reports])
     if raise_on_error:
         failed = [s["pull"] for s in result.sources if s["pull"].get("error")]
         if failed:

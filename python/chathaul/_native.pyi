@@ -14,6 +14,7 @@ __all__ = [
     "Simulator",
     "sync",
     "load_config",
+    "database_location",
     "schemas",
     "plan",
     "pull_partition",
@@ -27,10 +28,12 @@ def error_kinds() -> List[str]: ...
 def connect(vendor: str, config: Optional[Dict[str, str]] = None) -> Connector: ...
 def schemas() -> Tuple[Any, Any]: ...
 def load_config(path: str) -> Tuple[List[Dict[str, Any]], Optional[str]]: ...
+def database_location(db: Optional[str], config: Optional[str] = None) -> str: ...
 def sync(
     sources: List[Dict[str, Any]],
-    db: str,
+    db: Optional[str],
     *,
+    config: Optional[str] = None,
     progress: Optional[Callable[[int, int], object]] = None,
     batch_size: int = 100,
     now: Optional[str] = None,

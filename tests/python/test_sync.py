@@ -8,7 +8,7 @@ import sqlite3
 from contextlib import closing
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import List, Tuple, Union
+from typing import Any, Dict, List, Tuple, Union
 
 import pytest
 
@@ -289,3 +289,37 @@ def test_incremental_run_tables_are_the_tables_a_pull_builds() -> None:
             assert got.schema == chathaul.conversations_schema() and got.num_rows == 40
             assert got.equals(pulled.conversations.sort_by(by_id)), vendor
             assert got_messages.equals(pulled.messages.sort_by(by_seq)), vendor
+
+
+def test_sync_into_postgres_from_python(sim: chathaul.Simulator, postgres: Dict[str, Any]) -> None:
+    from conftest import psql
+
+    psql(postgres, "postgres", "CREATE DATABASE py_sync")
+    url = f"postgresql://{postgres['user']}@127.0.0.1:{postgres['port']}/py_sync?sslmode=require&schema=support"
+    first = chathaul.sync(sim, db=url, progress=False)
+    assert first.complete and first.errors == []
+    assert first.db == f"postgresql://{postgres['user']}@127.0.0.1:{postgres['port']}/py_sync?sslmode=require&schema=support"
+    assert [s["pull"]["conversations"] for s in first.sources] == [40, 40, 40]
+    stored = psql(postgres, "py_sync", "SELECT count(*), count(DISTINCT (vendor, account, id)) FROM support.conversations")
+    assert stored == "120|120"
+    raw_type = psql(
+        postgres,
+        "py_sync",
+        "SELECT data_type FROM information_schema.columns WHERE table_schema = 'support' "
+        "AND table_name = 'conversations' AND column_name = 'raw'",
+    )
+    assert raw_type == "jsonb"
+    # The JSON view holds each conversation as the contract has it.
+    one = sim.truth_dicts()[0]
+    got = json.loads(
+        psql(
+            postgres,
+            "py_sync",
+            f"SELECT conversation FROM support.conversations_json WHERE vendor = '{one['vendor']}' AND id = '{one['id']}'",
+        )
+    )
+    assert got == one
+    second = chathaul.sync(sim, db=url, progress=False)
+    assert second.complete
+    assert all(s["pull"]["conversations"] < 40 for s in second.sources)
+    assert psql(postgres, "py_sync", "SELECT count(*) FROM support.conversations") == "120"

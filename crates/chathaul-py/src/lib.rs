@@ -87,6 +87,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<sim::PySimulator>()?;
     m.add_function(wrap_pyfunction!(sync::sync, m)?)?;
     m.add_function(wrap_pyfunction!(sync::load_config, m)?)?;
+    m.add_function(wrap_pyfunction!(sync::database_location, m)?)?;
     m.add_function(wrap_pyfunction!(schemas, m)?)?;
     m.add_function(wrap_pyfunction!(partition::plan, m)?)?;
     m.add_function(wrap_pyfunction!(partition::pull_partition, m)?)?;

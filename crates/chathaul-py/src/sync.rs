@@ -1,4 +1,4 @@
-//! `sync()`: the facade's incremental sync into a SQLite database.
+//! `sync()`: the facade's incremental sync into a SQLite or Postgres database.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chathaul::sync::{Prepared, Source, SyncOptions, prepare};
-use chathaul::{Error, Include, ProgressCounters};
+use chathaul::{Database, Error, Include, ProgressCounters};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
@@ -93,12 +93,13 @@ impl SourceSpec {
     }
 }
 
-/// The sources and database a sync config file names.
+/// The sources and database a sync config file names (the database as
+/// shown: a path, or a URL without its password).
 #[pyfunction]
 pub(crate) fn load_config<'py>(
     py: Python<'py>,
     path: PathBuf,
-) -> PyResult<(Bound<'py, PyList>, Option<PathBuf>)> {
+) -> PyResult<(Bound<'py, PyList>, Option<String>)> {
     let cfg = chathaul::config::load(&path).map_err(|e| to_pyerr(py, &e))?;
     let out = PyList::empty(py);
     for s in &cfg.sources {
@@ -128,23 +129,56 @@ pub(crate) fn load_config<'py>(
         d.set_item("on_bad_record", s.on_bad_record.as_str())?;
         out.append(d)?;
     }
-    Ok((out, cfg.db))
+    Ok((out, cfg.db.map(|d| d.to_string())))
 }
 
-/// Syncs the sources into the SQLite database at `db`, concurrently: one
-/// report dict per source, in order. `progress(conversations, messages)` is
-/// called about every 50 ms with the totals over all sources.
+/// The database a sync goes into: `db` (a path or a `postgresql://` URL)
+/// when given, else the `db` of the config file at `config`, else
+/// `chathaul.sqlite`.
+fn resolve_database(db: Option<&str>, config: Option<&std::path::Path>) -> Result<Database, Error> {
+    if let Some(db) = db {
+        return Database::parse(db);
+    }
+    if let Some(config) = config
+        && let Some(db) = chathaul::config::database(config)?
+    {
+        return Ok(db);
+    }
+    Ok(Database::Sqlite(PathBuf::from("chathaul.sqlite")))
+}
+
+/// The database a sync with these arguments goes into, as shown (a path,
+/// or a URL without its password).
 #[pyfunction]
-#[pyo3(signature = (sources, db, *, progress = None, batch_size = 100, now = None, full_refresh = false))]
+#[pyo3(signature = (db, config = None))]
+pub(crate) fn database_location(
+    py: Python<'_>,
+    db: Option<String>,
+    config: Option<PathBuf>,
+) -> PyResult<String> {
+    resolve_database(db.as_deref(), config.as_deref())
+        .map(|d| d.to_string())
+        .map_err(|e| to_pyerr(py, &e))
+}
+
+/// Syncs the sources into `db` (a SQLite path or a `postgresql://` URL;
+/// when `None`, the `db` of the config file at `config`, else
+/// `chathaul.sqlite`), concurrently: one report dict per source, in order.
+/// `progress(conversations, messages)` is called about every 50 ms with the
+/// totals over all sources.
+#[pyfunction]
+#[pyo3(signature = (sources, db, *, config = None, progress = None, batch_size = 100, now = None, full_refresh = false))]
 pub(crate) fn sync<'py>(
     py: Python<'py>,
     sources: Vec<SourceSpec>,
-    db: PathBuf,
+    db: Option<String>,
+    config: Option<PathBuf>,
     progress: Option<Bound<'py, PyAny>>,
     batch_size: usize,
     now: Option<&str>,
     full_refresh: bool,
 ) -> PyResult<Bound<'py, PyList>> {
+    let db = resolve_database(db.as_deref(), config.as_deref()).map_err(|e| to_pyerr(py, &e))?;
     let now = now
         // Sources may be in different zones: a local time is read in UTC.
         .map(|t| crate::convert::parse_instant("now", t, chathaul::time::Tz::UTC))
@@ -192,8 +226,8 @@ pub(crate) fn sync<'py>(
         now,
         ..SyncOptions::default()
     };
-    let wal = PathBuf::from(format!("{}-wal", db.display()));
-    let mut task = rt.spawn(async move { chathaul::sync(&db, prepared, options).await });
+    let wal = db.path().map(|p| PathBuf::from(format!("{}-wal", p.display())));
+    let mut task = rt.spawn(async move { chathaul::sync_to(&db, prepared, options).await });
     let totals = || {
         live.iter()
             .map(|l| l.get())
@@ -210,7 +244,9 @@ pub(crate) fn sync<'py>(
                     // writer finishes the one in hand.
                     py.detach(move || {
                         rt.shutdown_timeout(Duration::from_secs(5));
-                        wait_for_close(&wal);
+                        if let Some(wal) = &wal {
+                            wait_for_close(wal);
+                        }
                     });
                     return Err(interrupt);
                 }

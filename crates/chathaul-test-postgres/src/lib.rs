@@ -484,8 +484,9 @@ pub fn describe(server: &PostgresServer, out: &mut impl Write) -> std::io::Resul
     writeln!(
         out,
         "{{\"url\": \"postgresql://{SUPERUSER}@127.0.0.1:{port}/postgres\", \"host\": \"127.0.0.1\", \
-         \"port\": {port}, \"user\": \"{SUPERUSER}\", \"ca_certificate\": \"{}\"}}",
+         \"port\": {port}, \"user\": \"{SUPERUSER}\", \"ca_certificate\": \"{}\", \"psql\": \"{}\"}}",
         esc(&server.ca_certificate().display().to_string()),
+        esc(&server.bin.join("psql").display().to_string()),
         port = server.port
     )?;
     out.flush()
