@@ -226,7 +226,9 @@ pub(crate) fn sync<'py>(
         now,
         ..SyncOptions::default()
     };
-    let wal = db.path().map(|p| PathBuf::from(format!("{}-wal", p.display())));
+    let wal = db
+        .path()
+        .map(|p| PathBuf::from(format!("{}-wal", p.display())));
     let mut task = rt.spawn(async move { chathaul::sync_to(&db, prepared, options).await });
     let totals = || {
         live.iter()

@@ -9,12 +9,15 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use connector_core::model::utc_instant;
-use connector_core::{Conversation, Error, Result};
+use connector_core::{Conversation, Error, Message, Result};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{ChannelCount, Measure, RunEnd, SCHEMA_VERSION, StoredReject, SyncState, SyncStore};
-use crate::columns::{CONVERSATION_COLUMNS, ColumnValue, Kind, MESSAGE_COLUMNS, MessageRow};
+use crate::columns::{
+    CONVERSATION_COLUMNS, CellError, ColumnValue, Kind, MESSAGE_COLUMNS, MessageRow, RowCells,
+    conversation_from_row, message_from_row,
+};
 use crate::incremental::{
     ChangeReport, IncrementalState, Pending, PendingReason, Rejected, RevisitChange, RunBatch, Seen,
 };
@@ -77,6 +80,46 @@ fn sql_value(value: ColumnValue) -> SqlValue {
         | ColumnValue::UInt(None)
         | ColumnValue::Bool(None)
         | ColumnValue::Time(None) => SqlValue::Null,
+    }
+}
+
+/// A row read back by column name: instants from their RFC 3339 text,
+/// booleans and counts from integers.
+struct SqliteRow<'a>(&'a rusqlite::Row<'a>);
+
+impl RowCells for SqliteRow<'_> {
+    fn cell(&self, name: &'static str, kind: Kind) -> std::result::Result<ColumnValue, CellError> {
+        let bad = |e: rusqlite::Error| CellError::new(name, e.to_string());
+        Ok(match kind {
+            Kind::Text | Kind::Json => ColumnValue::Text(self.0.get(name).map_err(bad)?),
+            Kind::Bool => ColumnValue::Bool(
+                self.0
+                    .get::<_, Option<i64>>(name)
+                    .map_err(bad)?
+                    .map(|n| n != 0),
+            ),
+            Kind::UInt => ColumnValue::UInt(
+                self.0
+                    .get::<_, Option<i64>>(name)
+                    .map_err(bad)?
+                    .map(u64::try_from)
+                    .transpose()
+                    .map_err(|_| CellError::new(name, "is negative"))?,
+            ),
+            Kind::Time => {
+                let text: Option<String> = self.0.get(name).map_err(bad)?;
+                ColumnValue::Time(
+                    text.map(|t| {
+                        DateTime::parse_from_rfc3339(&t)
+                            .map(|t| t.with_timezone(&Utc))
+                            .map_err(|e| {
+                                CellError::new(name, format!("`{t}` is not an instant: {e}"))
+                            })
+                    })
+                    .transpose()?,
+                )
+            }
+        })
     }
 }
 
@@ -972,28 +1015,76 @@ impl SyncStore for SqliteStore {
     }
 
     fn conversations(&self) -> Result<Vec<Conversation>> {
+        // Rebuilt from the columns and the messages table, as every backend
+        // does: the database need not keep the conversation a second time.
         let err = |e| db_error(&self.path, "cannot read conversations", e);
-        let mut stmt = self
+        let names = |columns: Vec<&'static str>| columns.join(", ");
+        let mut conversations = self
             .conn
-            .prepare("SELECT json FROM conversations ORDER BY vendor, account, id")
+            .prepare(&format!(
+                "SELECT {} FROM conversations ORDER BY vendor, account, id",
+                names(CONVERSATION_COLUMNS.iter().map(|c| c.name).collect())
+            ))
             .map_err(err)?;
-        let rows: Vec<String> = stmt
-            .query_map([], |r| r.get(0))
-            .map_err(err)?
-            .collect::<std::result::Result<_, _>>()
+        let mut messages = self
+            .conn
+            .prepare(&format!(
+                "SELECT {} FROM messages ORDER BY vendor, account, conversation_id, seq",
+                names(MESSAGE_COLUMNS.iter().map(|c| c.name).collect())
+            ))
             .map_err(err)?;
-        rows.iter()
-            .map(|j| {
-                serde_json::from_str(j).map_err(|e| {
-                    Error::store(
-                        BACKEND,
-                        self.path.display().to_string(),
-                        "a row does not decode",
+        let undecodable = |what: String, e: CellError| {
+            Error::store(BACKEND, self.path.display().to_string(), what, e)
+        };
+        let mut message_rows = messages.query([]).map_err(err)?;
+        let next_message =
+            |rows: &mut rusqlite::Rows<'_>| -> Result<Option<((String, String, String), Message)>> {
+                let Some(row) = rows.next().map_err(err)? else {
+                    return Ok(None);
+                };
+                let key: (String, String, String) = (
+                    row.get("vendor").map_err(err)?,
+                    row.get("account").map_err(err)?,
+                    row.get("conversation_id").map_err(err)?,
+                );
+                let (_, message) = message_from_row(&SqliteRow(row)).map_err(|e| {
+                    undecodable(
+                        format!("a message of {}/{}/{} does not decode", key.0, key.1, key.2),
                         e,
                     )
-                })
-            })
-            .collect()
+                })?;
+                Ok(Some((key, message)))
+            };
+        let mut pending = next_message(&mut message_rows)?;
+        let mut out = Vec::new();
+        let mut rows = conversations.query([]).map_err(err)?;
+        while let Some(row) = rows.next().map_err(err)? {
+            let key: (String, String, String) = (
+                row.get("vendor").map_err(err)?,
+                row.get("account").map_err(err)?,
+                row.get("id").map_err(err)?,
+            );
+            let mut own = Vec::new();
+            // Both are in key order: this conversation's messages are next,
+            // after any whose conversation is gone.
+            while let Some((theirs, _)) = &pending {
+                if *theirs > key {
+                    break;
+                }
+                let (theirs, message) = pending.take().expect("peeked");
+                if theirs == key {
+                    own.push(message);
+                }
+                pending = next_message(&mut message_rows)?;
+            }
+            out.push(conversation_from_row(&SqliteRow(row), own).map_err(|e| {
+                undecodable(
+                    format!("conversation {}/{}/{} does not decode", key.0, key.1, key.2),
+                    e,
+                )
+            })?);
+        }
+        Ok(out)
     }
 
     fn channel_counts(&self) -> Result<Vec<ChannelCount>> {
