@@ -43,7 +43,10 @@ fn a_file_with_three_sources_parses_with_secrets_from_the_environment() {
         account = "admin"
     "#;
     let cfg = parse(text, Path::new("chathaul.toml"), env).unwrap();
-    assert_eq!(cfg.db.as_deref(), Some(Path::new("all.sqlite")));
+    assert_eq!(
+        cfg.db.as_ref().and_then(|d| d.path()),
+        Some(Path::new("all.sqlite"))
+    );
     let names: Vec<&str> = cfg.sources.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["kf5-main", "caresoft", "bangwo8"]);
     let kf5 = &cfg.sources[0];
