@@ -1,7 +1,7 @@
 //! The subcommands.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chathaul::config::{parse_instant, zone_of};

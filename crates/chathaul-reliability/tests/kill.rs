@@ -384,16 +384,14 @@ fn killed_at_22_moments(backend: Backend) {
     );
 }
 
-/// The ids in the `revisits` table, per source.
-fn revisit_ids(store: &SqliteStore) -> BTreeSet<(String, String)> {
-    store
-        .connection()
-        .prepare("SELECT source, id FROM revisits")
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
+/// The ids in the revisit set, per source.
+fn revisit_ids(store: &dyn SyncStore) -> BTreeSet<(String, String)> {
+    let mut ids = BTreeSet::new();
+    for s in store.states().unwrap() {
+        let state = store.incremental_state(&s.source).unwrap().unwrap();
+        ids.extend(state.pending.into_keys().map(|id| (s.source.clone(), id)));
+    }
+    ids
 }
 
 /// The stored conversations that can still change at `now`, per source.
@@ -422,6 +420,16 @@ fn pending_of(stored: &[Conversation], now: DateTime<Utc>) -> BTreeSet<(String, 
 
 #[test]
 fn sync_killed_during_and_between_runs_over_30_simulated_days_keeps_data_and_revisits_in_step() {
+    killed_over_30_days(Backend::Sqlite);
+}
+
+#[test]
+fn sync_into_postgres_killed_during_and_between_runs_over_30_simulated_days_keeps_data_and_revisits_in_step()
+ {
+    killed_over_30_days(Backend::Postgres);
+}
+
+fn killed_over_30_days(backend: Backend) {
     // The clock starts ten days into the data and moves three days between
     // runs (ten steps, 30 days): chats open for days, late ratings and long
     // sessions are revisited while runs are killed. Latency and one request
@@ -448,7 +456,7 @@ fn sync_killed_during_and_between_runs_over_30_simulated_days_keeps_data_and_rev
     );
     let fast = config(&sim, &dir.path().join("fast.toml"), "1d", &[]);
     chathaul_bin(); // built before anything is timed
-    let db = dir.path().join("kill.sqlite");
+    let db = KillDb::new(backend, dir.path());
     let sync = |cfg: &str, env: &[(String, String)], now: DateTime<Utc>| {
         let mut c = chathaul(dir.path());
         c.args([
@@ -456,7 +464,7 @@ fn sync_killed_during_and_between_runs_over_30_simulated_days_keeps_data_and_rev
             "--config",
             cfg,
             "--db",
-            "kill.sqlite",
+            &db.arg,
             "--batch-size",
             "1",
             "--quiet",
@@ -530,22 +538,20 @@ fn sync_killed_during_and_between_runs_over_30_simulated_days_keeps_data_and_rev
             // What the kill left: no duplicate, every revisit row a stored
             // conversation, every stored conversation that can still change
             // in the revisit set (data and revisits move together).
-            let store = SqliteStore::open(&db).unwrap_or_else(|e| panic!("{moment}: {e}"));
-            let rows = count(&store, "SELECT count(*) FROM conversations");
-            let keys = count(
-                &store,
-                "SELECT count(*) FROM (SELECT DISTINCT vendor, account, id FROM conversations)",
+            let store = db.open();
+            let rows = db.count("SELECT count(*) FROM conversations");
+            let keys = db.count(
+                "SELECT count(*) FROM (SELECT DISTINCT vendor, account, id FROM conversations) d",
             );
             assert_eq!(rows, keys, "{moment}: duplicate rows");
-            let orphans = count(
-                &store,
+            let orphans = db.count(
                 "SELECT count(*) FROM revisits r WHERE NOT EXISTS (SELECT 1 FROM conversations c
                      WHERE c.vendor = r.vendor AND c.account = r.account AND c.id = r.id)",
             );
             assert_eq!(orphans, 0, "{moment}: revisits of nothing stored");
             let stored = store.conversations().unwrap();
             let must = pending_of(&stored, now);
-            let have = revisit_ids(&store);
+            let have = revisit_ids(store.as_ref());
             let lost: Vec<_> = must.difference(&have).collect();
             assert!(
                 lost.is_empty(),
@@ -568,8 +574,12 @@ fn sync_killed_during_and_between_runs_over_30_simulated_days_keeps_data_and_rev
         assert_ok(&sync("fast.toml", &fast, now).output().unwrap(), &moment);
         let truth = truth(&sim);
         assert_db_is_truth(&db, &truth, &moment);
-        let store = SqliteStore::open(&db).unwrap();
-        assert_eq!(revisit_ids(&store), pending_of(&truth, now), "{moment}");
+        let store = db.open();
+        assert_eq!(
+            revisit_ids(store.as_ref()),
+            pending_of(&truth, now),
+            "{moment}"
+        );
         revisited += store
             .states()
             .unwrap()
@@ -580,7 +590,7 @@ fn sync_killed_during_and_between_runs_over_30_simulated_days_keeps_data_and_rev
         sim.advance(chrono::Duration::days(3));
     }
     eprintln!(
-        "{mid_run} kills mid-run, {between} between runs, {revisited} revisits by the reruns"
+        "{backend:?}: {mid_run} kills mid-run, {between} between runs, {revisited} revisits by the reruns"
     );
     assert!(mid_run >= 5, "too few kills landed mid-run: {mid_run}");
     assert!(

@@ -5,14 +5,14 @@
 //! set is exactly the stored conversations that can still change. Each
 //! vendor's scenario is checked to hold what used to be missed: KF5 chats
 //! open for five days and more, ratings given two days and more after the
-//! end, Bangwo8 sessions longer than the look-back.
+//! end, Bangwo8 sessions longer than the look-back. On SQLite and on Postgres.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use chathaul::chrono::{DateTime, Duration, NaiveDate, Utc};
 use chathaul::incremental::{Finality, finality};
-use chathaul::sync::{Source, SyncOptions, prepare, sync};
-use chathaul::{Conversation, Satisfaction, SqliteStore, Status, SyncStore};
+use chathaul::sync::{Source, SyncOptions, prepare, sync_to};
+use chathaul::{Conversation, Database, Satisfaction, Status};
 use chathaul_sim::{SimOptions, Simulator};
 use connector_testkit::assert_same_conversations;
 
@@ -65,7 +65,14 @@ struct History {
     runs: Vec<(DateTime<Utc>, BTreeMap<String, Seen>)>,
 }
 
-fn run_vendor(vendor: &str, seed: u64) -> History {
+/// The database the runs go into.
+#[derive(Debug, Clone, Copy)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+fn run_vendor(vendor: &str, seed: u64, backend: Backend) -> History {
     let sim = Simulator::start_blocking(sim_options(seed)).unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -73,7 +80,15 @@ fn run_vendor(vendor: &str, seed: u64) -> History {
         .build()
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("changes.sqlite");
+    let db = match backend {
+        Backend::Sqlite => Database::Sqlite(dir.path().join("changes.sqlite")),
+        Backend::Postgres => Database::parse(
+            &chathaul_test_postgres::PostgresServer::shared()
+                .create_database()
+                .url(),
+        )
+        .unwrap(),
+    };
     let rating_window = Duration::days(i64::from(
         chathaul::find(vendor)
             .unwrap()
@@ -91,7 +106,7 @@ fn run_vendor(vendor: &str, seed: u64) -> History {
             now: Some(now),
             ..SyncOptions::default()
         };
-        let reports = rt.block_on(sync(&db, prepared, options)).unwrap();
+        let reports = rt.block_on(sync_to(&db, prepared, options)).unwrap();
         let r = &reports[0];
         assert!(
             r.pull.complete() && r.pull.rejects.is_empty(),
@@ -99,7 +114,7 @@ fn run_vendor(vendor: &str, seed: u64) -> History {
             r.summary_line()
         );
         eprintln!("{vendor} run {run}: {:?}", r.plan);
-        let store = SqliteStore::open(&db).unwrap();
+        let store = db.open_existing().unwrap();
         let stored = store.conversations().unwrap();
         let truth = sim.truth(vendor);
         assert!(!truth.is_empty());
@@ -107,13 +122,12 @@ fn run_vendor(vendor: &str, seed: u64) -> History {
         assert_same_conversations(&stored, &truth);
         // The revisit set: exactly what can still change.
         let pending: BTreeSet<String> = store
-            .connection()
-            .prepare("SELECT id FROM revisits WHERE source = ?1")
+            .incremental_state(vendor)
             .unwrap()
-            .query_map([vendor], |row| row.get(0))
             .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+            .pending
+            .into_keys()
+            .collect();
         let expected: BTreeSet<String> = truth
             .iter()
             .filter(|c| {
@@ -219,18 +233,33 @@ impl History {
     }
 }
 
-#[test]
-fn kf5_chats_open_for_days_and_late_ratings_are_caught_run_after_run() {
-    let h = run_vendor("kf5", 7);
+/// Every test below on both backends.
+macro_rules! on_backends {
+    ($($test:ident),+) => {
+        mod sqlite {
+            $( #[test] fn $test() { super::$test(super::Backend::Sqlite) } )+
+        }
+        mod postgres {
+            $( #[test] fn $test() { super::$test(super::Backend::Postgres) } )+
+        }
+    };
+}
+on_backends!(
+    kf5_chats_open_for_days_and_late_ratings_are_caught_run_after_run,
+    bangwo8_long_sessions_and_late_ratings_are_caught_run_after_run,
+    caresoft_chats_are_caught_once_they_end_run_after_run
+);
+
+fn kf5_chats_open_for_days_and_late_ratings_are_caught_run_after_run(backend: Backend) {
+    let h = run_vendor("kf5", 7, backend);
     let long_open = h.long_open();
     assert!(long_open.len() >= 2, "chats open 5+ days: {long_open:?}");
     let late = h.rated_late();
     assert!(late.len() >= 10, "ratings 2+ days late: {late:?}");
 }
 
-#[test]
-fn bangwo8_long_sessions_and_late_ratings_are_caught_run_after_run() {
-    let h = run_vendor("bangwo8", 7);
+fn bangwo8_long_sessions_and_late_ratings_are_caught_run_after_run(backend: Backend) {
+    let h = run_vendor("bangwo8", 7, backend);
     let long = h.longer_than_lookback();
     assert!(
         long.len() >= 5,
@@ -245,9 +274,8 @@ fn bangwo8_long_sessions_and_late_ratings_are_caught_run_after_run() {
     );
 }
 
-#[test]
-fn caresoft_chats_are_caught_once_they_end_run_after_run() {
-    let h = run_vendor("caresoft", 7);
+fn caresoft_chats_are_caught_once_they_end_run_after_run(backend: Backend) {
+    let h = run_vendor("caresoft", 7, backend);
     // Every chat is listed once it ended; the last run holds them all.
     let last = &h.runs[RUNS - 1].1;
     assert!(last.len() > 200, "{}", last.len());

@@ -7,7 +7,7 @@ mod common;
 mod errors;
 mod formats;
 mod kill;
-mod rejects;
 mod postgres;
+mod rejects;
 mod secrets;
 mod sync;

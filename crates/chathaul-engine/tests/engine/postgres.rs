@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use chathaul_engine::Live;
+use chathaul_engine::incremental::{ChangeReport, IncrementalState, RunBatch};
 use chathaul_engine::store::postgres::{PostgresStore, PostgresUrl, SCHEMA_VERSION};
 use chathaul_engine::store::{Database, RunEnd, RunStatus, SyncStore};
 use chathaul_engine::sync::{Prepared, Source, SyncOptions, sync_to};
@@ -138,6 +139,8 @@ fn the_tables_go_in_the_schema_the_url_names() {
             "support.conversations",
             "support.conversations_json",
             "support.messages",
+            "support.rejects",
+            "support.revisits",
             "support.sync_state",
         ]
     );
@@ -227,7 +230,7 @@ fn a_second_run_of_a_source_is_refused_while_the_first_holds_it() {
     let rt = runtime();
     let tdb = Backend::Postgres.fresh();
     let mut first = tdb.open();
-    first.begin_run("main", "fake", "acme", None).unwrap();
+    first.begin_run("main", "fake", "acme").unwrap();
 
     // Another process's sync of the same source (and of another one).
     let mut other = Fake::new("globex", conversations("fake", 4));
@@ -239,7 +242,10 @@ fn a_second_run_of_a_source_is_refused_while_the_first_holds_it() {
                 prepared("main", Fake::new("acme", conversations("fake", 5))),
                 prepared("other", other),
             ],
-            SyncOptions { batch_size: 2 },
+            SyncOptions {
+                batch_size: 2,
+                ..SyncOptions::default()
+            },
         ))
         .unwrap();
     let refused = reports[0].pull.error.clone().unwrap();
@@ -255,14 +261,18 @@ fn a_second_run_of_a_source_is_refused_while_the_first_holds_it() {
     );
 
     // The first run goes on and completes; its state is its own.
-    first
-        .upsert_for_source("main", &conversations("fake", 3), 9)
-        .unwrap();
+    let batch = RunBatch {
+        conversations: conversations("fake", 3),
+        messages: 9,
+        ..RunBatch::default()
+    };
+    first.write_batch("main", &batch).unwrap();
     let end = RunEnd {
         status: RunStatus::Ok,
         error: None,
-        complete: true,
-        lookback: chrono::Duration::hours(1),
+        state: IncrementalState::default(),
+        window_since: None,
+        report: ChangeReport::default(),
         reported_total: Some(3),
         reported_messages: None,
         shortfalls: vec![],
@@ -278,20 +288,23 @@ fn a_second_run_of_a_source_is_refused_while_the_first_holds_it() {
                 "main",
                 Fake::new("acme", conversations("fake", 5)),
             )],
-            SyncOptions { batch_size: 2 },
+            SyncOptions {
+                batch_size: 2,
+                ..SyncOptions::default()
+            },
         ))
         .unwrap();
     assert!(reports[0].pull.complete(), "{:?}", reports[0].pull.error);
 
     // A process that dies holding the lock loses it with its connection.
     let mut holder = tdb.open();
-    holder.begin_run("main", "fake", "acme", None).unwrap();
+    holder.begin_run("main", "fake", "acme").unwrap();
     drop(holder);
     // The server ends the session as soon as it sees the connection close.
     let mut next = tdb.open();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        match next.begin_run("main", "fake", "acme", None) {
+        match next.begin_run("main", "fake", "acme") {
             Ok(_) => break,
             Err(e) if std::time::Instant::now() < deadline => {
                 assert!(e.to_string().contains("is being synced"), "{e}");

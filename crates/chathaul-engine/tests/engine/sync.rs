@@ -154,10 +154,7 @@ fn a_failed_run_keeps_what_it_fetched_and_does_not_move_the_cursor(backend: Back
         "the rerun asks for the failed window again"
     );
     assert!(reports[0].pull.complete());
-    assert_eq!(
-        tdb.open().conversations().unwrap(),
-        data
-    );
+    assert_eq!(tdb.open().conversations().unwrap(), data);
 }
 
 fn a_shortfall_is_reported_recorded_and_holds_the_cursor(backend: Backend) {
@@ -180,11 +177,7 @@ fn a_shortfall_is_reported_recorded_and_holds_the_cursor(backend: Backend) {
         "{}",
         r.pull.summary_line()
     );
-    let state = tdb
-        .open()
-        .state("main")
-        .unwrap()
-        .unwrap();
+    let state = tdb.open().state("main").unwrap().unwrap();
     assert_eq!(state.last_status, "incomplete");
     assert_eq!(state.cursor, None);
     assert_eq!(state.reported_total, Some(12));

@@ -3,13 +3,15 @@
 //! transaction.
 
 use bytes::{BufMut, BytesMut};
+use chrono::{DateTime, Utc};
 use connector_core::{Conversation, Error};
-use tokio_postgres::Client;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
+use tokio_postgres::{Client, GenericClient};
 
 use super::schema::{column_type, conversation_columns, message_columns};
 use crate::columns::{CONVERSATION_COLUMNS, ColumnValue, Kind, MESSAGE_COLUMNS, MessageRow};
+use crate::incremental::{Rejected, RevisitChange, RunBatch};
 
 /// The staging tables of a session: the columns of `conversations` and
 /// `messages` plus `ord`, the position of the conversation in its batch
@@ -143,7 +145,7 @@ fn check_range(values: &[ColumnValue], names: &[&str], row: &str) -> Result<(), 
 pub(crate) async fn write_batch(
     client: &mut Client,
     conversations: &[Conversation],
-    source: Option<(&str, u64)>,
+    source: Option<(&str, &RunBatch)>,
 ) -> Result<(), BatchError> {
     let conv_cols = conversation_columns();
     let msg_cols = message_columns();
@@ -250,19 +252,150 @@ pub(crate) async fn write_batch(
         .await
         .map_err(db("upsert from the staging tables"))?;
 
-    if let Some((source, messages)) = source {
-        let newest = conversations.iter().filter_map(|c| c.created_at).max();
+    if let Some((source, batch)) = source {
+        write_revisits(&tx, source, &batch.revisits).await?;
+        insert_rejects(&tx, source, &batch.rejects)
+            .await
+            .map_err(db("record the records set aside"))?;
         let rows = i64::try_from(conversations.len()).unwrap_or(i64::MAX);
-        let messages = i64::try_from(messages).unwrap_or(i64::MAX);
+        let messages = i64::try_from(batch.messages).unwrap_or(i64::MAX);
         tx.execute(
             "UPDATE sync_state SET rows_fetched = rows_fetched + $2,
-                 messages_fetched = messages_fetched + $3,
-                 newest_seen = GREATEST(newest_seen, $4)
+                 messages_fetched = messages_fetched + $3
              WHERE source = $1",
-            &[&source, &rows, &messages, &newest],
+            &[&source, &rows, &messages],
         )
         .await
         .map_err(db("record the source's progress"))?;
     }
     tx.commit().await.map_err(db("commit"))
+}
+
+/// Applies a batch's changes to the source's revisit set: the last change
+/// of each conversation wins (each one sets or removes its whole row).
+async fn write_revisits(
+    tx: &tokio_postgres::Transaction<'_>,
+    source: &str,
+    changes: &[RevisitChange],
+) -> Result<(), BatchError> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let mut last: std::collections::BTreeMap<&str, &RevisitChange> = Default::default();
+    for change in changes {
+        let id = match change {
+            RevisitChange::Keep(id, _) | RevisitChange::Drop(id, _) => id.as_str(),
+        };
+        last.insert(id, change);
+    }
+    let mut dropped: Vec<&str> = Vec::new();
+    let mut ids: Vec<&str> = Vec::new();
+    let mut reasons: Vec<&str> = Vec::new();
+    let mut created: Vec<Option<DateTime<Utc>>> = Vec::new();
+    let mut ended: Vec<Option<DateTime<Utc>>> = Vec::new();
+    let mut first_seen: Vec<DateTime<Utc>> = Vec::new();
+    let mut last_checked: Vec<DateTime<Utc>> = Vec::new();
+    let mut checks: Vec<i64> = Vec::new();
+    let mut digests: Vec<&str> = Vec::new();
+    for (id, change) in last {
+        match change {
+            RevisitChange::Drop(..) => dropped.push(id),
+            RevisitChange::Keep(_, p) => {
+                ids.push(id);
+                reasons.push(p.reason.as_str());
+                created.push(p.created_at);
+                ended.push(p.ended_at);
+                first_seen.push(p.first_seen);
+                last_checked.push(p.last_checked);
+                checks.push(i64::from(p.checks));
+                digests.push(&p.digest);
+            }
+        }
+    }
+    if !dropped.is_empty() {
+        tx.execute(
+            "DELETE FROM revisits WHERE source = $1 AND id = ANY($2)",
+            &[&source, &dropped],
+        )
+        .await
+        .map_err(db("update the revisit set"))?;
+    }
+    if !ids.is_empty() {
+        tx.execute(
+            "INSERT INTO revisits (source, vendor, account, id, reason, created_at, ended_at,
+                 first_seen, last_checked, checks, digest)
+             SELECT $1, s.vendor, s.account, r.*
+             FROM sync_state s,
+                  unnest($2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[],
+                         $6::timestamptz[], $7::timestamptz[], $8::bigint[], $9::text[]) AS r
+             WHERE s.source = $1
+             ON CONFLICT (source, id) DO UPDATE SET reason = excluded.reason,
+                 created_at = excluded.created_at, ended_at = excluded.ended_at,
+                 first_seen = excluded.first_seen, last_checked = excluded.last_checked,
+                 checks = excluded.checks, digest = excluded.digest",
+            &[
+                &source,
+                &ids,
+                &reasons,
+                &created,
+                &ended,
+                &first_seen,
+                &last_checked,
+                &checks,
+                &digests,
+            ],
+        )
+        .await
+        .map_err(db("update the revisit set"))?;
+    }
+    Ok(())
+}
+
+/// Records rejects: the same record (the same endpoint and text, or the
+/// same conversation when there is no text) set aside again is counted on
+/// its row.
+pub(crate) async fn insert_rejects(
+    client: &impl GenericClient,
+    source: &str,
+    rejects: &[Rejected],
+) -> Result<(), tokio_postgres::Error> {
+    if rejects.is_empty() {
+        return Ok(());
+    }
+    let insert = client
+        .prepare(
+            "INSERT INTO rejects (source, vendor, account, endpoint, page, path, conversation_id, error,
+                 raw, raw_digest, first_seen, last_seen, times)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now(), now(), 1)
+             ON CONFLICT (source, endpoint, raw_digest) DO UPDATE SET page = excluded.page,
+                 path = excluded.path, error = excluded.error, last_seen = excluded.last_seen,
+                 times = rejects.times + 1",
+        )
+        .await?;
+    for r in rejects {
+        let key = if r.raw.is_empty() {
+            format!("id:{}", r.id.as_deref().unwrap_or_default())
+        } else {
+            r.raw.clone()
+        };
+        let digest = format!("{:016x}", connector_core::paging::fingerprint_of(&key));
+        client
+            .execute(
+                &insert,
+                &[
+                    &source,
+                    &r.vendor,
+                    &r.account,
+                    &r.endpoint,
+                    &i64::from(r.page),
+                    &r.path,
+                    &r.id,
+                    &r.error,
+                    &r.raw,
+                    &digest,
+                ],
+            )
+            .await?;
+    }
+    Ok(())
 }

@@ -30,10 +30,13 @@ use chrono::{DateTime, Utc};
 use connector_core::{Conversation, Error, Result};
 use tokio_postgres::{Client, NoTls, Row};
 
-use super::{ChannelCount, Measure, RunEnd, SyncState, SyncStore};
+use super::{ChannelCount, Measure, RunEnd, StoredReject, SyncState, SyncStore};
 use crate::columns::{
     CONVERSATION_COLUMNS, CellError, ColumnValue, Kind, MESSAGE_COLUMNS, RowCells,
     conversation_from_row, message_from_row,
+};
+use crate::incremental::{
+    ChangeReport, IncrementalState, Pending, PendingReason, Rejected, RunBatch,
 };
 
 pub use address::{
@@ -435,7 +438,11 @@ impl PostgresStore {
             .collect())
     }
 
-    fn batch(&mut self, conversations: &[Conversation], source: Option<(&str, u64)>) -> Result<()> {
+    fn batch(
+        &mut self,
+        conversations: &[Conversation],
+        source: Option<(&str, &RunBatch)>,
+    ) -> Result<()> {
         let location = self.url.to_string();
         let client = self.client.as_mut().expect("connected");
         wait(load::write_batch(client, conversations, source))
@@ -472,7 +479,13 @@ const STATE_SQL: &str =
     "SELECT source, vendor, account, cursor, newest_seen, last_window_since, last_run_started,
         last_run_finished, last_status, last_error, rows_fetched, messages_fetched, reported_total,
         reported_messages, shortfalls::text,
-        (SELECT count(*) FROM conversations c WHERE c.vendor = s.vendor AND c.account = s.account)
+        (SELECT count(*) FROM conversations c WHERE c.vendor = s.vendor AND c.account = s.account),
+        cursor_field, created_cursor,
+        (SELECT count(*) FROM revisits v WHERE v.source = s.source),
+        (SELECT min(created_at) FROM revisits v WHERE v.source = s.source),
+        expired_total,
+        (SELECT count(*) FROM rejects j WHERE j.source = s.source),
+        last_full_refresh, learned_rate, last_run::text
     FROM sync_state s";
 
 fn state_of(row: &Row) -> std::result::Result<SyncState, serde_json::Error> {
@@ -493,6 +506,18 @@ fn state_of(row: &Row) -> std::result::Result<SyncState, serde_json::Error> {
         reported_messages: row.get::<_, Option<i64>>(13).map(|n| n.max(0) as u64),
         shortfalls: serde_json::from_str(row.get::<_, &str>(14))?,
         stored: count_of(row, 15),
+        cursor_field: row.get::<_, &str>(16).parse().unwrap_or_default(),
+        created_cursor: time_of(row, 17),
+        pending: count_of(row, 18),
+        oldest_pending: time_of(row, 19),
+        expired: count_of(row, 20),
+        rejects: count_of(row, 21),
+        last_full_refresh: time_of(row, 22),
+        learned_rate: row.get(23),
+        last_run: row
+            .get::<_, Option<&str>>(24)
+            .map(serde_json::from_str::<ChangeReport>)
+            .transpose()?,
     })
 }
 
@@ -552,22 +577,29 @@ impl SyncStore for PostgresStore {
         self.batch(conversations, None)
     }
 
-    fn upsert_for_source(
-        &mut self,
-        source: &str,
-        conversations: &[Conversation],
-        messages: u64,
-    ) -> Result<()> {
-        self.batch(conversations, Some((source, messages)))
+    fn write_batch(&mut self, source: &str, batch: &RunBatch) -> Result<()> {
+        self.batch(&batch.conversations, Some((source, batch)))
     }
 
-    fn begin_run(
-        &mut self,
-        source: &str,
-        vendor: &str,
-        account: &str,
-        since: Option<DateTime<Utc>>,
-    ) -> Result<SyncState> {
+    fn add_rejects(&mut self, source: &str, rejects: &[Rejected]) -> Result<()> {
+        let location = self.url.to_string();
+        let client = self.client.as_mut().expect("connected");
+        let written: std::result::Result<(), tokio_postgres::Error> = wait(async {
+            let tx = client.transaction().await?;
+            load::insert_rejects(&tx, source, rejects).await?;
+            tx.commit().await
+        });
+        written.map_err(|e| {
+            Error::store(
+                BACKEND,
+                location,
+                "cannot record the records set aside",
+                PgError(e),
+            )
+        })
+    }
+
+    fn begin_run(&mut self, source: &str, vendor: &str, account: &str) -> Result<IncrementalState> {
         if !self.locked.contains(source) {
             let key = self.lock_key(source);
             let got: bool = wait(self.client().query_one(
@@ -585,36 +617,93 @@ impl SyncStore for PostgresStore {
             self.locked.insert(source.to_owned());
         }
         let started = (|| {
-            let mut window_since = since;
-            if let Some(prev) = self.state(source)? {
-                if prev.vendor != vendor || prev.account != account {
-                    return Err(Error::SyncSource {
-                        name: source.to_owned(),
-                        problem: format!(
-                            "was synced from {}/{} and is now {vendor}/{account}: give it another name",
-                            prev.vendor, prev.account
-                        ),
-                    });
-                }
-                window_since = prev.cursor.or(since);
+            if let Some(prev) = self.state(source)?
+                && (prev.vendor != vendor || prev.account != account)
+            {
+                return Err(Error::SyncSource {
+                    name: source.to_owned(),
+                    problem: format!(
+                        "was synced from {}/{} and is now {vendor}/{account}: give it another name",
+                        prev.vendor, prev.account
+                    ),
+                });
             }
             wait(self.client().execute(
-                "INSERT INTO sync_state (source, vendor, account, last_status, last_window_since, last_run_started)
-                 VALUES ($1, $2, $3, 'running', $4, now())
-                 ON CONFLICT (source) DO UPDATE SET last_window_since = $4, last_run_started = now(),
+                "INSERT INTO sync_state (source, vendor, account, last_status, last_run_started)
+                 VALUES ($1, $2, $3, 'running', now())
+                 ON CONFLICT (source) DO UPDATE SET last_run_started = now(),
                      last_run_finished = NULL, last_status = 'running', last_error = NULL,
                      rows_fetched = 0, messages_fetched = 0, reported_total = NULL,
                      reported_messages = NULL, shortfalls = '[]'",
-                &[&source, &vendor, &account, &window_since],
+                &[&source, &vendor, &account],
             ))
             .map_err(|e| self.error("cannot record the run", PgError(e)))?;
-            self.state_after_run(source)
+            self.incremental_state(source)?.ok_or_else(|| {
+                self.refused(format!("the sync state of source `{source}` vanished"))
+            })
         })();
         if started.is_err() {
             // Nothing runs: the next run (or another process) may take the source.
             let _ = self.unlock(source);
         }
         started
+    }
+
+    fn incremental_state(&self, source: &str) -> Result<Option<IncrementalState>> {
+        let err = |e| self.error("cannot read the sync state", PgError(e));
+        let Some(row) = wait(self.client().query_opt(
+            "SELECT cursor_field, cursor, newest_seen, created_cursor, last_full_refresh,
+                    learned_rate, per_day, changed_share, expired_total, longest_secs
+             FROM sync_state WHERE source = $1",
+            &[&source],
+        ))
+        .map_err(err)?
+        else {
+            return Ok(None);
+        };
+        let pending_rows = wait(self.client().query(
+            "SELECT id, reason, created_at, ended_at, first_seen, last_checked, checks, digest
+             FROM revisits WHERE source = $1",
+            &[&source],
+        ))
+        .map_err(|e| self.error("cannot read the revisit set", PgError(e)))?;
+        let mut pending = std::collections::BTreeMap::new();
+        for r in &pending_rows {
+            let id: String = r.get(0);
+            let reason: &str = r.get(1);
+            let reason = PendingReason::parse(reason).ok_or_else(|| {
+                self.refused(format!(
+                    "revisits: conversation {id} has an unknown reason `{reason}`"
+                ))
+            })?;
+            pending.insert(
+                id,
+                Pending {
+                    reason,
+                    created_at: time_of(r, 2),
+                    ended_at: time_of(r, 3),
+                    first_seen: r.get(4),
+                    last_checked: r.get(5),
+                    checks: u32::try_from(r.get::<_, i64>(6)).unwrap_or(u32::MAX),
+                    digest: r.get(7),
+                },
+            );
+        }
+        Ok(Some(IncrementalState {
+            cursor_field: row.get::<_, &str>(0).parse().unwrap_or_default(),
+            cursor: time_of(&row, 1),
+            newest_seen: time_of(&row, 2),
+            created_cursor: time_of(&row, 3),
+            pending,
+            last_full_refresh: time_of(&row, 4),
+            learned_rate: row.get(5),
+            per_day: row.get(6),
+            changed_share: row.get(7),
+            expired: count_of(&row, 8),
+            longest_secs: row
+                .get::<_, Option<i64>>(9)
+                .and_then(|n| u64::try_from(n).ok()),
+        }))
     }
 
     fn finish_run(&mut self, source: &str, end: &RunEnd) -> Result<SyncState> {
@@ -627,34 +716,43 @@ impl SyncStore for PostgresStore {
                 PgError(e),
             )
         };
+        let s = &end.state;
+        let field = match s.cursor_field {
+            connector_core::TimeField::Created => "created",
+            connector_core::TimeField::Ended => "ended",
+        };
         let shortfalls = serde_json::to_string(&end.shortfalls)
             .map_err(|e| self.error("cannot record the run's shortfalls", e))?;
-        let reported_total = end
-            .reported_total
-            .map(|n| i64::try_from(n).unwrap_or(i64::MAX));
-        let reported_messages = end
-            .reported_messages
-            .map(|n| i64::try_from(n).unwrap_or(i64::MAX));
-        let lookback_secs = end.lookback.num_milliseconds() as f64 / 1000.0;
-        // The cursor moves to the newest creation time seen minus the
-        // look-back, never backwards, and only after a complete run.
+        let report = serde_json::to_string(&end.report)
+            .map_err(|e| self.error("cannot record the run's report", e))?;
+        let big = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         let recorded = wait(self.client().execute(
-            "UPDATE sync_state SET
-                 cursor = CASE WHEN $2 AND newest_seen IS NOT NULL
-                     THEN GREATEST(cursor, newest_seen - make_interval(secs => $3))
-                     ELSE cursor END,
-                 last_run_finished = now(), last_status = $4, last_error = $5,
-                 reported_total = $6, reported_messages = $7, shortfalls = $8::text::jsonb
+            "UPDATE sync_state SET cursor_field = $2, cursor = $3, newest_seen = $4, created_cursor = $5,
+                 last_full_refresh = $6, learned_rate = $7, per_day = $8, changed_share = $9,
+                 expired_total = $10, last_run = $11::text::jsonb, last_window_since = $12,
+                 last_run_finished = now(), last_status = $13, last_error = $14,
+                 reported_total = $15, reported_messages = $16, shortfalls = $17::text::jsonb,
+                 longest_secs = $18
              WHERE source = $1",
             &[
                 &source,
-                &end.complete,
-                &lookback_secs,
+                &field,
+                &s.cursor,
+                &s.newest_seen,
+                &s.created_cursor,
+                &s.last_full_refresh,
+                &s.learned_rate,
+                &s.per_day,
+                &s.changed_share,
+                &big(s.expired),
+                &report,
+                &end.window_since,
                 &end.status.as_str(),
                 &end.error,
-                &reported_total,
-                &reported_messages,
+                &end.reported_total.map(big),
+                &end.reported_messages.map(big),
                 &shortfalls,
+                &s.longest_secs.map(big),
             ],
         ))
         .map_err(err);
@@ -662,6 +760,36 @@ impl SyncStore for PostgresStore {
         recorded?;
         unlocked?;
         self.state_after_run(source)
+    }
+
+    fn rejects(&self, source: Option<&str>) -> Result<Vec<StoredReject>> {
+        let rows = wait(self.client().query(
+            "SELECT source, vendor, account, endpoint, page, path, conversation_id, error, raw,
+                    first_seen, last_seen, times
+             FROM rejects WHERE $1::text IS NULL OR source = $1
+             ORDER BY first_seen, source COLLATE \"C\", endpoint COLLATE \"C\", page, path COLLATE \"C\"",
+            &[&source],
+        ))
+        .map_err(|e| self.error("cannot read the records set aside", PgError(e)))?;
+        Ok(rows
+            .iter()
+            .map(|r| StoredReject {
+                source: r.get(0),
+                rejected: Rejected {
+                    vendor: r.get(1),
+                    account: r.get(2),
+                    endpoint: r.get(3),
+                    page: u32::try_from(r.get::<_, i64>(4)).unwrap_or(0),
+                    path: r.get(5),
+                    id: r.get(6),
+                    error: r.get(7),
+                    raw: r.get(8),
+                },
+                first_seen: r.get(9),
+                last_seen: r.get(10),
+                times: count_of(r, 11),
+            })
+            .collect())
     }
 
     fn states(&self) -> Result<Vec<SyncState>> {

@@ -17,17 +17,19 @@ pub(crate) struct Migration {
     pub sql: &'static str,
 }
 
-/// The schema version this build writes.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The schema version this build writes: the one every backend writes.
+pub const SCHEMA_VERSION: u32 = crate::store::SCHEMA_VERSION;
 
 /// Every migration, in order; the last one's version is [`SCHEMA_VERSION`].
+/// Postgres came with version 2 (change tracking), so its first migration
+/// builds that version at once.
 pub(crate) static MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    what: "conversations, messages, sync_state and the conversations_json view",
-    sql: V1,
+    version: 2,
+    what: "conversations, messages, the conversations_json view, sync_state with change tracking, revisits, rejects",
+    sql: V2,
 }];
 
-const V1: &str = r#"
+const V2: &str = r#"
 CREATE TABLE chathaul_meta (key text PRIMARY KEY, value text NOT NULL);
 INSERT INTO chathaul_meta (key, value) VALUES ('application', 'chathaul'), ('schema_version', '0');
 
@@ -112,7 +114,53 @@ CREATE TABLE sync_state (
     messages_fetched bigint NOT NULL DEFAULT 0,
     reported_total bigint,
     reported_messages bigint,
-    shortfalls jsonb NOT NULL DEFAULT '[]'
+    shortfalls jsonb NOT NULL DEFAULT '[]',
+    -- change tracking: which time the cursor follows, the creation-time
+    -- cursor, the last full re-read, the learned rate, the run's estimates
+    cursor_field text NOT NULL DEFAULT 'created',
+    created_cursor timestamptz,
+    last_full_refresh timestamptz,
+    learned_rate float8,
+    per_day float8,
+    changed_share float8,
+    expired_total bigint NOT NULL DEFAULT 0,
+    longest_secs bigint,
+    last_run jsonb
+);
+
+-- What can still change, per source: revisited by each run until final or expired.
+CREATE TABLE revisits (
+    source text NOT NULL,
+    vendor text NOT NULL,
+    account text NOT NULL,
+    id text NOT NULL,
+    reason text NOT NULL,
+    created_at timestamptz,
+    ended_at timestamptz,
+    first_seen timestamptz NOT NULL,
+    last_checked timestamptz NOT NULL,
+    checks bigint NOT NULL DEFAULT 0,
+    digest text NOT NULL DEFAULT '',
+    PRIMARY KEY (source, id)
+);
+
+-- Records set aside because they could not be decoded (raw: the text as
+-- sent, which need not be JSON). The same record again is counted on its row.
+CREATE TABLE rejects (
+    source text NOT NULL,
+    vendor text NOT NULL,
+    account text NOT NULL,
+    endpoint text NOT NULL,
+    page bigint NOT NULL,
+    path text NOT NULL,
+    conversation_id text,
+    error text NOT NULL,
+    raw text NOT NULL,
+    raw_digest text NOT NULL,
+    first_seen timestamptz NOT NULL,
+    last_seen timestamptz NOT NULL,
+    times bigint NOT NULL DEFAULT 1,
+    PRIMARY KEY (source, endpoint, raw_digest)
 );
 
 -- An instant as the JSON contract writes it: UTC, `Z`, whole seconds unless
