@@ -31,7 +31,8 @@ def test_sync_a_simulator_stores_the_truth_and_a_rerun_adds_nothing(sim: chathau
     assert sorted(rows(db)) == want
     with sqlite3.connect(db) as con:
         stored = {
-            (v, i): json.loads(j) for v, i, j in con.execute("SELECT vendor, id, json FROM conversations")
+            (v, i): json.loads(j)
+            for v, i, j in con.execute("SELECT vendor, id, conversation FROM conversations_json")
         }
         n_messages = con.execute("SELECT count(*) FROM messages").fetchone()[0]
     for c in sim.truth_dicts():

@@ -66,7 +66,28 @@ fn a_version_1_database_is_migrated_in_place_and_its_open_chats_are_revisited() 
         )
         .unwrap();
     assert_eq!(version, SCHEMA_VERSION.to_string());
-    assert_eq!(SCHEMA_VERSION, 2);
+    assert_eq!(SCHEMA_VERSION, 3);
+    // Version 3 keeps nothing twice: the `json` column is gone (the file
+    // vacuumed smaller), the JSON view gives every conversation back.
+    assert_eq!(
+        count(
+            &store,
+            "SELECT count(*) FROM pragma_table_info('conversations') WHERE name = 'json'"
+        ),
+        0
+    );
+    let size = std::fs::metadata(&db).unwrap().len();
+    let before = std::fs::metadata(fixture()).unwrap().len();
+    assert!(size < before, "{size} bytes after, {before} before");
+    let view: Vec<chathaul::Conversation> = store
+        .connection()
+        .prepare("SELECT conversation FROM conversations_json ORDER BY vendor, account, id")
+        .unwrap()
+        .query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(|j| chathaul::serde_json::from_str(&j.unwrap()).unwrap())
+        .collect();
+    assert_eq!(view, store.conversations().unwrap());
     // Nothing stored was lost; the sources keep their cursors, on the
     // creation time as 0.1 kept them.
     assert_eq!(count(&store, "SELECT count(*) FROM conversations"), 131);
@@ -164,7 +185,7 @@ fn a_database_newer_than_this_build_is_refused_untouched() {
     let db = copy_of_fixture(dir.path());
     rusqlite_open(&db)
         .execute(
-            "UPDATE chathaul_meta SET value = '3' WHERE key = 'schema_version'",
+            "UPDATE chathaul_meta SET value = '4' WHERE key = 'schema_version'",
             [],
         )
         .unwrap();
@@ -173,7 +194,7 @@ fn a_database_newer_than_this_build_is_refused_untouched() {
     assert_eq!(e.kind(), chathaul::ErrorKind::Store);
     assert!(
         e.to_string()
-            .contains("schema version 3 is newer than this chathaul knows (2)"),
+            .contains("schema version 4 is newer than this chathaul knows (3)"),
         "{e}"
     );
     assert_eq!(std::fs::read(&db).unwrap(), before, "the file was touched");

@@ -5,8 +5,10 @@
 //! Every backend holds the same tables (columns from [`crate::columns`], so
 //! all outputs agree):
 //! - `conversations`: primary key (`vendor`, `account`, `id`), one column per
-//!   flattened field, plus `json` (the whole conversation in the JSON
-//!   contract) and `synced_at`;
+//!   flattened field (the vendor's record once, as `raw_json`) and
+//!   `synced_at`;
+//! - `conversations_json` (a view): each conversation in the JSON contract,
+//!   messages included, built from the tables on read;
 //! - `messages`: primary key (`vendor`, `account`, `conversation_id`, `seq`);
 //! - `sync_state`: one row per source ([`SyncState`]): its cursor and the
 //!   rest of its change tracking ([`IncrementalState`]), and its last run;
@@ -60,8 +62,9 @@ use crate::incremental::{ChangeReport, IncrementalState, Rejected, RunBatch};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
-/// The schema version this build writes; version 1 is chathaul 0.1's.
-pub const SCHEMA_VERSION: u32 = 2;
+/// The schema version this build writes; version 1 is chathaul 0.1's,
+/// 2 brought change tracking, 3 keeps nothing twice (no `json` column).
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// The SQLite store under the name it had before stores had a trait.
 #[cfg(feature = "sqlite")]
@@ -306,8 +309,8 @@ pub trait SyncStore: Send + std::fmt::Debug {
         Ok(self.state(source)?.and_then(|s| s.cursor))
     }
 
-    /// Every stored conversation (from its `json` column), sorted by vendor,
-    /// account and id.
+    /// Every stored conversation (rebuilt from its columns and messages),
+    /// sorted by vendor, account and id.
     ///
     /// # Errors
     /// [`connector_core::Error::Store`] on a database error or a row that

@@ -309,12 +309,76 @@ const MIGRATION_2: &str = "
            AND c.rating_comment IS NULL AND c.rated_at IS NULL);
 ";
 
+/// Version 3: nothing stored twice. The `json` column (the whole
+/// conversation again, beside its columns and `raw_json`: half the file) is
+/// dropped; the view `conversations_json` builds the same JSON from the
+/// columns and the messages on read. (The file shrinks once the opener
+/// vacuums it, right after this migration.)
+const MIGRATION_3: &str = "
+    ALTER TABLE conversations DROP COLUMN json;
+    CREATE VIEW conversations_json AS
+    SELECT c.vendor, c.account, c.id, json_object(
+        'vendor', c.vendor,
+        'account', c.account,
+        'id', c.id,
+        'channel', c.channel,
+        'status', c.status,
+        'initiated_by', c.initiated_by,
+        'ended_by', c.ended_by,
+        'created_at', c.created_at,
+        'assigned_at', c.assigned_at,
+        'answered_at', c.answered_at,
+        'ended_at', c.ended_at,
+        'customer', json_object(
+            'id', c.customer_id, 'name', c.customer_name, 'email', c.customer_email,
+            'phone', c.customer_phone, 'ip', c.customer_ip, 'location', c.customer_location,
+            'user_id', c.customer_user_id),
+        'agent', CASE WHEN c.agent_id IS NULL AND c.agent_name IS NULL AND c.agent_email IS NULL
+                           AND c.agent_group IS NULL THEN NULL
+            ELSE json_object('id', c.agent_id, 'name', c.agent_name, 'email', c.agent_email,
+                             'group', c.agent_group) END,
+        'agents', json(c.agents_json),
+        'rating', CASE WHEN c.rating_satisfaction IS NULL THEN NULL
+            ELSE json_object('satisfaction', c.rating_satisfaction, 'score', c.rating_score,
+                             'comment', c.rating_comment, 'rated_at', c.rated_at) END,
+        'metrics', json_object(
+            'wait_secs', c.wait_secs, 'first_response_secs', c.first_response_secs,
+            'talk_secs', c.talk_secs, 'duration_secs', c.duration_secs,
+            'agent_messages', c.agent_messages, 'customer_messages', c.customer_messages),
+        'summary', CASE WHEN c.summary_template IS NULL AND c.summary_fields_json IS NULL THEN NULL
+            ELSE json_object('template', c.summary_template,
+                             'fields', json(coalesce(c.summary_fields_json, '[]'))) END,
+        'ticket', CASE WHEN c.ticket_id IS NULL AND c.ticket_number IS NULL THEN NULL
+            ELSE json_object('id', c.ticket_id, 'number', c.ticket_number) END,
+        'landing_page', c.landing_page,
+        'referrer', c.referrer,
+        'messages_fetched', '[false,true]' -> (c.messages_fetched <> 0),
+        -- json(): a subquery's result loses its JSON subtype
+        'messages', json((
+            SELECT json_group_array(json(m.message)) FROM (
+                SELECT json_object(
+                    'id', m.id,
+                    'sender', json_object('role', m.sender_role, 'id', m.sender_id, 'name', m.sender_name),
+                    'kind', m.kind,
+                    'text', m.text,
+                    'sent_at', m.sent_at,
+                    'read', CASE WHEN m.read IS NULL THEN NULL ELSE '[false,true]' -> (m.read <> 0) END,
+                    'attachments', json(m.attachments_json),
+                    'raw', json(m.raw_json)) AS message
+                FROM messages m
+                WHERE m.vendor = c.vendor AND m.account = c.account AND m.conversation_id = c.id
+                ORDER BY m.seq) m)),
+        'raw', json(c.raw_json)
+    ) AS conversation
+    FROM conversations c;
+";
+
 /// The schema changes after version 1, in order: the version each brings
 /// the database to, and its SQL. A small runner rather than a migration
 /// crate: version 1 files keep their version in `chathaul_meta` (not in
 /// SQLite's `user_version` nor in a history table), and the list is
 /// SQLite's own (another backend keeps its own list).
-const MIGRATIONS: &[(u32, &str)] = &[(2, MIGRATION_2)];
+const MIGRATIONS: &[(u32, &str)] = &[(2, MIGRATION_2), (3, MIGRATION_3)];
 
 /// The schema version a database records.
 fn schema_version(conn: &Connection) -> rusqlite::Result<Option<String>> {
@@ -350,7 +414,7 @@ fn apply_migrations(conn: &Connection, path: &Path, version: u32) -> Result<()> 
 /// Brings the database to [`SCHEMA_VERSION`] in one transaction (another
 /// process may be doing the same: the version is read again under the
 /// write lock). A version this build does not know is refused untouched.
-fn migrate(conn: &Connection, path: &Path) -> Result<()> {
+fn migrate(conn: &Connection, path: &Path) -> Result<u32> {
     let err = |e| db_error(path, "cannot migrate the schema", e);
     conn.execute_batch("BEGIN IMMEDIATE").map_err(err)?;
     let result = (|| {
@@ -376,10 +440,10 @@ fn migrate(conn: &Connection, path: &Path) -> Result<()> {
                 ),
             ));
         }
-        apply_migrations(conn, path, version)
+        apply_migrations(conn, path, version).map(|()| version)
     })();
     match result {
-        Ok(()) => conn.execute_batch("COMMIT").map_err(err),
+        Ok(version) => conn.execute_batch("COMMIT").map_err(err).map(|()| version),
         Err(e) => {
             let _ = conn.execute_batch("ROLLBACK");
             Err(e)
@@ -496,8 +560,19 @@ impl SqliteStore {
         }
         let version =
             schema_version(&conn).map_err(|e| db_error(path, "corrupt or unreadable", e))?;
-        if version.as_deref() != Some(SCHEMA_VERSION.to_string().as_str()) {
-            migrate(&conn, path)?;
+        if version.as_deref() != Some(SCHEMA_VERSION.to_string().as_str())
+            && migrate(&conn, path)? < 3
+        {
+            // Dropping `json` freed half the file's pages; give them back.
+            // A file another process holds open stays as large until a later
+            // VACUUM: that is no error.
+            // (In WAL mode the file itself shrinks at the checkpoint.)
+            if let Err(e) = conn
+                .execute_batch("VACUUM")
+                .and_then(|()| conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())))
+            {
+                tracing::warn!(path = %path.display(), error = %e, "cannot vacuum after the migration");
+            }
         }
         enable_wal(&conn).map_err(|e| db_error(path, "cannot enable WAL", e))?;
         conn.pragma_update(None, "synchronous", "NORMAL")
@@ -537,9 +612,9 @@ impl SqliteStore {
                 .map(|n| format!("{n} = excluded.{n}"))
                 .collect();
             let sql = format!(
-                "INSERT INTO conversations ({}, json, synced_at) VALUES ({}) ON CONFLICT (vendor, account, id) DO UPDATE SET {}, json = excluded.json, synced_at = excluded.synced_at",
+                "INSERT INTO conversations ({}, synced_at) VALUES ({}) ON CONFLICT (vendor, account, id) DO UPDATE SET {}, synced_at = excluded.synced_at",
                 names.join(", "),
-                vec!["?"; names.len() + 2].join(", "),
+                vec!["?"; names.len() + 1].join(", "),
                 updates.join(", ")
             );
             let mut upsert = tx.prepare_cached(&sql).map_err(err)?;
@@ -557,19 +632,10 @@ impl SqliteStore {
                 .map_err(err)?;
             let now = utc_instant::format(&Utc::now());
             for c in conversations {
-                let json = serde_json::to_string(c).map_err(|e| {
-                    Error::store(
-                        BACKEND,
-                        path.display().to_string(),
-                        format!("cannot serialize conversation {}", c.id),
-                        e,
-                    )
-                })?;
                 let mut values: Vec<SqlValue> = CONVERSATION_COLUMNS
                     .iter()
                     .map(|col| sql_value((col.get)(c)))
                     .collect();
-                values.push(SqlValue::Text(json));
                 values.push(SqlValue::Text(now.clone()));
                 upsert
                     .execute(rusqlite::params_from_iter(values))

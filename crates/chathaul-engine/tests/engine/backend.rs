@@ -60,6 +60,22 @@ impl TestDb {
         }
     }
 
+    /// The first column of every row of SQL over chathaul's tables, as text.
+    pub fn texts(&self, sql: &str) -> Vec<String> {
+        match self.backend {
+            Backend::Sqlite => {
+                let store =
+                    chathaul_engine::store::SqliteStore::open(self.db.path().unwrap()).unwrap();
+                let mut stmt = store.connection().prepare(sql).unwrap();
+                stmt.query_map([], |r| r.get::<_, String>(0))
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap()
+            }
+            Backend::Postgres => self.psql(sql).lines().map(str::to_owned).collect(),
+        }
+    }
+
     /// Postgres: SQL run with chathaul's schema on the search path.
     pub fn psql(&self, sql: &str) -> String {
         let name = self.postgres_name.as_deref().expect("a Postgres database");

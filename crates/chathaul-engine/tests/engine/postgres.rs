@@ -86,32 +86,6 @@ fn columns_have_native_types_and_hold_the_truth() {
 }
 
 #[test]
-fn the_json_view_is_each_conversation_in_the_json_contract() {
-    let tdb = Backend::Postgres.fresh();
-    let data = conversations("fake", 8);
-    tdb.open().upsert(&data).unwrap();
-    let rows = tdb.psql("SELECT conversation::text FROM conversations_json ORDER BY id");
-    let from_view: Vec<serde_json::Value> = rows
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let expected: Vec<serde_json::Value> = data
-        .iter()
-        .map(|c| serde_json::to_value(c).unwrap())
-        .collect();
-    assert_eq!(from_view.len(), expected.len());
-    for (got, want) in from_view.iter().zip(&expected) {
-        assert_eq!(got, want);
-    }
-    // Nothing is stored twice: no column holds the whole conversation.
-    let columns = tdb.psql(
-        "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'chathaul'
-         AND table_name = 'conversations' AND column_name IN ('json', 'raw_json')",
-    );
-    assert_eq!(columns, "0");
-}
-
-#[test]
 fn the_tables_go_in_the_schema_the_url_names() {
     let pg = PostgresServer::shared().create_database();
     let mut store = open(&pg.url_with("sslmode=disable&schema=support"));

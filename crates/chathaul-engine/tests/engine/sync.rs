@@ -22,6 +22,7 @@ macro_rules! sync_suite {
             the_cursor_follows_instants_not_their_text,
             the_learned_rate_is_kept_per_source_and_seeds_the_next_run,
             a_batch_that_repeats_a_conversation_keeps_its_last_copy,
+            the_json_view_is_each_conversation_in_the_json_contract,
         );
     };
 }
@@ -360,4 +361,34 @@ fn a_batch_that_repeats_a_conversation_keeps_its_last_copy(backend: Backend) {
     store.upsert(&data[1..2]).unwrap();
     assert_eq!(store.conversations().unwrap(), data);
     assert_eq!(tdb.count("SELECT count(*) FROM messages"), 9);
+}
+
+fn the_json_view_is_each_conversation_in_the_json_contract(backend: Backend) {
+    let tdb = backend.fresh();
+    let data = conversations("fake", 8);
+    tdb.open().upsert(&data).unwrap();
+    let from_view: Vec<serde_json::Value> = tdb
+        .texts("SELECT conversation FROM conversations_json ORDER BY id")
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let expected: Vec<serde_json::Value> = data
+        .iter()
+        .map(|c| serde_json::to_value(c).unwrap())
+        .collect();
+    assert_eq!(from_view.len(), expected.len());
+    for (got, want) in from_view.iter().zip(&expected) {
+        assert_eq!(got, want);
+    }
+    // Nothing is stored twice: no column holds the whole conversation.
+    let columns = match backend {
+        Backend::Sqlite => {
+            tdb.count("SELECT count(*) FROM pragma_table_info('conversations') WHERE name = 'json'")
+        }
+        Backend::Postgres => tdb.count(
+            "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'chathaul'
+             AND table_name = 'conversations' AND column_name IN ('json', 'raw_json')",
+        ),
+    };
+    assert_eq!(columns, 0);
 }

@@ -21,15 +21,15 @@ pub(crate) struct Migration {
 pub const SCHEMA_VERSION: u32 = crate::store::SCHEMA_VERSION;
 
 /// Every migration, in order; the last one's version is [`SCHEMA_VERSION`].
-/// Postgres came with version 2 (change tracking), so its first migration
-/// builds that version at once.
+/// Postgres came with version 3 (change tracking, nothing stored twice), so
+/// its first migration builds that version at once.
 pub(crate) static MIGRATIONS: &[Migration] = &[Migration {
-    version: 2,
+    version: 3,
     what: "conversations, messages, the conversations_json view, sync_state with change tracking, revisits, rejects",
-    sql: V2,
+    sql: V3,
 }];
 
-const V2: &str = r#"
+const V3: &str = r#"
 CREATE TABLE chathaul_meta (key text PRIMARY KEY, value text NOT NULL);
 INSERT INTO chathaul_meta (key, value) VALUES ('application', 'chathaul'), ('schema_version', '0');
 
