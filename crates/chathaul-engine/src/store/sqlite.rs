@@ -83,6 +83,9 @@ fn sql_value(value: ColumnValue) -> SqlValue {
     }
 }
 
+/// A message with the key of its conversation (vendor, account, id).
+type KeyedMessage = ((String, String, String), Message);
+
 /// A row read back by column name: instants from their RFC 3339 text,
 /// booleans and counts from integers.
 struct SqliteRow<'a>(&'a rusqlite::Row<'a>);
@@ -1103,24 +1106,23 @@ impl SyncStore for SqliteStore {
             Error::store(BACKEND, self.path.display().to_string(), what, e)
         };
         let mut message_rows = messages.query([]).map_err(err)?;
-        let next_message =
-            |rows: &mut rusqlite::Rows<'_>| -> Result<Option<((String, String, String), Message)>> {
-                let Some(row) = rows.next().map_err(err)? else {
-                    return Ok(None);
-                };
-                let key: (String, String, String) = (
-                    row.get("vendor").map_err(err)?,
-                    row.get("account").map_err(err)?,
-                    row.get("conversation_id").map_err(err)?,
-                );
-                let (_, message) = message_from_row(&SqliteRow(row)).map_err(|e| {
-                    undecodable(
-                        format!("a message of {}/{}/{} does not decode", key.0, key.1, key.2),
-                        e,
-                    )
-                })?;
-                Ok(Some((key, message)))
+        let next_message = |rows: &mut rusqlite::Rows<'_>| -> Result<Option<KeyedMessage>> {
+            let Some(row) = rows.next().map_err(err)? else {
+                return Ok(None);
             };
+            let key: (String, String, String) = (
+                row.get("vendor").map_err(err)?,
+                row.get("account").map_err(err)?,
+                row.get("conversation_id").map_err(err)?,
+            );
+            let (_, message) = message_from_row(&SqliteRow(row)).map_err(|e| {
+                undecodable(
+                    format!("a message of {}/{}/{} does not decode", key.0, key.1, key.2),
+                    e,
+                )
+            })?;
+            Ok(Some((key, message)))
+        };
         let mut pending = next_message(&mut message_rows)?;
         let mut out = Vec::new();
         let mut rows = conversations.query([]).map_err(err)?;
