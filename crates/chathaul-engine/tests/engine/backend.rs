@@ -4,6 +4,7 @@
 
 use chathaul_engine::store::{Database, SyncStore};
 use chathaul_test_postgres::PostgresServer;
+use connector_core::Conversation;
 
 /// A backend of the suite.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,4 +100,17 @@ macro_rules! suite {
             )+
         }
     };
+}
+
+/// The same conversations, in the same order, every field equal and the
+/// vendor's records equal as JSON: SQLite keeps a record's text byte for
+/// byte, Postgres as `jsonb` (its keys reordered, its spacing its own).
+#[track_caller]
+pub fn assert_same(got: &[Conversation], want: &[Conversation], what: &str) {
+    let json = |cs: &[Conversation]| -> Vec<serde_json::Value> {
+        cs.iter()
+            .map(|c| serde_json::to_value(c).unwrap())
+            .collect()
+    };
+    assert_eq!(json(got), json(want), "{what}");
 }

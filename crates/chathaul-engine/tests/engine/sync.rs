@@ -6,7 +6,7 @@ use chathaul_engine::sync::{DEFAULT_LOOKBACK, Prepared, Source, SyncOptions, syn
 use connector_core::chrono::Duration;
 use connector_core::{Connector, ErrorKind, Include};
 
-use crate::backend::Backend;
+use crate::backend::{Backend, assert_same};
 use crate::fake::{Fake, conversations, t0};
 
 /// Every test below on every backend: adding a backend is one line.
@@ -112,10 +112,10 @@ fn a_second_run_asks_only_for_the_lookback_window(backend: Backend) {
     assert_eq!(fake.completed(), ["c018"]);
 
     let store = tdb.open();
-    assert_eq!(
-        store.conversations().unwrap(),
-        edited,
-        "no duplicates, nothing lost, the edit kept"
+    assert_same(
+        &store.conversations().unwrap(),
+        &edited,
+        "no duplicates, nothing lost, the edit kept",
     );
     assert_eq!(tdb.count("SELECT count(*) FROM messages"), 60);
 }
@@ -139,10 +139,10 @@ fn a_failed_run_keeps_what_it_fetched_and_does_not_move_the_cursor(backend: Back
     assert_eq!(state.last_status, "error");
     assert_eq!(state.cursor, None);
     assert_eq!(state.last_error.as_deref(), Some(err.as_str()));
-    assert_eq!(
-        tdb.open().conversations().unwrap(),
-        data[..7].to_vec(),
-        "every fetched batch was kept"
+    assert_same(
+        &tdb.open().conversations().unwrap(),
+        &data[..7],
+        "every fetched batch was kept",
     );
 
     let fake = Arc::new(Fake::new("acme", data.clone()));
@@ -155,7 +155,11 @@ fn a_failed_run_keeps_what_it_fetched_and_does_not_move_the_cursor(backend: Back
         "the rerun asks for the failed window again"
     );
     assert!(reports[0].pull.complete());
-    assert_eq!(tdb.open().conversations().unwrap(), data);
+    assert_same(
+        &tdb.open().conversations().unwrap(),
+        &data,
+        "after the rerun",
+    );
 }
 
 fn a_shortfall_is_reported_recorded_and_holds_the_cursor(backend: Backend) {
@@ -218,7 +222,7 @@ fn sources_sync_concurrently_into_one_database(backend: Backend) {
     let store = tdb.open();
     let mut expected = a;
     expected.extend(b);
-    assert_eq!(store.conversations().unwrap(), expected);
+    assert_same(&store.conversations().unwrap(), &expected, "both sources");
     let states = store.states().unwrap();
     assert_eq!(
         states
@@ -355,11 +359,15 @@ fn a_batch_that_repeats_a_conversation_keeps_its_last_copy(backend: Backend) {
         ])
         .unwrap();
     let stored = store.conversations().unwrap();
-    assert_eq!(stored, vec![data[0].clone(), changed, data[2].clone()]);
+    assert_same(
+        &stored,
+        &[data[0].clone(), changed, data[2].clone()],
+        "the last copy",
+    );
     assert_eq!(tdb.count("SELECT count(*) FROM messages"), 3 + 1 + 3);
     // A later batch replaces the row and all its messages.
     store.upsert(&data[1..2]).unwrap();
-    assert_eq!(store.conversations().unwrap(), data);
+    assert_same(&store.conversations().unwrap(), &data, "replaced");
     assert_eq!(tdb.count("SELECT count(*) FROM messages"), 9);
 }
 
