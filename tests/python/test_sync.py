@@ -117,7 +117,7 @@ def test_a_failing_source_raises_after_the_others_are_stored(sim: chathaul.Simul
 def stored(db: Path) -> dict:
     # Closed before the next sync writes: two SQLite libraries must not hold one file open.
     with closing(sqlite3.connect(db)) as con:
-        return {(v, i): json.loads(j) for v, i, j in con.execute("SELECT vendor, id, json FROM conversations")}
+        return {(v, i): json.loads(j) for v, i, j in con.execute("SELECT vendor, id, conversation FROM conversations_json")}
 
 
 def without_raw(c: dict) -> dict:

@@ -115,6 +115,7 @@ fn the_tables_go_in_the_schema_the_url_names() {
             "support.messages",
             "support.rejects",
             "support.revisits",
+            "support.seen",
             "support.sync_state",
         ]
     );
@@ -302,23 +303,30 @@ fn tls_modes_mean_what_they_mean_in_libpq() {
             pg.name
         )
     };
-    let ssl_in_use = |store: &PostgresStore| {
+    // Each store names its session, so that one that just closed (its
+    // backend may linger a moment) or another test's is not counted.
+    let ssl_in_use = |store: &PostgresStore, session: &str| {
         let _ = store;
         server
             .psql(
                 &pg.name,
-                "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
-                 WHERE a.application_name = 'chathaul' AND s.ssl",
+                &format!(
+                    "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+                     WHERE a.application_name = '{session}' AND a.datname = current_database()
+                         AND s.ssl"
+                ),
             )
             .unwrap()
     };
     // require: encrypted, the self-signed chain not checked.
-    let store = open(&pg.url_with("sslmode=require"));
-    assert_eq!(ssl_in_use(&store), "1");
+    let store = open(&pg.url_with("sslmode=require&application_name=tls_require"));
+    assert_eq!(ssl_in_use(&store, "tls_require"), "1");
     drop(store);
     // verify-full: the chain leads to the CA and the name is localhost.
-    let store = open(&localhost(&format!("sslmode=verify-full&sslrootcert={ca}")));
-    assert_eq!(ssl_in_use(&store), "1");
+    let store = open(&localhost(&format!(
+        "sslmode=verify-full&sslrootcert={ca}&application_name=tls_verify_full"
+    )));
+    assert_eq!(ssl_in_use(&store, "tls_verify_full"), "1");
     drop(store);
     // verify-ca: the chain is enough, whatever the host is called.
     drop(open(

@@ -11,7 +11,7 @@ use tokio_postgres::{Client, GenericClient};
 
 use super::schema::{column_type, conversation_columns, message_columns};
 use crate::columns::{CONVERSATION_COLUMNS, ColumnValue, Kind, MESSAGE_COLUMNS, MessageRow};
-use crate::incremental::{Rejected, RevisitChange, RunBatch};
+use crate::incremental::{Rejected, RevisitChange, RunBatch, Seen};
 
 /// The staging tables of a session: the columns of `conversations` and
 /// `messages` plus `ord`, the position of the conversation in its batch
@@ -254,6 +254,9 @@ pub(crate) async fn write_batch(
 
     if let Some((source, batch)) = source {
         write_revisits(&tx, source, &batch.revisits).await?;
+        upsert_seen(&tx, source, &batch.seen)
+            .await
+            .map_err(db("remember the conversations seen"))?;
         insert_rejects(&tx, source, &batch.rejects)
             .await
             .map_err(db("record the records set aside"))?;
@@ -348,6 +351,34 @@ async fn write_revisits(
         .await
         .map_err(db("update the revisit set"))?;
     }
+    Ok(())
+}
+
+/// Remembers final conversations listed within the look-back (the last
+/// entry of an id in the list wins).
+pub(crate) async fn upsert_seen(
+    client: &impl GenericClient,
+    source: &str,
+    seen: &[(String, Seen)],
+) -> Result<(), tokio_postgres::Error> {
+    if seen.is_empty() {
+        return Ok(());
+    }
+    let last: std::collections::BTreeMap<&str, &Seen> =
+        seen.iter().map(|(id, s)| (id.as_str(), s)).collect();
+    let ids: Vec<&str> = last.keys().copied().collect();
+    let at: Vec<Option<DateTime<Utc>>> = last.values().map(|s| s.at).collect();
+    let created: Vec<Option<DateTime<Utc>>> = last.values().map(|s| s.created_at).collect();
+    let digests: Vec<&str> = last.values().map(|s| s.digest.as_str()).collect();
+    client
+        .execute(
+            "INSERT INTO seen (source, id, at, created_at, digest)
+             SELECT $1, * FROM unnest($2::text[], $3::timestamptz[], $4::timestamptz[], $5::text[])
+             ON CONFLICT (source, id) DO UPDATE SET at = excluded.at,
+                 created_at = excluded.created_at, digest = excluded.digest",
+            &[&source, &ids, &at, &created, &digests],
+        )
+        .await?;
     Ok(())
 }
 

@@ -36,7 +36,7 @@ use crate::columns::{
     conversation_from_row, message_from_row,
 };
 use crate::incremental::{
-    ChangeReport, IncrementalState, Pending, PendingReason, Rejected, RunBatch,
+    ChangeReport, IncrementalState, Pending, PendingReason, Rejected, RunBatch, Seen,
 };
 
 pub use address::{
@@ -689,12 +689,31 @@ impl SyncStore for PostgresStore {
                 },
             );
         }
+        let seen_rows = wait(self.client().query(
+            "SELECT id, at, created_at, digest FROM seen WHERE source = $1",
+            &[&source],
+        ))
+        .map_err(|e| self.error("cannot read the conversations seen", PgError(e)))?;
+        let seen = seen_rows
+            .iter()
+            .map(|r| {
+                (
+                    r.get::<_, String>(0),
+                    Seen {
+                        at: time_of(r, 1),
+                        created_at: time_of(r, 2),
+                        digest: r.get(3),
+                    },
+                )
+            })
+            .collect();
         Ok(Some(IncrementalState {
             cursor_field: row.get::<_, &str>(0).parse().unwrap_or_default(),
             cursor: time_of(&row, 1),
             newest_seen: time_of(&row, 2),
             created_cursor: time_of(&row, 3),
             pending,
+            seen,
             last_full_refresh: time_of(&row, 4),
             learned_rate: row.get(5),
             per_day: row.get(6),
@@ -726,35 +745,47 @@ impl SyncStore for PostgresStore {
         let report = serde_json::to_string(&end.report)
             .map_err(|e| self.error("cannot record the run's report", e))?;
         let big = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-        let recorded = wait(self.client().execute(
-            "UPDATE sync_state SET cursor_field = $2, cursor = $3, newest_seen = $4, created_cursor = $5,
-                 last_full_refresh = $6, learned_rate = $7, per_day = $8, changed_share = $9,
-                 expired_total = $10, last_run = $11::text::jsonb, last_window_since = $12,
-                 last_run_finished = now(), last_status = $13, last_error = $14,
-                 reported_total = $15, reported_messages = $16, shortfalls = $17::text::jsonb,
-                 longest_secs = $18
-             WHERE source = $1",
-            &[
-                &source,
-                &field,
-                &s.cursor,
-                &s.newest_seen,
-                &s.created_cursor,
-                &s.last_full_refresh,
-                &s.learned_rate,
-                &s.per_day,
-                &s.changed_share,
-                &big(s.expired),
-                &report,
-                &end.window_since,
-                &end.status.as_str(),
-                &end.error,
-                &end.reported_total.map(big),
-                &end.reported_messages.map(big),
-                &shortfalls,
-                &s.longest_secs.map(big),
-            ],
-        ))
+        let seen: Vec<(String, Seen)> =
+            s.seen.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let client = self.client.as_mut().expect("connected");
+        let recorded = wait(async {
+            let tx = client.transaction().await?;
+            // The run kept only what the next run lists again.
+            tx.execute("DELETE FROM seen WHERE source = $1", &[&source])
+                .await?;
+            load::upsert_seen(&tx, source, &seen).await?;
+            tx.execute(
+                "UPDATE sync_state SET cursor_field = $2, cursor = $3, newest_seen = $4, created_cursor = $5,
+                     last_full_refresh = $6, learned_rate = $7, per_day = $8, changed_share = $9,
+                     expired_total = $10, last_run = $11::text::jsonb, last_window_since = $12,
+                     last_run_finished = now(), last_status = $13, last_error = $14,
+                     reported_total = $15, reported_messages = $16, shortfalls = $17::text::jsonb,
+                     longest_secs = $18
+                 WHERE source = $1",
+                &[
+                    &source,
+                    &field,
+                    &s.cursor,
+                    &s.newest_seen,
+                    &s.created_cursor,
+                    &s.last_full_refresh,
+                    &s.learned_rate,
+                    &s.per_day,
+                    &s.changed_share,
+                    &big(s.expired),
+                    &report,
+                    &end.window_since,
+                    &end.status.as_str(),
+                    &end.error,
+                    &end.reported_total.map(big),
+                    &end.reported_messages.map(big),
+                    &shortfalls,
+                    &s.longest_secs.map(big),
+                ],
+            )
+            .await?;
+            tx.commit().await
+        })
         .map_err(err);
         let unlocked = self.unlock(source);
         recorded?;

@@ -25,7 +25,7 @@ pub const SCHEMA_VERSION: u32 = crate::store::SCHEMA_VERSION;
 /// its first migration builds that version at once.
 pub(crate) static MIGRATIONS: &[Migration] = &[Migration {
     version: 3,
-    what: "conversations, messages, the conversations_json view, sync_state with change tracking, revisits, rejects",
+    what: "conversations, messages, the conversations_json view, sync_state with change tracking, revisits, seen, rejects",
     sql: V3,
 }];
 
@@ -141,6 +141,17 @@ CREATE TABLE revisits (
     last_checked timestamptz NOT NULL,
     checks bigint NOT NULL DEFAULT 0,
     digest text NOT NULL DEFAULT '',
+    PRIMARY KEY (source, id)
+);
+
+-- The final conversations within the next run's look-back, per source: one
+-- listed again exactly as stored (the same digest) is not fetched again.
+CREATE TABLE seen (
+    source text NOT NULL,
+    id text NOT NULL,
+    at timestamptz,
+    created_at timestamptz,
+    digest text NOT NULL,
     PRIMARY KEY (source, id)
 );
 
