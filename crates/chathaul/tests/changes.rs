@@ -327,7 +327,9 @@ fn cost_of_runs(days: u32) {
                 now: Some(sim.now()),
                 ..SyncOptions::default()
             };
-            let reports = rt.block_on(sync(&db, prepared, options)).unwrap();
+            let reports = rt
+                .block_on(chathaul::sync::sync(&db, prepared, options))
+                .unwrap();
             let r = &reports[0];
             assert!(r.pull.complete(), "{}", r.summary_line());
             let served = sim.stats().per_vendor.get(vendor).copied().unwrap_or(0) - before;
@@ -336,7 +338,7 @@ fn cost_of_runs(days: u32) {
                 .iter()
                 .filter(|c| c.status == Some(Status::Open))
                 .count();
-            let store = SqliteStore::open(&db).unwrap();
+            let store = chathaul::store::SqliteStore::open(&db).unwrap();
             let reasons: BTreeMap<String, i64> = store
                 .connection()
                 .prepare("SELECT reason, count(*) FROM revisits GROUP BY reason")
