@@ -512,15 +512,15 @@ fn killed_over_30_days(backend: Backend) {
             let wait = full.mul_f64(rng.random_range(0.0..1.0));
             let writes = rng.random_range(1..=6);
             let began = Instant::now();
-            let mut wal = wal_stamp(&db);
+            let mut stamp = db.write_stamp();
             let mut seen_writes = 0;
             while child.try_wait().unwrap().is_none() {
                 if k == 0 && began.elapsed() >= wait {
                     break;
                 }
-                let now_wal = wal_stamp(&db);
-                if now_wal != wal {
-                    wal = now_wal;
+                let now_stamp = db.write_stamp();
+                if now_stamp != stamp {
+                    stamp = now_stamp;
                     seen_writes += 1;
                     if k == 1 && seen_writes >= writes {
                         break;

@@ -3,11 +3,20 @@
 //! path and text, and the exit code and the report say so; under `fail`,
 //! the error ends the run as it always did.
 
-use chathaul::{Conversation, SqliteStore, SyncStore};
+use chathaul::Conversation;
 use chathaul_sim::Simulator;
 use connector_testkit::assert_same_conversations;
 
-use crate::common::{all_truth, chathaul, config_args, sim, text, three_source_config};
+use crate::common::{Backend, all_truth, chathaul, config_args, sim, text, three_source_config};
+
+crate::suite!(sqlite, crate::common::Backend::Sqlite =>
+    a_sync_sets_bad_records_aside_keeps_every_good_one_and_exits_4,
+    under_fail_a_bad_record_ends_the_run_with_todays_error,
+);
+crate::suite!(postgres, crate::common::Backend::Postgres =>
+    a_sync_sets_bad_records_aside_keeps_every_good_one_and_exits_4,
+    under_fail_a_bad_record_ends_the_run_with_todays_error,
+);
 
 /// Corrupts two KF5 chats: one's creation time (the record does not
 /// decode), and another's first message's time (its messages do not).
@@ -37,14 +46,14 @@ fn truth_without(sim: &Simulator, ids: &[&str]) -> Vec<Conversation> {
         .collect()
 }
 
-#[test]
-fn a_sync_sets_bad_records_aside_keeps_every_good_one_and_exits_4() {
+fn a_sync_sets_bad_records_aside_keeps_every_good_one_and_exits_4(backend: Backend) {
     let sim = sim(40, 0);
     let (index, bad_id, bad_messages) = corrupt(&sim);
     let dir = tempfile::tempdir().unwrap();
+    let tdb = backend.fresh(dir.path(), "r.sqlite");
     let env = three_source_config(&sim, &dir.path().join("chathaul.toml"), &[]);
     let out = chathaul(dir.path())
-        .args(["sync", "--db", "r.sqlite"])
+        .args(["sync", "--db", &tdb.arg])
         .envs(env.clone())
         .output()
         .unwrap();
@@ -65,8 +74,7 @@ fn a_sync_sets_bad_records_aside_keeps_every_good_one_and_exits_4() {
         )),
         "{stderr}"
     );
-    let db = dir.path().join("r.sqlite");
-    let store = SqliteStore::open(&db).unwrap();
+    let store = tdb.open();
     // Every good record of every vendor, field by field.
     assert_same_conversations(
         &store.conversations().unwrap(),
@@ -109,7 +117,7 @@ fn a_sync_sets_bad_records_aside_keeps_every_good_one_and_exits_4() {
 
     // The status says so, in text and JSON.
     let status = chathaul(dir.path())
-        .args(["sync", "--status", "--db", "r.sqlite"])
+        .args(["sync", "--status", "--db", &tdb.arg])
         .output()
         .unwrap();
     let (stdout, _) = text(&status);
@@ -122,7 +130,7 @@ fn a_sync_sets_bad_records_aside_keeps_every_good_one_and_exits_4() {
     assert!(kf5.contains("2 rejected record(s)"), "{stdout}");
     assert!(kf5.contains("2 rejected"), "{stdout}");
     let status = chathaul(dir.path())
-        .args(["sync", "--status", "--json", "--db", "r.sqlite"])
+        .args(["sync", "--status", "--json", "--db", &tdb.arg])
         .output()
         .unwrap();
     let states: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
@@ -138,35 +146,35 @@ fn a_sync_sets_bad_records_aside_keeps_every_good_one_and_exits_4() {
     // The run was complete: the cursor moved past them, the next run does
     // not list them again and sets nothing aside; the table keeps them.
     let again = chathaul(dir.path())
-        .args(["sync", "--db", "r.sqlite"])
+        .args(["sync", "--db", &tdb.arg])
         .envs(env.clone())
         .output()
         .unwrap();
     assert_eq!(again.status.code(), Some(0), "{}", text(&again).1);
-    let store = SqliteStore::open(&db).unwrap();
+    let store = tdb.open();
     assert_eq!(store.rejects(Some("kf5-demo")).unwrap().len(), 2);
     drop(store);
     // A full re-read lists them again: set aside again, counted on their rows.
     let full = chathaul(dir.path())
-        .args(["sync", "--db", "r.sqlite", "--full-refresh"])
+        .args(["sync", "--db", &tdb.arg, "--full-refresh"])
         .envs(env)
         .output()
         .unwrap();
     assert_eq!(full.status.code(), Some(4), "{}", text(&full).1);
-    let store = SqliteStore::open(&db).unwrap();
+    let store = tdb.open();
     let rejects = store.rejects(Some("kf5-demo")).unwrap();
     assert_eq!(rejects.len(), 2);
     assert!(rejects.iter().all(|r| r.times == 2), "{rejects:?}");
 }
 
-#[test]
-fn under_fail_a_bad_record_ends_the_run_with_todays_error() {
+fn under_fail_a_bad_record_ends_the_run_with_todays_error(backend: Backend) {
     let sim = sim(40, 0);
     let (index, _, _) = corrupt(&sim);
     let dir = tempfile::tempdir().unwrap();
+    let tdb = backend.fresh(dir.path(), "f.sqlite");
     let env = three_source_config(&sim, &dir.path().join("chathaul.toml"), &[]);
     let out = chathaul(dir.path())
-        .args(["sync", "--db", "f.sqlite", "--on-bad-record", "fail"])
+        .args(["sync", "--db", &tdb.arg, "--on-bad-record", "fail"])
         .envs(env)
         .output()
         .unwrap();
@@ -178,7 +186,7 @@ fn under_fail_a_bad_record_ends_the_run_with_todays_error() {
         )),
         "{stderr}"
     );
-    let store = SqliteStore::open(&dir.path().join("f.sqlite")).unwrap();
+    let store = tdb.open();
     let kf5 = store.state("kf5-demo").unwrap().unwrap();
     assert_eq!((kf5.last_status.as_str(), kf5.cursor), ("error", None));
     assert_eq!(store.rejects(None).unwrap().len(), 0);
