@@ -168,6 +168,8 @@ pub(crate) fn database_location(
 /// totals over all sources.
 #[pyfunction]
 #[pyo3(signature = (sources, db, *, config = None, progress = None, batch_size = 100, now = None, full_refresh = false))]
+// Python's keyword arguments, one parameter each.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn sync<'py>(
     py: Python<'py>,
     sources: Vec<SourceSpec>,
