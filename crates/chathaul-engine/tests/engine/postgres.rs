@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use chathaul_engine::Live;
+use chathaul_engine::ProgressCounters;
 use chathaul_engine::incremental::{ChangeReport, IncrementalState, RunBatch};
 use chathaul_engine::store::postgres::{PostgresStore, PostgresUrl, SCHEMA_VERSION};
 use chathaul_engine::store::{Database, RunEnd, RunStatus, SyncStore};
@@ -29,7 +29,7 @@ fn prepared(name: &str, fake: Fake) -> Prepared {
     Prepared {
         source,
         connector: Arc::new(fake) as Arc<dyn Connector>,
-        live: Live::shared(),
+        live: ProgressCounters::shared(),
     }
 }
 
