@@ -10,8 +10,8 @@ use chathaul::report::{LeadReport, TextTable};
 use chathaul::sink::PartitionBy;
 use chathaul::sync::{Prepared, Source, SourceReport, SyncOptions};
 use chathaul::{
-    BadRecord, Channel, Connector, Database, Error, ErrorKind, Format, ProgressCounters, PullReport, Query,
-    SqliteStore, SyncStore, TimeField,
+    BadRecord, Channel, Connector, Database, Error, ErrorKind, Format, ProgressCounters,
+    PullReport, Query, SqliteStore, SyncStore, TimeField,
 };
 use clap::CommandFactory;
 
