@@ -8,7 +8,7 @@ import sqlite3
 from contextlib import closing
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Dict, List, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import pytest
 
@@ -127,21 +127,57 @@ def without_raw(c: dict) -> dict:
     return c
 
 
-def test_syncs_a_changing_simulator_run_after_run_equal_to_its_truth(tmp_path: Path) -> None:
-    db = tmp_path / "days.sqlite"
+class Synced:
+    """Where a test syncs to, and how it reads back: a SQLite file or a Postgres database."""
+
+    def __init__(self, db: str, server: Optional[Dict[str, Any]] = None, name: str = "") -> None:
+        self.db, self.server, self.name = db, server, name
+
+    def conversations(self) -> dict:
+        if self.server is None:
+            return stored(Path(self.db))
+        from conftest import psql
+
+        sql = "SELECT coalesce(jsonb_agg(conversation), '[]') FROM chathaul.conversations_json"
+        rows = json.loads(psql(self.server, self.name, sql))
+        return {(c["vendor"], c["id"]): c for c in rows}
+
+    def count(self, sql: str) -> int:
+        if self.server is None:
+            with closing(sqlite3.connect(self.db)) as con:
+                return int(con.execute(sql).fetchone()[0])
+        from conftest import psql
+
+        return int(psql(self.server, self.name, f"SET search_path TO chathaul; {sql}").splitlines()[-1])
+
+
+def synced(backend: str, tmp_path: Path, request: pytest.FixtureRequest, name: str) -> Synced:
+    if backend == "sqlite":
+        return Synced(str(tmp_path / f"{name}.sqlite"))
+    from conftest import psql
+
+    server = request.getfixturevalue("postgres")
+    psql(server, "postgres", f"CREATE DATABASE {name}")
+    return Synced(f"postgresql://{server['user']}@127.0.0.1:{server['port']}/{name}?sslmode=disable", server, name)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_syncs_a_changing_simulator_run_after_run_equal_to_its_truth(
+    tmp_path: Path, request: pytest.FixtureRequest, backend: str
+) -> None:
+    target = synced(backend, tmp_path, request, "py_days")
     with chathaul.Simulator(seed=5, conversations=120, messages=3, days=30, now="2024-01-08") as sim:
         for run in range(4):
-            result = chathaul.sync(sim, db=db, progress=False)  # the simulator's clock is `now`
+            result = chathaul.sync(sim, db=target.db, progress=False)  # the simulator's clock is `now`
             assert result.complete and result.rejects == []
-            have = {k: without_raw(v) for k, v in stored(db).items()}
+            have = {k: without_raw(v) for k, v in target.conversations().items()}
             want = {(c["vendor"], c["id"]): without_raw(c) for c in sim.truth_dicts()}
             assert have == want, f"run {run}"
             changes = result.changes["kf5"]
             assert changes["full_refresh"] == (run == 0)
             if run > 0:
                 assert changes["revisited"] > 0, changes
-            with closing(sqlite3.connect(db)) as con:
-                pending = con.execute("SELECT count(*) FROM revisits WHERE source = 'kf5'").fetchone()[0]
+            pending = target.count("SELECT count(*) FROM revisits WHERE source = 'kf5'")
             assert pending == changes["still_pending"]
             sim.advance(days=3)
 
