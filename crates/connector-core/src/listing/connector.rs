@@ -549,17 +549,21 @@ fn describe<L: ListEndpoint>(listing: &Listing<L>) -> String {
     format!("{name} ({})", params.join("&"))
 }
 
-/// The stream up to and including its first error (a record set aside,
-/// [`Error::Rejected`], is not one: the stream goes on after it).
+/// The stream up to and including its first error, and not polled after
+/// it: the listings of a plan are walked one after the other, so polling
+/// once more would start the next listing (a request after, say, a refused
+/// credential). A record set aside ([`Error::Rejected`]) is not an error
+/// here: the stream goes on after it.
 fn until_error<'a, T: Send + 'a>(
     s: impl futures::Stream<Item = Result<T>> + Send + 'a,
 ) -> BoxStream<'a, Result<T>> {
-    s.scan(false, |failed, item| {
-        if *failed {
-            return ready(None);
+    stream::unfold((s.boxed(), false), |(mut s, failed)| async move {
+        if failed {
+            return None;
         }
-        *failed = matches!(&item, Err(e) if !matches!(e, Error::Rejected { .. }));
-        ready(Some(item))
+        let item = s.next().await?;
+        let failed = matches!(&item, Err(e) if !matches!(e, Error::Rejected { .. }));
+        Some((item, (s, failed)))
     })
     .boxed()
 }
@@ -676,5 +680,27 @@ impl<V: Vendor> Connector for ListingConnector<V> {
 
     fn stats(&self) -> PullStats {
         self.api.counters.snapshot(self.api.http.stats())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[tokio::test]
+    async fn nothing_is_polled_after_the_first_error() {
+        let polled = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&polled);
+        let items =
+            stream::iter([Ok(1), Err(Error::Query("stop".into())), Ok(3)]).inspect(move |_| {
+                counted.fetch_add(1, Ordering::SeqCst);
+            });
+        let got: Vec<Result<u32>> = until_error(items).collect().await;
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].as_ref().ok(), Some(&1));
+        assert!(got[1].is_err());
+        // Polled for two items: the one after the error was never asked for.
+        assert_eq!(polled.load(Ordering::SeqCst), 2);
     }
 }
