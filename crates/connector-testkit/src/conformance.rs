@@ -561,7 +561,12 @@ pub async fn refused_credentials_are_an_auth_error_without_the_secret<H: Harness
 /// bodies cut short, connections dropped): the truth exactly, or a
 /// specific error with everything before it correct and unduplicated.
 pub async fn faults_give_the_truth_or_a_specific_error<H: Harness>() {
-    let q = everything::<Of<H>>();
+    // Small pages: a vendor that lists everything in a page or two (and
+    // fetches nothing per conversation) still makes dozens of requests.
+    let q = Query {
+        page_size: Some(2),
+        ..everything::<Of<H>>()
+    };
     for (rate, seed, attempts) in [(0.1, 1, 8), (0.2, 2, 8), (0.3, 3, 10), (0.3, 4, 2)] {
         let s = setup::<H>(DATASET, Mangle::Faults { rate, seed }, attempts).await;
         let (ok, errors) = split_at_error(pull(&s.connector, &q).await);
@@ -596,7 +601,12 @@ pub async fn a_server_rate_limit_is_honoured_and_a_client_limit_avoids_it<H: Har
         conversations: 40,
         ..DATASET
     };
-    let q = everything::<Of<H>>();
+    // Small pages: more requests than the server's limit allows in a
+    // second, even from a vendor that needs no request per conversation.
+    let q = Query {
+        page_size: Some(3),
+        ..everything::<Of<H>>()
+    };
     let s = setup::<H>(dataset, Mangle::RateLimit(8), 8).await;
     let pulled = pull_ok(&s.connector, &q).await;
     assert_same_conversations(&pulled, &expected(&s.truth, &q));
@@ -677,8 +687,29 @@ pub async fn raw_is_the_record_as_served<H: Harness>() {
         ..Query::new()
     };
     let pulled = pull_ok(&s.connector, &q).await;
+    // The pages in listing order: a plan of several listings (one per
+    // conversation type, say) walks them one after the other, each from
+    // page 1; a served page is on the first listing whose parameters it was
+    // asked with.
+    let listings: Vec<Vec<(String, String)>> = s
+        .connector
+        .vendor()
+        .plan(&q)
+        .listings
+        .into_iter()
+        .map(|l| l.params)
+        .collect();
+    let listing_of = |query: &str| {
+        let asked: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+        listings
+            .iter()
+            .position(|params| params.iter().all(|p| asked.contains(p)))
+            .unwrap_or_else(|| panic!("a page asked with `{query}` is on no listing of the plan"))
+    };
     let mut served = s.proxy.served();
-    served.sort_by_key(|p| p.page);
+    served.sort_by_key(|p| (listing_of(&p.query), p.page));
     let records: Vec<serde_json::Value> = served.into_iter().flat_map(|p| p.records).collect();
     assert_eq!(records.len(), pulled.len());
     for (c, record) in pulled.iter().zip(&records) {

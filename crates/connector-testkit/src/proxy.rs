@@ -71,6 +71,9 @@ pub struct Hit {
 /// A listing page the proxy passed on unmangled.
 #[derive(Debug, Clone)]
 pub struct Served {
+    /// The query string it was asked with (which listing of several it is
+    /// on: the parameters a vendor pushes down differ between them).
+    pub query: String,
     /// The page asked for (1 for a listing without page numbers).
     pub page: u32,
     /// The records of the page, as the server sent them.
@@ -321,6 +324,7 @@ async fn answer(state: &State, uri: &Uri, headers: &HeaderMap) -> Response {
         _ => {}
     }
     // Forward, with the page asked for rewritten when mangling.
+    let asked_with = query.clone();
     let query = match (asked, page, page_param) {
         (Some(a), Some(p), Some(param)) if a != p => {
             url::form_urlencoded::Serializer::new(String::new())
@@ -378,6 +382,7 @@ async fn answer(state: &State, uri: &Uri, headers: &HeaderMap) -> Response {
         && let Some(records) = records_of(&body, at)
     {
         lock(&state.served).push(Served {
+            query: asked_with,
             page: number,
             records,
         });
