@@ -1,17 +1,18 @@
 //! [`ListingConnector`]: a [`Connector`] made of a [`Vendor`] and the
 //! engine; [`Api`]: what a vendor's hooks fetch pages with.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::fmt;
 use std::future::ready;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 
 use futures::future::BoxFuture;
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use url::Url;
 
-use super::pages::{PageRequest, PageSource, Sequence, pages_in_order};
+use super::pages::{PageRequest, PageSource, ReadAhead, Sequence, pages_in_order};
 use super::vendor::{Combine, Listed, Listing, Vendor, VendorConfig};
 use super::{Endpoint, ListEndpoint, Paging, decode_page_with};
 use crate::connector::{Connector, ConnectorInfo, ConversationStream};
@@ -32,15 +33,20 @@ pub struct Api {
     http: HttpClient,
     counters: Arc<PullCounters>,
     /// The most requests the client lets be in flight (its pacing decides
-    /// how many are): conversations are completed this many at a time.
+    /// how many are): conversations are completed this many at a time, and
+    /// a conversation listing asks for this many of the pages a reported
+    /// total promises at once.
     concurrency: usize,
-    /// The most pages of a listing asked for ahead of the one being read.
+    /// The most pages of a listing asked for ahead of the one being read
+    /// while its end is not known.
     read_ahead: usize,
 }
 
-/// The most pages a listing reads ahead: enough to hide a few round trips,
-/// few enough that the pages asked for past a listing's end (a vendor
-/// without totals) stay a handful.
+/// The most pages a listing reads ahead while its end is not known: enough
+/// to hide a few round trips, few enough that the pages asked for past a
+/// listing's end (a vendor without totals) stay a handful. The pages a
+/// reported total promises, which are never asked for in vain, are read
+/// ahead up to the client's `concurrency` in a conversation listing.
 pub const READ_AHEAD: usize = 8;
 
 impl fmt::Debug for Api {
@@ -103,6 +109,26 @@ impl Api {
         listing: &Listing<E>,
         first: u32,
         read_ahead: usize,
+    ) -> BoxStream<'a, Result<Page<E::Item>>> {
+        self.walk(listing, first, ReadAhead::at_most(read_ahead))
+    }
+
+    /// How a conversation listing reads ahead: a window of at most
+    /// [`READ_AHEAD`] pages while its end is not known, and up to the
+    /// client's concurrency among the pages a reported total promises.
+    fn listing_read_ahead(&self) -> ReadAhead {
+        ReadAhead {
+            window: self.read_ahead,
+            promised: self.concurrency.max(self.read_ahead),
+        }
+    }
+
+    /// [`Api::pages`], reading ahead as `read_ahead` says.
+    fn walk<'a, E: ListEndpoint>(
+        &'a self,
+        listing: &Listing<E>,
+        first: u32,
+        read_ahead: ReadAhead,
     ) -> BoxStream<'a, Result<Page<E::Item>>> {
         let endpoint = listing.endpoint.endpoint();
         let sequence = match endpoint.paging {
@@ -412,7 +438,7 @@ impl<V: Vendor> ListingConnector<V> {
             return stream::once(ready(Err(e))).boxed();
         }
         let (exact, include) = (Arc::new(plan.exact), query.include);
-        let (concurrency, read_ahead) = (self.api.concurrency, self.api.read_ahead);
+        let (concurrency, read_ahead) = (self.api.concurrency, self.api.listing_read_ahead());
         let listings = plan
             .listings
             .into_iter()
@@ -422,8 +448,9 @@ impl<V: Vendor> ListingConnector<V> {
                 let first = if i == from.listing { from.page } else { 1 };
                 self.counted_pages(listing, first, read_ahead)
                     .map(move |page| page.map(|p| (i, p)))
+                    .boxed()
             });
-        until_error(stream::iter(listings).flatten())
+        in_order_ahead(listings.collect(), self.api.read_ahead)
             .try_filter(|(_, page)| ready(!page.items.is_empty()))
             .and_then(move |(i, page)| {
                 let exact = Arc::clone(&exact);
@@ -448,15 +475,21 @@ impl<V: Vendor> ListingConnector<V> {
             .boxed()
     }
 
-    /// The listed records of a plan's listings, combined.
+    /// The listed records of a plan's listings, combined; listings in
+    /// order hold up to `hold` pages each while an earlier one is read
+    /// ([`in_order_ahead`]).
     fn listed<'a>(
         &'a self,
         listings: Vec<Listing<V::Listing>>,
         combine: Combine,
-        read_ahead: usize,
+        read_ahead: ReadAhead,
+        hold: usize,
     ) -> BoxStream<'a, Result<V::Listed>> {
-        let each = listings.into_iter().map(move |listing| {
-            self.counted_pages(listing, 1, read_ahead)
+        let pages = listings
+            .into_iter()
+            .map(move |listing| self.counted_pages(listing, 1, read_ahead));
+        let records = |pages: BoxStream<'a, Result<Page<V::Listed>>>| {
+            pages
                 .flat_map(|page| match page {
                     // The records set aside keep their place at the page's end.
                     Ok(p) => stream::iter(
@@ -469,10 +502,11 @@ impl<V: Vendor> ListingConnector<V> {
                     Err(e) => stream::once(ready(Err(e))).right_stream(),
                 })
                 .boxed()
-        });
+        };
         match combine {
-            Combine::InOrder => until_error(stream::iter(each).flatten()),
-            Combine::MergeById => each
+            Combine::InOrder => records(in_order_ahead(pages.collect(), hold)),
+            Combine::MergeById => pages
+                .map(records)
                 .reduce(merge_by_id)
                 .unwrap_or_else(|| stream::empty().boxed()),
         }
@@ -485,7 +519,7 @@ impl<V: Vendor> ListingConnector<V> {
         &'a self,
         listing: Listing<V::Listing>,
         first: u32,
-        read_ahead: usize,
+        read_ahead: ReadAhead,
     ) -> BoxStream<'a, Result<Page<V::Listed>>> {
         struct Tally<'a, T> {
             pages: BoxStream<'a, Result<Page<T>>>,
@@ -495,7 +529,7 @@ impl<V: Vendor> ListingConnector<V> {
         }
         let name = describe(&listing);
         let tally = Tally {
-            pages: self.api.pages(&listing, first, read_ahead),
+            pages: self.api.walk(&listing, first, read_ahead),
             listed: 0,
             total: None,
             failed: false,
@@ -549,21 +583,73 @@ fn describe<L: ListEndpoint>(listing: &Listing<L>) -> String {
     format!("{name} ({})", params.join("&"))
 }
 
-/// The stream up to and including its first error, and not polled after
-/// it: the listings of a plan are walked one after the other, so polling
-/// once more would start the next listing (a request after, say, a refused
-/// credential). A record set aside ([`Error::Rejected`]) is not an error
-/// here: the stream goes on after it.
-fn until_error<'a, T: Send + 'a>(
-    s: impl futures::Stream<Item = Result<T>> + Send + 'a,
+/// Listings yielded one after the other, in order, up to and including
+/// the first error, with the later ones fetched meanwhile: once the first
+/// listing has given its first page (so the credentials and the envelope
+/// are good: a refused credential costs one request, not one per listing),
+/// each later one is polled until it holds `hold` pages, then waits for its
+/// turn. With `hold` 0, a listing starts when the one before it ends.
+/// After an error nothing is polled any more, and what later listings hold
+/// is dropped.
+fn in_order_ahead<'a, T: Send + 'a>(
+    listings: Vec<BoxStream<'a, Result<T>>>,
+    hold: usize,
 ) -> BoxStream<'a, Result<T>> {
-    stream::unfold((s.boxed(), false), |(mut s, failed)| async move {
+    struct Held<'a, T> {
+        pages: BoxStream<'a, Result<T>>,
+        held: VecDeque<Result<T>>,
+        ended: bool,
+    }
+    let mut queue: VecDeque<Held<'a, T>> = listings
+        .into_iter()
+        .map(|pages| Held {
+            pages,
+            held: VecDeque::new(),
+            ended: false,
+        })
+        .collect();
+    let (mut started, mut failed) = (false, false);
+    stream::poll_fn(move |cx| {
         if failed {
-            return None;
+            return Poll::Ready(None);
         }
-        let item = s.next().await?;
-        let failed = matches!(&item, Err(e) if !matches!(e, Error::Rejected { .. }));
-        Some((item, (s, failed)))
+        loop {
+            if started {
+                for later in queue.iter_mut().skip(1) {
+                    while !later.ended && later.held.len() < hold {
+                        match later.pages.poll_next_unpin(cx) {
+                            Poll::Ready(Some(item)) => {
+                                later.ended = item.is_err();
+                                later.held.push_back(item);
+                            }
+                            Poll::Ready(None) => later.ended = true,
+                            Poll::Pending => break,
+                        }
+                    }
+                }
+            }
+            let Some(front) = queue.front_mut() else {
+                return Poll::Ready(None);
+            };
+            let item = match front.held.pop_front() {
+                Some(item) => Some(item),
+                None if front.ended => None,
+                None => match front.pages.poll_next_unpin(cx) {
+                    Poll::Ready(item) => item,
+                    Poll::Pending => return Poll::Pending,
+                },
+            };
+            match item {
+                Some(item) => {
+                    failed = item.is_err();
+                    started |= !failed;
+                    return Poll::Ready(Some(item));
+                }
+                None => {
+                    queue.pop_front();
+                }
+            }
+        }
     })
     .boxed()
 }
@@ -626,11 +712,12 @@ impl<V: Vendor> Connector for ListingConnector<V> {
         let limit = exact
             .limit
             .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
-        // With a limit, one page at a time: nothing far beyond it is fetched.
-        let read_ahead = if exact.limit.is_some() {
-            1
+        // With a limit, one page at a time and one listing after the other:
+        // nothing far beyond it is fetched.
+        let (read_ahead, hold) = if exact.limit.is_some() {
+            (ReadAhead::at_most(1), 0)
         } else {
-            self.api.read_ahead
+            (self.api.listing_read_ahead(), self.api.read_ahead)
         };
         let include = query.include;
         // The window counts conversations, not requests: one whose record
@@ -640,7 +727,7 @@ impl<V: Vendor> Connector for ListingConnector<V> {
         let window = self.api.concurrency.saturating_mul(4);
         // Filter and limit before completing: no request for a conversation
         // that will not be returned. `buffered` keeps the listing order.
-        self.listed(plan.listings, plan.combine, read_ahead)
+        self.listed(plan.listings, plan.combine, read_ahead, hold)
             .try_filter(move |l| ready(exact.matches(l.conversation())))
             .take(limit)
             .map(move |item| async move {
@@ -686,21 +773,118 @@ impl<V: Vendor> Connector for ListingConnector<V> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    type Log = Arc<Mutex<Vec<String>>>;
+
+    fn show(item: &Result<u32>) -> String {
+        item.as_ref()
+            .map_or_else(|_| "err".to_owned(), ToString::to_string)
+    }
+
+    /// Listing `name`: its items, each given `ms` milliseconds after it is
+    /// asked for and logged then.
+    fn listing(
+        name: &'static str,
+        items: Vec<Result<u32>>,
+        ms: u64,
+        log: &Log,
+    ) -> BoxStream<'static, Result<u32>> {
+        let log = Arc::clone(log);
+        stream::iter(items)
+            .then(move |item| {
+                let log = Arc::clone(&log);
+                async move {
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                    log.lock().unwrap().push(format!("{name}{}", show(&item)));
+                    item
+                }
+            })
+            .boxed()
+    }
+
+    fn oks(items: &[u32]) -> Vec<Result<u32>> {
+        items.iter().map(|&n| Ok(n)).collect()
+    }
+
+    fn err() -> Result<u32> {
+        Err(Error::Query("refused".into()))
+    }
+
+    async fn run(listings: Vec<BoxStream<'static, Result<u32>>>, hold: usize) -> Vec<String> {
+        in_order_ahead(listings, hold)
+            .map(|item| show(&item))
+            .collect()
+            .await
+    }
 
     #[tokio::test]
-    async fn nothing_is_polled_after_the_first_error() {
-        let polled = Arc::new(AtomicUsize::new(0));
-        let counted = Arc::clone(&polled);
-        let items =
-            stream::iter([Ok(1), Err(Error::Query("stop".into())), Ok(3)]).inspect(move |_| {
-                counted.fetch_add(1, Ordering::SeqCst);
-            });
-        let got: Vec<Result<u32>> = until_error(items).collect().await;
-        assert_eq!(got.len(), 2);
-        assert_eq!(got[0].as_ref().ok(), Some(&1));
-        assert!(got[1].is_err());
-        // Polled for two items: the one after the error was never asked for.
-        assert_eq!(polled.load(Ordering::SeqCst), 2);
+    async fn listings_come_in_order_the_later_ones_fetched_meanwhile() {
+        let log = Log::default();
+        let listings = vec![
+            listing("a", oks(&[1, 2]), 40, &log),
+            listing("b", oks(&[1, 2]), 1, &log),
+            listing("c", oks(&[1]), 1, &log),
+        ];
+        assert_eq!(run(listings, 8).await, ["1", "2", "1", "2", "1"]);
+        // b and c ran while a's second item was on its way.
+        let mut log = log.lock().unwrap().clone();
+        assert_eq!((log[0].as_str(), log[4].as_str()), ("a1", "a2"), "{log:?}");
+        log[1..4].sort();
+        assert_eq!(log[1..4], ["b1", "b2", "c1"]);
+        // Holding nothing, a listing starts when the one before it ends.
+        let log = Log::default();
+        let listings = vec![
+            listing("a", oks(&[1, 2]), 40, &log),
+            listing("b", oks(&[1, 2]), 1, &log),
+        ];
+        assert_eq!(run(listings, 0).await, ["1", "2", "1", "2"]);
+        assert_eq!(*log.lock().unwrap(), ["a1", "a2", "b1", "b2"]);
+    }
+
+    #[tokio::test]
+    async fn a_later_listing_holds_at_most_hold_items() {
+        let log = Log::default();
+        let listings = vec![
+            listing("a", oks(&[1, 2]), 40, &log),
+            listing("b", oks(&(1..=20).collect::<Vec<_>>()), 0, &log),
+        ];
+        assert_eq!(run(listings, 3).await.len(), 22);
+        let log = log.lock().unwrap();
+        let before = log.iter().position(|l| l == "a2").unwrap();
+        assert_eq!(log[..before], ["a1", "b1", "b2", "b3"]);
+    }
+
+    #[tokio::test]
+    async fn nothing_later_starts_before_the_first_listing_gives_a_page() {
+        let log = Log::default();
+        let listings = vec![
+            listing("a", vec![err(), Ok(2)], 1, &log),
+            listing("b", oks(&[1]), 1, &log),
+        ];
+        assert_eq!(run(listings, 8).await, ["err"]);
+        assert_eq!(*log.lock().unwrap(), ["aerr"], "b never asked");
+    }
+
+    #[tokio::test]
+    async fn nothing_is_polled_after_the_first_error_and_a_later_error_waits_its_turn() {
+        let log = Log::default();
+        let listings = vec![
+            listing("a", vec![Ok(1), err(), Ok(3)], 1, &log),
+            listing("b", oks(&[1]), 30, &log),
+        ];
+        assert_eq!(run(listings, 0).await, ["1", "err"]);
+        assert_eq!(*log.lock().unwrap(), ["a1", "aerr"]);
+        let log = Log::default();
+        let listings = vec![
+            listing("a", oks(&[1, 2]), 30, &log),
+            listing("b", vec![err(), Ok(2)], 1, &log),
+            listing("c", oks(&[1]), 5, &log),
+        ];
+        assert_eq!(run(listings, 8).await, ["1", "2", "err"]);
+        let log = log.lock().unwrap();
+        assert_eq!(log[..2], ["a1", "berr"], "b failed early, held");
+        assert!(!log.contains(&"b2".to_owned()), "{log:?}");
     }
 }

@@ -50,20 +50,41 @@ pub(crate) enum Sequence {
     Once,
 }
 
+/// How many pages a walk asks for ahead of the one it reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ReadAhead {
+    /// While the listing's end is not known: a window that doubles up to
+    /// this many pages (pages asked for past the end are wasted requests).
+    pub(crate) window: usize,
+    /// Among the pages a reported total promises, none of which is asked
+    /// for in vain: this many at a time.
+    pub(crate) promised: usize,
+}
+
+impl ReadAhead {
+    /// At most `pages` ahead, whether the end is known or not.
+    pub(crate) fn at_most(pages: usize) -> Self {
+        Self {
+            window: pages,
+            promised: pages,
+        }
+    }
+}
+
 /// Walks a listing: yields every page in order, the last one empty when
 /// an empty page ended it, and after an error nothing more.
 ///
 /// A page-number walk asks for its first two pages one at a time (a
 /// server that ignores the page parameter is caught by the second before
 /// anything is fetched ahead); then, with a reported total, every page the
-/// total promises up to `read_ahead` at a time (any page past them one at
-/// a time), and without one a window that starts at one page ahead and
+/// total promises, `read_ahead.promised` at a time (any page past them one
+/// at a time), and without one a window that starts at one page ahead and
 /// doubles after each page that did not end the listing, up to
-/// `read_ahead`. Pages fetched ahead of the end are dropped unread.
+/// `read_ahead.window`. Pages fetched ahead of the end are dropped unread.
 pub(crate) fn pages_in_order<'a, T, S>(
     source: S,
     sequence: Sequence,
-    read_ahead: usize,
+    read_ahead: ReadAhead,
 ) -> BoxStream<'a, Result<Page<T>>>
 where
     T: Send + 'a,
@@ -76,7 +97,10 @@ where
     let state = PagesInOrder {
         source,
         sequence,
-        read_ahead: read_ahead.max(1),
+        read_ahead: ReadAhead {
+            window: read_ahead.window.max(1),
+            promised: read_ahead.promised.max(1),
+        },
         in_flight: FuturesOrdered::new(),
         next: Some(next),
         depth: 1,
@@ -111,7 +135,7 @@ where
 struct PagesInOrder<'a, T, S> {
     source: S,
     sequence: Sequence,
-    read_ahead: usize,
+    read_ahead: ReadAhead,
     /// Pages asked for, in page order.
     in_flight: FuturesOrdered<BoxFuture<'a, Result<Page<T>>>>,
     /// What to ask for next.
@@ -196,9 +220,9 @@ impl<'a, T, S: PageSource<'a, T>> PagesInOrder<'a, T, S> {
                 end |= short_page.ends(size) && (page.items.len() as u64) < u64::from(size);
                 if !end && n > first {
                     self.depth = if self.total.is_some() {
-                        self.read_ahead
+                        self.read_ahead.promised
                     } else {
-                        (self.depth * 2).min(self.read_ahead)
+                        (self.depth * 2).min(self.read_ahead.window)
                     };
                 }
             }
@@ -303,7 +327,7 @@ mod tests {
             serve: Arc::new(serve),
             log: log.clone(),
         };
-        let items = pages_in_order(source, mode, read_ahead)
+        let items = pages_in_order(source, mode, ReadAhead::at_most(read_ahead))
             .map_ok(|p| p.items)
             .try_concat()
             .await;
@@ -391,6 +415,33 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_pages_a_total_promises_are_read_ahead_further_than_a_window() {
+        let read_ahead = ReadAhead {
+            window: 2,
+            promised: 6,
+        };
+        for (total, want) in [(Some(200), 8), (None, 4)] {
+            let serve = move |step: &PageRequest| Page {
+                total,
+                ..listing(200, 10)(step)
+            };
+            let log = Arc::new(Mutex::new(Vec::new()));
+            let source = Fake {
+                serve: Arc::new(serve),
+                log: log.clone(),
+            };
+            let mut pages = pages_in_order(source, numbers(10, ShortPage::Continues), read_ahead);
+            for n in 1..=3 {
+                assert_eq!(pages.next().await.unwrap().unwrap().number, n);
+            }
+            // Page 3 is in: with a total, six of the pages it promises were
+            // asked for at once after page 2; without, a window of two.
+            let asked = asked(&log.lock().unwrap());
+            assert_eq!(asked, (1..=want).collect::<Vec<_>>(), "total {total:?}");
+        }
+    }
+
+    #[tokio::test]
     async fn repeated_shuffled_and_cycled_pages_are_errors_in_page_order() {
         let same = |step: &PageRequest| {
             let PageRequest::Number(n) = step else {
@@ -416,10 +467,13 @@ mod tests {
             serve: Arc::new(cycle),
             log: log.clone(),
         };
-        let pages: Vec<Result<Page<u32>>> =
-            pages_in_order(source, numbers(2, ShortPage::Continues), 8)
-                .collect()
-                .await;
+        let pages: Vec<Result<Page<u32>>> = pages_in_order(
+            source,
+            numbers(2, ShortPage::Continues),
+            ReadAhead::at_most(8),
+        )
+        .collect()
+        .await;
         let got: Vec<String> = pages
             .iter()
             .map(|p| match p {
@@ -481,7 +535,9 @@ mod tests {
             log: log.clone(),
         };
         let got: Vec<Result<Page<u32>>> =
-            pages_in_order(source, Sequence::Links, 8).collect().await;
+            pages_in_order(source, Sequence::Links, ReadAhead::at_most(8))
+                .collect()
+                .await;
         assert_eq!(got.len(), 2, "the page, then the error");
         assert_eq!(got[0].as_ref().unwrap().items, [1]);
         let e = got[1].as_ref().unwrap_err().to_string();
