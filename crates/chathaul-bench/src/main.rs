@@ -224,11 +224,11 @@ fn normalization(tiny: bool) -> Result<String, String> {
          simulator, records every page the connector asks for (messages included; summaries not). Then:\n\n\
          - **normalization** (the target): every recorded page goes through the vendor crate's public page functions \
          (`chathaul::bangwo8::normalize::{{listing_page, messages_page}}`, the listing engine's \
-         `chathaul::listing::decode_page` with `chathaul::kf5::{{ChatList, ChatDetail}}`, \
-         `chathaul::caresoft::normalize::conversations_page`): the very functions each connector runs on every page it \
+         `chathaul::listing::decode_page` with `chathaul::kf5::{{ChatList, ChatDetail}}` and \
+         `chathaul::caresoft::ChatList`): the very functions each connector runs on every page it \
          receives. Envelope and record decoding straight from the page bytes, lenient fields, time zones, mapping to the \
          model, `raw` kept verbatim. CPU time of the thread over as many passes as it takes;\n\
-         - **whole pull**: pulls through `chathaul::connect` on a current-thread tokio runtime (CPU of every thread of the pull: CareSoft decodes its pages on tokio's blocking pool), served from the recording \
+         - **whole pull**: pulls through `chathaul::connect` on a current-thread tokio runtime (CPU of every thread of the pull), served from the recording \
          (page generation not measured): normalization plus the HTTP client (one request per page), paging and streams;\n\
          - **`Value` parse**: the same pages parsed into `serde_json::Value` trees and nothing else, for reference (what \
          a decoder that builds a tree per record pays before any mapping).\n\n\

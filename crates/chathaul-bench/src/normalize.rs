@@ -138,16 +138,11 @@ pub fn normalize_page(vendor: &str, key: &str, body: &[u8]) -> Result<(u64, u64)
             }
         }
         _ => {
-            use chathaul::caresoft::ConversationType;
-            let page = chathaul::caresoft::normalize::conversations_page(
-                &ctx,
-                body,
-                "bench",
-                Tz::Asia__Ho_Chi_Minh,
-                ConversationType::LiveChat,
-            )
-            .map_err(err)?;
-            Ok((page.conversations.len() as u64, 0))
+            use chathaul::caresoft::{ChatList, ConversationType};
+            use chathaul::listing::decode_page;
+            let chats = ChatList::new("bench", Tz::Asia__Ho_Chi_Minh, ConversationType::LiveChat);
+            let page = decode_page(&chats, &ctx, body).map_err(err)?;
+            Ok((page.items.len() as u64, 0))
         }
     }
 }

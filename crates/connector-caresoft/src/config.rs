@@ -5,6 +5,7 @@
 use std::fmt;
 
 use connector_core::http::{HttpSettings, parse_base_url};
+use connector_core::listing::VendorConfig;
 use connector_core::registry::ResolvedConfig;
 use connector_core::time::{Tz, parse_zone};
 use connector_core::{Channel, ConfigField, Error, Result};
@@ -299,6 +300,18 @@ impl CaresoftConfig {
                 "is required unless base_url is set",
             )),
         }
+    }
+}
+
+impl VendorConfig for CaresoftConfig {
+    const FIELDS: &'static [ConfigField] = FIELDS;
+
+    fn from_resolved(cfg: &ResolvedConfig) -> Result<Self> {
+        CaresoftConfig::from_resolved(cfg)
+    }
+
+    fn with_http(self, http: HttpSettings) -> Self {
+        CaresoftConfig::with_http(self, http)
     }
 }
 

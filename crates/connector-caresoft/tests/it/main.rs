@@ -1,18 +1,21 @@
-//! Integration tests of the CareSoft connector: the vendor document's example
-//! and crafted quirk fixtures through the real HTTP path, paging, push-down,
-//! errors and secrets against a loopback stand-in, and end-to-end pulls from
-//! the `chathaul-sim` simulator.
+//! Integration tests of the CareSoft connector: the conformance suite every
+//! vendor runs, against the simulator; then what is CareSoft's own — the
+//! vendor document's example and crafted quirk fixtures through the real
+//! HTTP path with snapshots of the normalized output, its configuration,
+//! and its listing of each conversation type, push-down and envelope
+//! against a loopback stand-in.
 
 mod config;
-mod e2e;
 mod fixtures;
-mod http;
+mod quirks;
 mod server;
 
 use connector_caresoft::{CaresoftConfig, CaresoftConnector, ConversationType};
 use connector_core::http::HttpSettings;
 use connector_core::{Connector, Conversation, Query, Result};
 use futures::TryStreamExt;
+
+connector_testkit::conformance!(connector_testkit::OnSimulator<connector_caresoft::Caresoft>);
 
 /// A connector for a stand-in at `base_url`, listing `types`, with fast retries.
 pub fn connector(base_url: &str, types: &[ConversationType]) -> CaresoftConnector {
