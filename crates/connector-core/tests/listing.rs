@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::{Query as Params, State};
+use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use connector_core::decode::RecordRef;
@@ -158,6 +159,10 @@ async fn server(
                     Json(json!({"items": items, "next": next(p, &origin)}))
                 },
             ),
+        )
+        .route(
+            "/api/forbidden",
+            get(|| async { (StatusCode::FORBIDDEN, r#"{"error":"admins only"}"#) }),
         )
         .with_state(shared);
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -330,5 +335,74 @@ async fn a_bad_record_is_set_aside_with_its_text_under_skip_and_ends_the_stream_
         errors[0].contains("at items[1].id") && !errors[0].contains("set aside"),
         "{}",
         errors[0]
+    );
+}
+
+/// An endpoint whose refusals say who may call it.
+#[derive(Debug)]
+struct AdminsOnly(Linked);
+
+impl ListEndpoint for AdminsOnly {
+    type Envelope<'a> = Items<'a>;
+    type Record<'a> = Item;
+    type Item = Conversation;
+    fn endpoint(&self) -> &Endpoint {
+        self.0.endpoint()
+    }
+    fn convert(&self, item: Item, raw: &RawValue, at: &RecordRef<'_>) -> Result<Conversation> {
+        self.0.convert(item, raw, at)
+    }
+    fn explain(&self, error: Error) -> Error {
+        match error {
+            Error::Unauthenticated {
+                vendor,
+                endpoint,
+                status,
+                message,
+            } => Error::Unauthenticated {
+                vendor,
+                endpoint,
+                status,
+                message: format!("{message}; only administrators may list items"),
+            },
+            other => other,
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_endpoint_explains_the_errors_of_its_requests() {
+    let (origin, _) = server(|_, _| None).await;
+    let c = connector(&origin);
+    let forbidden = || {
+        Linked(Endpoint::new(
+            "/forbidden",
+            RecordsAt::List("items"),
+            Paging::Single,
+        ))
+    };
+    let e = c
+        .api()
+        .all(&Listing::new(AdminsOnly(forbidden()), Vec::new(), 0))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::Unauthenticated { status: 403, .. }),
+        "{e:?}"
+    );
+    assert_eq!(
+        e.to_string(),
+        "links: authentication failed (/forbidden, HTTP 403): the account lacks the permission for this \
+         endpoint ({\"error\":\"admins only\"}); only administrators may list items"
+    );
+    // Without an explanation, the error as the request ended.
+    let e = c
+        .api()
+        .all(&Listing::new(forbidden(), Vec::new(), 0))
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().ends_with("({\"error\":\"admins only\"})"),
+        "{e}"
     );
 }

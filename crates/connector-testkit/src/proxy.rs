@@ -390,10 +390,15 @@ async fn answer(state: &State, uri: &Uri, headers: &HeaderMap) -> Response {
     reply(status, "application/json; charset=utf-8", body)
 }
 
+/// Where `key` (a key or a dotted path) is in a body, as a JSON pointer.
+fn pointer(key: &str) -> String {
+    format!("/{}", key.replace('.', "/"))
+}
+
 /// The records of a listing body, parsed.
 fn records_of(body: &[u8], at: RecordsAt) -> Option<Vec<Value>> {
     let mut v: Value = serde_json::from_slice(body).ok()?;
-    match (v.get_mut(at.key())?.take(), at) {
+    match (v.pointer_mut(&pointer(at.key()))?.take(), at) {
         (Value::Array(items), RecordsAt::List(_)) => Some(items),
         (Value::Null, RecordsAt::List(_)) => Some(Vec::new()),
         (one, RecordsAt::One(_)) => Some(vec![one]),
@@ -404,6 +409,28 @@ fn records_of(body: &[u8], at: RecordsAt) -> Option<Vec<Value>> {
 /// A listing body with its records in reverse order.
 fn reversed(body: &[u8], key: &str) -> Option<Bytes> {
     let mut v: Value = serde_json::from_slice(body).ok()?;
-    v.get_mut(key)?.as_array_mut()?.reverse();
+    v.pointer_mut(&pointer(key))?.as_array_mut()?.reverse();
     serde_json::to_vec(&v).ok().map(Bytes::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_are_found_under_a_key_or_a_dotted_path() {
+        let body = br#"{"chats":[{"id":1},{"id":2}],"page":{"items":[{"id":3}]}}"#;
+        let ids = |records: Option<Vec<Value>>| -> Vec<Value> {
+            records
+                .unwrap()
+                .into_iter()
+                .map(|r| r["id"].clone())
+                .collect()
+        };
+        assert_eq!(ids(records_of(body, RecordsAt::List("chats"))), [1, 2]);
+        assert_eq!(ids(records_of(body, RecordsAt::List("page.items"))), [3]);
+        assert_eq!(records_of(body, RecordsAt::List("page.none")), None);
+        let reversed = reversed(body, "chats").unwrap();
+        assert_eq!(ids(records_of(&reversed, RecordsAt::List("chats"))), [2, 1]);
+    }
 }

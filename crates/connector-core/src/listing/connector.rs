@@ -195,7 +195,8 @@ impl Api {
             .get_with(&req, |page, body| {
                 decode_page_with(&*endpoint, page, body, on_bad_record)
             })
-            .await?;
+            .await
+            .map_err(|e| endpoint.explain(e))?;
         let mut page = response.value;
         // A record set aside keeps its text: never with the credential in it.
         page.rejected = std::mem::take(&mut page.rejected)

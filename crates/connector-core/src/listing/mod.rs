@@ -36,7 +36,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::decode::{PageRef, RecordRef};
-use crate::error::Result;
+use crate::error::{Error, Result};
 pub use crate::paging::Page;
 use crate::paging::fingerprint_of_set;
 use crate::query::BadRecord;
@@ -81,14 +81,16 @@ impl Endpoint {
 /// Where an envelope holds its records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RecordsAt {
-    /// An array under this key (`{"chats": [...]}`: `chats[3]` in errors).
+    /// An array under this key (`{"chats": [...]}`: `chats[3]` in errors),
+    /// or at this dotted path (`{"im_chatrecords": {"contents": [...]}}`:
+    /// `im_chatrecords.contents[3]`).
     List(&'static str),
     /// One record under this key (`{"chat": {...}}`: `chat` in errors).
     One(&'static str),
 }
 
 impl RecordsAt {
-    /// The key.
+    /// The key (or dotted path).
     pub fn key(self) -> &'static str {
         match self {
             RecordsAt::List(k) | RecordsAt::One(k) => k,
@@ -218,6 +220,14 @@ pub trait ListEndpoint: Send + Sync + 'static {
         raw: &'a RawValue,
         at: &RecordRef<'_>,
     ) -> Result<Self::Item>;
+
+    /// An error of a request for this endpoint, with what the vendor says
+    /// about the endpoint added (who may call it, say, so that a refused
+    /// account is told what it lacks). The engine passes every error of a
+    /// request through it; the default returns it as it is.
+    fn explain(&self, error: Error) -> Error {
+        error
+    }
 }
 
 /// Decodes one page of `endpoint` from its body: the envelope, then each
