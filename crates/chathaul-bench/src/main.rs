@@ -223,8 +223,8 @@ fn normalization(tiny: bool) -> Result<String, String> {
         "One core, one thread. A first pull through `chathaul::connect`, against a loopback server in front of the \
          simulator, records every page the connector asks for (messages included; summaries not). Then:\n\n\
          - **normalization** (the target): every recorded page goes through the vendor crate's public page functions \
-         (`chathaul::bangwo8::normalize::{{listing_page, messages_page}}`, the listing engine's \
-         `chathaul::listing::decode_page` with `chathaul::kf5::{{ChatList, ChatDetail}}` and \
+         (the listing engine's `chathaul::listing::decode_page` with \
+         `chathaul::bangwo8::{{SessionList, ChatRecords}}`, `chathaul::kf5::{{ChatList, ChatDetail}}` and \
          `chathaul::caresoft::ChatList`): the very functions each connector runs on every page it \
          receives. Envelope and record decoding straight from the page bytes, lenient fields, time zones, mapping to the \
          model, `raw` kept verbatim. CPU time of the thread over as many passes as it takes;\n\

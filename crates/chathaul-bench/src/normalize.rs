@@ -3,10 +3,11 @@
 //! A first pull through `chathaul::connect` against a loopback server in
 //! front of the simulator records every page the connector asks for. Then,
 //! on this thread only:
-//! - **normalization**: every recorded page goes through the vendor crate's
-//!   public `normalize` functions, the very functions its connector runs on
-//!   each page it receives (envelope and record decoding, mapping to the
-//!   model, `raw` kept), as many passes as it takes to measure;
+//! - **normalization**: every recorded page goes through the public page
+//!   functions its connector runs on each page it receives (the listing
+//!   engine's `decode_page` with the vendor's endpoint descriptions, or a
+//!   vendor crate's `normalize`): envelope and record decoding, mapping to
+//!   the model, `raw` kept; as many passes as it takes to measure;
 //! - **whole pull**: pulls through `chathaul::connect` on a current-thread
 //!   runtime, served from the recording (so the simulator's page generation
 //!   is not measured): the above plus the HTTP client, paging and streams;
@@ -95,15 +96,18 @@ pub fn normalize_page(vendor: &str, key: &str, body: &[u8]) -> Result<(u64, u64)
     let msgs = |ms: &[chathaul::Message]| ms.len() as u64;
     match vendor {
         "bangwo8" => {
+            use chathaul::bangwo8::{ChatRecords, SessionList};
+            use chathaul::listing::decode_page;
             let zone = Tz::Asia__Shanghai;
             if path.contains("/chatrecords/") {
-                let page =
-                    chathaul::bangwo8::normalize::messages_page(&ctx, body, zone).map_err(err)?;
-                Ok((0, msgs(&page.messages)))
+                let id = path.rsplit('/').next().unwrap_or_default();
+                let id = id.strip_suffix(".json").unwrap_or(id);
+                let page = decode_page(&ChatRecords::new(id, zone), &ctx, body).map_err(err)?;
+                Ok((0, msgs(&page.items)))
             } else {
-                let page = chathaul::bangwo8::normalize::listing_page(&ctx, body, "bench", zone)
-                    .map_err(err)?;
-                Ok((page.conversations.len() as u64, 0))
+                let page =
+                    decode_page(&SessionList::new("bench", zone), &ctx, body).map_err(err)?;
+                Ok((page.items.len() as u64, 0))
             }
         }
         "kf5" => {

@@ -5,6 +5,7 @@
 use std::fmt;
 
 use connector_core::http::{HttpSettings, parse_base_url};
+use connector_core::listing::VendorConfig;
 use connector_core::registry::{ConfigField, ResolvedConfig};
 use connector_core::time::{Tz, parse_zone};
 use connector_core::{Error, Result};
@@ -147,6 +148,18 @@ impl Bangwo8Config {
         }
         parse_base_url(VENDOR, &self.base_url)?;
         Ok(())
+    }
+}
+
+impl VendorConfig for Bangwo8Config {
+    const FIELDS: &'static [ConfigField] = FIELDS;
+
+    fn from_resolved(cfg: &ResolvedConfig) -> Result<Self> {
+        Bangwo8Config::from_resolved(cfg)
+    }
+
+    fn with_http(self, http: HttpSettings) -> Self {
+        Bangwo8Config::with_http(self, http)
     }
 }
 

@@ -1,20 +1,16 @@
-//! Wire → model, following docs/vendors/bangwo8.md exactly. Pure functions:
-//! no I/O, no errors except a record without its id.
+//! Bangwo8 wire records → the normalized model, exactly as
+//! docs/vendors/bangwo8.md says. Pure functions: no I/O.
 
-use connector_core::RawJson;
+use connector_core::decode::RecordRef;
 use connector_core::lenient::parse_u64;
-use connector_core::model::{
-    Agent, Channel, Conversation, Customer, Message, MessageKind, Metrics, Party, Rating, Role,
-    Satisfaction, Sender, Status, Summary, SummaryField,
-};
 use connector_core::time::{Tz, WireTime};
+use connector_core::{
+    Agent, Channel, Conversation, Customer, Message, MessageKind, Metrics, Party, Rating, RawJson,
+    Result, Role, Satisfaction, Sender, Status, Summary, SummaryField,
+};
 
 use crate::VENDOR;
-use crate::wire::{Chat, Record, ServiceSummary};
-
-/// A session field the model cannot do without.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct MissingField(pub String);
+use crate::wire::{WireRecord, WireSession, WireSummaryData};
 
 /// The integer a code field carries (`"2"`, `2`, `" 2 "`), if it is one.
 fn code(text: Option<&str>) -> Option<u64> {
@@ -82,59 +78,62 @@ fn utc(t: Option<WireTime>, zone: Tz) -> Option<chrono::DateTime<chrono::Utc>> {
     t.map(|t| t.to_utc(zone))
 }
 
-/// One listed session as a conversation (no messages, no summary yet).
+/// One listed session found at `at` (`chats[3]`) as a conversation, without
+/// messages or summary; `raw` is its text.
 ///
 /// # Errors
-/// [`MissingField`] `r_id` when the record has no id.
-pub(crate) fn conversation(
-    chat: Chat,
+/// [`connector_core::Error::Field`] naming `r_id` when the session has no id.
+pub(crate) fn session(
+    s: WireSession,
     raw: RawJson,
+    at: &RecordRef<'_>,
     account: &str,
     zone: Tz,
-) -> Result<Conversation, MissingField> {
-    let id = chat.r_id.ok_or_else(|| MissingField("r_id".into()))?;
+) -> Result<Conversation> {
+    let id = s.r_id.ok_or_else(|| at.field("r_id", "missing"))?;
     let mut c = Conversation::new(VENDOR, account, id);
-    c.channel = channel(chat.kind.as_deref());
-    c.initiated_by = initiated_by(chat.kind.as_deref());
-    c.created_at = utc(chat.start_time, zone);
-    c.ended_at = utc(chat.end_time, zone);
+    c.channel = channel(s.kind.as_deref());
+    c.initiated_by = initiated_by(s.kind.as_deref());
+    c.created_at = utc(s.start_time, zone);
+    c.ended_at = utc(s.end_time, zone);
     // The endpoint lists the account's history (历史会话记录): every
     // session in it is over, whether or not its end time was recorded.
     c.status = Some(Status::Closed);
-    c.ended_by = ended_by(chat.end_type.as_deref());
-    if chat.support_id.is_some() || chat.support_name.is_some() {
+    c.ended_by = ended_by(s.end_type.as_deref());
+    if s.support_id.is_some() || s.support_name.is_some() {
         let agent = Agent {
-            id: chat.support_id,
-            name: chat.support_name,
+            id: s.support_id,
+            name: s.support_name,
             ..Agent::default()
         };
         c.agents = vec![agent.clone()];
         c.agent = Some(agent);
     }
     c.customer = Customer {
-        id: chat.uname,
-        ip: chat.client_ip,
-        location: chat.ip_info,
+        id: s.uname,
+        ip: s.client_ip,
+        location: s.ip_info,
         ..Customer::default()
     };
     c.rating = Some(Rating {
-        satisfaction: satisfaction(chat.evaluate.as_deref()),
-        score: chat.evaluate,
-        comment: chat.evaluate_remark,
-        rated_at: utc(chat.evaluate_time, zone),
+        satisfaction: satisfaction(s.evaluate.as_deref()),
+        score: s.evaluate,
+        comment: s.evaluate_remark,
+        rated_at: utc(s.evaluate_time, zone),
     });
     c.metrics = Metrics {
-        first_response_secs: chat.first_response,
-        agent_messages: chat.servicer_msg_count,
-        customer_messages: chat.client_msg_count,
+        first_response_secs: s.first_response,
+        agent_messages: s.servicer_msg_count,
+        customer_messages: s.client_msg_count,
         ..Metrics::default()
     };
     c.raw = raw;
     Ok(c)
 }
 
-/// One chat record as a message.
-pub(crate) fn message(record: Record, raw: RawJson, zone: Tz) -> Message {
+/// One chat record as a message; `raw` is its text. Messages have no id; a
+/// customer's `spokesman` (the user's identifier) is also the sender's id.
+pub(crate) fn message(record: WireRecord<'_>, raw: RawJson, zone: Tz) -> Message {
     let role = role(record.spokesman_identity.as_deref());
     let id = (role == Role::Customer)
         .then(|| record.spokesman.clone())
@@ -155,17 +154,23 @@ pub(crate) fn message(record: Record, raw: RawJson, zone: Tz) -> Message {
     }
 }
 
-/// A filled-in service summary (status 200).
+/// A summary answer's `data` (found at `at`) as a filled-in summary.
 ///
 /// # Errors
-/// [`MissingField`] naming the path below `data.serviceSummary` of a custom field
-/// without a key.
-pub(crate) fn summary(s: ServiceSummary) -> Result<Summary, MissingField> {
+/// [`connector_core::Error::Field`] for `data` without `serviceSummary`, or
+/// a custom field without a key (`data.serviceSummary.custom_fields[1].key`).
+pub(crate) fn summary(data: WireSummaryData, at: &RecordRef<'_>) -> Result<Summary> {
+    let s = data
+        .service_summary
+        .ok_or_else(|| at.field("serviceSummary", "missing although status is 200"))?;
     let mut fields = Vec::new();
     for (i, f) in s.custom_fields.unwrap_or_default().into_iter().enumerate() {
-        let key = f
-            .key
-            .ok_or_else(|| MissingField(format!("custom_fields[{i}].key")))?;
+        let key = f.key.ok_or_else(|| {
+            at.field(
+                format_args!("serviceSummary.custom_fields[{i}].key"),
+                "missing",
+            )
+        })?;
         fields.push(SummaryField {
             key,
             value: f.value,
@@ -180,7 +185,39 @@ pub(crate) fn summary(s: ServiceSummary) -> Result<Summary, MissingField> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::Value;
+    use connector_core::decode::PageRef;
+    use serde_json::{Value, json};
+
+    const ZONE: Tz = Tz::Asia__Shanghai;
+
+    fn page() -> PageRef {
+        PageRef::new(VENDOR, "/api/v1/imchat/histories.json", 3)
+    }
+
+    /// Session record `index` of page 3, decoded and mapped.
+    fn decode_session(json: &Value, index: usize) -> Result<Conversation> {
+        let text = json.to_string();
+        let page = page();
+        let at = RecordRef::new(&page, "chats", Some(index));
+        let raw: &serde_json::value::RawValue = serde_json::from_str(&text).unwrap();
+        let wire: WireSession = at.decode(raw)?;
+        session(wire, RawJson::from_raw(raw), &at, "acct", ZONE)
+    }
+
+    fn decode_message(json: &Value) -> Message {
+        let text = json.to_string();
+        message(
+            serde_json::from_str(&text).unwrap(),
+            RawJson::parse(&text).unwrap(),
+            ZONE,
+        )
+    }
+
+    fn decode_summary(json: &Value) -> Result<Summary> {
+        let page = PageRef::new(VENDOR, "/api/v1/servicesummary/7.json", 0);
+        let at = RecordRef::new(&page, "data", None);
+        summary(serde_json::from_value(json.clone()).unwrap(), &at)
+    }
 
     #[test]
     fn type_to_channel_and_initiator() {
@@ -230,19 +267,14 @@ mod tests {
         assert_eq!(role(None), Role::Unknown);
     }
 
-    fn chat(json: Value) -> Chat {
-        serde_json::from_value(json).unwrap()
-    }
-
     #[test]
     fn session_fields_map_as_documented() {
-        let raw = serde_json::json!({
+        let raw = json!({
             "r_id": 7, "type": 5, "support_id": "", "support_name": "张三", "uname": "u1",
             "start_time": "2017-8-23 12:23:12", "end_time": "", "evaluate": "", "end_type": "2",
             "first_response": "34", "servicer_msg_count": 3, "client_msg_count": ""
         });
-        let zone: Tz = "Asia/Shanghai".parse().unwrap();
-        let c = conversation(chat(raw.clone()), raw.clone().into(), "acct", zone).unwrap();
+        let c = decode_session(&raw, 0).unwrap();
         assert_eq!(c.id, "7");
         assert_eq!(c.account, "acct");
         assert_eq!(c.channel, Some(Channel::Other("5".into())));
@@ -263,29 +295,34 @@ mod tests {
         assert_eq!(c.metrics.customer_messages, None);
         assert_eq!(c.raw, raw);
 
-        let no_agent = serde_json::json!({"r_id": "8"});
-        let c = conversation(chat(no_agent.clone()), no_agent.into(), "acct", zone).unwrap();
+        let c = decode_session(&json!({"r_id": "8"}), 0).unwrap();
         assert_eq!(c.agent, None);
         assert!(c.agents.is_empty());
         // No end time recorded: still a session of the history, so closed.
         assert_eq!((c.status, c.ended_at), (Some(Status::Closed), None));
 
-        let no_id = serde_json::json!({"r_id": "", "type": 1});
+        let e = decode_session(&json!({"r_id": "", "type": 1}), 4)
+            .unwrap_err()
+            .to_string();
         assert_eq!(
-            conversation(chat(no_id.clone()), no_id.into(), "acct", zone).unwrap_err(),
-            MissingField("r_id".into())
+            e,
+            "bangwo8: /api/v1/imchat/histories.json page 3: field `chats[4].r_id`: missing"
+        );
+        let e = decode_session(&json!({"r_id": 9, "start_time": "yesterday"}), 1)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(
+                "bangwo8: cannot decode /api/v1/imchat/histories.json page 3: at chats[1].start_time: expected a date-time"
+            ),
+            "{e}"
         );
     }
 
     #[test]
     fn customer_spokesman_is_also_the_sender_id() {
-        let zone: Tz = "Asia/Shanghai".parse().unwrap();
-        let rec = |json: Value| {
-            let text = json.to_string();
-            message(serde_json::from_str(&text).unwrap(), json.into(), zone)
-        };
-        let m = rec(
-            serde_json::json!({"spokesman": "u2_6", "spokesman_identity": 2, "msg": "kj", "create_time": "2018-10-24 15:14:12"}),
+        let m = decode_message(
+            &json!({"spokesman": "u2_6", "spokesman_identity": 2, "msg": "kj", "create_time": "2018-10-24 15:14:12"}),
         );
         assert_eq!(
             (
@@ -296,12 +333,55 @@ mod tests {
             (Role::Customer, Some("u2_6"), Some("u2_6"))
         );
         assert_eq!(m.sent_at.unwrap().to_rfc3339(), "2018-10-24T07:14:12+00:00");
-        let m = rec(serde_json::json!({"spokesman": 213, "spokesman_identity": "1", "msg": ""}));
+        let m = decode_message(&json!({"spokesman": 213, "spokesman_identity": "1", "msg": ""}));
         assert_eq!(
             (m.sender.role, m.sender.id, m.sender.name.as_deref()),
             (Role::Agent, None, Some("213"))
         );
         assert_eq!(m.text, None);
         assert_eq!(m.kind, MessageKind::Text);
+    }
+
+    #[test]
+    fn summaries_keep_field_order_and_name_what_is_missing() {
+        let s = decode_summary(&json!({"serviceSummary": {
+            "ticketTemplateName": "im服务总结模板",
+            "custom_fields": [{"key": "field_3", "value": "1"}, {"key": "field_1", "value": 4334}, {"key": "field_2"}]
+        }}))
+        .unwrap();
+        assert_eq!(s.template.as_deref(), Some("im服务总结模板"));
+        let fields: Vec<_> = s
+            .fields
+            .iter()
+            .map(|f| (f.key.as_str(), f.value.as_deref()))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                ("field_3", Some("1")),
+                ("field_1", Some("4334")),
+                ("field_2", None)
+            ]
+        );
+        let e = decode_summary(
+            &json!({"serviceSummary": {"custom_fields": [{"key": "a"}, {"value": "x"}]}}),
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            e,
+            "bangwo8: /api/v1/servicesummary/7.json page 0: field `data.serviceSummary.custom_fields[1].key`: missing"
+        );
+        for none in [
+            json!({}),
+            json!({"serviceSummary": []}),
+            json!({"serviceSummary": null}),
+        ] {
+            let e = decode_summary(&none).unwrap_err().to_string();
+            assert!(
+                e.ends_with("field `data.serviceSummary`: missing although status is 200"),
+                "{none}: {e}"
+            );
+        }
     }
 }

@@ -1,18 +1,21 @@
 //! The Bangwo8 JSON exactly as it comes off the wire, quirks and all: numbers
 //! as strings or numbers (even within one response), dates with or without
-//! zero padding, empty strings meaning absent. Envelopes keep their records as
-//! raw JSON text borrowed from the page, so each record is decoded on its
-//! own, with a path (`chats[4].start_time`) in any error, and kept verbatim
-//! in `raw` (one copy, no JSON tree built).
+//! zero padding, empty strings meaning absent, PHP's shapes of empty lists
+//! and objects, error codes in 200 answers. Envelopes keep their records as
+//! raw JSON borrowed from the page, so each record is decoded on its own
+//! (with a path, `chats[4].start_time`, in any error) and kept verbatim in
+//! `raw`.
 
-use connector_core::time::WireTime;
 use std::borrow::Cow;
+use std::fmt;
 
+use connector_core::decode::PageRef;
 use connector_core::lenient::{
     opt_any_text, opt_php_list, opt_php_object, opt_string, opt_text, opt_u64, opt_wire_time,
 };
-use std::fmt;
-
+use connector_core::listing::Envelope;
+use connector_core::time::WireTime;
+use connector_core::{Error, Result};
 use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
@@ -20,23 +23,164 @@ use serde_json::value::RawValue;
 /// `GET /api/v1/imchat/histories[/{agent_id}].json`:
 /// `{"chats": [...], "count": 42, "next_page": "https://www.bangwo8.com/...", "previous_page": null}`.
 #[derive(Debug, Deserialize)]
-pub(crate) struct ListEnvelope<'a> {
+pub struct ListEnvelope<'a> {
     /// The sessions of this page (`null`: none). Absent (`None`): the answer
     /// is not a listing (an error code in a 200 body, a gateway's `{}`).
     #[serde(default, borrow, deserialize_with = "present_list")]
-    pub chats: Option<Vec<&'a RawValue>>,
+    chats: Option<Vec<&'a RawValue>>,
     /// The total the listing reports.
     #[serde(default, deserialize_with = "opt_u64")]
-    pub count: Option<u64>,
+    count: Option<u64>,
     /// An absolute link on www.bangwo8.com; only its presence is used.
-    #[serde(default, deserialize_with = "opt_string")]
-    pub next_page: Option<String>,
+    #[serde(default, borrow, deserialize_with = "opt_text")]
+    next_page: Option<Cow<'a, str>>,
     /// An error code carried in a 200 answer (as the summary endpoint does).
     #[serde(default, deserialize_with = "opt_string")]
-    pub status: Option<String>,
+    status: Option<String>,
     /// The message that goes with `status`.
     #[serde(default, deserialize_with = "opt_string")]
-    pub message: Option<String>,
+    message: Option<String>,
+}
+
+impl<'a> Envelope<'a> for ListEnvelope<'a> {
+    fn check(&self, page: &PageRef) -> Result<()> {
+        match self.chats {
+            Some(_) => Ok(()),
+            None => Err(not_the_envelope(page, &self.status, &self.message, "chats")),
+        }
+    }
+
+    fn total(&self) -> Option<u64> {
+        self.count
+    }
+
+    fn has_next(&self) -> Option<bool> {
+        Some(self.next_page.is_some())
+    }
+
+    fn into_records(self) -> Vec<&'a RawValue> {
+        self.chats.unwrap_or_default()
+    }
+}
+
+/// `GET /api/v1/imchat/chatrecords/{r_id}.json`:
+/// `{"im_chatrecords": {"r_id": "221", "contents": [...]}, "count": 42, "next_page": ..., "previous_page": null}`.
+///
+/// `im_chatrecords` is read in the envelope's pass, its `contents` kept as
+/// raw records: servers of this kind send `null` or `[]` (an empty PHP
+/// array) when a session has no messages; absent (`None`), the answer is
+/// not a chat-records answer.
+#[derive(Debug, Deserialize)]
+pub struct RecordsEnvelope<'a> {
+    #[serde(default, borrow, deserialize_with = "present_records")]
+    im_chatrecords: Option<Vec<&'a RawValue>>,
+    #[serde(default, deserialize_with = "opt_u64")]
+    count: Option<u64>,
+    #[serde(default, borrow, deserialize_with = "opt_text")]
+    next_page: Option<Cow<'a, str>>,
+    /// An error code carried in a 200 answer.
+    #[serde(default, deserialize_with = "opt_string")]
+    status: Option<String>,
+    /// The message that goes with `status`.
+    #[serde(default, deserialize_with = "opt_string")]
+    message: Option<String>,
+}
+
+impl<'a> Envelope<'a> for RecordsEnvelope<'a> {
+    fn check(&self, page: &PageRef) -> Result<()> {
+        match self.im_chatrecords {
+            Some(_) => Ok(()),
+            None => Err(not_the_envelope(
+                page,
+                &self.status,
+                &self.message,
+                "im_chatrecords",
+            )),
+        }
+    }
+
+    fn total(&self) -> Option<u64> {
+        self.count
+    }
+
+    fn has_next(&self) -> Option<bool> {
+        Some(self.next_page.is_some())
+    }
+
+    fn into_records(self) -> Vec<&'a RawValue> {
+        self.im_chatrecords.unwrap_or_default()
+    }
+}
+
+/// Summary statuses that mean "no summary": no template bound, not filled in.
+const NO_SUMMARY: [&str; 2] = ["120001", "120002"];
+
+/// `GET /api/v1/servicesummary/{r_id}.json?servicesummary_type=1`:
+/// `{"status":"200","message":"Successful","data":{"serviceSummary":{...}}}`,
+/// or `{"status":"120001","message":"No service summary template",}` (the
+/// trailing comma is the vendor's own example's).
+///
+/// Its one record is `data` when the status is 200; none when the status
+/// says there is no summary (120001, 120002); any other status is the
+/// vendor's error.
+#[derive(Debug, Deserialize)]
+pub struct SummaryEnvelope<'a> {
+    #[serde(default, deserialize_with = "opt_string")]
+    status: Option<String>,
+    #[serde(default, deserialize_with = "opt_string")]
+    message: Option<String>,
+    /// Read as its record (`[]`, PHP's empty array, is a record without a
+    /// summary, as `{}` is).
+    #[serde(default, borrow)]
+    data: Option<&'a RawValue>,
+}
+
+impl<'a> Envelope<'a> for SummaryEnvelope<'a> {
+    fn check(&self, page: &PageRef) -> Result<()> {
+        let status = self.status.as_deref().unwrap_or_default();
+        if status == "200" {
+            return match self.data {
+                Some(_) => Ok(()),
+                None => Err(page.field("data.serviceSummary", "missing although status is 200")),
+            };
+        }
+        if NO_SUMMARY.contains(&status) {
+            return Ok(());
+        }
+        let message = self
+            .message
+            .clone()
+            .unwrap_or_else(|| "the summary endpoint reported an error".into());
+        Err(page.api(200, self.status.clone(), message))
+    }
+
+    fn into_records(self) -> Vec<&'a RawValue> {
+        match self.status.as_deref() {
+            Some("200") => self.data.into_iter().collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// A 200 answer without its envelope's `key`: the vendor's error code and
+/// message when the body carries them, else the missing key. Never read as
+/// an empty page, which would end a listing silently short.
+fn not_the_envelope(
+    page: &PageRef,
+    status: &Option<String>,
+    message: &Option<String>,
+    key: &str,
+) -> Error {
+    match (status, message) {
+        (None, None) => page.field(key, "missing: the answer is not the documented envelope"),
+        (code, message) => page.api(
+            200,
+            code.clone(),
+            message
+                .clone()
+                .unwrap_or_else(|| format!("the answer has no `{key}`")),
+        ),
+    }
 }
 
 /// A key that is present: `null` reads as an empty list, so only an absent
@@ -101,125 +245,93 @@ impl<'de> Visitor<'de> for RecordsVisitor {
 
 /// One session of a listing.
 #[derive(Debug, Deserialize)]
-pub(crate) struct Chat {
+pub struct WireSession {
     #[serde(default, deserialize_with = "opt_string")]
-    pub r_id: Option<String>,
+    pub(crate) r_id: Option<String>,
     #[serde(default, rename = "type", deserialize_with = "opt_string")]
-    pub kind: Option<String>,
+    pub(crate) kind: Option<String>,
     #[serde(default, deserialize_with = "opt_string")]
-    pub support_id: Option<String>,
+    pub(crate) support_id: Option<String>,
     #[serde(default, deserialize_with = "opt_string")]
-    pub support_name: Option<String>,
+    pub(crate) support_name: Option<String>,
     #[serde(default, deserialize_with = "opt_string")]
-    pub uname: Option<String>,
+    pub(crate) uname: Option<String>,
     #[serde(default, deserialize_with = "opt_wire_time")]
-    pub start_time: Option<WireTime>,
+    pub(crate) start_time: Option<WireTime>,
     #[serde(default, deserialize_with = "opt_wire_time")]
-    pub end_time: Option<WireTime>,
+    pub(crate) end_time: Option<WireTime>,
     #[serde(default, deserialize_with = "opt_string")]
-    pub client_ip: Option<String>,
+    pub(crate) client_ip: Option<String>,
     /// Documented as `datetime`, but it is the IP's location text ("归属地为北京市").
     #[serde(default, deserialize_with = "opt_string")]
-    pub ip_info: Option<String>,
+    pub(crate) ip_info: Option<String>,
     #[serde(default, deserialize_with = "opt_string")]
-    pub evaluate: Option<String>,
+    pub(crate) evaluate: Option<String>,
     #[serde(default, deserialize_with = "opt_wire_time")]
-    pub evaluate_time: Option<WireTime>,
+    pub(crate) evaluate_time: Option<WireTime>,
     #[serde(default, deserialize_with = "opt_string")]
-    pub evaluate_remark: Option<String>,
+    pub(crate) evaluate_remark: Option<String>,
     #[serde(default, deserialize_with = "opt_string")]
-    pub end_type: Option<String>,
+    pub(crate) end_type: Option<String>,
     #[serde(default, deserialize_with = "opt_u64")]
-    pub servicer_msg_count: Option<u64>,
+    pub(crate) servicer_msg_count: Option<u64>,
     #[serde(default, deserialize_with = "opt_u64")]
-    pub client_msg_count: Option<u64>,
+    pub(crate) client_msg_count: Option<u64>,
     #[serde(default, deserialize_with = "opt_u64")]
-    pub first_response: Option<u64>,
+    pub(crate) first_response: Option<u64>,
 }
 
-/// `GET /api/v1/imchat/chatrecords/{r_id}.json`:
-/// `{"im_chatrecords": {"r_id": "221", "contents": [...]}, "count": 42, "next_page": ..., "previous_page": null}`.
-///
-/// `im_chatrecords` is read as raw JSON: servers of this kind send `null` or
-/// `[]` (an empty PHP array) when a session has no messages; absent
-/// (`None`), the answer is not a chat-records answer.
+/// One chat record (a message).
 #[derive(Debug, Deserialize)]
-pub(crate) struct RecordsEnvelope<'a> {
-    #[serde(default, borrow, deserialize_with = "present_records")]
-    pub im_chatrecords: Option<Vec<&'a RawValue>>,
-    #[serde(default, deserialize_with = "opt_u64")]
-    pub count: Option<u64>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub next_page: Option<String>,
-    /// An error code carried in a 200 answer.
-    #[serde(default, deserialize_with = "opt_string")]
-    pub status: Option<String>,
-    /// The message that goes with `status`.
-    #[serde(default, deserialize_with = "opt_string")]
-    pub message: Option<String>,
-}
-
-/// One message.
-#[derive(Debug, Deserialize)]
-pub(crate) struct Record<'a> {
+pub struct WireRecord<'a> {
     /// An agent's name or the user's identifier; a number or a string.
     #[serde(default, deserialize_with = "opt_string")]
-    pub spokesman: Option<String>,
+    pub(crate) spokesman: Option<String>,
     #[serde(default, borrow, deserialize_with = "opt_text")]
-    pub spokesman_identity: Option<Cow<'a, str>>,
+    pub(crate) spokesman_identity: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "opt_string")]
-    pub msg: Option<String>,
+    pub(crate) msg: Option<String>,
     #[serde(default, deserialize_with = "opt_wire_time")]
-    pub create_time: Option<WireTime>,
+    pub(crate) create_time: Option<WireTime>,
 }
 
-/// `GET /api/v1/servicesummary/{r_id}.json?servicesummary_type=1`:
-/// `{"status":"200","message":"Successful","data":{"serviceSummary":{...}}}`,
-/// or `{"status":"120001","message":"No service summary template",}` (note the
-/// trailing comma the vendor's own examples carry).
-#[derive(Debug, Deserialize)]
-pub(crate) struct SummaryEnvelope {
-    #[serde(default, deserialize_with = "opt_string")]
-    pub status: Option<String>,
-    #[serde(default, deserialize_with = "opt_string")]
-    pub message: Option<String>,
-    /// `[]` (PHP's empty array) is no data, as `null` is.
-    #[serde(default, deserialize_with = "opt_php_object")]
-    pub data: Option<SummaryData>,
-}
-
-#[derive(Debug, Deserialize)]
-pub(crate) struct SummaryData {
+/// A summary answer's `data`: `{"serviceSummary": {...}}`, or `[]` (PHP's
+/// empty array, read as an object without one).
+#[derive(Debug, Default, Deserialize)]
+pub struct WireSummaryData {
+    /// `[]` (PHP's empty array) is no summary, as `null` is.
     #[serde(
         default,
         rename = "serviceSummary",
         deserialize_with = "opt_php_object"
     )]
-    pub service_summary: Option<ServiceSummary>,
+    pub(crate) service_summary: Option<WireSummary>,
 }
 
+/// A filled-in service summary.
 #[derive(Debug, Deserialize)]
-pub(crate) struct ServiceSummary {
+pub struct WireSummary {
     #[serde(
         default,
         rename = "ticketTemplateName",
         deserialize_with = "opt_string"
     )]
-    pub template_name: Option<String>,
+    pub(crate) template_name: Option<String>,
     /// An array, or (PHP) `{}` when empty or an object keyed by index.
     #[serde(default, deserialize_with = "opt_php_list")]
-    pub custom_fields: Option<Vec<CustomField>>,
+    pub(crate) custom_fields: Option<Vec<WireCustomField>>,
 }
 
+/// One field of a summary's template.
 #[derive(Debug, Deserialize)]
-pub(crate) struct CustomField {
+pub struct WireCustomField {
     #[serde(default, deserialize_with = "opt_string")]
-    pub key: Option<String>,
+    pub(crate) key: Option<String>,
     /// Documented as text (`"1"` for a checkbox, URLs joined by commas for
     /// several files); any other JSON value (a checkbox's values as an
     /// array) is kept as its compact JSON text.
     #[serde(default, deserialize_with = "opt_any_text")]
-    pub value: Option<String>,
+    pub(crate) value: Option<String>,
 }
 
 /// Makes a summary body that strict JSON refuses readable, the way the
