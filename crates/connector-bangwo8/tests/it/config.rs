@@ -107,3 +107,15 @@ fn errors_name_the_field() {
         "{e}"
     );
 }
+
+#[test]
+fn secrets_stay_out_of_debug_output() {
+    let c = crate::support::connector("http://127.0.0.1:9/b8");
+    assert!(!format!("{c:?}").contains(SECRET));
+    let cfg = connector_bangwo8::Bangwo8Config::new(ACCOUNT, SECRET);
+    let dbg = format!("{cfg:?}");
+    assert!(
+        !dbg.contains(SECRET) && dbg.contains("[REDACTED]") && dbg.contains(ACCOUNT),
+        "{dbg}"
+    );
+}

@@ -107,7 +107,7 @@ async fn doc_histories_example_pages_on_the_configured_host() {
     );
     assert_eq!(
         stats.shortfalls,
-        ["bangwo8 admin@example.cn listing: the vendor reported 42 sessions, 2 were listed"]
+        ["/api/v1/imchat/histories.json: the vendor reported 42 records, 2 were listed"]
     );
     snap!("doc_histories", &got);
 }

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -27,7 +26,6 @@ pub const ACCOUNT: &str = "admin@example.cn";
 pub struct Reply {
     pub status: u16,
     pub body: String,
-    pub delay: Duration,
 }
 
 impl Reply {
@@ -35,19 +33,13 @@ impl Reply {
         Self {
             status: 200,
             body: body.into(),
-            delay: Duration::ZERO,
         }
     }
     pub fn status(status: u16, body: &str) -> Self {
         Self {
             status,
             body: body.into(),
-            delay: Duration::ZERO,
         }
-    }
-    pub fn delayed(mut self, ms: u64) -> Self {
-        self.delay = Duration::from_millis(ms);
-        self
     }
 }
 
@@ -59,9 +51,6 @@ pub struct Fake {
     pub log: Arc<Mutex<Vec<String>>>,
     /// Every Authorization header seen.
     pub auth: Arc<Mutex<Vec<String>>>,
-    /// Requests being answered right now, and the most there ever were.
-    pub in_flight: Arc<AtomicUsize>,
-    pub max_in_flight: Arc<AtomicUsize>,
 }
 
 fn key(path: &str, page: Option<&str>) -> String {
@@ -126,39 +115,24 @@ async fn answer(State(fake): State<Fake>, req: Request) -> Response {
             format!("nothing scripted for {path} page {page:?}"),
         )
             .into_response(),
-        Some(r) => {
-            let now = fake.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-            fake.max_in_flight.fetch_max(now, Ordering::SeqCst);
-            tokio::time::sleep(r.delay).await;
-            fake.in_flight.fetch_sub(1, Ordering::SeqCst);
-            (
-                StatusCode::from_u16(r.status).unwrap(),
-                [(header::CONTENT_TYPE, "application/json")],
-                r.body,
-            )
-                .into_response()
-        }
+        Some(r) => (
+            StatusCode::from_u16(r.status).unwrap(),
+            [(header::CONTENT_TYPE, "application/json")],
+            r.body,
+        )
+            .into_response(),
     }
 }
 
-/// HTTP settings with fast retries for tests.
-pub fn fast_http() -> HttpSettings {
-    HttpSettings {
+/// A connector for `base_url` with the test credentials and fast retries.
+pub fn connector(base_url: &str) -> Bangwo8Connector {
+    let http = HttpSettings {
         max_attempts: 3,
         min_backoff: Duration::from_millis(1),
         max_backoff: Duration::from_millis(5),
         timeout: Duration::from_secs(10),
         ..HttpSettings::default()
-    }
-}
-
-/// A connector for `base_url` with the test credentials.
-pub fn connector(base_url: &str) -> Bangwo8Connector {
-    connector_with(base_url, fast_http())
-}
-
-/// A connector for `base_url` with the test credentials and these HTTP settings.
-pub fn connector_with(base_url: &str, http: HttpSettings) -> Bangwo8Connector {
+    };
     Bangwo8Connector::new(
         Bangwo8Config::new(ACCOUNT, SECRET)
             .with_base_url(base_url)

@@ -1,8 +1,10 @@
-//! Paging, pushdown, errors, authentication, concurrency and counters through
-//! the real HTTP path, against the scripted server.
+//! Bangwo8's own paging, push-down and error behaviours through the real
+//! HTTP path, against the scripted server: a listing ends on `count` (counted
+//! as records arrive) whatever `next_page` says, pages are asked by number
+//! on the configured host, filters go down as the API takes them, and a
+//! refused listing says it needs an administrator.
 
 use chrono::{DateTime, Utc};
-use connector_core::http::HttpSettings;
 use connector_core::{Connector, Error, Query};
 use serde_json::{Value, json};
 
@@ -25,8 +27,15 @@ fn ids(v: &[connector_core::Conversation]) -> Vec<String> {
     v.iter().map(|c| c.id.clone()).collect()
 }
 
+fn page_size(n: u32) -> Query {
+    Query {
+        page_size: Some(n),
+        ..Query::new()
+    }
+}
+
 #[tokio::test]
-async fn stops_when_the_reported_count_is_reached_although_next_page_is_set() {
+async fn the_reported_count_ends_a_listing_although_next_page_is_set() {
     let fake = Fake::default();
     fake.on(HISTORIES, Reply::json(listing(chats(1..=3), Some(5), true)))
         .on_page(
@@ -35,14 +44,7 @@ async fn stops_when_the_reported_count_is_reached_although_next_page_is_set() {
             Reply::json(listing(chats(4..=5), Some(5), true)),
         );
     let c = connector(&fake.start().await);
-    let got = pull_ok(
-        &c,
-        &Query {
-            page_size: Some(3),
-            ..Query::new()
-        },
-    )
-    .await;
+    let got = pull_ok(&c, &page_size(3)).await;
     assert_eq!(ids(&got), ["1", "2", "3", "4", "5"]);
     assert_eq!(
         fake.requests(),
@@ -57,7 +59,7 @@ async fn stops_when_the_reported_count_is_reached_although_next_page_is_set() {
 }
 
 #[tokio::test]
-async fn stops_on_a_null_next_page_and_on_an_empty_page() {
+async fn a_null_next_page_or_an_empty_page_ends_a_listing() {
     let fake = Fake::default();
     fake.on(HISTORIES, Reply::json(listing(chats(1..=2), None, true)))
         .on_page(
@@ -99,21 +101,7 @@ async fn a_server_serving_fewer_than_asked_is_read_to_the_end() {
         ids(&pull_ok(&c, &Query::new()).await),
         ["1", "2", "3", "4", "5"]
     );
-}
-
-#[tokio::test]
-async fn a_repeated_page_is_an_error_not_a_loop() {
-    let fake = Fake::default();
-    fake.on(HISTORIES, Reply::json(listing(chats(1..=2), None, true)))
-        .on_page(HISTORIES, 2, Reply::json(listing(chats(1..=2), None, true)));
-    let c = connector(&fake.start().await);
-    let got = pull(&c, &Query::new()).await;
-    assert_eq!(got.len(), 3);
-    let e = got[2].as_ref().unwrap_err().to_string();
-    assert_eq!(
-        e,
-        "bangwo8: /api/v1/imchat/histories.json page 2: page 2 repeats page 1; stopping instead of looping"
-    );
+    assert_eq!(fake.requests().len(), 3, "{:?}", fake.requests());
 }
 
 #[tokio::test]
@@ -131,10 +119,11 @@ async fn windows_agent_and_customer_are_pushed_down_then_applied_exactly() {
     ];
     fake.on(path, Reply::json(listing(day, Some(6), false)));
     let c = connector(&fake.start().await);
-    // 08:00–10:00 Shanghai = 00:00–02:00 UTC.
+    // 08:00–10:00 Shanghai = 00:00–02:00 UTC. Blanks around the filters are
+    // not part of them: they go down trimmed, as the exact filter compares.
     let q = Query {
-        agent: Some("7".into()),
-        customer: Some("u1".into()),
+        agent: Some(" 7".into()),
+        customer: Some(" u1 ".into()),
         ..Query::new()
     }
     .created(
@@ -163,67 +152,18 @@ async fn windows_agent_and_customer_are_pushed_down_then_applied_exactly() {
 }
 
 #[tokio::test]
-async fn limit_is_honoured_without_fetching_messages_beyond_it() {
-    let fake = Fake::default();
-    fake.on(HISTORIES, Reply::json(listing(chats(1..=3), Some(6), true)))
-        .on_page(
-            HISTORIES,
-            2,
-            Reply::json(listing(chats(4..=6), Some(6), false)),
-        );
-    for i in 1..=6 {
-        fake.on(
-            &format!("/api/v1/imchat/chatrecords/{i}.json"),
-            Reply::json(records(&i.to_string(), vec![], Some(0), false)),
-        );
-    }
-    let c = connector(&fake.start().await);
-    let got = pull_ok(
-        &c,
-        &Query {
-            limit: Some(2),
-            ..Query::new().with_messages(true)
-        },
-    )
-    .await;
-    assert_eq!(ids(&got), ["1", "2"]);
-    let fetched: Vec<_> = fake
-        .requests()
-        .into_iter()
-        .filter(|r| r.contains("chatrecords"))
-        .collect();
-    assert!(
-        fetched.len() <= 3,
-        "messages fetched for sessions past the limit: {fetched:?}"
-    );
-    assert!(
-        !fake.requests().iter().any(|r| r.contains("page=2")),
-        "{:?}",
-        fake.requests()
-    );
-    assert_eq!(
-        c.stats().reported_total,
-        None,
-        "a listing not walked to its end reports no total"
-    );
-}
-
-#[tokio::test]
-async fn messages_of_all_pages_fetched_concurrently_in_listing_order() {
+async fn messages_of_every_page_come_by_page_number_on_the_configured_host() {
     let fake = Fake::default();
     fake.on(
         HISTORIES,
-        Reply::json(listing(chats(1..=6), Some(6), false)),
+        Reply::json(listing(chats(1..=3), Some(3), false)),
     );
-    for i in 1..=6u32 {
+    for i in 1..=3u32 {
         let path = format!("/api/v1/imchat/chatrecords/{i}.json");
-        let msg = |n: u32| json!({"spokesman": "u", "spokesman_identity": 2, "msg": format!("{i}-{n}"), "create_time": "2017-8-23 12:23:12"});
-        // Earlier sessions answer more slowly: order must still follow the listing.
-        let delay = u64::from(7 - i) * 60;
+        let msg = |n: u32| json!({"spokesman": "u", "spokesman_identity": 2, "msg": format!("{i}-{n}"), "create_time": format!("2017-8-23 12:23:{n:02}")});
         fake.on(
             &path,
-            Reply::json(records(&i.to_string(), vec![msg(1), msg(2)], Some(3), true))
-                .delayed(delay),
+            Reply::json(records(&i.to_string(), vec![msg(1), msg(2)], Some(3), true)),
         );
         fake.on_page(
             &path,
@@ -232,10 +172,8 @@ async fn messages_of_all_pages_fetched_concurrently_in_listing_order() {
         );
     }
     let c = connector(&fake.start().await);
-    let started = std::time::Instant::now();
     let got = pull_ok(&c, &Query::new().with_messages(true)).await;
-    let elapsed = started.elapsed();
-    assert_eq!(ids(&got), ["1", "2", "3", "4", "5", "6"]);
+    assert_eq!(ids(&got), ["1", "2", "3"]);
     for conv in &got {
         let texts: Vec<_> = conv
             .messages
@@ -244,21 +182,23 @@ async fn messages_of_all_pages_fetched_concurrently_in_listing_order() {
             .collect();
         assert_eq!(texts, [1, 2, 3].map(|n| format!("{}-{n}", conv.id)));
     }
-    // Sequential would take 60 × (6+5+…+1) = 1260 ms; concurrent about 360 ms.
-    assert!(
-        elapsed.as_millis() < 1000,
-        "took {elapsed:?}: messages were not fetched concurrently"
-    );
     let s = c.stats();
-    assert_eq!((s.messages, s.reported_messages), (18, Some(18)));
+    assert_eq!((s.messages, s.reported_messages), (9, Some(9)));
     assert!(s.shortfalls.is_empty(), "{:?}", s.shortfalls);
-    // Pages were asked by number on the configured host, never via next_page.
+    // Pages 2 were asked by number on the configured host (never by the
+    // www.bangwo8.com `next_page`), and the count ended each session's.
+    let mut asked: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.contains("chatrecords"))
+        .collect();
+    asked.sort();
     assert_eq!(
-        fake.requests()
-            .iter()
-            .filter(|r| r.contains("chatrecords") && r.contains("page=2"))
-            .count(),
-        6
+        asked,
+        (1..=3)
+            .flat_map(|i| [1, 2]
+                .map(|p| format!("/api/v1/imchat/chatrecords/{i}.json?page={p}&per_page=100")))
+            .collect::<Vec<_>>()
     );
 }
 
@@ -277,14 +217,7 @@ async fn missing_r_id_is_an_error_naming_field_page_and_endpoint_and_ends_the_st
             Reply::json(listing(chats(5..=6), Some(4), false)),
         );
     let c = connector(&fake.start().await);
-    let got = pull(
-        &c,
-        &Query {
-            page_size: Some(2),
-            ..Query::new()
-        },
-    )
-    .await;
+    let got = pull(&c, &page_size(2)).await;
     assert_eq!(got.len(), 3, "two sessions, then the error, then nothing");
     let e = got[2].as_ref().unwrap_err();
     assert_eq!(
@@ -303,7 +236,6 @@ async fn a_malformed_date_is_an_error_naming_field_page_and_endpoint() {
     let got = pull(&c, &Query::new()).await;
     assert_eq!(got.len(), 1);
     let e = got[0].as_ref().unwrap_err().to_string();
-    // The core clips long messages (to 60 bytes), so only the start is certain.
     assert!(
         e.starts_with("bangwo8: cannot decode /api/v1/imchat/histories.json page 1: at chats[0].start_time: expected a date-time"),
         "{e}"
@@ -347,21 +279,6 @@ async fn a_message_error_takes_its_sessions_place_and_the_stream_goes_on() {
 }
 
 #[tokio::test]
-async fn server_errors_are_retried_then_reported_with_the_attempts() {
-    let fake = Fake::default();
-    fake.on(HISTORIES, Reply::status(503, "busy"));
-    let c = connector(&fake.start().await);
-    let got = pull(&c, &Query::new()).await;
-    assert_eq!(got.len(), 1);
-    let e = got[0].as_ref().unwrap_err().to_string();
-    assert_eq!(
-        e,
-        "3 attempts failed; last error: bangwo8: /api/v1/imchat/histories.json page 1: HTTP 503: busy"
-    );
-    assert_eq!(fake.requests().len(), 3);
-}
-
-#[tokio::test]
 async fn a_summary_body_that_is_not_json_even_relaxed_is_a_clear_decode_error() {
     let fake = Fake::default();
     fake.on(
@@ -375,16 +292,16 @@ async fn a_summary_body_that_is_not_json_even_relaxed_is_a_clear_decode_error() 
     let c = connector(&fake.start().await);
     let got = pull(&c, &Query::new().with_summaries(true)).await;
     let e = got[0].as_ref().unwrap_err().to_string();
-    assert!(
-        e.starts_with(
-            "bangwo8: cannot decode /api/v1/servicesummary/1.json page 0: at .: expected `,` or `}`"
-        ),
-        "{e}"
+    assert_eq!(
+        e,
+        "bangwo8: cannot decode /api/v1/servicesummary/1.json page 0: at ?: expected `,` or `}` at line 1 column 17"
     );
+    // Not retried: it is the body, not the transport.
+    assert_eq!(fake.requests().len(), 2, "{:?}", fake.requests());
 }
 
 #[tokio::test]
-async fn bad_credentials_are_an_authentication_error_without_the_password() {
+async fn a_refused_listing_says_it_needs_an_administrator_without_the_password() {
     for (status, says) in [
         (401, "credentials were refused"),
         (403, "lacks the permission"),
@@ -429,50 +346,22 @@ async fn bad_credentials_are_an_authentication_error_without_the_password() {
         let sent = fake.auth.lock().unwrap()[0].clone();
         assert!(sent.starts_with("Basic "), "{sent}");
     }
-}
-
-#[tokio::test]
-async fn secrets_stay_out_of_debug_output() {
-    let c = connector("http://127.0.0.1:9/b8");
-    assert!(!format!("{c:?}").contains(SECRET));
-    let cfg = connector_bangwo8::Bangwo8Config::new(ACCOUNT, SECRET);
-    let dbg = format!("{cfg:?}");
-    assert!(
-        !dbg.contains(SECRET) && dbg.contains("[REDACTED]") && dbg.contains(ACCOUNT),
-        "{dbg}"
-    );
-}
-
-#[tokio::test]
-async fn message_fetches_stay_within_the_in_flight_bound() {
+    // Messages are open to any agent: a refusal there adds nothing.
     let fake = Fake::default();
     fake.on(
         HISTORIES,
-        Reply::json(listing(chats(1..=10), Some(10), false)),
+        Reply::json(listing(chats(1..=1), Some(1), false)),
+    )
+    .on(
+        "/api/v1/imchat/chatrecords/1.json",
+        Reply::status(403, r#"{"error":"no"}"#),
     );
-    for i in 1..=10u32 {
-        let path = format!("/api/v1/imchat/chatrecords/{i}.json");
-        fake.on(
-            &path,
-            Reply::json(records(&i.to_string(), vec![], Some(0), false)).delayed(50),
-        );
-        fake.on(
-            &format!("/api/v1/servicesummary/{i}.json"),
-            Reply::json(fixture("summary_doc_example_120002.json")).delayed(50),
-        );
-    }
-    let c = connector_with(
-        &fake.start().await,
-        HttpSettings {
-            max_in_flight: 3,
-            ..fast_http()
-        },
-    );
-    let got = pull_ok(&c, &Query::new().with_messages(true).with_summaries(true)).await;
-    assert_eq!(got.len(), 10);
-    let max = fake.max_in_flight.load(std::sync::atomic::Ordering::SeqCst);
+    let c = connector(&fake.start().await);
+    let got = pull(&c, &Query::new().with_messages(true)).await;
+    let e = got[0].as_ref().unwrap_err().to_string();
     assert!(
-        (2..=3).contains(&max),
-        "at most 3 requests in flight, and more than one: saw {max}"
+        e.starts_with("bangwo8: authentication failed (/api/v1/imchat/chatrecords/1.json")
+            && !e.contains("administrator"),
+        "{e}"
     );
 }
