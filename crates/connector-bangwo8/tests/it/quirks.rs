@@ -5,7 +5,7 @@
 //! refused listing says it needs an administrator.
 
 use chrono::{DateTime, Utc};
-use connector_core::{Connector, Error, Query};
+use connector_core::{BadRecord, Connector, Error, Include, Query};
 use serde_json::{Value, json};
 
 use crate::support::*;
@@ -364,4 +364,126 @@ async fn a_refused_listing_says_it_needs_an_administrator_without_the_password()
             && !e.contains("administrator"),
         "{e}"
     );
+}
+
+#[tokio::test]
+async fn bad_sessions_and_messages_are_set_aside_under_skip_and_the_pull_goes_on() {
+    let fake = Fake::default();
+    let mut sessions = chats(1..=4);
+    sessions[1]["start_time"] = json!("yesterday");
+    // The rejected record's text is kept: never with the password in it.
+    sessions[1]["uname"] = json!(SECRET);
+    fake.on(HISTORIES, Reply::json(listing(sessions, Some(4), false)));
+    for i in [1, 4] {
+        fake.on(
+            &format!("/api/v1/imchat/chatrecords/{i}.json"),
+            Reply::json(records(&i.to_string(), vec![], Some(0), false)),
+        );
+    }
+    fake.on(
+        "/api/v1/imchat/chatrecords/3.json",
+        Reply::json(records(
+            "3",
+            vec![json!({"spokesman_identity": 1, "create_time": "later"})],
+            Some(1),
+            false,
+        )),
+    );
+    let c = connector(&fake.start().await);
+    let q = Query::new()
+        .with_messages(true)
+        .on_bad_record(BadRecord::Skip);
+    let got = pull(&c, &q).await;
+    let seen: Vec<String> = got
+        .iter()
+        .map(|r| match r {
+            Ok(c) => format!("{} ({} messages)", c.id, c.messages.len()),
+            Err(Error::Rejected { error, .. }) => {
+                let place = error.place().unwrap();
+                format!(
+                    "rejected {} p{} {}",
+                    place.endpoint,
+                    place.page,
+                    place.path.unwrap_or("")
+                )
+            }
+            Err(e) => panic!("{e}"),
+        })
+        .collect();
+    // In the listing's order, the session that does not decode at the
+    // page's end; session 3, whose message does not decode, in its place.
+    assert_eq!(
+        seen,
+        [
+            "1 (0 messages)",
+            "rejected /api/v1/imchat/chatrecords/3.json p1 im_chatrecords.contents[0].create_time",
+            "4 (0 messages)",
+            "rejected /api/v1/imchat/histories.json p1 chats[1].start_time",
+        ]
+    );
+    let raws: Vec<&str> = got
+        .iter()
+        .filter_map(|r| match r {
+            Err(Error::Rejected { raw, .. }) => Some(raw.as_str()),
+            _ => None,
+        })
+        .collect();
+    // Session 3 is set aside with its session record (what a rerun lists).
+    assert!(raws[0].contains(r#""r_id":3"#), "{}", raws[0]);
+    assert!(
+        raws[1].contains(r#""start_time":"yesterday""#),
+        "{}",
+        raws[1]
+    );
+    assert!(!raws[1].contains(SECRET), "{}", raws[1]);
+    // No request for the session set aside at listing time.
+    assert!(
+        !fake.requests().iter().any(|r| r.contains("chatrecords/2")),
+        "{:?}",
+        fake.requests()
+    );
+}
+
+#[tokio::test]
+async fn completing_a_listed_session_fetches_its_messages_and_summary_never_the_listing() {
+    let fake = Fake::default();
+    fake.on(
+        HISTORIES,
+        Reply::json(listing(chats(1..=2), Some(2), false)),
+    )
+    .on(
+        "/api/v1/imchat/chatrecords/2.json",
+        Reply::json(records(
+            "2",
+            vec![json!({"spokesman_identity": 1, "msg": "你好", "create_time": "2017-8-23 12:24:00"})],
+            Some(1),
+            false,
+        )),
+    )
+    .on(
+        "/api/v1/servicesummary/2.json",
+        Reply::json(fixture("summary_doc_example_200.json")),
+    );
+    let c = connector(&fake.start().await);
+    let listed = pull_ok(&c, &Query::new()).await;
+    let before = fake.requests().len();
+    let done = c.complete(listed[1].clone(), Include::ALL).await.unwrap();
+    assert_eq!(done.id, "2");
+    assert!(done.messages_fetched);
+    assert_eq!(done.messages.len(), 1);
+    assert_eq!(done.messages[0].text.as_deref(), Some("你好"));
+    assert_eq!(done.summary.as_ref().unwrap().fields.len(), 4);
+    let mut asked: Vec<String> = fake.requests()[before..].to_vec();
+    asked.sort();
+    assert_eq!(
+        asked,
+        [
+            "/api/v1/imchat/chatrecords/2.json?page=1&per_page=100",
+            "/api/v1/servicesummary/2.json?servicesummary_type=1"
+        ]
+    );
+    // Nothing asked for: nothing fetched.
+    let same = c.complete(listed[0].clone(), Include::NONE).await.unwrap();
+    assert_eq!(same, listed[0]);
+    assert_eq!(fake.requests().len(), before + 2);
 }
