@@ -15,8 +15,6 @@ use serde_json::value::RawValue;
 
 use crate::error::{Error, Result};
 use crate::lenient::clip_to;
-use crate::raw::RawJson;
-use crate::split;
 
 /// Where a body came from, for error messages: vendor, endpoint, page.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,33 +141,6 @@ impl PageRef {
         serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
             self.decode_error(path, &e.path().to_string(), &e.inner().to_string(), false)
         })
-    }
-
-    /// Decodes the record at `page`'s cursor ([`split::Outline::decode`]:
-    /// read once, where it stands) and keeps its text as its [`RawJson`].
-    /// For the connectors that still read their pages through an outline;
-    /// the listing engine ([`crate::listing`]) reads with `serde_json` alone.
-    ///
-    /// `None` when the text there is not JSON: the caller then reads the page
-    /// with `serde_json` alone, which says where the page breaks.
-    ///
-    /// # Errors
-    /// `Some(Err)`: [`Error::Decode`] naming the path below `prefix` of a
-    /// field that is JSON but not what was expected (the cursor is then
-    /// after the record).
-    pub fn decode_next<'a, T: Deserialize<'a>>(
-        &self,
-        prefix: impl fmt::Display,
-        page: &mut split::Outline<'a>,
-    ) -> Option<Result<(T, RawJson)>> {
-        match page.decode::<T>() {
-            split::Decoded::Ok(v, text) => Some(Ok((v, RawJson::parse(text).ok()?))),
-            split::Decoded::Invalid(text) => {
-                let raw = RawJson::parse(text).ok()?;
-                Some(self.decode_tracked(prefix, text).map(|v| (v, raw)))
-            }
-            split::Decoded::NotJson => None,
-        }
     }
 
     /// Decodes a record with path tracking, to say where it fails.

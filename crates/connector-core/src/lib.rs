@@ -13,7 +13,6 @@ pub mod paging;
 pub mod query;
 pub mod raw;
 pub mod registry;
-pub mod split;
 pub mod stats;
 pub mod time;
 

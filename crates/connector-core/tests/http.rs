@@ -1,21 +1,18 @@
 //! The shared HTTP client against a local server on 127.0.0.1:0: retries,
 //! Retry-After, the retry budget, auth errors, hostile bodies, redirects,
-//! the rate limit, pagination over HTTP, and secrets kept out of Debug and errors.
+//! the rate limit, and secrets kept out of Debug and errors.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use connector_core::Error;
 use connector_core::http::{Auth, HttpClient, HttpSettings, Request};
-use connector_core::paging::{Page, PageNumbers, fingerprint_of, page_numbers};
-use futures::TryStreamExt;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
@@ -80,17 +77,9 @@ async fn scripted(State(s): State<Script>, headers: HeaderMap) -> Response {
     }
 }
 
-async fn paged(Query(q): Query<HashMap<String, String>>) -> axum::Json<Value> {
-    // 23 records, served 10 a page, with a reported total.
-    let page: u64 = q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
-    let items: Vec<u64> = ((page - 1) * 10..(page * 10).min(23)).collect();
-    axum::Json(json!({ "items": items, "total": 23 }))
-}
-
 async fn serve(script: Script) -> String {
     let app = Router::new()
         .route("/base/s", get(scripted))
-        .route("/base/paged", get(paged))
         .with_state(script);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -327,44 +316,6 @@ async fn the_client_side_rate_limit_paces_requests() {
         "6 requests at 10/s took {took:?}"
     );
     assert_eq!(s.hits.load(Ordering::SeqCst), 6);
-}
-
-#[tokio::test]
-async fn pagination_over_http_stops_on_the_reported_total() {
-    let (c, _) = client(vec![Answer::Json(json!(null))], fast()).await;
-    let c = Arc::new(c);
-    let fetched = Arc::new(AtomicUsize::new(0));
-    let (cc, f) = (c.clone(), fetched.clone());
-    let opts = PageNumbers {
-        vendor: "testvendor",
-        first: 1,
-        per_page: 10,
-        short_page_ends: false,
-    };
-    let items: Vec<u64> = page_numbers(opts, "/paged".into(), move |n| {
-        let (c, f) = (cc.clone(), f.clone());
-        async move {
-            f.fetch_add(1, Ordering::SeqCst);
-            let r = c
-                .get_json::<Value>(&Request::new("/paged", "/paged").param("page", n).page(n))
-                .await?;
-            let items: Vec<u64> = serde_json::from_value(r.value["items"].clone()).unwrap();
-            Ok(Page {
-                total: r.value["total"].as_u64(),
-                ..Page::new(n, items.clone(), fingerprint_of(&items))
-            })
-        }
-    })
-    .map_ok(|p| p.items)
-    .try_concat()
-    .await
-    .unwrap();
-    assert_eq!(items, (0..23).collect::<Vec<_>>());
-    assert_eq!(
-        fetched.load(Ordering::SeqCst),
-        3,
-        "page 3 reaches the total of 23: no 4th request"
-    );
 }
 
 #[test]

@@ -149,58 +149,6 @@ pub fn without_summary(c: &Conversation) -> Conversation {
     c
 }
 
-/// `count` copies of `page`, each bent one to three times (a byte dropped, a
-/// piece of JSON punctuation, an escape or a blank put in, a short run
-/// doubled), from `seed`: pages of every shape, broken or not, for checking
-/// that two ways of reading a page agree on all of them.
-pub fn bent_pages(page: &[u8], seed: u64, count: usize) -> Vec<Vec<u8>> {
-    use rand::{Rng, SeedableRng};
-    const PIECES: [&[u8]; 14] = [
-        b"{", b"}", b"[", b"]", b",", b":", b"\"", b"\\", b" ", b"\n", b"null", b"1", b"\"x\"",
-        b"\\u00",
-    ];
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    // First the bends at the ends, which random places seldom hit.
-    let ends = [
-        [page, b"}"].concat(),
-        [page, b" x"].concat(),
-        [page, b",{}"].concat(),
-        [b"[".as_slice(), page].concat(),
-        page[..page.len().saturating_sub(1)].to_vec(),
-        page[1.min(page.len())..].to_vec(),
-    ];
-    ends.into_iter()
-        .chain((0..count).map(move |case| {
-            let mut bent = page.to_vec();
-            for _ in 0..=case % 3 {
-                let at = rng.random_range(0..=bent.len());
-                match rng.random_range(0..3) {
-                    0 if at < bent.len() => {
-                        bent.remove(at);
-                    }
-                    0 | 1 => {
-                        let piece = PIECES[rng.random_range(0..PIECES.len())];
-                        bent.splice(at..at, piece.iter().copied());
-                    }
-                    _ => {
-                        // A run ending here or starting here, doubled.
-                        let len = rng.random_range(1..12);
-                        let (from, to) = if rng.random_bool(0.5) {
-                            (at.saturating_sub(len), at)
-                        } else {
-                            (at, (at + len).min(bent.len()))
-                        };
-                        let run = bent[from..to].to_vec();
-                        bent.splice(at..at, run);
-                    }
-                }
-            }
-            bent
-        }))
-        .take(count)
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
