@@ -255,6 +255,7 @@ mod tests {
         assert_eq!(status("close"), Status::Closed);
         assert_eq!(status("closed"), Status::Closed);
         assert_eq!(status("chatting"), Status::Other("chatting".into()));
+        assert_eq!(status("open"), Status::Open);
         assert_eq!(message_kind(Some("chat.memberjoin")), MessageKind::Event);
         assert_eq!(message_kind(Some("chat.msg")), MessageKind::Text);
         assert_eq!(
@@ -295,6 +296,14 @@ mod tests {
         assert!(!c.messages_fetched);
         assert_eq!(c.raw, raw);
         assert!(d.messages.is_none(), "no messages array");
+    }
+
+    #[test]
+    fn a_chat_going_on_is_open() {
+        let raw =
+            json!({"id": 7, "status": "open", "created_at": "2015-04-25 08:04:12", "end_at": null});
+        let c = decode_chat(&rv(&raw), 0, true).unwrap().conversation;
+        assert_eq!((c.status, c.ended_at), (Some(Status::Open), None));
     }
 
     #[test]

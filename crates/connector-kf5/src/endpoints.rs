@@ -572,8 +572,19 @@ mod tests {
             chats[1].conversation.raw.get(),
             r#"{"id":2,"messages":{"0":{"id":7,"msg":"a"},"2":{"id":9,"msg":"b"}}}"#
         );
-        // `null` chats is an empty page; `{}` is not a listing.
-        assert!(listing_page(br#"{"chats":null}"#, true).unwrap().is_empty());
+        // `null` chats is not an empty page (with no total, it would end the
+        // listing silently); `{}` is not a listing either.
+        let e = listing_page(br#"{"chats":null}"#, true).unwrap_err();
+        assert!(
+            matches!(&e, Error::Field { field, page: 2, .. } if field == "chats"),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            "kf5: /apiv2/chats.json page 2: field `chats`: null instead of a list of chats \
+             (an empty listing is `[]`)"
+        );
+        assert!(listing_page(br#"{"chats":[]}"#, true).unwrap().is_empty());
         let e = listing_page(b"{}", true).unwrap_err().to_string();
         assert!(
             e.contains("page 2") && e.contains("missing field `chats`"),

@@ -5,6 +5,7 @@
 
 use std::borrow::Cow;
 
+use connector_core::decode::PageRef;
 use connector_core::lenient::{
     opt_any_text, opt_bool, opt_string, opt_text, opt_u64_or_absent, opt_wire_time,
 };
@@ -14,17 +15,28 @@ use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 
 /// `GET /apiv2/chats.json`: `{"chats": [...]}`, nothing else (no total, no
-/// next link); `chats` is required (`{}` is not an empty listing), `null`
-/// is none.
+/// next link); `chats` is required (`{}` is not an empty listing), and
+/// `null` is not one either: with no total to catch it, a `null` read as
+/// an empty page would end the listing silently, so it is the page's error.
 #[derive(Debug, Deserialize)]
 pub struct ListEnvelope<'a> {
-    #[serde(borrow, deserialize_with = "null_as_empty")]
-    chats: Vec<&'a RawValue>,
+    #[serde(borrow, deserialize_with = "required_nullable")]
+    chats: Option<Vec<&'a RawValue>>,
 }
 
 impl<'a> Envelope<'a> for ListEnvelope<'a> {
+    fn check(&self, page: &PageRef) -> connector_core::Result<()> {
+        match self.chats {
+            Some(_) => Ok(()),
+            None => Err(page.field(
+                "chats",
+                "null instead of a list of chats (an empty listing is `[]`)",
+            )),
+        }
+    }
+
     fn into_records(self) -> Vec<&'a RawValue> {
-        self.chats
+        self.chats.unwrap_or_default()
     }
 }
 
@@ -115,8 +127,12 @@ pub struct WireUpload {
     pub(crate) mime: Option<String>,
 }
 
-fn null_as_empty<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<&'de RawValue>, D::Error> {
-    Ok(Option::<Vec<&'de RawValue>>::deserialize(d)?.unwrap_or_default())
+/// A field that must be there but may be `null` (`None`): with
+/// `deserialize_with` and no `default`, serde still reports it missing.
+fn required_nullable<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Vec<&'de RawValue>>, D::Error> {
+    Option::<Vec<&'de RawValue>>::deserialize(d)
 }
 
 /// `null`/absent or a list of anything, each element kept as raw JSON: an

@@ -302,6 +302,30 @@ async fn a_malformed_created_at_ends_the_stream_naming_field_page_and_endpoint()
 }
 
 #[tokio::test]
+async fn chats_null_mid_listing_is_an_error_not_the_end() {
+    let server = Server::builder(Listing::Pages(vec![
+        json!({"chats": [{"id": 1}, {"id": 2}]}),
+        json!({"chats": null}),
+        json!({"chats": [{"id": 5}]}),
+    ]))
+    .start()
+    .await;
+    let q = Query {
+        page_size: Some(2),
+        ..Query::new()
+    };
+    let out = pull(&server.connector(), &q).await;
+    assert_eq!(out.len(), 3, "page 1's chats, then the error, then nothing");
+    let e = out[2].as_ref().unwrap_err();
+    assert!(matches!(e, Error::Field { page: 2, .. }), "{e:?}");
+    assert_eq!(
+        e.to_string(),
+        "kf5: /apiv2/chats.json page 2: field `chats`: null instead of a list of chats \
+         (an empty listing is `[]`)"
+    );
+}
+
+#[tokio::test]
 async fn a_chat_without_id_is_a_field_error() {
     let server = Server::builder(Listing::Pages(vec![
         json!({"chats": [{"id": 1}, {"id": "", "type": "chat"}]}),
