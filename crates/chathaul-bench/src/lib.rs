@@ -6,4 +6,5 @@
 pub mod e2e;
 pub mod memory;
 pub mod normalize;
+pub mod store_write;
 pub mod util;

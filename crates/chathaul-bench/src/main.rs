@@ -12,7 +12,7 @@
 //! without it the Python rows are skipped with a note. `benches/run.sh` sets
 //! it up and is the entry point.
 
-use chathaul_bench::{e2e, memory, normalize, util};
+use chathaul_bench::{e2e, memory, normalize, store_write, util};
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -134,6 +134,11 @@ fn main() {
             "pandas",
             "5. Python: `pull().to_pandas()` vs a DataFrame from the baseline's dicts",
             Box::new(|| pandas_section(python.as_deref(), &root, tiny)),
+        ),
+        (
+            "store-write",
+            "Writing a sync into SQLite and into Postgres",
+            Box::new(|| store_write::section(&exe_dir, &scratch, tiny)),
         ),
     ];
     for (key, title, run) in sections {
