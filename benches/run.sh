@@ -55,6 +55,9 @@ else
 fi
 export BENCH_DIVAN_OUT="$divan_out"
 
+# The store-write table runs a throwaway Postgres cluster: Debian's server where it is missing.
+scripts/ensure-postgres.sh
+
 "$bin/chathaul-bench" "$@"
 
 # 7. Many accounts on one process, Dask and Ray (benches/many_accounts.py, a few minutes):
