@@ -123,15 +123,17 @@ impl Row {
     }
 }
 
-/// Pulls `target_messages` messages' worth of KF5 conversations from an
-/// in-process simulator into `path` (one conversation a line, messages
-/// inline); returns the conversations and messages recorded.
+/// Pulls KF5 conversations from an in-process simulator into `path` (one
+/// conversation a line, messages inline) until they hold `target_messages`
+/// messages; returns the conversations and messages recorded.
 ///
 /// # Errors
 /// When the simulator does not start, the pull fails or the file cannot be
 /// written.
 pub fn record(path: &Path, target_messages: u64) -> Result<(u64, u64), String> {
-    let conversations = (target_messages as usize / MESSAGES_MEAN).max(1);
+    // The simulator's mean is a target, not exact (its long tail is drawn):
+    // the dataset is larger than needed and the pull stops at the target.
+    let conversations = (target_messages as usize * 3 / 2 / MESSAGES_MEAN).max(1);
     let sim = Simulator::start_blocking(SimOptions {
         conversations,
         messages: MESSAGES_MEAN,
@@ -153,7 +155,8 @@ pub fn record(path: &Path, target_messages: u64) -> Result<(u64, u64), String> {
         let query = Query::new().with_messages(true);
         let mut stream = conn.conversations(&query);
         let (mut convs, mut msgs) = (0u64, 0u64);
-        while let Some(c) = stream.next().await {
+        while msgs < target_messages {
+            let Some(c) = stream.next().await else { break };
             let c = c.map_err(|e| format!("{VENDOR}: recording pull: {e}"))?;
             convs += 1;
             msgs += c.messages.len() as u64;
@@ -406,14 +409,15 @@ pub fn section(exe_dir: &Path, scratch: &Path, tiny: bool) -> Result<String, Str
         s,
         "The same sync written into a fresh SQLite file and into a fresh Postgres database, so that the database is \
          measured and not the network. The data is pulled once from the simulator ({VENDOR}, {MESSAGES_MEAN} messages \
-         per conversation on average, a long tail of hundreds) through `chathaul::connect` into a recorded JSONL file. \
+         per conversation on average, a long tail of hundreds) through `chathaul::connect` into a recorded JSONL file, until it holds the size's messages (whole \
+         conversations, so a few more). \
          Then, per backend, a child process (`{CHILD}`) reads that file and writes it through the engine's store API \
          as `sync` does: `begin_run`, one `write_batch` transaction per {batch} conversations (the sync's default \
          batch; Postgres: binary `COPY` into staging tables, then upserts; SQLite: prepared upserts, WAL), \
          `finish_run`. **Rows** are conversations + messages; **rows/s** divides them by the time spent in the store's \
          calls (opening and creating the schema included; reading and decoding the file excluded). Wall time and peak \
-         RSS (`/usr/bin/time`, %M) are the child's whole process; the Postgres server runs in its own processes \
-         (not in the RSS), on the same 2 cores. The counts written are checked against the recording and against \
+         RSS (`/usr/bin/time`, %M) are the child's whole process (decoding the file included); the Postgres server \
+         runs in its own processes (not in the child's RSS or CPU), on the same 2 cores. The counts written are checked against the recording and against \
          the conversations the store reports. Postgres: a throwaway cluster (`chathaul-test-postgres`) with the \
          server's durable defaults turned back on ({settings}); SQLite: `synchronous=NORMAL` in WAL mode, the \
          store's settings.\n",
@@ -452,6 +456,13 @@ pub fn section(exe_dir: &Path, scratch: &Path, tiny: bool) -> Result<String, Str
             r.run.wall,
             r.run.cpu.map_or("?".into(), |c| format!("{c:.2}")),
             rss(&r.run),
+        );
+    }
+    if let Some(short) = rows.iter().find(|r| r.written.messages < r.target_messages) {
+        let _ = writeln!(
+            s,
+            "\nThe simulator's dataset ran out at {} of the {} messages asked.",
+            short.written.messages, short.target_messages
         );
     }
     let sizes = sizes(tiny);
