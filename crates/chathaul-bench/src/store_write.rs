@@ -133,7 +133,7 @@ impl Row {
 pub fn record(path: &Path, target_messages: u64) -> Result<(u64, u64), String> {
     // The simulator's mean is a target, not exact (its long tail is drawn):
     // the dataset is larger than needed and the pull stops at the target.
-    let conversations = (target_messages as usize * 3 / 2 / MESSAGES_MEAN).max(1);
+    let conversations = target_messages as usize * 2 / MESSAGES_MEAN + 20;
     let sim = Simulator::start_blocking(SimOptions {
         conversations,
         messages: MESSAGES_MEAN,
