@@ -47,6 +47,7 @@ fn connectors_are_sorted_and_describe_themselves() {
             "timezone",
             "rate_limit",
             "concurrency",
+            "adaptive_concurrency",
             "timeout_secs",
             "max_attempts",
         ] {

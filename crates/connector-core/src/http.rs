@@ -125,6 +125,11 @@ pub struct HttpSettings {
     /// the concurrency the client learns (it starts low and grows while the
     /// server keeps up).
     pub max_in_flight: usize,
+    /// Whether the client learns its concurrency (the default). `false`
+    /// keeps [`HttpSettings::max_in_flight`] requests in flight from the
+    /// first one on, whatever the server's latency; throttles still pause
+    /// the account and teach it a rate.
+    pub adaptive_concurrency: bool,
     /// A rate (requests per second) to pace the account at from the start,
     /// as if it had been learned: what an earlier run learned
     /// ([`HttpClient::pacing`]'s `rate`), so a resumed sync starts there.
@@ -149,6 +154,7 @@ impl Default for HttpSettings {
             max_retry_after: Duration::from_secs(120),
             rate_limit: None,
             max_in_flight: DEFAULT_CONCURRENCY,
+            adaptive_concurrency: true,
             initial_rate: None,
             max_body_bytes: 64 * 1024 * 1024,
             allow_http: false,
@@ -466,12 +472,14 @@ impl HttpClient {
             max_rate: settings.rate_limit,
             initial_rate: settings.initial_rate,
             max_pause: settings.max_retry_after,
+            adaptive: settings.adaptive_concurrency,
         };
         let ceilings = format!(
-            "{}|{}|{}",
+            "{}|{}|{}|{}",
             limits.max_concurrency,
             limits.max_rate.map(f64::to_bits).unwrap_or(0),
-            limits.max_pause.as_millis()
+            limits.max_pause.as_millis(),
+            if limits.adaptive { "adaptive" } else { "fixed" }
         );
         let pacing = account_pacing(
             format!("{vendor}|{account}|{}|{ceilings}", base.as_str()),

@@ -13,7 +13,10 @@
 //!   rises well above that average, and by 30 % on a throttle, a 503 or a
 //!   timeout (multiplicative decrease, at most once per round trip). The
 //!   `concurrency` setting is its ceiling. (The shape is Vector's adaptive
-//!   request concurrency with TCP's slow start in front of it.)
+//!   request concurrency with TCP's slow start in front of it.) With
+//!   [`PacingLimits::adaptive`] off the limit is the ceiling from the first
+//!   request and never moves: a fixed concurrency, to measure the adaptive
+//!   one against or for a server whose capacity is known.
 //! - **A learned rate.** Off until the first throttle (a 429 or a vendor's
 //!   throttling code). Then the account is paced by a token bucket without
 //!   burst, at just under the rate the server accepted in the seconds before
@@ -132,6 +135,11 @@ pub struct PacingLimits {
     /// The longest `Retry-After` honoured: a throttle asking for longer
     /// pauses nothing (the request fails instead).
     pub max_pause: Duration,
+    /// Whether the concurrency limit adapts (slow start, growth while the
+    /// server keeps up, cuts on latency and back pressure). `false` holds it
+    /// at `max_concurrency` from the first request; throttles still pause
+    /// the account and teach it a rate.
+    pub adaptive: bool,
 }
 
 impl Default for PacingLimits {
@@ -141,6 +149,7 @@ impl Default for PacingLimits {
             max_rate: None,
             initial_rate: None,
             max_pause: Duration::from_secs(120),
+            adaptive: true,
         }
     }
 }
@@ -250,7 +259,11 @@ impl AccountPacing {
             ..limits
         };
         let now = Instant::now();
-        let limit = INITIAL_CONCURRENCY.min(limits.max_concurrency);
+        let limit = if limits.adaptive {
+            INITIAL_CONCURRENCY.min(limits.max_concurrency)
+        } else {
+            limits.max_concurrency
+        };
         let state = State {
             limits,
             limit,
@@ -258,7 +271,7 @@ impl AccountPacing {
             debt: 0,
             in_flight: 0,
             limit_reached_at: None,
-            slow_start: true,
+            slow_start: limits.adaptive,
             interval: Interval::starting(now, MIN_INTERVAL),
             past_rtt: None,
             fastest_rtt: f64::INFINITY,
@@ -756,7 +769,11 @@ impl State {
 
     /// Moves the limit to the target, within its bounds.
     fn apply_limit(&mut self, slots: &Semaphore, target: usize) {
-        let target = target.clamp(1, self.limits.max_concurrency);
+        let target = if self.limits.adaptive {
+            target.clamp(1, self.limits.max_concurrency)
+        } else {
+            self.limits.max_concurrency
+        };
         self.target = target;
         if target > self.limit {
             let mut add = target - self.limit;
@@ -1279,6 +1296,55 @@ mod decisions {
         let _sixth = tokio::time::timeout(Duration::from_secs(5), p.admit())
             .await
             .unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_fixed_limit_is_the_ceiling_from_the_start_and_never_moves() {
+        let p = AccountPacing::new(
+            "test",
+            PacingLimits {
+                max_concurrency: 12,
+                adaptive: false,
+                ..limits()
+            },
+        );
+        assert_eq!(p.snapshot().concurrency, 12);
+        // Twelve go at once; a thirteenth waits for a place.
+        let held: Vec<_> = futures::future::join_all((0..12).map(|_| p.admit())).await;
+        let thirteenth = tokio::time::timeout(Duration::from_secs(5), p.admit()).await;
+        assert!(thirteenth.is_err(), "a thirteenth request was admitted");
+        drop(held);
+        // Latency quadrupling, an overload, a throttle: the limit stays put...
+        round(&p, 12, RTT, Outcome::Answered).await;
+        round(&p, 12, RTT * 4, Outcome::Answered).await;
+        round(&p, 12, RTT * 4, Outcome::Overloaded { retry_after: None }).await;
+        assert_eq!(p.snapshot().concurrency, 12);
+        let start = Instant::now();
+        round(
+            &p,
+            3,
+            RTT,
+            Outcome::Throttled {
+                retry_after: Some(Duration::from_secs(2)),
+            },
+        )
+        .await;
+        assert_eq!(p.snapshot().concurrency, 12);
+        // ...while a throttle still pauses the account and teaches it a rate.
+        p.admit().await.finish(Outcome::Answered);
+        assert!(
+            start.elapsed() >= Duration::from_secs(2),
+            "{:?}",
+            start.elapsed()
+        );
+        let s = p.snapshot();
+        assert_eq!(s.throttle_events, 1);
+        assert!(s.rate.is_some(), "{s:?}");
+        // And nothing grows past it while it is in use.
+        for _ in 0..10 {
+            round(&p, 12, RTT, Outcome::Answered).await;
+        }
+        assert_eq!(p.snapshot().concurrency, 12);
     }
 
     #[tokio::test(start_paused = true)]

@@ -78,6 +78,12 @@ pub const COMMON_FIELDS: &[ConfigField] = &[
     )
     .default("64"),
     ConfigField::optional(
+        "adaptive_concurrency",
+        "false keeps `concurrency` requests in flight from the first one on, without learning \
+         (throttles still pause the account and set its rate)",
+    )
+    .default("true"),
+    ConfigField::optional(
         "timeout_secs",
         "timeout of one request, body included, in seconds",
     )
@@ -338,6 +344,9 @@ impl ResolvedConfig {
             }
             s.max_in_flight = n;
         }
+        if let Some(adaptive) = self.parse::<bool>("adaptive_concurrency")? {
+            s.adaptive_concurrency = adaptive;
+        }
         if let Some(t) = self.parse::<f64>("timeout_secs")? {
             if !(t > 0.0 && t.is_finite()) {
                 return Err(Error::config(
@@ -502,6 +511,23 @@ mod tests {
             .http_settings()
             .unwrap();
         assert_eq!((s.max_in_flight, s.rate_limit), (5, Some(2.5)));
+    }
+
+    #[test]
+    fn adaptive_concurrency_is_on_unless_turned_off() {
+        assert!(resolve(&[]).http_settings().unwrap().adaptive_concurrency);
+        let s = resolve(&[("concurrency", "8"), ("adaptive_concurrency", "false")])
+            .http_settings()
+            .unwrap();
+        assert_eq!((s.max_in_flight, s.adaptive_concurrency), (8, false));
+        let e = resolve(&[("adaptive_concurrency", "sometimes")])
+            .http_settings()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("adaptive_concurrency") && e.contains("sometimes"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -277,3 +277,45 @@ async fn latency_that_grows_with_load_settles_near_the_best_concurrency() {
     );
     assert!(c.stats().concurrency >= 16, "{:?}", c.stats());
 }
+
+/// `adaptive_concurrency=false`: the first wave already has `concurrency`
+/// requests in flight at the server (the adaptive default starts at two).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fixed_concurrency_sends_its_whole_window_at_once() {
+    let in_flight = Arc::new(AtomicU64::new(0));
+    let peak = Arc::new(AtomicU64::new(0));
+    let (f, p) = (in_flight.clone(), peak.clone());
+    let app = Router::new().route(
+        "/x",
+        get(move || {
+            let (f, p) = (f.clone(), p.clone());
+            async move {
+                let now = f.fetch_add(1, Ordering::SeqCst) + 1;
+                p.fetch_max(now, Ordering::SeqCst);
+                // Long enough for the whole window to arrive on a busy machine.
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                f.fetch_sub(1, Ordering::SeqCst);
+                axum::Json(json!(1))
+            }
+        }),
+    );
+    let base = serve(app).await;
+    let fixed = HttpSettings {
+        max_in_flight: 16,
+        adaptive_concurrency: false,
+        ..defaults()
+    };
+    let c = HttpClient::new("testvendor", &account(), &base, Auth::None, fixed).unwrap();
+    pull(&c, 16).await;
+    assert_eq!(peak.load(Ordering::SeqCst), 16, "{:?}", c.stats());
+    assert_eq!(c.stats().concurrency, 16);
+    // The adaptive default, same ceiling: two, then four, then eight.
+    peak.store(0, Ordering::SeqCst);
+    let adaptive = HttpSettings {
+        max_in_flight: 16,
+        ..defaults()
+    };
+    let c = HttpClient::new("testvendor", &account(), &base, Auth::None, adaptive).unwrap();
+    pull(&c, 16).await;
+    assert!(peak.load(Ordering::SeqCst) <= 8, "{:?}", c.stats());
+}
