@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# The benchmarks of issue 11 in one run; writes BENCHMARKS.md at the root.
+# Every benchmark in one run; writes BENCHMARKS.md at the root.
 #
 #   benches/run.sh                   full run, release build (under 10 minutes on 2 cores)
 #   BENCH_SIZE=tiny benches/run.sh   every program at a tiny size, debug build,
 #                                    report in target/bench-tiny.md; asserts no time
 #
-# The Python baseline runs in benches/.venv-bench (created here; requests,
-# pandas, pyarrow from PyPI). Without python3 or PyPI, its rows are skipped
-# with a note. BENCH_SKIP_5M=1 leaves out the 5M-message memory run.
+# The Python baselines run in benches/.venv-bench (created here; requests,
+# pandas, pyarrow and dlt, pinned below, from PyPI). Without python3 or PyPI,
+# their rows are skipped with a note. BENCH_SKIP_5M=1 leaves out the
+# 5M-message memory run.
+#
+# dlt is pinned: benches/baseline/dlt_pipeline.py is tuned as this version's
+# docs advise (parallelized dependent resources, [extract] workers).
+DLT_VERSION=1.31.0
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -28,8 +33,8 @@ if command -v python3 >/dev/null 2>&1; then
         python3 -m venv "$venv" || echo "benches/run.sh: cannot create $venv; the Python rows will be skipped" >&2
     fi
     if [ -x "$venv/bin/python" ]; then
-        if ! "$venv/bin/python" -c 'import requests, pandas, pyarrow' 2>/dev/null; then
-            "$venv/bin/python" -m pip install --quiet --disable-pip-version-check requests pandas pyarrow \
+        if ! "$venv/bin/python" -c "import requests, pandas, pyarrow, dlt; assert dlt.__version__ == '$DLT_VERSION'" 2>/dev/null; then
+            "$venv/bin/python" -m pip install --quiet --disable-pip-version-check requests pandas pyarrow "dlt==$DLT_VERSION" \
                 || echo "benches/run.sh: pip install failed; the Python rows may be skipped" >&2
         fi
         if [ "${BENCH_SIZE:-full}" != tiny ]; then

@@ -1,32 +1,35 @@
-//! End-to-end pulls of the `chathaul` CLI (and the Python baseline) against
-//! the simulators with 80 ms latency: under a server-side rate limit, and
-//! without one.
+//! End-to-end pulls against the in-process simulator: the `chathaul` CLI,
+//! the sequential Python `requests` script and the dlt pipeline of
+//! `benches/baseline/`, each measured as a whole process, with what the
+//! simulator saw (requests, 429s) and what each wrote (conversations,
+//! messages, summaries).
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use chathaul_sim::{SimOptions, Simulator};
 
 use crate::util::{ChildRun, count_jsonl, run_measured};
 
-/// Latency the simulator adds to every request.
-pub const LATENCY: Duration = Duration::from_millis(80);
-/// The server-side rate limit, requests per second per account.
-pub const RATE_LIMIT: u32 = 20;
-/// chathaul's concurrency setting for a latency-bound pull without a rate limit.
-pub const CONCURRENCY: u32 = 64;
-
 /// Where the programs are.
 #[derive(Debug, Clone)]
 pub struct Tools {
+    /// The `chathaul` binary.
     pub chathaul: PathBuf,
+    /// A Python with `requests`, for the sequential script.
     pub python: Option<PathBuf>,
+    /// `benches/baseline/baseline.py`.
     pub baseline: PathBuf,
+    /// A Python with dlt, for the dlt pipeline.
+    pub dlt_python: Option<PathBuf>,
+    /// `benches/baseline/dlt_pipeline.py`.
+    pub dlt_pipeline: PathBuf,
+    /// A scratch directory for outputs.
     pub scratch: PathBuf,
 }
 
-/// What a vendor's pull asks for, on the command line.
-fn pull_flags(vendor: &str) -> Vec<String> {
+/// What a vendor's pull asks for, on the command line: everything the
+/// vendor has (Bangwo8 messages and summaries, KF5 messages).
+pub fn pull_flags(vendor: &str) -> Vec<String> {
     match vendor {
         "bangwo8" => vec!["--messages".into(), "--summaries".into()],
         "kf5" => vec!["--messages".into()],
@@ -40,50 +43,87 @@ pub struct Pull {
     pub run: ChildRun,
     pub conversations: u64,
     pub messages: u64,
+    pub summaries: u64,
+    /// Conversation ids in output order (empty for the dlt pipeline, whose
+    /// tables are compared by their row counts).
     pub ids: Vec<String>,
+    /// Requests the simulator received for the vendor during the pull.
     pub requests: u64,
+    /// Of those, answered 429.
     pub throttled: u64,
     pub error: Option<String>,
 }
 
 impl Pull {
-    pub fn items_per_sec(&self) -> f64 {
-        (self.conversations + self.messages) as f64 / self.run.wall.max(1e-9)
+    /// Requests the server answered (not 429).
+    pub fn useful(&self) -> u64 {
+        self.requests.saturating_sub(self.throttled)
+    }
+
+    /// Share of the requests answered 429.
+    pub fn share_429(&self) -> f64 {
+        self.throttled as f64 / (self.requests.max(1)) as f64
+    }
+
+    /// Whether `other` wrote the same: conversations, messages and
+    /// summaries, and the same ids in the same order when both have ids.
+    pub fn same_output(&self, other: &Pull) -> bool {
+        self.conversations == other.conversations
+            && self.messages == other.messages
+            && self.summaries == other.summaries
+            && (self.ids.is_empty() || other.ids.is_empty() || self.ids == other.ids)
+    }
+
+    /// `12 conv., 140 msg.` (and summaries when there are).
+    pub fn describe(&self) -> String {
+        let mut s = format!("{} conv., {} msg.", self.conversations, self.messages);
+        if self.summaries > 0 {
+            s += &format!(", {} summ.", self.summaries);
+        }
+        s
     }
 }
 
-fn counted(run: ChildRun, out: &Path, sim: &Simulator, vendor: &str, before: (u64, u64)) -> Pull {
-    let stats = sim.stats();
-    let requests = stats
-        .per_vendor
-        .get(vendor)
-        .copied()
-        .unwrap_or(0)
-        .saturating_sub(before.0);
-    let throttled = stats.throttled.saturating_sub(before.1);
-    let mut pull = Pull {
-        requests,
-        throttled,
-        ..Pull::default()
-    };
-    if !run.ok {
-        pull.error = Some(run.stderr.clone());
-    }
-    match count_jsonl(out) {
-        Ok((c, m, ids)) => (pull.conversations, pull.messages, pull.ids) = (c, m, ids),
-        Err(e) => pull.error = Some(pull.error.unwrap_or_default() + &format!(" (output: {e})")),
-    }
-    let _ = std::fs::remove_file(out);
-    pull.run = run;
-    pull
-}
-
+/// The simulator's request and 429 counters for `vendor` before a pull.
 fn before(sim: &Simulator, vendor: &str) -> (u64, u64) {
     let s = sim.stats();
     (s.per_vendor.get(vendor).copied().unwrap_or(0), s.throttled)
 }
 
-/// `chathaul pull VENDOR` with the simulator's config plus `extra` config.
+fn with_counters(run: ChildRun, sim: &Simulator, vendor: &str, before: (u64, u64)) -> Pull {
+    let stats = sim.stats();
+    let mut pull = Pull {
+        requests: stats
+            .per_vendor
+            .get(vendor)
+            .copied()
+            .unwrap_or(0)
+            .saturating_sub(before.0),
+        throttled: stats.throttled.saturating_sub(before.1),
+        ..Pull::default()
+    };
+    if !run.ok {
+        pull.error = Some(run.stderr.clone());
+    }
+    pull.run = run;
+    pull
+}
+
+fn counted(run: ChildRun, out: &Path, sim: &Simulator, vendor: &str, b: (u64, u64)) -> Pull {
+    let mut pull = with_counters(run, sim, vendor, b);
+    match count_jsonl(out) {
+        Ok(c) => {
+            (pull.conversations, pull.messages, pull.summaries, pull.ids) =
+                (c.conversations, c.messages, c.summaries, c.ids);
+        }
+        Err(e) => pull.error = Some(pull.error.unwrap_or_default() + &format!(" (output: {e})")),
+    }
+    let _ = std::fs::remove_file(out);
+    pull
+}
+
+/// `chathaul pull VENDOR` with the simulator's config plus `extra` config,
+/// everything the vendor has, to JSONL.
 pub fn chathaul_pull(
     tools: &Tools,
     sim: &Simulator,
@@ -111,15 +151,30 @@ pub fn chathaul_pull(
     counted(run, &out, sim, vendor, b)
 }
 
-/// The sequential Python baseline against the same simulator.
-pub fn baseline_pull(
+/// The vendor's config in the environment, as a user's secrets would be:
+/// `CHATHAUL_<VENDOR>_<FIELD>`.
+pub fn config_env(sim: &Simulator, vendor: &str) -> Vec<(String, String)> {
+    sim.config(vendor)
+        .into_iter()
+        .map(|(k, v)| {
+            (
+                format!("CHATHAUL_{}_{}", vendor.to_uppercase(), k.to_uppercase()),
+                v,
+            )
+        })
+        .collect()
+}
+
+/// The sequential Python script against the same simulator; `None` without
+/// a Python with `requests`.
+pub fn script_pull(
     tools: &Tools,
     sim: &Simulator,
     vendor: &str,
     page_size: Option<u32>,
 ) -> Option<Pull> {
     let python = tools.python.as_ref()?;
-    let out = tools.scratch.join(format!("{vendor}-baseline.jsonl"));
+    let out = tools.scratch.join(format!("{vendor}-script.jsonl"));
     let mut args = vec![
         tools.baseline.display().to_string(),
         vendor.to_owned(),
@@ -130,133 +185,54 @@ pub fn baseline_pull(
         args.push("--page-size".into());
         args.push(p.to_string());
     }
-    // The config travels in the environment, as a user's secrets would.
-    let env: Vec<(String, String)> = sim
-        .config(vendor)
-        .into_iter()
-        .map(|(k, v)| {
-            (
-                format!("CHATHAUL_{}_{}", vendor.to_uppercase(), k.to_uppercase()),
-                v,
-            )
-        })
-        .collect();
     let b = before(sim, vendor);
-    let run = run_measured(python, &args, &env, &tools.scratch);
+    let run = run_measured(python, &args, &config_env(sim, vendor), &tools.scratch);
     Some(counted(run, &out, sim, vendor, b))
 }
 
-/// Figures of the rate-limited pull of one vendor.
-#[derive(Debug, Clone)]
-pub struct Limited {
-    pub vendor: &'static str,
-    pub dataset: String,
-    pub pull: Pull,
-}
-
-impl Limited {
-    /// Answered (not 429) requests per second.
-    pub fn achieved(&self) -> f64 {
-        self.pull.requests.saturating_sub(self.pull.throttled) as f64 / self.pull.run.wall.max(1e-9)
+/// The dlt pipeline (Bangwo8 and KF5 only) against the same simulator;
+/// `None` without a Python with dlt. Its figures are the rows dlt
+/// normalized, which the script prints as its last line.
+pub fn dlt_pull(tools: &Tools, sim: &Simulator, vendor: &str, tag: &str) -> Option<Pull> {
+    let python = tools.dlt_python.as_ref()?;
+    let workdir = tools.scratch.join(format!("dlt-{vendor}-{tag}"));
+    let _ = std::fs::remove_dir_all(&workdir);
+    let args = vec![
+        tools.dlt_pipeline.display().to_string(),
+        vendor.to_owned(),
+        "--workdir".into(),
+        workdir.display().to_string(),
+    ];
+    let b = before(sim, vendor);
+    let run = run_measured(python, &args, &config_env(sim, vendor), &tools.scratch);
+    let mut pull = with_counters(run, sim, vendor, b);
+    let _ = std::fs::remove_dir_all(&workdir);
+    match serde_json::from_str::<serde_json::Value>(&pull.run.stdout_last_line) {
+        Ok(v) => {
+            let n = |k: &str| v.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
+            (pull.conversations, pull.messages, pull.summaries) =
+                (n("conversations"), n("messages"), n("summaries"));
+        }
+        Err(e) => {
+            pull.error = Some(format!(
+                "{} (no figures printed: {e})",
+                pull.error.clone().unwrap_or_default()
+            ));
+        }
     }
+    Some(pull)
 }
 
-fn sim(conversations: usize, rate_limit: Option<u32>) -> Result<Simulator, String> {
-    Simulator::start_blocking(SimOptions {
-        conversations,
-        latency: LATENCY,
-        rate_limit,
-        ..SimOptions::default()
-    })
-    .map_err(|e| format!("simulator: {e}"))
+/// A simulator on its own thread with `opts`.
+pub fn simulator(opts: SimOptions) -> Result<Simulator, String> {
+    Simulator::start_blocking(opts).map_err(|e| format!("simulator: {e}"))
 }
 
-/// Under a server-side limit of [`RATE_LIMIT`] req/s, chathaul with
-/// `rate_limit=20` (pacing itself) and its default concurrency.
-pub fn rate_limited(tools: &Tools, tiny: bool) -> Result<Vec<Limited>, String> {
-    let mut rows = Vec::new();
-    for vendor in ["bangwo8", "kf5", "caresoft"] {
-        // About 200 requests each (10 s at the bound); CareSoft pages of 20 so
-        // that its listing takes as many requests.
-        let (n, flags): (usize, Vec<String>) = match (vendor, tiny) {
-            (_, true) => (10, vec![]),
-            ("bangwo8", false) => (100, vec![]),
-            ("kf5", false) => (350, vec![]),
-            (_, false) => (2_000, vec!["--page-size".into(), "20".into()]),
-        };
-        let s = sim(n, Some(RATE_LIMIT))?;
-        let pull = chathaul_pull(
-            tools,
-            &s,
-            vendor,
-            &[("rate_limit", RATE_LIMIT.to_string())],
-            &flags,
-            "limited",
-        );
-        let dataset = format!(
-            "{n} conversations{}",
-            if flags.is_empty() {
-                String::new()
-            } else {
-                format!(", {}", flags.join(" "))
-            }
-        );
-        rows.push(Limited {
-            vendor: leak(vendor),
-            dataset,
-            pull,
-        });
-    }
-    Ok(rows)
-}
-
-/// Figures of the unlimited pull of one vendor: chathaul tuned, chathaul
-/// with defaults, the Python baseline.
-#[derive(Debug, Clone)]
-pub struct Speedup {
-    pub vendor: &'static str,
-    pub dataset: String,
-    pub tuned: Pull,
-    pub defaults: Pull,
-    pub baseline: Option<Pull>,
-}
-
-/// Without a rate limit, 80 ms latency.
-pub fn speedup(tools: &Tools, tiny: bool) -> Result<Vec<Speedup>, String> {
-    let mut rows = Vec::new();
-    for vendor in ["bangwo8", "kf5", "caresoft"] {
-        let n = match (vendor, tiny) {
-            (_, true) => 10,
-            ("bangwo8", false) => 120,
-            ("kf5", false) => 300,
-            (_, false) => 60_000,
-        };
-        let s = sim(n, None)?;
-        let tuned = chathaul_pull(
-            tools,
-            &s,
-            vendor,
-            &[("concurrency", CONCURRENCY.to_string())],
-            &[],
-            "tuned",
-        );
-        let defaults = chathaul_pull(tools, &s, vendor, &[], &[], "defaults");
-        let baseline = baseline_pull(tools, &s, vendor, None);
-        rows.push(Speedup {
-            vendor: leak(vendor),
-            dataset: format!("{n} conversations"),
-            tuned,
-            defaults,
-            baseline,
-        });
-    }
-    Ok(rows)
-}
-
-fn leak(s: &str) -> &'static str {
-    match s {
-        "bangwo8" => "bangwo8",
-        "kf5" => "kf5",
-        _ => "caresoft",
-    }
+/// `"bangwo8"` as a `&'static str` (the vendors are few and known).
+pub fn vendor_name(s: &str) -> &'static str {
+    chathaul_sim::VENDORS
+        .iter()
+        .copied()
+        .find(|v| *v == s)
+        .unwrap_or("unknown")
 }

@@ -6,5 +6,9 @@
 pub mod e2e;
 pub mod memory;
 pub mod normalize;
+pub mod slowing_server;
+pub mod startup;
 pub mod store_write;
+pub mod undisclosed_limit;
 pub mod util;
+pub mod vs_baselines;

@@ -1,18 +1,24 @@
-//! `chathaul-bench`: runs every benchmark of issue 11 in one run and writes a
-//! Markdown report (BENCHMARKS.md). Benchmarks print figures; nothing here
-//! asserts a time.
+//! `chathaul-bench`: runs every benchmark in one run and writes a Markdown
+//! report (BENCHMARKS.md). Benchmarks print figures; nothing here asserts a
+//! time.
 //!
 //! ```text
-//! chathaul-bench [--tiny] [--out PATH]
+//! chathaul-bench [--tiny] [--out PATH] [--only SECTION]
 //! ```
 //!
 //! `--tiny` (or `BENCH_SIZE=tiny`) runs every program at a tiny size, for the
-//! test command. `BENCH_PYTHON` names the Python interpreter of the baseline
-//! (with `requests`; with `pandas` and `pyarrow` for the DataFrame figures);
-//! without it the Python rows are skipped with a note. `benches/run.sh` sets
-//! it up and is the entry point.
+//! test command. `BENCH_PYTHON` names the Python interpreter of the baselines
+//! (with `requests` for the script; with dlt for the dlt pipeline; with
+//! `pandas` and `pyarrow` for the DataFrame figures); without it the Python
+//! rows are skipped with a note. `benches/run.sh` sets it up and is the
+//! entry point. `--only` runs one section: `normalize`, `divan`,
+//! `vs-baselines`, `undisclosed-limit`, `slowing-server`, `startup`,
+//! `memory`, `store-write`, `pandas`.
 
-use chathaul_bench::{e2e, memory, normalize, store_write, util};
+use chathaul_bench::{
+    e2e, memory, normalize, slowing_server, startup, store_write, undisclosed_limit, util,
+    vs_baselines,
+};
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -66,11 +72,14 @@ fn main() {
     let python = std::env::var_os("BENCH_PYTHON")
         .map(PathBuf::from)
         .filter(|p| python_works(p, "requests"));
+    let dlt_python = python.clone().filter(|p| python_works(p, "dlt"));
     let tools = e2e::Tools {
         chathaul: std::env::var_os("CHATHAUL_BIN")
             .map_or_else(|| exe_dir.join("chathaul"), PathBuf::from),
         python: python.clone(),
         baseline: root.join("benches/baseline/baseline.py"),
+        dlt_python,
+        dlt_pipeline: root.join("benches/baseline/dlt_pipeline.py"),
         scratch: scratch.clone(),
     };
     let sim_bin = std::env::var_os("CHATHAUL_SIM_BIN")
@@ -116,14 +125,24 @@ fn main() {
             Box::new(divan_section),
         ),
         (
-            "rate-limit",
-            "2. End-to-end under a server-side rate limit",
-            Box::new(|| rate_limited(&tools, tiny)),
+            "vs-baselines",
+            "A. Default settings, no server limit: chathaul vs the Python script and dlt",
+            Box::new(|| vs_baselines_section(&tools, tiny)),
         ),
         (
-            "speedup",
-            "3. End-to-end without a rate limit: chathaul vs the Python baseline",
-            Box::new(|| speedup(&tools, tiny)),
+            "undisclosed-limit",
+            "B. Default settings against a server limit the client is not told",
+            Box::new(|| undisclosed_limit_section(&tools, tiny)),
+        ),
+        (
+            "slowing-server",
+            "C. A server that slows down under load: adaptive vs a sweep of fixed concurrencies",
+            Box::new(|| slowing_server_section(&tools, tiny)),
+        ),
+        (
+            "startup",
+            "D. Start-up: process start to first request, a tiny pull end to end",
+            Box::new(|| startup_section(&tools, tiny)),
         ),
         (
             "memory",
@@ -344,146 +363,277 @@ fn divan_section() -> Result<String, String> {
     Ok(s)
 }
 
-fn rate_limited(tools: &e2e::Tools, tiny: bool) -> Result<String, String> {
-    let rows = e2e::rate_limited(tools, tiny)?;
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "Simulator: {} ms latency per request, at most {} requests/s per account (a fixed one-second window; over it \
-         429 with `Retry-After`). `chathaul pull VENDOR -c rate_limit={} ...` (the client paces itself; default \
-         concurrency 8), messages (and Bangwo8 summaries) included. Achieved = answered requests / wall time of the \
-         whole command (process start and the last request's latency included).\n",
-        e2e::LATENCY.as_millis(),
-        e2e::RATE_LIMIT,
-        e2e::RATE_LIMIT
-    );
-    let _ = writeln!(
-        s,
-        "| vendor | dataset | requests | 429s | wall s | achieved req/s | fraction of bound | target ≥ 0.9 | conversations+messages/s | error |"
-    );
-    let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|---|---:|---|");
-    for r in &rows {
-        let frac = r.achieved() / f64::from(e2e::RATE_LIMIT);
-        let _ = writeln!(
-            s,
-            "| {} | {} | {} | {} | {:.2} | {:.1} | {:.2} | {} | {:.0} | {} |",
-            r.vendor,
-            r.dataset,
-            r.pull.requests,
-            r.pull.throttled,
-            r.pull.run.wall,
-            r.achieved(),
-            frac,
-            mark(frac >= 0.9 && r.pull.throttled == 0),
-            r.pull.items_per_sec(),
-            r.pull
-                .error
-                .as_deref()
-                .map(|e| clip(e, 200))
-                .unwrap_or_default()
-                .replace('|', "/"),
-        );
-    }
-    Ok(s)
+/// The dlt version of the benchmark's Python, for the report.
+fn dlt_version(python: &Path) -> String {
+    Command::new(python)
+        .args(["-c", "import dlt; print(dlt.__version__)"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map_or_else(
+            || "?".into(),
+            |o| String::from_utf8_lossy(&o.stdout).trim().to_owned(),
+        )
 }
 
-fn speedup(tools: &e2e::Tools, tiny: bool) -> Result<String, String> {
-    let rows = e2e::speedup(tools, tiny)?;
+/// A cell for a pull's error, or nothing.
+fn error_cell(who: &str, p: Option<&e2e::Pull>) -> Option<String> {
+    p.and_then(|p| p.error.as_ref())
+        .map(|e| format!("{who}: {}", clip(e, 300).replace(['|', '\n'], " ")))
+}
+
+fn vs_baselines_section(tools: &e2e::Tools, tiny: bool) -> Result<String, String> {
+    let cases = vs_baselines::run(tools, tiny)?;
     let mut s = String::new();
+    let dlt = tools
+        .dlt_python
+        .as_deref()
+        .map_or("not installed".into(), dlt_version);
     let _ = writeln!(
         s,
-        "Simulator: {} ms latency per request, no rate limit. chathaul: `chathaul pull VENDOR -c concurrency={} ...` \
-         (the documented setting for a latency-bound pull) and with its defaults (concurrency 8); baseline: \
-         `benches/baseline/baseline.py`, a sequential Python `requests` script (same endpoints and paging, messages \
-         and summaries included, the same JSONL). All against the same simulator in the same run; wall time of the \
-         whole command. \"same output\" compares the conversation ids (in order) and the message counts of the \
-         three JSONL files.\n",
-        e2e::LATENCY.as_millis(),
-        e2e::CONCURRENCY
+        "The simulator adds a fixed latency to every request and has no limit; {} messages per conversation on \
+         average (a long tail of hundreds). Each program pulls everything the vendor has: Bangwo8 sessions, their \
+         messages and service summaries; KF5 chats and their messages (from the list item when it carries them, \
+         else from the chat's detail).\n\n\
+         - **chathaul**: `chathaul pull VENDOR --messages [--summaries] -o OUT.jsonl` with no setting (the defaults: \
+         concurrency learned from 2 up to the ceiling of 64, no rate ceiling); the median of {} pulls;\n\
+         - **script**: `benches/baseline/baseline.py`, the sequential Python `requests` script (one session, \
+         keep-alive; the same endpoints, paging and JSONL);\n\
+         - **dlt**: `benches/baseline/dlt_pipeline.py`, a dlt {dlt} `rest_api` source tuned as dlt's docs advise: \
+         child endpoints as `parallelized` dependent resources, 16 extract workers (`[extract] workers`), \
+         loading JSONL to the local filesystem.\n\n\
+         Wall time of each whole process, start to exit (Python's imports and dlt's normalize and load steps \
+         included). Requests: what the simulator received from chathaul. Same output: the script wrote the same \
+         conversation ids in the same order and the same numbers of messages and summaries as chathaul; dlt \
+         normalized the same numbers of conversations, messages and summaries (its row counts).\n",
+        chathaul_sim::SimOptions::default().messages,
+        vs_baselines::chathaul_runs(tiny),
     );
     let _ = writeln!(
         s,
-        "| vendor | dataset | requests | chathaul c={} s | chathaul default s | baseline s | speed-up c={} | speed-up default | target ≥ 20× | items/s chathaul c={} | items/s default | items/s baseline | same output |",
-        e2e::CONCURRENCY,
-        e2e::CONCURRENCY,
-        e2e::CONCURRENCY
+        "| vendor | conversations | latency | requests | chathaul s | script s | dlt s | script ÷ chathaul | ≥ 30× | dlt ÷ chathaul | ≥ 3× | same output: script, dlt |"
     );
     let _ = writeln!(
         s,
-        "|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---|---|"
     );
     let mut errors = Vec::new();
-    for r in &rows {
-        for (who, p) in [
-            ("chathaul tuned", Some(&r.tuned)),
-            ("chathaul defaults", Some(&r.defaults)),
-            ("baseline", r.baseline.as_ref()),
-        ] {
-            if let Some(e) = p.and_then(|p| p.error.as_ref()) {
-                errors.push(format!("{} {who}: {}", r.vendor, clip(e, 300)));
-            }
+    for c in &cases {
+        let first = &c.chathaul[0];
+        for (i, p) in c.chathaul.iter().enumerate() {
+            errors.extend(error_cell(
+                &format!("{} chathaul run {}", c.vendor, i + 1),
+                Some(p),
+            ));
         }
-        let (base_s, up_t, up_d, base_rate, same) = match &r.baseline {
-            Some(b) => {
-                let same = b.ids == r.tuned.ids
-                    && b.ids == r.defaults.ids
-                    && b.messages == r.tuned.messages
-                    && b.messages == r.defaults.messages;
-                (
-                    format!("{:.2}", b.run.wall),
-                    b.run.wall / r.tuned.run.wall.max(1e-9),
-                    b.run.wall / r.defaults.run.wall.max(1e-9),
-                    format!("{:.0}", b.items_per_sec()),
-                    if same {
-                        format!("yes ({} conv., {} msg.)", b.conversations, b.messages)
-                    } else {
-                        format!(
-                            "**no**: baseline {}/{}, chathaul {}/{} conv./msg.",
-                            b.conversations, b.messages, r.tuned.conversations, r.tuned.messages
-                        )
-                    },
-                )
-            }
-            None => (
-                "skipped (no Python)".into(),
-                f64::NAN,
-                f64::NAN,
-                "—".into(),
-                "—".into(),
-            ),
+        errors.extend(error_cell(
+            &format!("{} script", c.vendor),
+            c.script.as_ref(),
+        ));
+        errors.extend(error_cell(&format!("{} dlt", c.vendor), c.dlt.as_ref()));
+        let wall =
+            |p: Option<&e2e::Pull>| p.map_or("skipped".into(), |p| format!("{:.2}", p.run.wall));
+        let ratio = |p: Option<&e2e::Pull>, target: f64| match c.ratio(p) {
+            Some(r) => (format!("{r:.1}×"), mark(r >= target).to_owned()),
+            None => ("—".into(), "—".into()),
+        };
+        let (to_script, script_mark) = ratio(c.script.as_ref(), 30.0);
+        let (to_dlt, dlt_mark) = ratio(c.dlt.as_ref(), 3.0);
+        let same = |p: Option<&e2e::Pull>| match p {
+            None => "—".to_owned(),
+            Some(p) if first.same_output(p) => "yes".to_owned(),
+            Some(p) => format!("**no** ({})", p.describe()),
         };
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {:.2} | {:.2} | {} | {:.1}× | {:.1}× | {} | {:.0} | {:.0} | {} | {} |",
-            r.vendor,
-            r.dataset,
-            r.tuned.requests,
-            r.tuned.run.wall,
-            r.defaults.run.wall,
-            base_s,
-            up_t,
-            up_d,
-            if up_t.is_nan() {
-                "—"
-            } else {
-                mark(up_t >= 20.0)
-            },
-            r.tuned.items_per_sec(),
-            r.defaults.items_per_sec(),
-            base_rate,
-            same,
+            "| {} | {} | {} ms | {} | {:.2} | {} | {} | {} | {} | {} | {} | {}, {} ({}) |",
+            c.vendor,
+            c.conversations,
+            c.latency_ms,
+            first.requests,
+            c.chathaul_wall(),
+            wall(c.script.as_ref()),
+            wall(c.dlt.as_ref()),
+            to_script,
+            script_mark,
+            to_dlt,
+            dlt_mark,
+            same(c.script.as_ref()),
+            same(c.dlt.as_ref()),
+            first.describe(),
         );
     }
     if !errors.is_empty() {
         let _ = writeln!(s, "\nErrors:\n");
         for e in errors {
-            let _ = writeln!(s, "- {}", e.replace('\n', " "));
+            let _ = writeln!(s, "- {e}");
         }
     }
     if tools.python.is_none() {
         let _ = writeln!(
             s,
-            "\nThe baseline was skipped: no Python with `requests` (set BENCH_PYTHON, or run `benches/run.sh`)."
+            "\nThe script was skipped: no Python with `requests` (set BENCH_PYTHON, or run `benches/run.sh`)."
+        );
+    }
+    if tools.dlt_python.is_none() {
+        let _ = writeln!(
+            s,
+            "\nThe dlt pipeline was skipped: dlt is not installed in the benchmark's Python (`benches/run.sh` installs it)."
+        );
+    }
+    Ok(s)
+}
+
+fn undisclosed_limit_section(tools: &e2e::Tools, tiny: bool) -> Result<String, String> {
+    let cases = undisclosed_limit::run(tools, tiny)?;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "The simulator allows each account at most `limit` requests per one-second window (fixed windows, counted \
+         when a request is answered, after its {} ms of latency); over it the answer is 429 with `Retry-After: 1`, \
+         or with no `Retry-After` at all. chathaul is told nothing: `chathaul pull VENDOR` at its default settings, \
+         everything the vendor has (CareSoft with `--page-size {}`, so that its listing takes as many requests as \
+         the others' pulls). Each pull is sized to take about {} s at the limit, on a fresh simulator.\n\n\
+         **The bound.** A pull cannot have more requests answered than `limit × wall`, where wall is the whole \
+         command, process start to exit (start-up, the first request's round trip and the last one's are inside \
+         it). Fraction of the bound = useful requests (answered, not 429) ÷ (limit × wall). A fixed-window server \
+         can let a pull beat it by at most one window's worth (the first and the last window partly used: at most \
+         1 ÷ wall, about 3 % of a 30 s pull), so a fraction a little over 1 is possible and means nothing was lost. \
+         429 share = requests answered 429 ÷ all requests the simulator received.\n",
+        undisclosed_limit::LATENCY.as_millis(),
+        undisclosed_limit::CARESOFT_PAGE_SIZE,
+        undisclosed_limit::seconds_at_the_limit(tiny),
+    );
+    let _ = writeln!(
+        s,
+        "| vendor | limit | Retry-After | conversations | requests | answered | 429s | 429 share | ≤ 5 % | wall s | answered/s | fraction of the bound | ≥ 0.95 | error |"
+    );
+    let _ = writeln!(
+        s,
+        "|---|---:|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---|---|"
+    );
+    for c in &cases {
+        let p = &c.pull;
+        let fraction = c.fraction_of_bound();
+        let _ = writeln!(
+            s,
+            "| {} | {}/s | {} | {} | {} | {} | {} | {:.1} % | {} | {:.2} | {:.2} | {:.3} | {} | {} |",
+            c.vendor,
+            c.limit,
+            if c.retry_after { "1 s" } else { "none" },
+            c.conversations,
+            p.requests,
+            p.useful(),
+            p.throttled,
+            100.0 * p.share_429(),
+            mark(p.share_429() <= 0.05),
+            p.run.wall,
+            p.useful() as f64 / p.run.wall.max(1e-9),
+            fraction,
+            mark(fraction >= 0.95),
+            p.error
+                .as_deref()
+                .map(|e| clip(e, 200))
+                .unwrap_or_default()
+                .replace(['|', '\n'], " "),
+        );
+    }
+    Ok(s)
+}
+
+fn slowing_server_section(tools: &e2e::Tools, tiny: bool) -> Result<String, String> {
+    let sweep = slowing_server::run(tools, tiny)?;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "The simulator answers each request after {} ms plus {} ms for every request of the account already in \
+         flight when it arrives: the more in flight, the slower each answer. `chathaul pull {} --messages \
+         --summaries` of {} sessions on one simulator: first with the concurrency fixed at each value of the sweep \
+         (`-c concurrency=N -c adaptive_concurrency=false`: N in flight from the first request, never adapted), \
+         then at the default settings (adaptive, ceiling 64). Wall time of the whole command.\n",
+        slowing_server::LATENCY.as_millis(),
+        slowing_server::PER_IN_FLIGHT.as_millis(),
+        slowing_server::VENDOR,
+        sweep.conversations,
+    );
+    let best = sweep.best().map(|(c, p)| (*c, p.run.wall));
+    let _ = writeln!(
+        s,
+        "| concurrency | wall s | requests | requests/s | ÷ best fixed | error |"
+    );
+    let _ = writeln!(s, "|---|---:|---:|---:|---:|---|");
+    let row = |s: &mut String, label: String, p: &e2e::Pull| {
+        let _ = writeln!(
+            s,
+            "| {label} | {:.2} | {} | {:.0} | {} | {} |",
+            p.run.wall,
+            p.requests,
+            p.requests as f64 / p.run.wall.max(1e-9),
+            best.map_or("—".into(), |(_, b)| format!(
+                "{:.2}",
+                p.run.wall / b.max(1e-9)
+            )),
+            p.error
+                .as_deref()
+                .map(|e| clip(e, 200))
+                .unwrap_or_default()
+                .replace(['|', '\n'], " "),
+        );
+    };
+    for (c, p) in &sweep.fixed {
+        row(&mut s, format!("fixed {c}"), p);
+    }
+    row(&mut s, "**default (adaptive)**".into(), &sweep.adaptive);
+    if let Some((c, b)) = best {
+        let ratio = sweep.adaptive.run.wall / b.max(1e-9);
+        let _ = writeln!(
+            s,
+            "\nThe default settings took {ratio:.2}× the time of the best fixed concurrency ({c}): target ≤ 1.2×, {}.",
+            mark(ratio <= 1.2)
+        );
+    }
+    Ok(s)
+}
+
+fn startup_section(tools: &e2e::Tools, tiny: bool) -> Result<String, String> {
+    let rows = startup::run(tools, tiny)?;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "A tiny {} account ({} conversations, no latency) behind a loopback proxy that notes when the first \
+         byte of the first request arrives. First request = from spawning the process to that byte: the start-up \
+         a user waits before anything goes on the network (reading the configuration, building the HTTP client; \
+         for Python, the interpreter and its imports). Wall = spawn to exit, the pull end to end. Medians of {} \
+         runs each, and the fastest run.\n",
+        startup::VENDOR,
+        startup::CONVERSATIONS,
+        startup::runs(tiny),
+    );
+    let _ = writeln!(
+        s,
+        "| program | first request ms (median) | wall ms (median) | wall ms (fastest) | requests | conversations | error |"
+    );
+    let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---|");
+    for t in &rows {
+        let first = t.first_request_median();
+        let _ = writeln!(
+            s,
+            "| {} | {} | {:.1} | {:.1} | {} | {} | {} |",
+            t.program,
+            if first.is_nan() {
+                "— (sends nothing)".into()
+            } else {
+                format!("{:.1}", first * 1e3)
+            },
+            t.wall_median() * 1e3,
+            t.wall_fastest() * 1e3,
+            t.requests,
+            t.conversations,
+            t.error
+                .as_deref()
+                .map(|e| clip(e, 200))
+                .unwrap_or_default()
+                .replace(['|', '\n'], " "),
         );
     }
     Ok(s)

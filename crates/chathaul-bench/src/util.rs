@@ -72,10 +72,13 @@ pub struct ChildRun {
     pub ok: bool,
     /// Its standard error (clipped), for the report when it failed.
     pub stderr: String,
+    /// The last line it wrote to standard output (where the baselines print
+    /// their figures).
+    pub stdout_last_line: String,
 }
 
 /// Runs `program args` to the end, under `/usr/bin/time` when present (for
-/// the peak RSS), with `env` added; stdout is discarded.
+/// the peak RSS), with `env` added; of stdout only the last line is kept.
 pub fn run_measured(
     program: &Path,
     args: &[String],
@@ -100,7 +103,7 @@ pub fn run_measured(
     };
     cmd.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let start = Instant::now();
     let out = cmd.output();
@@ -116,6 +119,12 @@ pub fn run_measured(
         wall,
         ok: out.status.success(),
         stderr: clip(&String::from_utf8_lossy(&out.stderr), 600),
+        stdout_last_line: String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or_default()
+            .to_owned(),
         ..ChildRun::default()
     };
     if let Ok(t) = std::fs::read_to_string(&timing) {
@@ -145,30 +154,62 @@ pub fn clip(s: &str, max: usize) -> String {
     }
 }
 
-/// Conversations and messages in a JSONL file of the model (one conversation
-/// a line, `messages` an array), and their ids in file order.
-pub fn count_jsonl(path: &Path) -> std::io::Result<(u64, u64, Vec<String>)> {
+/// What a JSONL file of the model holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JsonlCounts {
+    /// Lines: one conversation each.
+    pub conversations: u64,
+    /// Messages, over every conversation's `messages` array.
+    pub messages: u64,
+    /// Conversations whose `summary` is set.
+    pub summaries: u64,
+    /// The conversations' ids, in file order.
+    pub ids: Vec<String>,
+}
+
+/// Counts a JSONL file of the model (one conversation a line, `messages` an
+/// array, `summary` an object or null).
+pub fn count_jsonl(path: &Path) -> std::io::Result<JsonlCounts> {
     let f = std::io::BufReader::new(std::fs::File::open(path)?);
-    let (mut convs, mut msgs, mut ids) = (0u64, 0u64, Vec::new());
+    let mut counts = JsonlCounts::default();
     for line in f.lines() {
         let line = line?;
         if line.trim().is_empty() {
             continue;
         }
         let v: serde_json::Value = serde_json::from_str(&line).map_err(std::io::Error::other)?;
-        convs += 1;
-        msgs += v
+        counts.conversations += 1;
+        counts.messages += v
             .get("messages")
             .and_then(|m| m.as_array())
             .map_or(0, |m| m.len() as u64);
-        ids.push(
+        if v.get("summary").is_some_and(|s| !s.is_null()) {
+            counts.summaries += 1;
+        }
+        counts.ids.push(
             v.get("id")
                 .and_then(|i| i.as_str())
                 .unwrap_or_default()
                 .to_owned(),
         );
     }
-    Ok((convs, msgs, ids))
+    Ok(counts)
+}
+
+/// The median of `values` (the mean of the middle two for an even count);
+/// NaN for none.
+pub fn median(values: &[f64]) -> f64 {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| !x.is_nan()).collect();
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    let mid = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[mid]
+    } else {
+        (v[mid - 1] + v[mid]) / 2.0
+    }
 }
 
 /// The machine: cores, CPU model, memory, kernel, rustc.
