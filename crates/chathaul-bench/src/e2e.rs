@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use chathaul_sim::{SimOptions, Simulator};
 
-use crate::util::{ChildRun, count_jsonl, run_measured};
+use crate::util::{ChildRun, clip, count_jsonl, run_measured};
 
 /// Where the programs are.
 #[derive(Debug, Clone)]
@@ -103,7 +103,19 @@ fn with_counters(run: ChildRun, sim: &Simulator, vendor: &str, before: (u64, u64
         ..Pull::default()
     };
     if !run.ok {
-        pull.error = Some(run.stderr.clone());
+        // What went wrong, without a verbose run's log lines.
+        let said: Vec<&str> = run
+            .stderr_full
+            .lines()
+            .filter(|l| !l.contains(" INFO ") && !l.trim().is_empty())
+            .collect();
+        pull.error = Some(if said.is_empty() && run.stderr.is_empty() {
+            "exited with a failure status and wrote nothing to stderr".to_owned()
+        } else if said.is_empty() {
+            run.stderr.clone()
+        } else {
+            clip(&said.join("\n"), 600)
+        });
     }
     pull.run = run;
     pull
@@ -132,8 +144,34 @@ pub fn chathaul_pull(
     flags: &[String],
     tag: &str,
 ) -> Pull {
+    chathaul_pull_logging(tools, sim, vendor, extra, flags, tag, "--quiet")
+}
+
+/// [`chathaul_pull`] with `-v`: the pacing controller's changes (`concurrency
+/// raised to 8`, each line with its `concurrency=N` field) are in the run's
+/// `stderr_full`.
+pub fn chathaul_pull_verbose(
+    tools: &Tools,
+    sim: &Simulator,
+    vendor: &str,
+    extra: &[(&str, String)],
+    flags: &[String],
+    tag: &str,
+) -> Pull {
+    chathaul_pull_logging(tools, sim, vendor, extra, flags, tag, "-v")
+}
+
+fn chathaul_pull_logging(
+    tools: &Tools,
+    sim: &Simulator,
+    vendor: &str,
+    extra: &[(&str, String)],
+    flags: &[String],
+    tag: &str,
+    logging: &str,
+) -> Pull {
     let out = tools.scratch.join(format!("{vendor}-{tag}.jsonl"));
-    let mut args: Vec<String> = vec!["--quiet".into(), "pull".into(), vendor.into()];
+    let mut args: Vec<String> = vec![logging.into(), "pull".into(), vendor.into()];
     for (k, v) in sim
         .config(vendor)
         .into_iter()

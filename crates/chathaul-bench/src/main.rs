@@ -417,7 +417,7 @@ fn vs_baselines_section(tools: &e2e::Tools, tiny: bool) -> Result<String, String
         s,
         "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---|---|"
     );
-    let mut errors = Vec::new();
+    let (mut errors, mut mismatches) = (Vec::new(), Vec::new());
     for c in &cases {
         let first = &c.chathaul[0];
         for (i, p) in c.chathaul.iter().enumerate() {
@@ -444,6 +444,17 @@ fn vs_baselines_section(tools: &e2e::Tools, tiny: bool) -> Result<String, String
             Some(p) if first.same_output(p) => "yes".to_owned(),
             Some(p) => format!("**no** ({})", p.describe()),
         };
+        for (who, p) in [("script", c.script.as_ref()), ("dlt", c.dlt.as_ref())] {
+            if let Some(p) = p.filter(|p| p.error.is_none() && !first.same_output(p)) {
+                mismatches.push(format!(
+                    "{} {} conversations: the {who} wrote {}, chathaul {}",
+                    c.vendor,
+                    c.conversations,
+                    p.describe(),
+                    first.describe()
+                ));
+            }
+        }
         let _ = writeln!(
             s,
             "| {} | {} | {} ms | {} | {:.2} | {} | {} | {} | {} | {} | {} | {}, {} ({}) |",
@@ -465,10 +476,11 @@ fn vs_baselines_section(tools: &e2e::Tools, tiny: bool) -> Result<String, String
     }
     if !errors.is_empty() {
         let _ = writeln!(s, "\nErrors:\n");
-        for e in errors {
+        for e in &errors {
             let _ = writeln!(s, "- {e}");
         }
     }
+    errors.extend(mismatches);
     if tools.python.is_none() {
         let _ = writeln!(
             s,
@@ -481,7 +493,18 @@ fn vs_baselines_section(tools: &e2e::Tools, tiny: bool) -> Result<String, String
             "\nThe dlt pipeline was skipped: dlt is not installed in the benchmark's Python (`benches/run.sh` installs it)."
         );
     }
-    Ok(s)
+    checked(s, errors, tiny)
+}
+
+/// The section's report, or in the tiny run (which only keeps the programs
+/// from rotting) an error naming every program that failed or wrote
+/// something else than chathaul.
+fn checked(report: String, problems: Vec<String>, tiny: bool) -> Result<String, String> {
+    if tiny && !problems.is_empty() {
+        Err(problems.join("; "))
+    } else {
+        Ok(report)
+    }
 }
 
 fn undisclosed_limit_section(tools: &e2e::Tools, tiny: bool) -> Result<String, String> {
@@ -538,7 +561,11 @@ fn undisclosed_limit_section(tools: &e2e::Tools, tiny: bool) -> Result<String, S
                 .replace(['|', '\n'], " "),
         );
     }
-    Ok(s)
+    let problems = cases
+        .iter()
+        .filter_map(|c| error_cell(&format!("{} at {}/s", c.vendor, c.limit), Some(&c.pull)))
+        .collect();
+    checked(s, problems, tiny)
 }
 
 fn slowing_server_section(tools: &e2e::Tools, tiny: bool) -> Result<String, String> {
@@ -584,6 +611,17 @@ fn slowing_server_section(tools: &e2e::Tools, tiny: bool) -> Result<String, Stri
         row(&mut s, format!("fixed {c}"), p);
     }
     row(&mut s, "**default (adaptive)**".into(), &sweep.adaptive);
+    let path = slowing_server::concurrency_path(&sweep.adaptive.run.stderr_full);
+    if !path.is_empty() {
+        let path: Vec<String> = path.iter().map(u64::to_string).collect();
+        let _ = writeln!(
+            s,
+            "\nWhere the controller took the concurrency in the default run (its `-v` log: raises are logged at \
+             powers of two and at the ceiling, every cut): from {} to {}.",
+            chathaul::pacing::INITIAL_CONCURRENCY,
+            path.join(" → ")
+        );
+    }
     if let Some((c, b)) = best {
         let ratio = sweep.adaptive.run.wall / b.max(1e-9);
         let _ = writeln!(
@@ -592,7 +630,14 @@ fn slowing_server_section(tools: &e2e::Tools, tiny: bool) -> Result<String, Stri
             mark(ratio <= 1.2)
         );
     }
-    Ok(s)
+    let problems = sweep
+        .fixed
+        .iter()
+        .map(|(c, p)| (format!("fixed {c}"), p))
+        .chain([("default settings".to_owned(), &sweep.adaptive)])
+        .filter_map(|(who, p)| error_cell(&who, Some(p)))
+        .collect();
+    checked(s, problems, tiny)
 }
 
 fn startup_section(tools: &e2e::Tools, tiny: bool) -> Result<String, String> {
@@ -636,7 +681,15 @@ fn startup_section(tools: &e2e::Tools, tiny: bool) -> Result<String, String> {
                 .replace(['|', '\n'], " "),
         );
     }
-    Ok(s)
+    let problems = rows
+        .iter()
+        .filter_map(|t| {
+            t.error
+                .as_ref()
+                .map(|e| format!("{}: {}", t.program, clip(e, 300)))
+        })
+        .collect();
+    checked(s, problems, tiny)
 }
 
 fn memory_section(tools: &e2e::Tools, sim_bin: &Path, tiny: bool) -> Result<String, String> {

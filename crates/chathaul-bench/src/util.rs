@@ -72,6 +72,8 @@ pub struct ChildRun {
     pub ok: bool,
     /// Its standard error (clipped), for the report when it failed.
     pub stderr: String,
+    /// Its whole standard error (the log of a `-v` run).
+    pub stderr_full: String,
     /// The last line it wrote to standard output (where the baselines print
     /// their figures).
     pub stdout_last_line: String,
@@ -119,6 +121,7 @@ pub fn run_measured(
         wall,
         ok: out.status.success(),
         stderr: clip(&String::from_utf8_lossy(&out.stderr), 600),
+        stderr_full: String::from_utf8_lossy(&out.stderr).into_owned(),
         stdout_last_line: String::from_utf8_lossy(&out.stdout)
             .lines()
             .rev()
