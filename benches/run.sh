@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every benchmark in one run; writes BENCHMARKS.md at the root.
 #
-#   benches/run.sh                   full run, release build (about 26 minutes on 2 cores)
+#   benches/run.sh                   full run, release build (about 30 minutes on 2 cores)
 #   BENCH_SIZE=tiny benches/run.sh   every program at a tiny size, debug build,
 #                                    report in target/bench-tiny.md; asserts no time
 #
