@@ -1,5 +1,6 @@
-"""chathaul.dlt: pipelines into DuckDB on the simulator, run after run as its clock moves,
-against its truth; failed loads and failed fetches move no state."""
+"""chathaul.dlt: pipelines into DuckDB (and the change test into Postgres too) on the
+simulator, run after run as its clock moves, against its truth; failed loads and failed
+fetches move no state."""
 
 from __future__ import annotations
 
@@ -36,12 +37,26 @@ import chathaul.dlt  # noqa: E402
 Key = Tuple[str, str, str]
 
 
-def pipeline(tmp_path: Path, name: str = "chats") -> Any:
+def pipeline(tmp_path: Path, name: str = "chats", destination: Any = None) -> Any:
     return dlt.pipeline(
         pipeline_name=name,
-        destination=dlt.destinations.duckdb(str(tmp_path / f"{name}.duckdb")),
+        destination=destination or dlt.destinations.duckdb(str(tmp_path / f"{name}.duckdb")),
         dataset_name="helpdesk",
         pipelines_dir=str(tmp_path / "pipelines"),
+    )
+
+
+def destination(kind: str, request: pytest.FixtureRequest) -> Any:
+    """DuckDB (the default), or a fresh database on the test Postgres server."""
+    if kind == "duckdb":
+        return None
+    from conftest import psql
+
+    server = request.getfixturevalue("postgres")
+    psql(server, "postgres", "CREATE DATABASE dlt_chats")
+    # dlt insists on a password; the test server trusts loopback and ignores it.
+    return dlt.destinations.postgres(
+        f"postgresql://{server['user']}:unused@127.0.0.1:{server['port']}/dlt_chats?sslmode=disable"
     )
 
 
@@ -124,10 +139,11 @@ def sim() -> Iterator[chathaul.Simulator]:
         yield s
 
 
+@pytest.mark.parametrize("kind", ["duckdb", "postgres"])
 def test_each_run_loads_what_changed_and_the_destination_equals_the_truth(
-    sim: chathaul.Simulator, tmp_path: Path
+    kind: str, sim: chathaul.Simulator, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    p = pipeline(tmp_path)
+    p = pipeline(tmp_path, destination=destination(kind, request))
     db = tmp_path / "sync.sqlite"
     before = requests(sim)
     p.run(chathaul.dlt.source(sim))
