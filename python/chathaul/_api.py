@@ -203,8 +203,24 @@ class Frames(NamedTuple):
     messages: Any
 
 
+class _Reported:
+    """``complete`` and ``shortfalls`` read from a pull's ``report``."""
+
+    report: Dict[str, Any]
+
+    @property
+    def complete(self) -> bool:
+        """Whether what the vendor reported matches what was fetched (no shortfall)."""
+        return not self.report.get("shortfalls")
+
+    @property
+    def shortfalls(self) -> List[str]:
+        """Every difference between what the vendor reported and what was fetched."""
+        return list(self.report.get("shortfalls") or [])
+
+
 @dataclass(frozen=True)
-class PullResult:
+class PullResult(_Reported):
     """What ``Connector.pull()`` fetched: two Arrow tables built in Rust, and a report.
 
     ``conversations`` has one row per conversation and ``messages`` one per
@@ -219,16 +235,6 @@ class PullResult:
     """``pyarrow.Table``, one row per message."""
     report: Dict[str, Any] = field(default_factory=dict)
     """Counts, the connector's counters (requests, pages, reported totals) and shortfalls."""
-
-    @property
-    def complete(self) -> bool:
-        """Whether what the vendor reported matches what was fetched (no shortfall)."""
-        return not self.report.get("shortfalls")
-
-    @property
-    def shortfalls(self) -> List[str]:
-        """Every difference between what the vendor reported and what was fetched."""
-        return list(self.report.get("shortfalls") or [])
 
     def to_pandas(self) -> Frames:
         """The two tables as pandas DataFrames (nullable integer and boolean columns, UTC timestamps)."""
@@ -258,23 +264,13 @@ class PullResult:
 
 
 @dataclass(frozen=True)
-class PulledFiles:
+class PulledFiles(_Reported):
     """What ``Connector.pull_to()`` wrote: the files, and the report of the pull."""
 
     files: List[str]
     """Every file written (for partitioned output: every part file of every partition written)."""
     report: Dict[str, Any] = field(default_factory=dict)
     """Counts, the connector's counters (requests, pages, reported totals) and shortfalls."""
-
-    @property
-    def complete(self) -> bool:
-        """Whether what the vendor reported matches what was fetched (no shortfall)."""
-        return not self.report.get("shortfalls")
-
-    @property
-    def shortfalls(self) -> List[str]:
-        """Every difference between what the vendor reported and what was fetched."""
-        return list(self.report.get("shortfalls") or [])
 
     def __repr__(self) -> str:
         r = self.report
