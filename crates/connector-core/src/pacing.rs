@@ -4,8 +4,12 @@
 //! One [`AccountPacing`] is shared by every [`crate::http::HttpClient`] of the
 //! same vendor, account, base URL and ceilings in the process. It combines:
 //!
-//! - **Adaptive concurrency.** The limit starts low and doubles every round
-//!   trip while the server keeps up (slow start). Slow start ends at the first
+//! - **Adaptive concurrency.** The limit starts low (4, as TCP's initial
+//!   window is a few segments) and doubles every round trip while the server
+//!   keeps up (slow start), each round's growth granted once that round's
+//!   answers are in, so that a throttle among them cancels it: the round in
+//!   which a server's limit is crossed then sends no more than it already
+//!   had in flight into the full window. Slow start ends at the first
 //!   sign of trouble: a throttle, an overload (503, a timeout), or round trips
 //!   that take twice as long as the fastest seen. From then on the limit grows
 //!   by one per round trip while it is in use and latency is not rising above
@@ -49,12 +53,12 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 /// The concurrency limit a controller starts from (then doubles per round
 /// trip while the server keeps up).
-pub const INITIAL_CONCURRENCY: usize = 2;
+pub const INITIAL_CONCURRENCY: usize = 4;
 
 /// The pause after a throttle that carries no `Retry-After`; it doubles for
 /// each further such throttle in a row, up to [`MAX_BARE_PAUSE`].
@@ -86,6 +90,16 @@ const RATE_LOOKBACK: Duration = Duration::from_secs(5);
 
 /// The lowest rate ever learned, in requests per second.
 const MIN_RATE: f64 = 0.05;
+
+/// Slow start's growth, one more per answer, is granted this fraction of
+/// the answer's round trip after it (within [`SETTLE_MIN`], [`SETTLE_MAX`]):
+/// answers to requests sent together arrive together, and a throttle among
+/// them cancels the growth before it sends anything. Granted at once, each
+/// answer that came before the throttles in the round where the server's
+/// limit is crossed would send two more requests into a full window.
+const SETTLE_FRACTION: f64 = 1.0 / 16.0;
+const SETTLE_MIN: Duration = Duration::from_millis(1);
+const SETTLE_MAX: Duration = Duration::from_millis(25);
 
 /// Multiplicative decrease of the concurrency limit on a throttle, a 503 or
 /// a timeout.
@@ -203,6 +217,9 @@ pub struct AccountPacing {
     /// Requests pass the pause and the rate one at a time, in order, so a
     /// rate change or a new pause applies to the very next request.
     turn: tokio::sync::Mutex<()>,
+    /// Wakes the requests waiting for a place when slow start has earned
+    /// growth, so that one of them grants it when it is due.
+    growth_earned: Notify,
     state: Mutex<State>,
 }
 
@@ -278,6 +295,7 @@ impl AccountPacing {
             in_flight: 0,
             limit_reached_at: None,
             slow_start: limits.adaptive,
+            growth: None,
             interval: Interval::starting(now, MIN_INTERVAL),
             past_rtt: None,
             fastest_rtt: f64::INFINITY,
@@ -299,6 +317,7 @@ impl AccountPacing {
             label: label.into(),
             slots: Arc::new(Semaphore::new(limit)),
             turn: tokio::sync::Mutex::new(()),
+            growth_earned: Notify::new(),
             state: Mutex::new(state),
         })
     }
@@ -310,12 +329,26 @@ impl AccountPacing {
     /// Waits for the account's turn: a place under the concurrency limit,
     /// the end of any pause, and the learned rate's next slot.
     pub async fn admit(self: &Arc<Self>) -> Admission {
-        let permit = self
-            .slots
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("the pacing semaphore is never closed");
+        let permit = loop {
+            // Waiting requests are the timer that grants slow start's growth
+            // when it is due; told when growth is earned, they look again.
+            let earned = self.growth_earned.notified();
+            let due = self.grant_due_growth();
+            let acquire = self.slots.clone().acquire_owned();
+            let acquired = match due {
+                None => tokio::select! {
+                    biased;
+                    p = acquire => p,
+                    () = earned => continue,
+                },
+                Some(at) => tokio::select! {
+                    biased;
+                    p = acquire => p,
+                    () = tokio::time::sleep_until(at) => continue,
+                },
+            };
+            break acquired.expect("the pacing semaphore is never closed");
+        };
         {
             let _turn = self.turn.lock().await;
             loop {
@@ -335,12 +368,28 @@ impl AccountPacing {
         }
     }
 
+    /// Grants slow start's growth if it is due; when it is still to come,
+    /// the instant it will be.
+    fn grant_due_growth(&self) -> Option<Instant> {
+        let now = Instant::now();
+        let mut st = self.state();
+        let before = (st.limit, st.rate_at(now));
+        if st.grant_growth(now) {
+            let target = st.target;
+            st.apply_limit(&self.slots, target);
+            st.log_changes(&self.label, before, now, None);
+        }
+        st.growth.map(|g| g.due)
+    }
+
     fn finish(&self, sent_at: Instant, outcome: Outcome, permit: OwnedSemaphorePermit) {
         let now = Instant::now();
         let mut st = self.state();
         st.in_flight = st.in_flight.saturating_sub(1);
         let before = (st.limit, st.rate_at(now));
+        st.grant_growth(now);
         let mut event = None;
+        let growing = st.growth.is_some();
         match outcome {
             Outcome::Answered => st.answered(now, sent_at),
             Outcome::Throttled { retry_after } => {
@@ -360,11 +409,16 @@ impl AccountPacing {
         let target = st.target;
         st.apply_limit(&self.slots, target);
         st.log_changes(&self.label, before, now, event);
+        let earned = !growing && st.growth.is_some();
         if st.debt > 0 {
             st.debt -= 1;
             permit.forget();
         } else {
             drop(permit);
+        }
+        drop(st);
+        if earned {
+            self.growth_earned.notify_waiters();
         }
     }
 
@@ -408,6 +462,7 @@ impl AccountPacing {
 
     /// What the controller has learned so far.
     pub fn snapshot(&self) -> PacingSnapshot {
+        self.grant_due_growth();
         let now = Instant::now();
         let st = self.state();
         PacingSnapshot {
@@ -502,6 +557,8 @@ struct State {
     /// The last time the requests in flight reached the limit.
     limit_reached_at: Option<Instant>,
     slow_start: bool,
+    /// Slow start's growth earned by answers, not yet granted.
+    growth: Option<Growth>,
     interval: Interval,
     past_rtt: Option<RttAverage>,
     fastest_rtt: f64,
@@ -522,6 +579,13 @@ struct State {
     logged_rate: Option<f64>,
     /// The last throttle's estimate, made again once its pause is over.
     pending_estimate: Option<RateEstimate>,
+}
+
+/// Growth slow start has earned and will grant when it is due.
+#[derive(Debug, Clone, Copy)]
+struct Growth {
+    more: usize,
+    due: Instant,
 }
 
 /// What a throttle's estimate of the allowed rate is made from.
@@ -595,20 +659,41 @@ impl State {
         self.interval.rtt_count += 1;
         // Slow start: one more per answer while the limit is in use (it was
         // reached while this request was in flight), which doubles it every
-        // round trip.
+        // round trip; granted once the answers sent with this one are in.
         if self.slow_start && self.limit_reached_at.is_some_and(|t| t >= sent_at) {
-            self.target = self.target.max(self.limit) + 1;
+            let settle =
+                Duration::from_secs_f64(rtt * SETTLE_FRACTION).clamp(SETTLE_MIN, SETTLE_MAX);
+            let growth = self.growth.get_or_insert(Growth {
+                more: 0,
+                due: now + settle,
+            });
+            growth.more += 1;
         }
         if self.pause_until.is_none_or(|p| sent_at >= p) {
             self.bare_streak = 0;
         }
     }
 
-    /// A throttle, an overload or a timeout: leave slow start and cut the
-    /// limit, at most once per round trip (requests in flight together are
-    /// refused together).
+    /// Slow start's earned growth, if it is due.
+    fn grant_growth(&mut self, now: Instant) -> bool {
+        match self.growth {
+            Some(g) if g.due <= now => {
+                self.growth = None;
+                if self.slow_start {
+                    self.target = self.target.max(self.limit) + g.more;
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// A throttle, an overload or a timeout: leave slow start (and the
+    /// growth it earned but has not granted) and cut the limit, at most once
+    /// per round trip (requests in flight together are refused together).
     fn back_pressure(&mut self, now: Instant) {
         self.slow_start = false;
+        self.growth = None;
         self.interval.back_pressure = true;
         let round_trip = self
             .past_rtt
@@ -1245,6 +1330,8 @@ mod decisions {
         for a in sent {
             a.finish(outcome);
         }
+        // Slow start grants what the round earned once its answers are in.
+        tokio::time::sleep(SETTLE_MAX).await;
     }
 
     /// Leaves slow start at `limit` (a throttle that teaches no rate: the
@@ -1276,18 +1363,103 @@ mod decisions {
     async fn slow_start_doubles_the_limit_each_round_trip_while_it_is_in_use() {
         let p = AccountPacing::new("test", limits());
         let mut seen = vec![p.snapshot().concurrency];
-        for _ in 0..5 {
+        for _ in 0..4 {
             let n = p.snapshot().concurrency;
             round(&p, n, RTT, Outcome::Answered).await;
             seen.push(p.snapshot().concurrency);
         }
-        assert_eq!(seen, [2, 4, 8, 16, 32, 64]);
+        assert_eq!(seen, [4, 8, 16, 32, 64]);
         // Not while it is not in use: one request at a time leaves it alone.
         let p = AccountPacing::new("test", limits());
         for _ in 0..5 {
             round(&p, 1, RTT, Outcome::Answered).await;
         }
-        assert_eq!(p.snapshot().concurrency, 2);
+        assert_eq!(p.snapshot().concurrency, INITIAL_CONCURRENCY);
+    }
+
+    /// Admissions that are let go at once, without waiting.
+    fn admitted_now(p: &Arc<AccountPacing>, at_most: usize) -> Vec<Admission> {
+        use futures::FutureExt;
+        (0..at_most)
+            .map_while(|_| p.admit().now_or_never())
+            .collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn slow_start_grants_its_growth_once_the_round_is_in_even_with_nothing_answering() {
+        let p = AccountPacing::new("test", limits());
+        let sent = admitted_now(&p, 16);
+        assert_eq!(sent.len(), INITIAL_CONCURRENCY);
+        // Twice as many wait for a place from the start.
+        let waiting: Vec<_> = (0..2 * INITIAL_CONCURRENCY)
+            .map(|_| {
+                let p = p.clone();
+                tokio::spawn(async move {
+                    let a = p.admit().await;
+                    (Instant::now(), a)
+                })
+            })
+            .collect();
+        tokio::time::sleep(RTT).await;
+        let answered_at = Instant::now();
+        for a in sent {
+            a.finish(Outcome::Answered);
+        }
+        let (mut admitted, mut held) = (Vec::new(), Vec::new());
+        for w in waiting {
+            let (at, a) = tokio::time::timeout(RTT, w)
+                .await
+                .expect("admitted within a round trip of the answers")
+                .expect("the waiting request");
+            admitted.push(at - answered_at);
+            held.push(a);
+        }
+        admitted.sort();
+        // The answers gave their places back at once; the growth they
+        // earned (one each) came a sixteenth of a round trip later, with no
+        // answer to bring it (the timer wheel counts whole milliseconds).
+        let settle = RTT.div_f64(16.0);
+        let (replaced, grown) = admitted.split_at(INITIAL_CONCURRENCY);
+        assert!(replaced.iter().all(|d| d.is_zero()), "{admitted:?}");
+        assert!(
+            grown
+                .iter()
+                .all(|d| *d >= settle && *d <= settle + Duration::from_millis(1)),
+            "{admitted:?}"
+        );
+        assert_eq!(p.snapshot().concurrency, 2 * INITIAL_CONCURRENCY);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_throttle_among_a_rounds_answers_cancels_the_growth_the_earlier_ones_earned() {
+        // At 16 in flight, the server's window fills after 6 of them: the 6
+        // answers come first, then 10 throttles, all within a millisecond.
+        let p = AccountPacing::new("test", limits());
+        while p.snapshot().concurrency < 16 {
+            let n = p.snapshot().concurrency;
+            round(&p, n, RTT, Outcome::Answered).await;
+        }
+        let mut sent = admitted_now(&p, 64);
+        assert_eq!(sent.len(), 16);
+        tokio::time::sleep(RTT).await;
+        let throttled = sent.split_off(6);
+        for a in sent {
+            a.finish(Outcome::Answered);
+        }
+        // Each answer gave its own place back, and no more: granted at
+        // once, slow start would have let two requests go for each.
+        let replacements = admitted_now(&p, 64);
+        assert_eq!(replacements.len(), 6);
+        tokio::time::sleep(Duration::from_micros(500)).await;
+        for a in throttled {
+            a.finish(Outcome::Throttled {
+                retry_after: Some(Duration::from_secs(1)),
+            });
+        }
+        tokio::time::sleep(SETTLE_MAX).await;
+        // Cut by 30 %, with nothing of the cancelled growth added.
+        assert_eq!(p.snapshot().concurrency, 11);
+        drop(replacements);
     }
 
     #[tokio::test(start_paused = true)]
@@ -1442,9 +1614,16 @@ mod decisions {
     #[tokio::test(start_paused = true)]
     async fn no_rate_until_the_first_throttle_then_just_under_what_was_allowed() {
         let p = AccountPacing::new("test", limits());
-        // 20 accepted over two seconds: 10 per second.
+        // 20 accepted over two seconds (each round trip and the settling
+        // after it): 10 per second.
         for _ in 0..20 {
-            round(&p, 1, Duration::from_millis(100), Outcome::Answered).await;
+            round(
+                &p,
+                1,
+                Duration::from_millis(100) - SETTLE_MAX,
+                Outcome::Answered,
+            )
+            .await;
         }
         assert_eq!(p.snapshot().rate, None);
         round(
@@ -1472,9 +1651,9 @@ mod decisions {
             since: start,
         };
         let at = |secs: f64| rate.at(start + Duration::from_secs_f64(secs));
-        assert!((at(0.0) - 9.5).abs() < 1e-9);
+        assert!((at(0.0) - 10.0 * RATE_BETA).abs() < 1e-9);
         // Back to just under the allowed rate after RATE_RECOVERY_SECS...
-        assert!((at(RATE_RECOVERY_SECS) - 9.85).abs() < 1e-9);
+        assert!((at(RATE_RECOVERY_SECS) - 10.0 * RATE_MARGIN).abs() < 1e-9);
         // ...rising monotonically, never above it for a while...
         let mut last = 0.0;
         for s in 0..=40 {
