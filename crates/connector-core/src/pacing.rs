@@ -69,11 +69,11 @@ pub const MAX_BARE_PAUSE: Duration = Duration::from_secs(16);
 
 /// The fraction of the measured allowed rate the learned rate starts at
 /// after a throttle.
-const RATE_BETA: f64 = 0.95;
+const RATE_BETA: f64 = 0.97;
 
 /// The fraction of the measured allowed rate the learned rate holds at
 /// (just under what the server allowed).
-const RATE_MARGIN: f64 = 0.985;
+const RATE_MARGIN: f64 = 0.99;
 
 /// Seconds the learned rate takes to climb from [`RATE_BETA`] to
 /// [`RATE_MARGIN`] of the allowed rate; it holds near there for a while,
