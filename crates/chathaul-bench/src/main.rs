@@ -3,7 +3,7 @@
 //! time.
 //!
 //! ```text
-//! chathaul-bench [--tiny] [--out PATH] [--only SECTION]
+//! chathaul-bench [--tiny] [--out PATH] [--only SECTION[,SECTION...]]
 //! ```
 //!
 //! `--tiny` (or `BENCH_SIZE=tiny`) runs every program at a tiny size, for the
@@ -11,7 +11,9 @@
 //! (with `requests` for the script; with dlt for the dlt pipeline; with
 //! `pandas` and `pyarrow` for the DataFrame figures); without it the Python
 //! rows are skipped with a note. `benches/run.sh` sets it up and is the
-//! entry point. `--only` runs one section: `normalize`, `divan`,
+//! entry point. `--only` runs the sections it lists, comma-separated, in
+//! one run (the pacing tables A–D: `--only
+//! vs-baselines,undisclosed-limit,slowing-server,startup`): `normalize`, `divan`,
 //! `vs-baselines`, `undisclosed-limit`, `slowing-server`, `startup`,
 //! `memory`, `store-write`, `pandas`.
 
@@ -161,7 +163,10 @@ fn main() {
         ),
     ];
     for (key, title, run) in sections {
-        if only.as_deref().is_none_or(|o| o == key) {
+        if only
+            .as_deref()
+            .is_none_or(|o| o.split(',').any(|k| k.trim() == key))
+        {
             section(&mut md, &mut failures, title, run);
         }
     }
@@ -396,7 +401,7 @@ fn vs_baselines_section(tools: &e2e::Tools, tiny: bool) -> Result<String, String
          messages and service summaries; KF5 chats and their messages (from the list item when it carries them, \
          else from the chat's detail).\n\n\
          - **chathaul**: `chathaul pull VENDOR --messages [--summaries] -o OUT.jsonl` with no setting (the defaults: \
-         concurrency learned from 2 up to the ceiling of 64, no rate ceiling); the median of {} pulls;\n\
+         concurrency learned from {} up to the ceiling of 64, no rate ceiling); the median of {} pulls;\n\
          - **script**: `benches/baseline/baseline.py`, the sequential Python `requests` script (one session, \
          keep-alive; the same endpoints, paging and JSONL);\n\
          - **dlt**: `benches/baseline/dlt_pipeline.py`, a dlt {dlt} `rest_api` source tuned as dlt's docs advise: \
@@ -407,6 +412,7 @@ fn vs_baselines_section(tools: &e2e::Tools, tiny: bool) -> Result<String, String
          conversation ids in the same order and the same numbers of messages and summaries as chathaul; dlt \
          normalized the same numbers of conversations, messages and summaries (its row counts).\n",
         chathaul_sim::SimOptions::default().messages,
+        chathaul::pacing::INITIAL_CONCURRENCY,
         vs_baselines::chathaul_runs(tiny),
     );
     let _ = writeln!(
