@@ -258,8 +258,12 @@ def test_incremental_run_keeps_its_state_outside_a_database() -> None:
             assert {k: without_raw(v) for k, v in kept.items()} == want, f"run {run}"
             sim.advance(days=3)
         # A state that is not one is refused, saying so.
-        with pytest.raises(chathaul.ConfigError, match="incremental state"):
+        with pytest.raises(chathaul.ConfigError) as refused:
             chathaul.incremental_run(kf5, '{"cursor": 7}')
+        assert str(refused.value).startswith(
+            f"cannot read the stored incremental state of kf5 account `{kf5.account}`: at `cursor`: invalid type"
+        ), refused.value
+        assert refused.value.details["path"] == "cursor"
 
 
 @pytest.mark.parametrize(

@@ -235,13 +235,26 @@ impl IncrementalState {
         serde_json::to_string(self).map_err(|e| Error::internal("cannot write the sync state", e))
     }
 
-    /// A state from JSON text (what [`IncrementalState::to_json`] wrote).
+    /// A state from JSON text (what [`IncrementalState::to_json`] wrote);
+    /// `state_of` says whose state it is (a sync source, a vendor's
+    /// account), for the error.
     ///
     /// # Errors
-    /// [`Error::Query`] naming what does not fit.
-    pub fn from_json(text: &str) -> connector_core::Result<IncrementalState> {
-        serde_json::from_str(text)
-            .map_err(|e| Error::Query(format!("the incremental state is not valid: {e}")))
+    /// [`Error::StoredState`] naming whose state it is, the JSON path that
+    /// does not fit and the line and column, with the JSON parser's error as
+    /// its source.
+    pub fn from_json(text: &str, state_of: &str) -> connector_core::Result<IncrementalState> {
+        let fault = |path: String, source: serde_json::Error| Error::StoredState {
+            state_of: state_of.to_owned(),
+            path,
+            source,
+        };
+        let reader = &mut serde_json::Deserializer::from_str(text);
+        let state = serde_path_to_error::deserialize(&mut *reader)
+            .map_err(|e| fault(e.path().to_string(), e.into_inner()))?;
+        // Text after the state (two states pasted together) is refused too.
+        reader.end().map_err(|e| fault(".".to_owned(), e))?;
+        Ok(state)
     }
 
     /// The pending conversation created longest ago.
@@ -1599,13 +1612,53 @@ mod tests {
             "{text}"
         );
         assert!(text.contains(r#""reason":"open""#), "{text}");
-        assert_eq!(IncrementalState::from_json(&text).unwrap(), state);
+        assert_eq!(
+            IncrementalState::from_json(&text, "source `main`").unwrap(),
+            state
+        );
         // What a later version adds is defaulted; what is wrong says so.
         assert_eq!(
-            IncrementalState::from_json("{}").unwrap(),
+            IncrementalState::from_json("{}", "source `main`").unwrap(),
             IncrementalState::default()
         );
-        let e = IncrementalState::from_json(r#"{"cursor": 7}"#).unwrap_err();
-        assert!(e.to_string().contains("incremental state"), "{e}");
+    }
+
+    #[test]
+    fn a_stored_state_that_does_not_read_says_whose_and_where_and_keeps_the_cause() {
+        use std::error::Error as _;
+
+        let e = IncrementalState::from_json(r#"{"cursor": 7}"#, "source `main`").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "cannot read the stored incremental state of source `main`: at `cursor`: \
+             invalid type: integer `7`, expected a string at line 1 column 12"
+        );
+        assert_eq!(e.kind(), connector_core::ErrorKind::Config);
+        let cause = e.source().expect("the parser's error is the source");
+        let cause = cause
+            .downcast_ref::<serde_json::Error>()
+            .expect("the source is serde_json's error");
+        assert_eq!((cause.line(), cause.column()), (1, 12));
+
+        let e = IncrementalState::from_json(
+            r#"{"pending": {"10050": {"reason": "asleep"}}}"#,
+            "kf5 account `acme`",
+        )
+        .unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.starts_with(
+                "cannot read the stored incremental state of kf5 account `acme`: \
+                 at `pending.10050.reason`: unknown variant `asleep`"
+            ),
+            "{text}"
+        );
+        let e = IncrementalState::from_json("{} {}", "source `main`").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("cannot read the stored incremental state of source `main`: at `.`: trailing characters"),
+            "{e}"
+        );
+        assert!(e.source().unwrap().is::<serde_json::Error>());
     }
 }

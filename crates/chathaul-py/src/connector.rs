@@ -311,8 +311,10 @@ impl PyConnector {
         now: Option<&str>,
         batch_size: usize,
     ) -> PyResult<PyIncrementalRun> {
+        let info = self.inner.info();
         let spec = RunSpec::parse(
             self.zone,
+            &format!("{} account `{}`", info.vendor, info.account),
             state,
             since,
             lookback,

@@ -71,6 +71,7 @@ fn details<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyDict>> {
         Error::Config { field, .. } => d.set_item("field", field)?,
         Error::ConfigFile { path, .. } => d.set_item("file", path.display().to_string())?,
         Error::SyncSource { name, .. } => d.set_item("source", name)?,
+        Error::StoredState { path, .. } => d.set_item("path", path)?,
         Error::DatabaseUrl { location, .. } => d.set_item("location", location)?,
         Error::Store {
             backend, location, ..

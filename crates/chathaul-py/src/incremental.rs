@@ -42,10 +42,12 @@ pub(crate) struct RunSpec {
 
 impl RunSpec {
     /// Reads the options (durations like `1d`, `12h`; instants in RFC 3339
-    /// or as local dates in the connector's zone).
+    /// or as local dates in the connector's zone); `state_of` names whose
+    /// state `state` is, for its errors.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn parse(
         zone: chathaul::time::Tz,
+        state_of: &str,
         state: Option<&str>,
         since: Option<&str>,
         lookback: &str,
@@ -62,7 +64,7 @@ impl RunSpec {
             chathaul::config::parse_duration(text).map_err(|m| Error::Query(format!("{name}: {m}")))
         };
         let state = match state {
-            Some(text) => IncrementalState::from_json(text)?,
+            Some(text) => IncrementalState::from_json(text, state_of)?,
             None => IncrementalState::default(),
         };
         let since = since

@@ -328,6 +328,19 @@ pub enum Error {
         /// What is wrong, and what to do.
         problem: String,
     },
+    /// A stored incremental state (what one run of a source hands the next:
+    /// its cursor, its revisit set) that is not valid JSON of the state's
+    /// form.
+    #[error("cannot read the stored incremental state of {state_of}: at `{path}`: {source}")]
+    StoredState {
+        /// Whose state it is: a sync source, or a vendor's account.
+        state_of: String,
+        /// The JSON path where reading failed (`cursor`, `pending.10050.reason`;
+        /// `.` for the whole text).
+        path: String,
+        /// The JSON parser's error (it says the line and column).
+        source: serde_json::Error,
+    },
     /// A database address that cannot be used as written: a URL that does
     /// not parse, an unknown parameter, a password written in clear where
     /// it must come from the environment.
@@ -572,6 +585,7 @@ impl Error {
             | Error::DuplicateVendor { .. }
             | Error::ConfigFile { .. }
             | Error::SyncSource { .. }
+            | Error::StoredState { .. }
             | Error::DatabaseUrl { .. } => ErrorKind::Config,
             Error::Query(_) => ErrorKind::Query,
             Error::Unsupported { .. } | Error::FeatureDisabled { .. } => ErrorKind::Unsupported,
@@ -787,6 +801,16 @@ mod tests {
                 },
                 ErrorKind::Config,
                 "source `main` is the name of two sources",
+            ),
+            (
+                Error::StoredState {
+                    state_of: "source `main`".into(),
+                    path: "cursor".into(),
+                    source: serde_json::from_str::<String>("7").unwrap_err(),
+                },
+                ErrorKind::Config,
+                "cannot read the stored incremental state of source `main`: at `cursor`: \
+                 invalid type: integer `7`, expected a string at line 1 column 1",
             ),
             (
                 Error::DatabaseUrl {
