@@ -270,13 +270,22 @@ class PulledFiles(_Reported):
     files: List[str]
     """Every file written (for partitioned output: every part file of every partition written)."""
     report: Dict[str, Any] = field(default_factory=dict)
-    """Counts, the connector's counters (requests, pages, reported totals) and shortfalls."""
+    """Counts, the connector's counters (requests, pages, reported totals), shortfalls, the records
+    set aside (``rejects``) and where they were kept (``rejects_at``)."""
+
+    @property
+    def rejects(self) -> List[Dict[str, Any]]:
+        """The records set aside under ``on_bad_record="skip"``, one dict each (``vendor``,
+        ``account``, ``endpoint``, ``page``, ``path``, ``error``, ``id``, ``raw``), as they are
+        written to ``NAME.rejects.jsonl`` (or a database's ``rejects`` table)."""
+        return list(self.report.get("rejects", []))
 
     def __repr__(self) -> str:
         r = self.report
+        rejected = f", {len(self.rejects)} rejected" if self.rejects else ""
         return (
             f"PulledFiles({r.get('vendor')}:{r.get('account')}: {r.get('conversations')} conversations, "
-            f"{r.get('messages')} messages in {len(self.files)} files, complete={self.complete})"
+            f"{r.get('messages')} messages in {len(self.files)} files{rejected}, complete={self.complete})"
         )
 
 
@@ -462,6 +471,7 @@ class Connector:
         summaries: bool = True,
         limit: Optional[int] = None,
         page_size: Optional[int] = None,
+        on_bad_record: str = "fail",
         progress: ProgressArg = None,
     ) -> PulledFiles:
         """Pulls the same conversations as :meth:`conversations` into files, as ``chathaul pull -o``
@@ -474,8 +484,14 @@ class Connector:
         ``path/messages/``, by the UTC date each conversation was created; each partition the pull
         writes is swapped in whole when it is complete, so a re-run replaces it.
 
+        ``on_bad_record`` says what a record that cannot be decoded does, as ``chathaul pull
+        --on-bad-record``: ``"fail"`` (the default) ends the pull with a :class:`DecodeError`;
+        ``"skip"`` sets it aside and goes on. Records set aside are in :attr:`PulledFiles.rejects`
+        and kept beside the output: ``NAME.rejects.jsonl`` (one JSON object a line), or the
+        ``rejects`` table of a ``.sqlite`` output; ``report["rejects_at"]`` says where.
+
         Raises:
-            ConfigError: an invalid time, window or ``partition_by``.
+            ConfigError: an invalid time, window, ``partition_by`` or ``on_bad_record``.
             SinkError: a file or folder that cannot be written; a file where a folder is asked for.
             AuthError, RateLimitError, DecodeError, ApiError, TransportError: from the pull; a
                 partitioned folder is then left as it was.
@@ -495,6 +511,7 @@ class Connector:
                 summaries=summaries,
                 limit=limit,
                 page_size=page_size,
+                on_bad_record=on_bad_record,
                 progress=bar.set if bar.active else None,
             )
         finally:

@@ -100,6 +100,7 @@ class Connector:
         summaries: bool = True,
         limit: Optional[int] = None,
         page_size: Optional[int] = None,
+        on_bad_record: str = "fail",
         progress: Optional[Callable[[int, int], object]] = None,
     ) -> Dict[str, Any]: ...
     def incremental(

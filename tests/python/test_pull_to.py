@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
 import time
 from collections import Counter
+from contextlib import closing
 from pathlib import Path
 from typing import Dict, List, Tuple
 
@@ -194,3 +197,54 @@ def test_the_docs_partitioned_example_runs_as_written(tmp_path: Path) -> None:
     days = {p.name for p in (tmp_path / "lake" / "conversations").glob("vendor=*/account=*/date=*")}
     # January on the vendors' clock (Asia/Shanghai) starts on December 31 at 16:00 UTC.
     assert days and all(d.startswith(("date=2024-01-", "date=2023-12-31")) for d in days), days
+
+
+def test_on_bad_record_fails_by_default_and_skip_keeps_the_good_records_and_the_rejected_one(tmp_path: Path) -> None:
+    with chathaul.Simulator(seed=9, conversations=30, messages=3) as sim:
+        bad = sim.truth("kf5")[4].id
+        sim.corrupt("kf5", bad, "created_at", "not a time")
+        conn = sim.connect("kf5")
+
+        # fail (the default): the decode error names vendor, endpoint, page and field; nothing
+        # is set aside and the output stays unfinished.
+        for strict in [{}, {"on_bad_record": "fail"}]:
+            with pytest.raises(chathaul.DecodeError) as failed:
+                conn.pull_to(tmp_path / "strict.jsonl", progress=False, **strict)
+            e = failed.value
+            assert (e.vendor, e.endpoint, e.page, e.path) == ("kf5", "/apiv2/chats.json", 1, "chats[4].created_at")
+            assert "kf5" in str(e) and "/apiv2/chats.json" in str(e) and "chats[4].created_at" in str(e), str(e)
+            assert not (tmp_path / "strict.jsonl").exists()
+            assert not (tmp_path / "strict.rejects.jsonl").exists()
+
+        # skip: every good record is written, the bad one is reported and kept beside the output.
+        written = conn.pull_to(tmp_path / "out.jsonl", on_bad_record="skip", progress=False)
+        assert written.files == [str(tmp_path / "out.jsonl")]
+        ids = [json.loads(line)["id"] for line in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()]
+        assert len(ids) == 29 and bad not in ids
+        assert sorted(ids) == sorted(c.id for c in sim.truth("kf5") if c.id != bad)
+        assert written.report["conversations"] == 29
+        [r] = written.rejects
+        assert (r["vendor"], r["endpoint"], r["page"], r["path"]) == ("kf5", "/apiv2/chats.json", 1, "chats[4].created_at")
+        assert json.loads(r["raw"])["created_at"] == "not a time"
+        assert "not a time" in r["error"]
+        assert written.report["rejects_at"] == str(tmp_path / "out.rejects.jsonl")
+        kept = (tmp_path / "out.rejects.jsonl").read_text(encoding="utf-8").splitlines()
+        assert [json.loads(line) for line in kept] == [r]
+        assert "1 rejected" in repr(written)
+
+        # Into a database, as `chathaul pull -o x.sqlite`: the rejects table has it.
+        db = tmp_path / "out.sqlite"
+        into_db = conn.pull_to(db, on_bad_record="skip", progress=False)
+        assert into_db.report["rejects_at"] == f"{db} (table rejects)"
+        with closing(sqlite3.connect(db)) as con:
+            assert con.execute("SELECT vendor, path FROM rejects").fetchall() == [("kf5", "chats[4].created_at")]
+            assert con.execute("SELECT count(*) FROM conversations").fetchone() == (29,)
+
+        # A clean pull reports none.
+        clean = sim.connect("bangwo8").pull_to(tmp_path / "clean.jsonl", on_bad_record="skip", progress=False)
+        assert clean.rejects == [] and clean.report["rejects_at"] is None
+        assert not (tmp_path / "clean.rejects.jsonl").exists()
+
+        with pytest.raises(chathaul.ConfigError, match="on_bad_record `ignore`: expected `fail` or `skip`"):
+            conn.pull_to(tmp_path / "never.jsonl", on_bad_record="ignore", progress=False)
+        assert not (tmp_path / "never.jsonl").exists()

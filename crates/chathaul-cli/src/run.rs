@@ -5,13 +5,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chathaul::config::{parse_instant, zone_of};
-use chathaul::incremental::Rejected;
 use chathaul::report::{LeadReport, TextTable};
 use chathaul::sink::PartitionBy;
 use chathaul::sync::{Prepared, Source, SourceReport, SyncOptions};
 use chathaul::{
     BadRecord, Channel, Connector, Database, Error, ErrorKind, Format, ProgressCounters,
-    PullReport, Query, SqliteStore, SyncStore, TimeField,
+    PullReport, Query, SqliteStore, TimeField,
 };
 use clap::CommandFactory;
 
@@ -183,17 +182,15 @@ fn bad_record(what: OnBadRecord) -> BadRecord {
     }
 }
 
-/// Keeps the records a pull set aside: in the database's `rejects` table,
-/// in `NAME.rejects.jsonl` beside an output file, or on stderr (one JSON
-/// object a line) when the output is stdout. Returns where they went.
+/// Keeps the records a pull set aside: beside the output
+/// ([`chathaul::pull::keep_rejects`]: the database's `rejects` table, or
+/// `NAME.rejects.jsonl`), or on stderr (one JSON object a line) when the
+/// output is stdout. Returns where they went.
 fn keep_rejects(
     output: Option<&Path>,
     format: Format,
     report: &PullReport,
 ) -> Result<Option<String>, Fail> {
-    if report.rejects.is_empty() {
-        return Ok(None);
-    }
     let Some(path) = output.filter(|p| p.as_os_str() != "-") else {
         for r in &report.rejects {
             eprintln!(
@@ -201,35 +198,10 @@ fn keep_rejects(
                 serde_json::to_string(r).unwrap_or_default()
             );
         }
-        return Ok(Some("stderr".to_owned()));
+        return Ok((!report.rejects.is_empty()).then(|| "stderr".to_owned()));
     };
-    if format == Format::Sqlite {
-        let mut store = SqliteStore::open(path).map_err(|e| Fail::of(&e))?;
-        store
-            .add_rejects(&report.source, &report.rejects)
-            .map_err(|e| Fail::of(&e))?;
-        return Ok(Some(format!("{} (table rejects)", path.display())));
-    }
-    let stem = path
-        .file_stem()
-        .map_or_else(|| "chathaul".into(), |s| s.to_string_lossy().into_owned());
-    let stem = stem
-        .strip_suffix(".conversations")
-        .unwrap_or(&stem)
-        .to_owned();
-    let file = path.with_file_name(format!("{stem}.rejects.jsonl"));
-    let text: String = report
-        .rejects
-        .iter()
-        .map(|r: &Rejected| serde_json::to_string(r).unwrap_or_default() + "\n")
-        .collect();
-    std::fs::write(&file, text).map_err(|e| {
-        Fail::of(&Error::Io {
-            context: format!("cannot write {}", file.display()),
-            source: e,
-        })
-    })?;
-    Ok(Some(file.display().to_string()))
+    let kept = chathaul::pull::keep_rejects(path, format, report).map_err(|e| Fail::of(&e))?;
+    Ok(kept.map(|at| at.to_string()))
 }
 
 fn parse_kv(items: &[String]) -> Result<Vec<(String, String)>, Fail> {

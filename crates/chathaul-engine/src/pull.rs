@@ -1,6 +1,7 @@
 //! One pull: a connector's conversations for a query, into a [`Sink`], with
 //! a report that sets the vendor's reported totals beside what was fetched.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -10,7 +11,7 @@ use futures::StreamExt;
 use serde::Serialize;
 
 use crate::incremental::Rejected;
-use crate::sink::Sink;
+use crate::sink::{Format, Sink};
 
 /// What a pull or a sync run has fetched so far, counted as it goes, for
 /// progress displays (shared with the display's thread).
@@ -219,18 +220,37 @@ pub async fn pull(
     sink: &mut dyn Sink,
     live: &ProgressCounters,
 ) -> PullReport {
+    let mut report = PullReport::new(source, connector.info(), query.window);
+    if let Err(e) = pull_into(connector, query, sink, live, &mut report).await {
+        report.error_kind = Some(e.kind());
+        report.error = Some(format!("source {source}: {e}"));
+    }
+    report
+}
+
+/// [`pull`] for a caller that wants the error itself (to raise it with its
+/// details): counts, records set aside, counters, shortfalls and time go
+/// into `report` (made by [`PullReport::new`]) as the pull goes, and the
+/// error that ended it is returned, not recorded.
+///
+/// # Errors
+/// The query's, the connector's or the sink's error that ended the pull.
+pub async fn pull_into(
+    connector: &dyn Connector,
+    query: &Query,
+    sink: &mut dyn Sink,
+    live: &ProgressCounters,
+    report: &mut PullReport,
+) -> Result<(), Error> {
     let started = Instant::now();
-    let info = connector.info();
-    let mut report = PullReport::new(source, info, query.window);
+    let account = &connector.info().account;
     let result: Result<(), Error> = async {
         query.validate()?;
         let mut stream = connector.conversations(query);
         while let Some(item) = stream.next().await {
             let c = match item {
                 Err(e @ Error::Rejected { .. }) if query.skips_bad_records() => {
-                    report
-                        .rejects
-                        .push(Rejected::from_error(&e, &info.account, None));
+                    report.rejects.push(Rejected::from_error(&e, account, None));
                     continue;
                 }
                 other => other?,
@@ -245,12 +265,86 @@ pub async fn pull(
     .await;
     report.limit_reached = query.limit.is_some_and(|l| report.conversations >= l);
     report.stats = connector.stats();
-    if let Err(e) = result {
-        report.error_kind = Some(e.kind());
-        report.error = Some(format!("source {source}: {e}"));
-    } else {
+    if result.is_ok() {
         report.shortfalls = shortfalls(&report.stats, report.limit_reached);
     }
     report.elapsed_secs = started.elapsed().as_secs_f64();
-    report
+    result
+}
+
+/// Where [`keep_rejects`] kept a pull's records set aside.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RejectsKept {
+    /// In the `rejects` table of this SQLite database (the pull's output).
+    Table(PathBuf),
+    /// In this JSONL file, one [`Rejected`] a line.
+    File(PathBuf),
+}
+
+impl std::fmt::Display for RejectsKept {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RejectsKept::Table(db) => write!(f, "{} (table rejects)", db.display()),
+            RejectsKept::File(file) => write!(f, "{}", file.display()),
+        }
+    }
+}
+
+/// Keeps the records a pull into `output` (in `format`) set aside, beside
+/// what it wrote: in the database's `rejects` table when the output is a
+/// SQLite database, else in `NAME.rejects.jsonl` next to the output
+/// (`out.jsonl`, `out.conversations.csv` and a partitioned folder `lake`
+/// give `out.rejects.jsonl`, `lake.rejects.jsonl`), one JSON object a line.
+/// `None` when nothing was set aside.
+///
+/// # Errors
+/// [`Error::Io`] naming the file that cannot be written; [`Error::Store`]
+/// for a database that cannot take them.
+pub fn keep_rejects(
+    output: &Path,
+    format: Format,
+    report: &PullReport,
+) -> Result<Option<RejectsKept>, Error> {
+    if report.rejects.is_empty() {
+        return Ok(None);
+    }
+    if format == Format::Sqlite {
+        return keep_in_database(output, report).map(Some);
+    }
+    let stem = output
+        .file_stem()
+        .map_or_else(|| "chathaul".into(), |s| s.to_string_lossy().into_owned());
+    let stem = stem
+        .strip_suffix(".conversations")
+        .unwrap_or(&stem)
+        .to_owned();
+    let file = output.with_file_name(format!("{stem}.rejects.jsonl"));
+    let mut text = String::new();
+    for r in &report.rejects {
+        let line = serde_json::to_string(r)
+            .map_err(|e| Error::internal("cannot write a rejected record as JSON", e))?;
+        text.push_str(&line);
+        text.push('\n');
+    }
+    std::fs::write(&file, text).map_err(|e| Error::Io {
+        context: format!("cannot write {}", file.display()),
+        source: e,
+    })?;
+    Ok(Some(RejectsKept::File(file)))
+}
+
+#[cfg(feature = "sqlite")]
+fn keep_in_database(db: &Path, report: &PullReport) -> Result<RejectsKept, Error> {
+    use crate::store::SyncStore as _;
+    let mut store = crate::store::SqliteStore::open(db)?;
+    store.add_rejects(&report.source, &report.rejects)?;
+    Ok(RejectsKept::Table(db.to_owned()))
+}
+
+#[cfg(not(feature = "sqlite"))]
+fn keep_in_database(_db: &Path, _report: &PullReport) -> Result<RejectsKept, Error> {
+    Err(Error::FeatureDisabled {
+        feature: "sqlite",
+        what: "keeping rejected records in a SQLite database".into(),
+    })
 }

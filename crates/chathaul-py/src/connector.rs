@@ -9,7 +9,8 @@ use chathaul::arrow::{BatchBuilder, conversations_schema, messages_schema};
 use chathaul::sink::{PartitionBy, Sink};
 use chathaul::time::{Tz, parse_zone};
 use chathaul::{
-    BadRecord, Channel, Connector, Conversation, Error, Format, Include, Query, TimeField, Window,
+    BadRecord, Channel, Connector, Conversation, Error, Format, Include, ProgressCounters,
+    PullReport, Query, TimeField, Window,
 };
 use futures::StreamExt;
 use pyo3::prelude::*;
@@ -21,7 +22,7 @@ use tokio::task::AbortHandle;
 use crate::convert::{parse_instant, to_py};
 use crate::errors::to_pyerr;
 use crate::incremental::{PyIncrementalRun, RunSpec};
-use crate::runtime::{POLL, runtime, wait};
+use crate::runtime::{POLL, runtime, wait, wait_ticking};
 
 /// How many conversations the producer task may run ahead of the consumer.
 const AHEAD: usize = 64;
@@ -128,6 +129,21 @@ impl PyConnector {
         )?;
         report.set_item("stats", to_py(py, &stats)?)?;
         report.set_item("elapsed_secs", started.elapsed().as_secs_f64())?;
+        Ok(report)
+    }
+
+    /// The report of a pull into files that ran to its end, with the keys
+    /// of [`PyConnector::report`].
+    fn report_of<'py>(&self, py: Python<'py>, pulled: &PullReport) -> PyResult<Bound<'py, PyDict>> {
+        let report = PyDict::new(py);
+        report.set_item("vendor", &pulled.vendor)?;
+        report.set_item("account", &pulled.account)?;
+        report.set_item("conversations", pulled.conversations)?;
+        report.set_item("messages", pulled.messages)?;
+        report.set_item("limit_reached", pulled.limit_reached)?;
+        report.set_item("shortfalls", &pulled.shortfalls)?;
+        report.set_item("stats", to_py(py, &pulled.stats)?)?;
+        report.set_item("elapsed_secs", pulled.elapsed_secs)?;
         Ok(report)
     }
 }
@@ -338,9 +354,14 @@ impl PyConnector {
     /// command line's `pull -o` does: `path`'s extension picks the format
     /// (`.jsonl`, `.csv`, `.parquet`, `.sqlite`); with `partition_by`
     /// (`"day"` or `"month"`), `path` is a folder of hive-partitioned
-    /// Parquet. Returns the report (as `pull`'s) with `files`, the files
-    /// written. A pull that fails leaves a partitioned folder as it was.
-    #[pyo3(signature = (path, *, partition_by = None, since = None, until = None, by = "created", agent = None, customer = None, channel = None, messages = true, summaries = true, limit = None, page_size = None, progress = None))]
+    /// Parquet. `on_bad_record` (`"fail"` or `"skip"`) says what a record
+    /// that cannot be decoded does: end the pull, or be set aside, as the
+    /// command line's. Returns the report (as `pull`'s) with `files`, the
+    /// files written, `rejects`, the records set aside, and `rejects_at`,
+    /// where they were kept (`NAME.rejects.jsonl`, or a database's
+    /// `rejects` table). A pull that fails leaves a partitioned folder as
+    /// it was.
+    #[pyo3(signature = (path, *, partition_by = None, since = None, until = None, by = "created", agent = None, customer = None, channel = None, messages = true, summaries = true, limit = None, page_size = None, on_bad_record = "fail", progress = None))]
     #[allow(clippy::too_many_arguments)]
     fn pull_to<'py>(
         &self,
@@ -357,12 +378,14 @@ impl PyConnector {
         summaries: bool,
         limit: Option<u64>,
         page_size: Option<u32>,
+        on_bad_record: &str,
         progress: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let opened = || -> Result<(Query, Format, Box<dyn Sink>), Error> {
-            let q = self.query(
+            let mut q = self.query(
                 since, until, by, agent, customer, channel, messages, summaries, limit, page_size,
             )?;
+            q.on_bad_record = on_bad_record.parse::<BadRecord>()?;
             match partition_by {
                 Some(unit) => {
                     let unit: PartitionBy = unit.parse()?;
@@ -376,23 +399,39 @@ impl PyConnector {
             }
         };
         let (q, format, mut sink) = opened().map_err(|e| to_pyerr(py, &e))?;
-        let started = Instant::now();
-        let mut running = RunningQuery::start(self.inner.clone(), q.clone());
-        let counts = match running.run(py, progress.as_ref(), |c| sink.write(c)) {
-            Ok(counts) => counts,
-            Err(e) => {
-                // A database keeps what was upserted; files stay unfinished
-                // (a partitioned folder as it was).
-                if format == Format::Sqlite {
-                    let _ = py.detach(|| sink.finish());
-                }
-                return Err(e);
-            }
+        let info = self.inner.info();
+        // The pull is the command line's (`chathaul::pull`), records set
+        // aside included; only the error is raised rather than reported.
+        let mut pulled = PullReport::new(info.vendor, info, q.window);
+        let live = ProgressCounters::default();
+        let report_progress = || match &progress {
+            Some(cb) => cb.call1(live.get()).map(drop),
+            None => Ok(()),
         };
-        let files = py.detach(|| sink.finish()).map_err(|e| to_pyerr(py, &e))?;
-        let report = self.report(py, &q, counts, started)?;
+        let result = wait_ticking(
+            py,
+            chathaul::pull::pull_into(self.inner.as_ref(), &q, sink.as_mut(), &live, &mut pulled),
+            &report_progress,
+        )?;
+        // A database keeps what was upserted; files stay unfinished (a
+        // partitioned folder as it was).
+        let files = if result.is_ok() || format == Format::Sqlite {
+            py.detach(|| sink.finish())
+        } else {
+            Ok(vec![])
+        };
+        // Kept even when the pull failed, as the command line keeps them.
+        let rejects_at = py
+            .detach(|| chathaul::pull::keep_rejects(&path, format, &pulled))
+            .map_err(|e| to_pyerr(py, &e))?;
+        result.map_err(|e| to_pyerr(py, &e))?;
+        let files = files.map_err(|e| to_pyerr(py, &e))?;
+        report_progress()?;
+        let report = self.report_of(py, &pulled)?;
         let files: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
         report.set_item("files", files)?;
+        report.set_item("rejects", to_py(py, &pulled.rejects)?)?;
+        report.set_item("rejects_at", rejects_at.map(|at| at.to_string()))?;
         Ok(report)
     }
 

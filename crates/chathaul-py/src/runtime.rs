@@ -33,6 +33,20 @@ where
     F: Future + Send,
     F::Output: Send,
 {
+    wait_ticking(py, fut, || Ok(()))
+}
+
+/// [`wait`], calling `tick` (with the GIL held) after the signal handlers
+/// every [`POLL`] while `fut` runs: a progress callback.
+pub(crate) fn wait_ticking<F>(
+    py: Python<'_>,
+    fut: F,
+    mut tick: impl FnMut() -> PyResult<()>,
+) -> PyResult<F::Output>
+where
+    F: Future + Send,
+    F::Output: Send,
+{
     let mut fut = std::pin::pin!(fut);
     loop {
         let step = py.detach(|| {
@@ -40,7 +54,10 @@ where
         });
         match step {
             Ok(out) => return Ok(out),
-            Err(_elapsed) => py.check_signals()?,
+            Err(_elapsed) => {
+                py.check_signals()?;
+                tick()?;
+            }
         }
     }
 }
