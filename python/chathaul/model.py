@@ -209,11 +209,12 @@ class Attachment(_Model):
 
 @dataclass(frozen=True, repr=False)
 class Message(_Model):
-    """One message: ``kind`` is text, image, file, event or rating (or the vendor's own value)."""
+    """One message: ``kind`` is text, image, file, event or rating (or the vendor's own value);
+    ``None`` when the vendor does not say (a KF5 message without ``type``)."""
 
     id: Optional[str]
     sender: Sender
-    kind: str
+    kind: Optional[str]
     text: Optional[str] = None
     sent_at: Optional[datetime] = None
     read: Optional[bool] = None
@@ -226,7 +227,7 @@ class Message(_Model):
         return cls(
             id=d.get("id"),
             sender=Sender(role=s.get("role", "unknown"), id=s.get("id"), name=s.get("name")),
-            kind=d["kind"],
+            kind=d.get("kind"),
             text=d.get("text"),
             sent_at=parse_instant(d.get("sent_at")),
             read=d.get("read"),
@@ -352,7 +353,7 @@ class Conversation(_Model):
             "<tr>"
             f"<td>{e(m.sent_at.strftime('%Y-%m-%d %H:%M:%S') if m.sent_at else '')}</td>"
             f"<td>{e(m.sender.role)}{(' · ' + e(m.sender.name)) if m.sender.name else ''}</td>"
-            f"<td>{e(m.kind)}</td><td style='text-align:left'>{e(_short(m.text, 120) or '')}</td>"
+            f"<td>{e(m.kind or '')}</td><td style='text-align:left'>{e(_short(m.text, 120) or '')}</td>"
             "</tr>"
             for m in shown
         )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from pathlib import Path
 from typing import List, Tuple
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 import chathaul
@@ -136,3 +138,42 @@ def test_to_polars(sim: chathaul.Simulator) -> None:
     assert convs.schema["created_at"] == pl.Datetime("ms", "UTC")
     assert convs.schema["message_count"] == pl.UInt64
     assert convs["id"].to_list() == result.conversations.column("id").to_pylist()
+
+
+def test_a_kf5_message_without_type_has_no_kind_in_every_form(tmp_path: Path) -> None:
+    with chathaul.Simulator(seed=9, conversations=10, messages=3) as sim:
+        target = sim.truth("kf5")[2]
+        assert target.messages, "the chat has messages"
+        # The vendor's first message of the chat comes without a `type` (blank counts as none).
+        sim.corrupt("kf5", target.id, "messages.0.type", "")
+        conn = sim.connect("kf5")
+        untyped = [(c.id, m.raw["id"]) for c in conn.conversations(progress=False) for m in c.messages if m.kind is None]
+        assert len(untyped) == 1 and untyped[0][0] == target.id, untyped
+        # The dict form: null, not "".
+        chat = conn.conversation(target.id)
+        [m] = [m for m in chat.messages if m.kind is None]
+        assert m.raw["id"] == untyped[0][1]
+        assert all(m.kind is not None for c in sim.truth("kf5") if c.id != target.id for m in c.messages)
+
+        result = conn.pull(progress=False)
+        kind = result.messages.column("kind")
+        assert result.messages.schema.field("kind").nullable
+        assert kind.null_count == 1
+        rows = result.messages.to_pylist()
+        assert [(r["conversation_id"], r["kind"]) for r in rows if r["kind"] is None] == [(target.id, None)]
+        assert "" not in kind.to_pylist()
+        frames = result.to_pandas()
+        assert int(frames.messages["kind"].isna().sum()) == 1
+        assert result.to_polars().messages["kind"].null_count() == 1
+
+        # Files: JSONL writes null, CSV an empty cell, Parquet a null.
+        conn.pull_to(tmp_path / "out.jsonl", progress=False)
+        lines = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()]
+        kinds = [m["kind"] for c in lines if c["id"] == target.id for m in c["messages"]]
+        assert kinds.count(None) == 1 and "" not in kinds
+        conn.pull_to(tmp_path / "out.csv", progress=False)
+        with open(tmp_path / "out.messages.csv", newline="", encoding="utf-8") as f:
+            cells = [r["kind"] for r in csv.DictReader(f)]
+        assert cells.count("") == 1
+        conn.pull_to(tmp_path / "out.parquet", progress=False)
+        assert pq.read_table(tmp_path / "out.messages.parquet").column("kind").null_count == 1

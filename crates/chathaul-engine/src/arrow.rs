@@ -368,7 +368,7 @@ pub fn conversations_from_batches(
                     id: c.text("sender_id", row)?,
                     name: c.text("sender_name", row)?,
                 },
-                kind: MessageKind::parse(&c.required_text("kind", row)?),
+                kind: c.text("kind", row)?.map(|k| MessageKind::parse(&k)),
                 text: c.text("text", row)?,
                 sent_at: c.time("sent_at", row)?,
                 read: c.bool("read", row)?,

@@ -252,8 +252,8 @@ pub static MESSAGE_COLUMNS: &[Column<MessageGetter>] = &[
     }),
     mcol("sender_id", Text, |r| text(&r.message.sender.id)),
     mcol("sender_name", Text, |r| text(&r.message.sender.name)),
-    mreq("kind", Text, |r| {
-        ColumnValue::Text(Some(r.message.kind.to_string()))
+    mcol("kind", Text, |r| {
+        ColumnValue::Text(r.message.kind.as_ref().map(|k| k.to_string()))
     }),
     mcol("text", Text, |r| text(&r.message.text)),
     mcol("sent_at", Time, |r| ColumnValue::Time(r.message.sent_at)),
@@ -403,7 +403,7 @@ pub fn message_from_row(row: &impl RowCells) -> Result<(u64, Message), CellError
                 id: r.text("sender_id")?,
                 name: r.text("sender_name")?,
             },
-            kind: MessageKind::parse(&r.required("kind")?),
+            kind: r.text("kind")?.map(|k| MessageKind::parse(&k)),
             text: r.text("text")?,
             sent_at: r.time("sent_at")?,
             read: r.bool("read")?,

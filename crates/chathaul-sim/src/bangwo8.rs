@@ -561,7 +561,7 @@ impl Data {
                         role,
                         name,
                     },
-                    kind: MessageKind::Text,
+                    kind: Some(MessageKind::Text),
                     text: raw["msg"].as_str().and_then(non_empty),
                     sent_at: Some(utc(at)),
                     read: None,

@@ -470,17 +470,21 @@ impl Data {
         let messages = generated
             .into_iter()
             .map(|(raw, at)| {
-                let ty = raw["type"].as_str().unwrap_or_default();
-                let kind = match ty {
-                    "chat.memberjoin" => MessageKind::Event,
-                    "chat.msg" => MessageKind::Text,
-                    other => MessageKind::Other(other.to_owned()),
-                };
+                // No `type` (or a blank one): no kind.
+                let kind =
+                    raw["type"]
+                        .as_str()
+                        .filter(|t| !t.trim().is_empty())
+                        .map(|ty| match ty {
+                            "chat.memberjoin" => MessageKind::Event,
+                            "chat.msg" => MessageKind::Text,
+                            other => MessageKind::Other(other.to_owned()),
+                        });
                 let name = raw["name"]
                     .as_str()
                     .filter(|n| !n.trim().is_empty())
                     .map(str::to_owned);
-                let role = if kind == MessageKind::Event && name.is_none() {
+                let role = if kind == Some(MessageKind::Event) && name.is_none() {
                     Role::System
                 } else {
                     Role::Unknown

@@ -66,7 +66,15 @@ fn a_version_1_database_is_migrated_in_place_and_its_open_chats_are_revisited() 
         )
         .unwrap();
     assert_eq!(version, SCHEMA_VERSION.to_string());
-    assert_eq!(SCHEMA_VERSION, 3);
+    assert_eq!(SCHEMA_VERSION, 4);
+    // Version 4: a message's kind may be absent.
+    assert_eq!(
+        count(
+            &store,
+            "SELECT \"notnull\" FROM pragma_table_info('messages') WHERE name = 'kind'"
+        ),
+        0
+    );
     // Version 3 keeps nothing twice: the `json` column is gone (the file
     // vacuumed smaller), the JSON view gives every conversation back.
     assert_eq!(
@@ -185,7 +193,7 @@ fn a_database_newer_than_this_build_is_refused_untouched() {
     let db = copy_of_fixture(dir.path());
     rusqlite_open(&db)
         .execute(
-            "UPDATE chathaul_meta SET value = '4' WHERE key = 'schema_version'",
+            "UPDATE chathaul_meta SET value = '5' WHERE key = 'schema_version'",
             [],
         )
         .unwrap();
@@ -194,7 +202,7 @@ fn a_database_newer_than_this_build_is_refused_untouched() {
     assert_eq!(e.kind(), chathaul::ErrorKind::Store);
     assert!(
         e.to_string()
-            .contains("schema version 4 is newer than this chathaul knows (3)"),
+            .contains("schema version 5 is newer than this chathaul knows (4)"),
         "{e}"
     );
     assert_eq!(std::fs::read(&db).unwrap(), before, "the file was touched");

@@ -145,7 +145,7 @@ pub(crate) fn message(record: WireRecord<'_>, raw: RawJson, zone: Tz) -> Message
             id,
             name: record.spokesman,
         },
-        kind: MessageKind::Text,
+        kind: Some(MessageKind::Text),
         text: record.msg,
         sent_at: utc(record.create_time, zone),
         read: None,
@@ -339,7 +339,7 @@ mod tests {
             (Role::Agent, None, Some("213"))
         );
         assert_eq!(m.text, None);
-        assert_eq!(m.kind, MessageKind::Text);
+        assert_eq!(m.kind, Some(MessageKind::Text));
     }
 
     #[test]

@@ -360,8 +360,9 @@ pub struct Message {
     pub id: Option<String>,
     /// Who sent it.
     pub sender: Sender,
-    /// What it is.
-    pub kind: MessageKind,
+    /// What it is; absent (`null`) when the vendor's record does not say
+    /// (a KF5 message without `type`).
+    pub kind: Option<MessageKind>,
     /// Its text.
     pub text: Option<String>,
     /// When it was sent.
@@ -536,7 +537,7 @@ mod tests {
                 id: None,
                 name: None,
             },
-            kind: MessageKind::Text,
+            kind: Some(MessageKind::Text),
             text: Some(text.into()),
             sent_at: at,
             read: None,

@@ -121,14 +121,13 @@ pub(crate) fn rating(v: Option<&str>) -> Rating {
 }
 
 /// Message `type`: `chat.memberjoin` → event, `chat.msg` → text, anything
-/// else kept (an absent type as the empty string).
-pub(crate) fn message_kind(v: Option<&str>) -> MessageKind {
-    match v {
-        Some("chat.memberjoin") => MessageKind::Event,
-        Some("chat.msg") => MessageKind::Text,
-        Some(other) => MessageKind::Other(other.to_owned()),
-        None => MessageKind::Other(String::new()),
-    }
+/// else kept; no `type` (absent, null or blank) → no kind.
+pub(crate) fn message_kind(v: Option<&str>) -> Option<MessageKind> {
+    v.map(|v| match v {
+        "chat.memberjoin" => MessageKind::Event,
+        "chat.msg" => MessageKind::Text,
+        other => MessageKind::Other(other.to_owned()),
+    })
 }
 
 /// Decodes and maps the `messages` of the chat at `at`, in vendor order
@@ -162,7 +161,7 @@ pub(crate) fn message(
     zone: Tz,
 ) -> Message {
     let kind = message_kind(w.kind.as_deref());
-    let role = if kind == MessageKind::Event && w.name.is_none() {
+    let role = if kind == Some(MessageKind::Event) && w.name.is_none() {
         Role::System
     } else {
         Role::Unknown
@@ -256,13 +255,16 @@ mod tests {
         assert_eq!(status("closed"), Status::Closed);
         assert_eq!(status("chatting"), Status::Other("chatting".into()));
         assert_eq!(status("open"), Status::Open);
-        assert_eq!(message_kind(Some("chat.memberjoin")), MessageKind::Event);
-        assert_eq!(message_kind(Some("chat.msg")), MessageKind::Text);
+        assert_eq!(
+            message_kind(Some("chat.memberjoin")),
+            Some(MessageKind::Event)
+        );
+        assert_eq!(message_kind(Some("chat.msg")), Some(MessageKind::Text));
         assert_eq!(
             message_kind(Some("chat.transfer")),
-            MessageKind::Other("chat.transfer".into())
+            Some(MessageKind::Other("chat.transfer".into()))
         );
-        assert_eq!(message_kind(None), MessageKind::Other(String::new()));
+        assert_eq!(message_kind(None), None);
     }
 
     #[test]
@@ -340,18 +342,41 @@ mod tests {
             json!({"id": "3", "type": "chat.msg", "name": "小王", "msg": "你好 👋", "is_read": "1", "created_at": "2015-04-25 08:04:14",
                    "upload_id": 88, "upload": {"file_name": "a.png", "content_url": "https://x/a.png", "size": "1024", "content_type": "image/png"}}),
             json!({"id": 4, "type": "chat.sticker", "upload_id": 89, "upload": []}),
+            json!({"id": 5, "name": "小王", "msg": "no type", "created_at": "2015-04-25 08:04:15"}),
+            json!({"id": 6, "type": " ", "name": "小王", "msg": "blank type", "created_at": "2015-04-25 08:04:16"}),
         ];
         let m = decoded_messages(&items, 0).unwrap();
         let roles: Vec<_> = m.iter().map(|m| m.sender.role.clone()).collect();
         assert_eq!(
             roles,
-            [Role::System, Role::Unknown, Role::Unknown, Role::Unknown]
+            [
+                Role::System,
+                Role::Unknown,
+                Role::Unknown,
+                Role::Unknown,
+                Role::Unknown,
+                Role::Unknown
+            ]
         );
-        let kinds: Vec<_> = m.iter().map(|m| m.kind.as_str().to_owned()).collect();
-        assert_eq!(kinds, ["event", "event", "text", "chat.sticker"]);
+        let kinds: Vec<_> = m
+            .iter()
+            .map(|m| m.kind.as_ref().map(|k| k.as_str().to_owned()))
+            .collect();
+        // A message without a `type` has no kind (not an empty one).
+        assert_eq!(
+            kinds,
+            [
+                Some("event".to_owned()),
+                Some("event".to_owned()),
+                Some("text".to_owned()),
+                Some("chat.sticker".to_owned()),
+                None,
+                None
+            ]
+        );
         assert_eq!(
             m.iter().map(|m| m.read).collect::<Vec<_>>(),
-            [Some(true), Some(false), Some(true), None]
+            [Some(true), Some(false), Some(true), None, None, None]
         );
         assert_eq!(m[0].text, None);
         assert_eq!(m[2].text.as_deref(), Some("你好 👋"));

@@ -67,7 +67,7 @@ pub(crate) fn message(w: WireMessage, raw: RawJson, zone: Tz) -> Message {
             id: None,
             name: None,
         },
-        kind: MessageKind::Text,
+        kind: Some(MessageKind::Text),
         text: w.text,
         sent_at: w.at.map(|t| t.to_utc(zone)),
         read: None,

@@ -63,8 +63,9 @@ use crate::incremental::{ChangeReport, IncrementalState, Rejected, RunBatch};
 pub use sqlite::SqliteStore;
 
 /// The schema version this build writes; version 1 is chathaul 0.1's,
-/// 2 brought change tracking, 3 keeps nothing twice (no `json` column).
-pub const SCHEMA_VERSION: u32 = 3;
+/// 2 brought change tracking, 3 keeps nothing twice (no `json` column), 4
+/// lets a message's `kind` be absent (`messages.kind` nullable).
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// The SQLite store under the name it had before stores had a trait.
 #[cfg(feature = "sqlite")]

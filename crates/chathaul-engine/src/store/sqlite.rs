@@ -312,13 +312,12 @@ const MIGRATION_2: &str = "
            AND c.rating_comment IS NULL AND c.rated_at IS NULL);
 ";
 
-/// Version 3: nothing stored twice. The `json` column (the whole
-/// conversation again, beside its columns and `raw_json`: half the file) is
-/// dropped; the view `conversations_json` builds the same JSON from the
-/// columns and the messages on read. (The file shrinks once the opener
-/// vacuums it, right after this migration.)
-const MIGRATION_3: &str = "
-    ALTER TABLE conversations DROP COLUMN json;
+/// The view `conversations_json` (since version 3): each conversation as
+/// the JSON the model serializes to, built from the columns and messages.
+/// A macro, so that the migrations that create it are constants.
+macro_rules! conversations_json_view {
+    () => {
+        "
     CREATE VIEW conversations_json AS
     SELECT c.vendor, c.account, c.id, json_object(
         'vendor', c.vendor,
@@ -374,14 +373,51 @@ const MIGRATION_3: &str = "
         'raw', json(c.raw_json)
     ) AS conversation
     FROM conversations c;
-";
+"
+    };
+}
+
+/// Version 3: nothing stored twice. The `json` column (the whole
+/// conversation again, beside its columns and `raw_json`: half the file) is
+/// dropped; the view `conversations_json` builds the same JSON from the
+/// columns and the messages on read. (The file shrinks once the opener
+/// vacuums it, right after this migration.)
+const MIGRATION_3: &str = concat!(
+    "ALTER TABLE conversations DROP COLUMN json;\n",
+    conversations_json_view!()
+);
+
+/// Version 4: a message's `kind` may be absent (a KF5 message without
+/// `type`): `messages.kind` loses its NOT NULL. SQLite cannot drop a
+/// constraint in place, so the table is rebuilt (same columns, same key,
+/// every row copied), with the view that reads it dropped and made again
+/// around the rebuild.
+const MIGRATION_4: &str = concat!(
+    "DROP VIEW conversations_json;
+    CREATE TABLE messages_v4 (
+        vendor TEXT NOT NULL, account TEXT NOT NULL, conversation_id TEXT NOT NULL,
+        seq INTEGER NOT NULL, id TEXT, sender_role TEXT NOT NULL, sender_id TEXT,
+        sender_name TEXT, kind TEXT, text TEXT, sent_at TEXT, read INTEGER,
+        attachments_json TEXT NOT NULL, raw_json TEXT NOT NULL,
+        PRIMARY KEY (vendor, account, conversation_id, seq)
+    );
+    INSERT INTO messages_v4 (vendor, account, conversation_id, seq, id, sender_role,
+        sender_id, sender_name, kind, text, sent_at, read, attachments_json, raw_json)
+    SELECT vendor, account, conversation_id, seq, id, sender_role,
+        sender_id, sender_name, kind, text, sent_at, read, attachments_json, raw_json
+    FROM messages;
+    DROP TABLE messages;
+    ALTER TABLE messages_v4 RENAME TO messages;
+",
+    conversations_json_view!()
+);
 
 /// The schema changes after version 1, in order: the version each brings
 /// the database to, and its SQL. A small runner rather than a migration
 /// crate: version 1 files keep their version in `chathaul_meta` (not in
 /// SQLite's `user_version` nor in a history table), and the list is
 /// SQLite's own (another backend keeps its own list).
-const MIGRATIONS: &[(u32, &str)] = &[(2, MIGRATION_2), (3, MIGRATION_3)];
+const MIGRATIONS: &[(u32, &str)] = &[(2, MIGRATION_2), (3, MIGRATION_3), (4, MIGRATION_4)];
 
 /// The schema version a database records.
 fn schema_version(conn: &Connection) -> rusqlite::Result<Option<String>> {
@@ -564,9 +600,10 @@ impl SqliteStore {
         let version =
             schema_version(&conn).map_err(|e| db_error(path, "corrupt or unreadable", e))?;
         if version.as_deref() != Some(SCHEMA_VERSION.to_string().as_str())
-            && migrate(&conn, path)? < 3
+            && migrate(&conn, path)? < 4
         {
-            // Dropping `json` freed half the file's pages; give them back.
+            // Dropping `json` (version 3) freed half the file's pages, the
+            // rebuilt messages table (version 4) the old table's; give them back.
             // A file another process holds open stays as large until a later
             // VACUUM: that is no error.
             // (In WAL mode the file itself shrinks at the checkpoint.)
@@ -1210,5 +1247,138 @@ impl SyncStore for SqliteStore {
             }
         };
         self.query_f64(sql, vendor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every row of `table` as text (NULL as `None`), in key order.
+    fn rows(conn: &Connection, sql: &str) -> Vec<Vec<Option<String>>> {
+        let mut stmt = conn.prepare(sql).unwrap();
+        let n = stmt.column_count();
+        stmt.query_map([], |r| {
+            (0..n)
+                .map(|i| {
+                    let v: rusqlite::types::Value = r.get(i)?;
+                    Ok(match v {
+                        rusqlite::types::Value::Null => None,
+                        rusqlite::types::Value::Integer(i) => Some(i.to_string()),
+                        rusqlite::types::Value::Real(f) => Some(f.to_string()),
+                        rusqlite::types::Value::Text(t) => Some(t),
+                        rusqlite::types::Value::Blob(b) => Some(format!("{b:?}")),
+                    })
+                })
+                .collect()
+        })
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
+    }
+
+    const MESSAGES_LAYOUT: &str =
+        "SELECT name, type, \"notnull\", pk FROM pragma_table_info('messages') ORDER BY cid";
+    const ALL_MESSAGES: &str =
+        "SELECT * FROM messages ORDER BY vendor, account, conversation_id, seq";
+    const ALL_JSON: &str =
+        "SELECT conversation FROM conversations_json ORDER BY vendor, account, id";
+
+    /// A version 3 database as chathaul wrote it: chathaul 0.1's file
+    /// (tests/fixtures/v1.sqlite) taken through migrations 2 and 3, which
+    /// are frozen.
+    fn version_3_database(dir: &Path) -> PathBuf {
+        let db = dir.join("v3.sqlite");
+        std::fs::copy(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v1.sqlite"),
+            &db,
+        )
+        .unwrap();
+        let conn = Connection::open(&db).unwrap();
+        conn.execute_batch(MIGRATION_2).unwrap();
+        conn.execute_batch(MIGRATION_3).unwrap();
+        conn.execute(
+            "UPDATE chathaul_meta SET value = '3' WHERE key = 'schema_version'",
+            [],
+        )
+        .unwrap();
+        db
+    }
+
+    #[test]
+    fn a_version_3_database_gets_a_nullable_message_kind_and_keeps_every_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = version_3_database(dir.path());
+        let (layout, messages, json) = {
+            let conn = Connection::open(&db).unwrap();
+            let layout = rows(&conn, MESSAGES_LAYOUT);
+            let kind = layout
+                .iter()
+                .find(|c| c[0].as_deref() == Some("kind"))
+                .unwrap();
+            assert_eq!(kind[2].as_deref(), Some("1"), "version 3: kind NOT NULL");
+            (layout, rows(&conn, ALL_MESSAGES), rows(&conn, ALL_JSON))
+        };
+        assert_eq!(messages.len(), 301);
+
+        let mut store = SqliteStore::open(&db).unwrap();
+        let conn = store.connection();
+        assert_eq!(
+            schema_version(conn).unwrap().as_deref(),
+            Some(SCHEMA_VERSION.to_string().as_str())
+        );
+        assert_eq!(SCHEMA_VERSION, 4);
+        // The same columns, types and key; only `kind` lost its NOT NULL.
+        let expected: Vec<_> = layout
+            .into_iter()
+            .map(|mut c| {
+                if c[0].as_deref() == Some("kind") {
+                    c[2] = Some("0".into());
+                }
+                c
+            })
+            .collect();
+        assert_eq!(rows(conn, MESSAGES_LAYOUT), expected);
+        // Every row as it was, and the view gives the same JSON.
+        assert_eq!(rows(conn, ALL_MESSAGES), messages);
+        assert_eq!(rows(conn, ALL_JSON), json);
+        // A new database has the very same messages table.
+        let fresh = SqliteStore::open(&dir.path().join("new.sqlite")).unwrap();
+        assert_eq!(rows(fresh.connection(), MESSAGES_LAYOUT), expected);
+
+        // A message without a kind is stored as NULL and read back absent.
+        let mut c = store
+            .conversations()
+            .unwrap()
+            .into_iter()
+            .find(|c| c.vendor == "kf5" && !c.messages.is_empty())
+            .unwrap();
+        c.messages[0].kind = None;
+        store.upsert(std::slice::from_ref(&c)).unwrap();
+        let conn = store.connection();
+        let stored: Option<String> = conn
+            .query_row(
+                "SELECT kind FROM messages WHERE vendor = ?1 AND account = ?2 AND conversation_id = ?3 AND seq = 0",
+                params![c.vendor, c.account, c.id],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(stored, None);
+        let view: String = conn
+            .query_row(
+                "SELECT conversation FROM conversations_json WHERE vendor = ?1 AND account = ?2 AND id = ?3",
+                params![c.vendor, c.account, c.id],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let view: serde_json::Value = serde_json::from_str(&view).unwrap();
+        assert_eq!(view["messages"][0]["kind"], serde_json::Value::Null);
+        let back = store.conversations().unwrap();
+        let back = back.iter().find(|b| b.id == c.id && b.vendor == c.vendor);
+        assert_eq!(back, Some(&c));
+        drop(store);
+        // Opened again: nothing more to migrate.
+        let again = SqliteStore::open(&db).unwrap();
+        assert_eq!(rows(again.connection(), ALL_MESSAGES).len(), 301);
     }
 }

@@ -216,11 +216,11 @@ pub fn conversations(vendor: &str, n: usize) -> Vec<Conversation> {
                     id: Some(format!("s{k}")),
                     name: Some("Lan".into()),
                 },
-                kind: if k == 2 {
+                kind: Some(if k == 2 {
                     MessageKind::Image
                 } else {
                     MessageKind::Text
-                },
+                }),
                 text: Some(text.into()),
                 sent_at: Some(start + Duration::seconds(10 * k as i64 + 45)),
                 read: Some(k.is_multiple_of(2)),

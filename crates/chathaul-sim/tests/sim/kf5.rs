@@ -203,12 +203,12 @@ async fn uploads_ratings_and_roles() {
     assert!(
         messages
             .iter()
-            .all(|m| m.sender.role != Role::System || m.kind == MessageKind::Event)
+            .all(|m| m.sender.role != Role::System || m.kind == Some(MessageKind::Event))
     );
     assert!(
         messages
             .iter()
-            .any(|m| matches!(&m.kind, MessageKind::Other(k) if k == "chat.transfer"))
+            .any(|m| matches!(&m.kind, Some(MessageKind::Other(k)) if k == "chat.transfer"))
     );
     assert!(messages.iter().any(|m| {
         m.text

@@ -147,13 +147,13 @@ async fn doc_chat_example_maps_as_documented() {
         [
             (
                 Some("2619"),
-                MessageKind::Event,
+                Some(MessageKind::Event),
                 Role::Unknown,
                 Some("你好")
             ),
             (
                 Some("2620"),
-                MessageKind::Text,
+                Some(MessageKind::Text),
                 Role::Unknown,
                 Some("你好,在吗?")
             ),
@@ -211,14 +211,20 @@ async fn quirks_map_as_documented() {
     let kinds: Vec<_> = got[0]
         .messages
         .iter()
-        .map(|m| (m.kind.as_str().to_owned(), m.sender.role.clone()))
+        .map(|m| (m.kind.clone(), m.sender.role.clone()))
         .collect();
     assert_eq!(
         kinds,
         [
-            ("event".into(), Role::System),
-            ("chat.transfer".into(), Role::Unknown),
-            ("chat.rating".into(), Role::Unknown)
+            (Some(MessageKind::Event), Role::System),
+            (
+                Some(MessageKind::Other("chat.transfer".into())),
+                Role::Unknown
+            ),
+            (
+                Some(MessageKind::Other("chat.rating".into())),
+                Role::Unknown
+            )
         ]
     );
 

@@ -143,7 +143,7 @@ fn generate(d: Dataset) -> Vec<Record> {
                             id: None,
                             name: None,
                         },
-                        kind: MessageKind::Text,
+                        kind: Some(MessageKind::Text),
                         text: (!text.is_empty()).then(|| (*text).to_owned()),
                         sent_at: Some(*sent),
                         read: None,

@@ -23,11 +23,22 @@ pub const SCHEMA_VERSION: u32 = crate::store::SCHEMA_VERSION;
 /// Every migration, in order; the last one's version is [`SCHEMA_VERSION`].
 /// Postgres came with version 3 (change tracking, nothing stored twice), so
 /// its first migration builds that version at once.
-pub(crate) static MIGRATIONS: &[Migration] = &[Migration {
-    version: 3,
-    what: "conversations, messages, the conversations_json view, sync_state with change tracking, revisits, seen, rejects",
-    sql: V3,
-}];
+pub(crate) static MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 3,
+        what: "conversations, messages, the conversations_json view, sync_state with change tracking, revisits, seen, rejects",
+        sql: V3,
+    },
+    Migration {
+        version: 4,
+        what: "a message's kind may be absent (messages.kind nullable)",
+        sql: V4,
+    },
+];
+
+/// Version 4: a message whose vendor does not say what it is (a KF5
+/// message without `type`) has no kind.
+const V4: &str = "ALTER TABLE messages ALTER COLUMN kind DROP NOT NULL;";
 
 const V3: &str = r#"
 CREATE TABLE chathaul_meta (key text PRIMARY KEY, value text NOT NULL);
@@ -279,4 +290,108 @@ pub(crate) fn message_columns() -> Vec<(&'static str, Kind)> {
         .iter()
         .map(|c| (column_name(c.name, c.kind), c.kind))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use chathaul_test_postgres::PostgresServer;
+    use connector_core::{Conversation, Message, MessageKind, RawJson, Role, Sender};
+
+    use super::*;
+    use crate::store::SyncStore;
+    use crate::store::postgres::{PostgresStore, PostgresUrl};
+
+    fn message(seq: u32, kind: Option<MessageKind>) -> Message {
+        Message {
+            id: Some(format!("m{seq}")),
+            sender: Sender {
+                role: Role::Agent,
+                id: None,
+                name: None,
+            },
+            kind,
+            text: Some(format!("message {seq}")),
+            sent_at: None,
+            read: None,
+            attachments: vec![],
+            raw: RawJson::from(serde_json::json!({"id": seq})),
+        }
+    }
+
+    #[test]
+    fn a_version_3_schema_gets_a_nullable_message_kind_and_keeps_its_rows() {
+        let server = PostgresServer::shared();
+        let pg = server.create_database();
+        // The schema as version 3 built it (its SQL is frozen), with a message in it.
+        server
+            .psql(
+                &pg.name,
+                &format!(
+                    "CREATE SCHEMA chathaul; SET search_path TO chathaul; {V3}
+                     UPDATE chathaul_meta SET value = '3' WHERE key = 'schema_version';
+                     INSERT INTO messages (vendor, account, conversation_id, seq, sender_role, kind, attachments, raw)
+                     VALUES ('kf5', 'acme', '7', 0, 'agent', 'text', '[]', '{{}}');"
+                ),
+            )
+            .unwrap();
+        let nullable = |server: &PostgresServer| {
+            server
+                .psql(
+                    &pg.name,
+                    "SELECT is_nullable FROM information_schema.columns
+                     WHERE table_schema = 'chathaul' AND table_name = 'messages' AND column_name = 'kind'",
+                )
+                .unwrap()
+        };
+        assert_eq!(nullable(server), "NO");
+
+        let mut store = PostgresStore::open(&PostgresUrl::parse(&pg.url()).unwrap()).unwrap();
+        assert_eq!(nullable(server), "YES");
+        assert_eq!(
+            server
+                .psql(
+                    &pg.name,
+                    "SELECT value FROM chathaul.chathaul_meta WHERE key = 'schema_version'"
+                )
+                .unwrap(),
+            "4"
+        );
+        assert_eq!(
+            server
+                .psql(
+                    &pg.name,
+                    "SELECT vendor || '|' || conversation_id || '|' || kind FROM chathaul.messages"
+                )
+                .unwrap(),
+            "kf5|7|text"
+        );
+
+        // A message without a kind is stored as NULL and read back absent.
+        let mut c = Conversation::new("kf5", "acme", "8");
+        c.messages = vec![message(0, None), message(1, Some(MessageKind::Event))];
+        store.upsert(std::slice::from_ref(&c)).unwrap();
+        assert_eq!(
+            server
+                .psql(
+                    &pg.name,
+                    "SELECT seq || ':' || coalesce(kind, 'NULL') FROM chathaul.messages
+                     WHERE conversation_id = '8' ORDER BY seq"
+                )
+                .unwrap(),
+            "0:NULL\n1:event"
+        );
+        let back = store.conversations().unwrap();
+        let back = back.iter().find(|b| b.id == "8").unwrap();
+        assert_eq!(
+            back.messages
+                .iter()
+                .map(|m| m.kind.clone())
+                .collect::<Vec<_>>(),
+            [None, Some(MessageKind::Event)]
+        );
+        drop(store);
+        // Opened again: nothing more to migrate.
+        PostgresStore::open(&PostgresUrl::parse(&pg.url()).unwrap()).unwrap();
+        assert_eq!(nullable(server), "YES");
+    }
 }
