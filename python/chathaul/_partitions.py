@@ -103,6 +103,13 @@ class PartitionResult:
     def shortfalls(self) -> List[str]:
         return list(self.report.get("shortfalls") or [])
 
+    @property
+    def learned_rate(self) -> Optional[float]:
+        """The rate (requests per second) the account was paced at when the pull ended: what
+        it learned from the server's throttles, or was seeded with; ``None`` if neither."""
+        rate = self.report.get("stats", {}).get("http", {}).get("rate")
+        return None if rate is None else float(rate)
+
     def to_pandas(self) -> Frames:
         """The two tables as pandas DataFrames, as :meth:`PullResult.to_pandas`."""
         return PullResult(self.conversations, self.messages, self.report).to_pandas()
@@ -198,7 +205,7 @@ def account_slot(partition: Partition) -> Iterator[None]:
         yield
 
 
-def pull_partition(partition: Partition, *, batch_rows: int = 4096) -> PartitionResult:
+def pull_partition(partition: Partition, *, batch_rows: int = 4096, seed_rate: Optional[float] = None) -> PartitionResult:
     """Pulls one partition into two Arrow tables built in Rust.
 
     All or nothing: a failure raises (the error's message starts with the partition, and
@@ -207,13 +214,21 @@ def pull_partition(partition: Partition, *, batch_rows: int = 4096) -> Partition
     ``partition.per_account`` partitions of one account are pulled at once (callers on other
     threads wait their turn). Ctrl-C raises ``KeyboardInterrupt``.
 
+    ``seed_rate`` (requests per second) starts the account paced at that rate, unless this
+    process has learned one for it already: for a runner whose partitions of one account run
+    in different processes, to pass on the rate an earlier partition learned
+    (``result.learned_rate``) instead of each one finding the server's limit again with a
+    burst of refusals. :func:`chathaul.ray.read` does this.
+
     Raises:
         AuthError, RateLimitError, DecodeError, ApiError, TransportError: the pull failed.
         ConfigError: a config field missing from the partition and from the environment.
     """
     with account_slot(partition):
         try:
-            convs, msgs, report = _native.pull_partition(partition._native_spec(), batch_rows=batch_rows)
+            convs, msgs, report = _native.pull_partition(
+                partition._native_spec(), batch_rows=batch_rows, seed_rate=seed_rate
+            )
         except Error as e:
             e.message = f"partition {partition}: {e.message}"
             e.args = (e.message,)

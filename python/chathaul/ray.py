@@ -24,6 +24,7 @@ import os
 import uuid
 import warnings
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Union
 
 try:
@@ -49,29 +50,46 @@ class _AccountLeases:
 
     def __init__(self) -> None:
         self._leases: Dict[str, asyncio.Semaphore] = {}
+        # What each account's partitions learned of its server's limit, passed on to the
+        # next one (read tasks run in many worker processes, each pacing on its own).
+        self._rates: Dict[str, float] = {}
 
-    async def acquire(self, account: str, leases: int) -> None:
+    async def acquire(self, account: str, leases: int) -> Optional[float]:
+        """Waits for one of the account's leases; returns the rate its partitions learned."""
         await self._leases.setdefault(account, asyncio.Semaphore(leases)).acquire()
+        return self._rates.get(account)
 
-    async def release(self, account: str) -> None:
+    async def release(self, account: str, learned_rate: Optional[float] = None) -> None:
+        if learned_rate is not None:
+            self._rates[account] = learned_rate
         self._leases[account].release()
 
 
+@dataclass
+class _Lease:
+    """One of an account's leases: the rate its earlier partitions learned (``seed_rate``),
+    and what this one learned (``learned_rate``, handed back with the lease)."""
+
+    seed_rate: Optional[float] = None
+    learned_rate: Optional[float] = None
+
+
 @contextmanager
-def _account_lease(leases: Optional[Any], partition: Partition) -> Iterator[None]:
+def _account_lease(leases: Optional[Any], partition: Partition) -> Iterator[_Lease]:
     if leases is None:
-        yield
+        yield _Lease()
         return
-    ray.get(leases.acquire.remote(partition.account_key, partition.per_account))
+    lease = _Lease(seed_rate=ray.get(leases.acquire.remote(partition.account_key, partition.per_account)))
     try:
-        yield
+        yield lease
     finally:
-        ray.get(leases.release.remote(partition.account_key))
+        ray.get(leases.release.remote(partition.account_key, lease.learned_rate))
 
 
 def _read_partition(partition: Partition, batch_rows: int, leases: Optional[Any]) -> Iterable[pa.Table]:
-    with _account_lease(leases, partition):
-        result = pull_partition(partition, batch_rows=batch_rows)
+    with _account_lease(leases, partition) as lease:
+        result = pull_partition(partition, batch_rows=batch_rows, seed_rate=lease.seed_rate)
+        lease.learned_rate = result.learned_rate
     return [pulled_row(result)]
 
 
@@ -203,6 +221,10 @@ def read(
 
     At most ``per_account`` partitions of one account run at once, cluster-wide (an actor
     holds each account's leases; a partition waiting for one holds its read task's CPU).
+    The same actor passes on what the account's partitions learned of an undisclosed rate
+    limit: once one partition was throttled, the next ones start paced at the rate it
+    learned, whichever worker process they run in, rather than each meeting the limit
+    with a burst of refusals.
 
     Raises:
         ConfigError: a bad source, time, window or ``every`` (before anything is scheduled).

@@ -149,6 +149,28 @@ def test_threads_pull_at_most_per_account_partitions_of_one_account_at_once() ->
         assert overlaps((r.partition.account_key, r.started_at, r.ended_at) for r in two) != []
 
 
+def test_a_seeded_rate_paces_a_partition_from_its_first_request() -> None:
+    # What an earlier partition of the account learned in another process: the pull starts
+    # paced at it (no burst), and reports it as the rate it ended at.
+    with chathaul.Simulator(seed=4, conversations=40) as sim:
+        src = [{"vendor": "kf5", "config": sim.config("kf5")}]
+        (part,) = chathaul.plan(src, "2024-01-01", "2024-04-01", "100d")
+        unseeded = chathaul.pull_partition(part)
+        assert unseeded.learned_rate is None
+    with chathaul.Simulator(seed=4, conversations=40) as sim:
+        (part,) = chathaul.plan([{"vendor": "kf5", "config": sim.config("kf5")}], "2024-01-01", "2024-04-01", "100d")
+        seeded = chathaul.pull_partition(part, seed_rate=20.0)
+    requests = seeded.report["stats"]["http"]["requests"]
+    assert requests == unseeded.report["stats"]["http"]["requests"] and requests >= 10
+    assert got_of(seeded.conversations.to_pandas(), seeded.messages.to_pandas()) == got_of(
+        unseeded.conversations.to_pandas(), unseeded.messages.to_pandas()
+    )
+    # One request every 50 ms from the first: at least (requests - 1) / 20 s.
+    assert (seeded.ended_at - seeded.started_at).total_seconds() >= 0.95 * (requests - 1) / 20.0
+    assert (unseeded.ended_at - unseeded.started_at).total_seconds() < 0.5 * (requests - 1) / 20.0
+    assert seeded.learned_rate is not None and abs(seeded.learned_rate - 20.0) < 0.5
+
+
 def test_import_chathaul_loads_no_integration_engine() -> None:
     code = textwrap.dedent(
         """

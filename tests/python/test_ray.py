@@ -100,6 +100,31 @@ def test_per_account_is_a_cluster_wide_budget(cluster: None) -> None:
         assert bool(overlaps(held)) is overlapping, (per_account, held)
 
 
+def test_the_lease_actor_passes_an_accounts_learned_rate_to_its_next_partition(cluster: None) -> None:
+    # A read task in a worker process that has never paced this account: what the actor
+    # holds from the partition before it is where it starts.
+    with chathaul.Simulator(seed=6, conversations=40) as sim:
+        src = [{"vendor": "kf5", "config": sim.config("kf5")}]
+        first, second = chathaul.plan(src, "2024-01-01", "2024-04-01", "50d")
+        leases = chathaul.ray._AccountLeases.remote()
+        assert ray.get(leases.acquire.remote(first.account_key, 1)) is None
+        ray.get(leases.release.remote(first.account_key, 8.0))
+
+        @ray.remote
+        def read(partition: chathaul.Partition) -> Any:
+            (row,) = chathaul.ray._read_partition(partition, 4096, leases)
+            return row.to_pylist()[0]
+
+        row = ray.get(read.remote(second))
+        # Paced at 8 requests/s from its first request.
+        assert row["requests"] >= 5
+        assert row["elapsed_secs"] >= 0.95 * (row["requests"] - 1) / 8.0
+        # What it ended at went back to the actor for the partition after it.
+        handed_on = ray.get(leases.acquire.remote(first.account_key, 1))
+        assert handed_on is not None and abs(handed_on - 8.0) < 0.3
+        ray.kill(leases)
+
+
 def test_a_partition_whose_first_try_fails_is_retried_by_ray(cluster: None, sim: chathaul.Simulator) -> None:
     sources = [dict(s, config=dict(s["config"], max_attempts="1")) for s in sim.sources()]
     faults = sim.stats()["faults"]

@@ -284,7 +284,11 @@ pub struct PartitionPull {
 
 /// Pulls one partition into Arrow batches of at most `batch_rows`
 /// conversations. The connector is built here, from the partition's config
-/// and this process's environment for the fields it leaves out.
+/// and this process's environment for the fields it leaves out. With
+/// `seed_rate` (requests per second: what an earlier partition of the same
+/// account learned, in another process) the account starts paced at that
+/// rate, unless this process has learned one already
+/// ([`Connector::seed_rate`]).
 ///
 /// All or nothing: a failure returns the error and no rows, so the runner
 /// retries the partition whole. A pull that ends but fetched less than the
@@ -299,6 +303,7 @@ pub async fn pull_partition(
     partition: &Partition,
     batch_rows: usize,
     live: &ProgressCounters,
+    seed_rate: Option<f64>,
 ) -> Result<PartitionPull> {
     let connector = connector_core::connect(
         &partition.vendor,
@@ -307,6 +312,9 @@ pub async fn pull_partition(
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str())),
     )?;
+    if let Some(rate) = seed_rate {
+        connector.seed_rate(rate);
+    }
     pull_partition_with(partition, connector.as_ref(), batch_rows, live).await
 }
 

@@ -136,18 +136,21 @@ pub(crate) fn plan<'py>(
 /// has the counts, the connector's counters, any shortfall, and
 /// `started_at`/`ended_at` (RFC 3339). All or nothing: a failure raises and
 /// returns no rows. Waits with the GIL released; Ctrl-C cancels it.
+/// `seed_rate`: a rate to start paced at (requests per second), as an earlier
+/// partition of the account learned it in another process.
 #[pyfunction]
-#[pyo3(signature = (partition, *, batch_rows = 4096))]
+#[pyo3(signature = (partition, *, batch_rows = 4096, seed_rate = None))]
 pub(crate) fn pull_partition<'py>(
     py: Python<'py>,
     partition: PartitionSpec,
     batch_rows: usize,
+    seed_rate: Option<f64>,
 ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>)> {
     let partition = partition.into_partition().map_err(|e| to_pyerr(py, &e))?;
     let live = ProgressCounters::default();
     let pulled = wait(py, async {
         // The connector is built inside the runtime: clients may spawn onto it.
-        pull_one(&partition, batch_rows, &live).await
+        pull_one(&partition, batch_rows, &live, seed_rate).await
     })?
     .map_err(|e| to_pyerr(py, &e))?;
     let report = to_py(py, &pulled.report)?;
