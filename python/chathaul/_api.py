@@ -218,6 +218,13 @@ class _Reported:
         """Every difference between what the vendor reported and what was fetched."""
         return list(self.report.get("shortfalls") or [])
 
+    @property
+    def rejects(self) -> List[Dict[str, Any]]:
+        """The records set aside under ``on_bad_record="skip"``, one dict each (``vendor``,
+        ``account``, ``endpoint``, ``page``, ``path``, ``error``, ``id``, ``raw``); ``pull_to``
+        also writes them to ``NAME.rejects.jsonl`` (or a database's ``rejects`` table)."""
+        return list(self.report.get("rejects", []))
+
 
 @dataclass(frozen=True)
 class PullResult(_Reported):
@@ -272,13 +279,6 @@ class PulledFiles(_Reported):
     report: Dict[str, Any] = field(default_factory=dict)
     """Counts, the connector's counters (requests, pages, reported totals), shortfalls, the records
     set aside (``rejects``) and where they were kept (``rejects_at``)."""
-
-    @property
-    def rejects(self) -> List[Dict[str, Any]]:
-        """The records set aside under ``on_bad_record="skip"``, one dict each (``vendor``,
-        ``account``, ``endpoint``, ``page``, ``path``, ``error``, ``id``, ``raw``), as they are
-        written to ``NAME.rejects.jsonl`` (or a database's ``rejects`` table)."""
-        return list(self.report.get("rejects", []))
 
     def __repr__(self) -> str:
         r = self.report
@@ -393,10 +393,19 @@ class Connector:
         summaries: bool = True,
         limit: Optional[int] = None,
         page_size: Optional[int] = None,
+        on_bad_record: str = "fail",
         progress: ProgressArg = None,
     ) -> PullResult:
         """Pulls the same conversations as :meth:`conversations` straight into two Arrow tables
         built in Rust (no Python object per row). Ctrl-C stops it with ``KeyboardInterrupt``.
+
+        ``on_bad_record`` says what a record that cannot be decoded does, as ``chathaul pull
+        --on-bad-record``: ``"fail"`` (the default) raises its ``DecodeError`` (naming vendor,
+        endpoint, page and field); ``"skip"`` leaves it out of the tables and sets it aside in
+        ``result.rejects``.
+
+        Raises:
+            ConfigError: an invalid time, window or ``on_bad_record``.
         """
         bar = Progress(progress, desc=self.vendor, total=limit)
         try:
@@ -411,6 +420,7 @@ class Connector:
                 summaries=summaries,
                 limit=limit,
                 page_size=page_size,
+                on_bad_record=on_bad_record,
                 progress=bar.set if bar.active else None,
             )
         finally:

@@ -84,6 +84,7 @@ class Connector:
         summaries: bool = True,
         limit: Optional[int] = None,
         page_size: Optional[int] = None,
+        on_bad_record: str = "fail",
         progress: Optional[Callable[[int, int], object]] = None,
         batch_rows: int = 4096,
     ) -> Tuple[Any, Any, Dict[str, Any]]: ...

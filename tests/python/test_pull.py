@@ -177,3 +177,25 @@ def test_a_kf5_message_without_type_has_no_kind_in_every_form(tmp_path: Path) ->
         assert cells.count("") == 1
         conn.pull_to(tmp_path / "out.parquet", progress=False)
         assert pq.read_table(tmp_path / "out.messages.parquet").column("kind").null_count == 1
+
+
+def test_pull_on_bad_record_fails_by_default_and_skip_returns_the_good_records_and_the_rejected_one() -> None:
+    with chathaul.Simulator(seed=9, conversations=30, messages=3) as sim:
+        bad = sim.truth("kf5")[4].id
+        sim.corrupt("kf5", bad, "created_at", "not a time")
+        conn = sim.connect("kf5")
+        for strict in [{}, {"on_bad_record": "fail"}]:
+            with pytest.raises(chathaul.DecodeError) as failed:
+                conn.pull(progress=False, **strict)
+            e = failed.value
+            assert (e.vendor, e.endpoint, e.page, e.path) == ("kf5", "/apiv2/chats.json", 1, "chats[4].created_at")
+        result = conn.pull(on_bad_record="skip", progress=False)
+        ids = result.conversations.column("id").to_pylist()
+        assert sorted(ids) == sorted(c.id for c in sim.truth("kf5") if c.id != bad)
+        assert set(result.messages.column("conversation_id").to_pylist()) <= set(ids)
+        [r] = result.rejects
+        assert (r["vendor"], r["endpoint"], r["page"], r["path"]) == ("kf5", "/apiv2/chats.json", 1, "chats[4].created_at")
+        assert "not a time" in r["error"]
+        with pytest.raises(chathaul.ConfigError):
+            conn.pull(on_bad_record="ignore", progress=False)
+

@@ -10,7 +10,7 @@ use chathaul::sink::{PartitionBy, Sink};
 use chathaul::time::{Tz, parse_zone};
 use chathaul::{
     BadRecord, Channel, Connector, Conversation, Error, Format, Include, ProgressCounters,
-    PullReport, Query, TimeField, Window,
+    PullReport, Query, Rejected, TimeField, Window,
 };
 use futures::StreamExt;
 use pyo3::prelude::*;
@@ -255,7 +255,10 @@ impl PyConnector {
     /// tables of the facade's schema, built in Rust: returns
     /// `(conversations, messages, report)` with two `pyarrow.Table`s.
     /// `progress(conversations, messages)` is called about every 50 ms.
-    #[pyo3(signature = (*, since = None, until = None, by = "created", agent = None, customer = None, channel = None, messages = true, summaries = true, limit = None, page_size = None, progress = None, batch_rows = 4096))]
+    /// `on_bad_record` (`"fail"` or `"skip"`) says what a record that cannot
+    /// be decoded does: end the pull with its error, or be set aside in the
+    /// report's `rejects`.
+    #[pyo3(signature = (*, since = None, until = None, by = "created", agent = None, customer = None, channel = None, messages = true, summaries = true, limit = None, page_size = None, on_bad_record = "fail", progress = None, batch_rows = 4096))]
     #[allow(clippy::too_many_arguments)]
     fn pull<'py>(
         &self,
@@ -270,6 +273,7 @@ impl PyConnector {
         summaries: bool,
         limit: Option<u64>,
         page_size: Option<u32>,
+        on_bad_record: &str,
         progress: Option<Bound<'py, PyAny>>,
         batch_rows: usize,
     ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>)> {
@@ -277,6 +281,10 @@ impl PyConnector {
             .query(
                 since, until, by, agent, customer, channel, messages, summaries, limit, page_size,
             )
+            .and_then(|mut q| {
+                q.on_bad_record = on_bad_record.parse::<BadRecord>()?;
+                Ok(q)
+            })
             .map_err(|e| to_pyerr(py, &e))?;
         let started = Instant::now();
         let batch_rows = batch_rows.max(1);
@@ -299,6 +307,7 @@ impl PyConnector {
             message_batches.push(mb);
         }
         let report = self.report(py, &q, counts, started)?;
+        report.set_item("rejects", to_py(py, &running.rejects)?)?;
         let conversations =
             PyTable::try_new(conversation_batches, conversations_schema())?.into_pyarrow(py)?;
         let messages = PyTable::try_new(message_batches, messages_schema())?.into_pyarrow(py)?;
@@ -450,6 +459,12 @@ impl PyConnector {
 pub(crate) struct RunningQuery {
     rx: Option<mpsc::Receiver<Result<Conversation, Error>>>,
     task: Option<AbortHandle>,
+    /// The account, and whether records that cannot be decoded are set
+    /// aside (`on_bad_record = skip`) rather than ending the query.
+    account: String,
+    skips_bad_records: bool,
+    /// The records set aside so far.
+    rejects: Vec<Rejected>,
 }
 
 /// What one wait on a [`RunningQuery`] gave.
@@ -467,10 +482,16 @@ enum Step<T> {
 impl RunningQuery {
     fn start(conn: Arc<dyn Connector>, q: Query) -> Self {
         let (tx, rx) = mpsc::channel(AHEAD);
+        let account = conn.info().account.clone();
+        let skips_bad_records = q.skips_bad_records();
         let task = runtime().spawn(async move {
             let mut stream = conn.conversations(&q);
             while let Some(item) = stream.next().await {
-                let stop = item.is_err();
+                // A record set aside does not end the stream; any other error does.
+                let stop = match &item {
+                    Err(Error::Rejected { .. }) => !skips_bad_records,
+                    other => other.is_err(),
+                };
                 if tx.send(item).await.is_err() || stop {
                     break;
                 }
@@ -479,6 +500,9 @@ impl RunningQuery {
         Self {
             rx: Some(rx),
             task: Some(task.abort_handle()),
+            account,
+            skips_bad_records,
+            rejects: Vec::new(),
         }
     }
 
@@ -513,6 +537,7 @@ impl RunningQuery {
         let Some(rx) = self.rx.as_mut() else {
             return Step::Done;
         };
+        let (account, rejects) = (&self.account, &mut self.rejects);
         runtime().block_on(async {
             let deadline = tokio::time::Instant::now() + POLL;
             loop {
@@ -521,6 +546,9 @@ impl RunningQuery {
                         if let Err(e) = each(&c) {
                             return Step::Failed(e);
                         }
+                    }
+                    Ok(Some(Err(e @ Error::Rejected { .. }))) if self.skips_bad_records => {
+                        rejects.push(Rejected::from_error(&e, account, None));
                     }
                     Ok(Some(Err(e))) => return Step::Failed(e),
                     Ok(None) => return Step::Done,
