@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 from . import _native
-from ._api import Frames, PullResult, Simulator, SourceLike, TimeArg, _sources, _time
+from ._api import Frames, PullResult, Simulator, SourceLike, TimeArg, _Reported, _sources, _time
 from .errors import Error
 from .model import format_instant, parse_instant
 
@@ -81,7 +81,7 @@ class Partition:
 
 
 @dataclass(frozen=True)
-class PartitionResult:
+class PartitionResult(_Reported):
     """One partition, pulled: the two Arrow tables and when and how the pull ran."""
 
     partition: Partition
@@ -93,15 +93,6 @@ class PartitionResult:
     """Counts, the connector's counters (requests, retries, pages, reported totals), shortfalls."""
     started_at: datetime
     ended_at: datetime
-
-    @property
-    def complete(self) -> bool:
-        """Whether what the vendor reported matches what was fetched (no shortfall)."""
-        return not self.report.get("shortfalls")
-
-    @property
-    def shortfalls(self) -> List[str]:
-        return list(self.report.get("shortfalls") or [])
 
     @property
     def learned_rate(self) -> Optional[float]:
